@@ -1,0 +1,84 @@
+//! Configuration: one struct built once at start-up from flags and environment variables (clap
+//! `env`), validated once and shared as `Arc<Config>`. The doc comments are the `--help` text and
+//! the README's configuration table, so defaults are written where a user reads them.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use streamhooks_worker::WorkerConfig;
+
+/// Settings shared by every subcommand that opens the database.
+#[derive(Args, Clone, Debug)]
+pub struct DbArgs {
+    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER:PASS@HOST/DB`.
+    /// Unset: `streamhooks.sqlite` in the working directory, created and migrated on first run.
+    #[arg(long = "database-url", env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    pub const DEFAULT_SQLITE: &'static str = "sqlite://streamhooks.sqlite?mode=rwc";
+
+    pub fn url(&self) -> String {
+        match self.database_url.as_deref().map(str::trim) {
+            Some(u) if !u.is_empty() => u.to_owned(),
+            _ => Self::DEFAULT_SQLITE.to_owned(),
+        }
+    }
+}
+
+/// Everything `streamhooks serve` and `streamhooks worker` need.
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Address the HTTP server listens on.
+    #[arg(long = "bind", env = "BIND_ADDRESS", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+
+    /// Public URL of this server, sent as `server.canonicalUrl` in every payload.
+    #[arg(long, env = "CANONICAL_URL", default_value = "http://127.0.0.1:3000")]
+    pub canonical_url: String,
+
+    /// Server name, sent as `server.name` in every payload and by `serverInfo`.
+    #[arg(long, env = "SERVER_NAME", default_value = "streamhooks")]
+    pub server_name: String,
+
+    /// Server description, sent as `server.description`.
+    #[arg(long, env = "SERVER_DESCRIPTION", default_value = "A Speckle-style server with reliable webhooks")]
+    pub server_description: String,
+
+    /// Largest accepted HTTP request body, in bytes.
+    #[arg(long, env = "MAX_REQUEST_BYTES", default_value_t = 1_048_576)]
+    pub max_request_bytes: usize,
+
+    /// Deepest GraphQL query accepted.
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 12)]
+    pub graphql_max_depth: usize,
+
+    /// Highest GraphQL query complexity accepted (one point per field, lists multiply).
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 2_000)]
+    pub graphql_max_complexity: usize,
+
+    #[command(flatten)]
+    pub worker: WorkerConfig,
+}
+
+impl Config {
+    /// Checks what clap cannot: a usable canonical URL, non-zero limits, the worker settings.
+    pub fn validate(&self) -> Result<(), String> {
+        let u = url::Url::parse(&self.canonical_url)
+            .map_err(|e| format!("CANONICAL_URL {:?} is not a URL: {e}", self.canonical_url))?;
+        if !matches!(u.scheme(), "http" | "https") {
+            return Err(format!("CANONICAL_URL {:?} must be http(s)", self.canonical_url));
+        }
+        if self.max_request_bytes < 1024 {
+            return Err("MAX_REQUEST_BYTES must be at least 1024".into());
+        }
+        if self.graphql_max_depth == 0 || self.graphql_max_complexity == 0 {
+            return Err("GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_COMPLEXITY must be positive".into());
+        }
+        self.worker.validate()
+    }
+}

@@ -1,0 +1,73 @@
+//! Opening the database: a SQLite file by default (WAL, so readers never wait for the dispatcher's
+//! writes) or PostgreSQL. Connection failures become one readable sentence, never a panic, because
+//! a wrong `DATABASE_URL` is the most common first-run mistake.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("DATABASE_URL {0:?} is not supported: use sqlite://FILE?mode=rwc or postgres://USER:PASS@HOST/DB")]
+    Scheme(String),
+    #[error("cannot open database {url}: {source}")]
+    Connect { url: String, source: sea_orm::DbErr },
+    #[error("cannot migrate database {url}: {source}")]
+    Migrate { url: String, source: sea_orm::DbErr },
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
+    let shown = redact(url);
+    let is_sqlite = url.starts_with("sqlite:");
+    if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        return Err(DbError::Scheme(shown));
+    }
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if is_sqlite {
+        // One writer at a time is SQLite's rule; a small pool avoids piling up writers that would
+        // only wait on the busy timeout.
+        opts.max_connections(8).min_connections(1);
+    } else {
+        opts.max_connections(32).min_connections(1);
+    }
+    if is_sqlite {
+        // Per-connection settings, so they go on the connect options, not one PRAGMA on one
+        // connection. WAL lets GraphQL reads run while the dispatcher writes; NORMAL keeps every
+        // committed status across a process crash, which is what the outbox promises; the busy
+        // timeout turns writer contention into waiting rather than errors.
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    }
+    let db = Database::connect(opts)
+        .await
+        .map_err(|source| DbError::Connect { url: shown.clone(), source })?;
+    Ok(db)
+}
+
+pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbError> {
+    let db = connect(url).await?;
+    Migrator::up(&db, None)
+        .await
+        .map_err(|source| DbError::Migrate { url: redact(url), source })?;
+    Ok(db)
+}

@@ -1,0 +1,241 @@
+//! Webhook configuration rules: owner-only access, Speckle's id/stream mismatch answer, the
+//! atomic 100-per-stream cap, the write-only secret, partial updates and input validation.
+//! Every refusal happens before anything is written.
+
+use chrono::Utc;
+use entity::webhook_config::{self, MAX_PER_STREAM};
+use entity::webhook_event;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use streamhooks_worker::triggers::TRIGGERS;
+
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+
+pub const MAX_URL_LEN: usize = 2048;
+pub const MAX_DESCRIPTION_LEN: usize = 1024;
+pub const MAX_SECRET_LEN: usize = 256;
+pub const MAX_HISTORY_LIMIT: i32 = 1000;
+pub const MISMATCH: &str = "The webhook id and stream id do not match. Please check your inputs.";
+
+pub struct CreateInput {
+    pub stream_id: String,
+    pub url: String,
+    pub description: Option<String>,
+    pub triggers: Vec<String>,
+    pub secret: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct UpdateInput {
+    pub id: String,
+    pub stream_id: String,
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub secret: Option<String>,
+    pub enabled: Option<bool>,
+    pub triggers: Option<Vec<String>>,
+}
+
+pub fn validate_url(url: &str) -> Result<String> {
+    let url = url.trim();
+    if url.len() > MAX_URL_LEN {
+        return Err(Error::bad_input(format!("The webhook URL is too long ({} characters; the limit is {MAX_URL_LEN})", url.len())));
+    }
+    let parsed = url::Url::parse(url)
+        .map_err(|e| Error::bad_input(format!("The webhook URL {url:?} is not an absolute URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::bad_input(format!(
+            "The webhook URL must use http or https, not {:?}",
+            parsed.scheme()
+        )));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(Error::bad_input("The webhook URL has no host"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(Error::bad_input(
+            "The webhook URL must not contain credentials; use the secret to authenticate requests",
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+/// Known, non-empty, de-duplicated (first occurrence kept) trigger names.
+pub fn validate_triggers(triggers: &[String]) -> Result<Vec<String>> {
+    if triggers.is_empty() {
+        return Err(Error::bad_input(format!(
+            "A webhook needs at least one trigger; choose from: {}",
+            TRIGGERS.join(", ")
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(triggers.len());
+    for t in triggers {
+        if !TRIGGERS.contains(&t.as_str()) {
+            return Err(Error::bad_input(format!(
+                "Unknown trigger {t:?}; valid triggers are: {}",
+                TRIGGERS.join(", ")
+            )));
+        }
+        if !out.contains(t) {
+            out.push(t.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn validate_description(d: &str) -> Result<()> {
+    let n = d.chars().count();
+    if n > MAX_DESCRIPTION_LEN {
+        return Err(Error::bad_input(format!(
+            "The webhook description is too long ({n} characters; the limit is {MAX_DESCRIPTION_LEN})"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_secret(s: &str) -> Result<()> {
+    let n = s.chars().count();
+    if n > MAX_SECRET_LEN {
+        return Err(Error::bad_input(format!(
+            "The webhook secret is too long ({n} characters; the limit is {MAX_SECRET_LEN})"
+        )));
+    }
+    Ok(())
+}
+
+fn triggers_json(triggers: &[String]) -> String {
+    serde_json::to_string(triggers).unwrap_or_else(|_| "[]".into())
+}
+
+/// Creates a webhook; the caller has checked ownership.
+pub async fn create<C: TransactionTrait>(db: &C, input: CreateInput) -> Result<String> {
+    let url = validate_url(&input.url)?;
+    let triggers = validate_triggers(&input.triggers)?;
+    if let Some(d) = &input.description {
+        validate_description(d)?;
+    }
+    if let Some(s) = &input.secret {
+        validate_secret(s)?;
+    }
+    let now = Utc::now();
+    let id = new_id();
+    let txn = db.begin().await?;
+    // Count-then-insert is made atomic by first taking a write lock on the stream row: a no-op
+    // UPDATE locks that row on PostgreSQL and takes SQLite's single write lock up front (a
+    // deferred transaction that only read first could not upgrade safely). Concurrent creates on
+    // one stream therefore run one after another, and the 101st sees 100.
+    txn.execute(sea_orm::Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        match txn.get_database_backend() {
+            sea_orm::DbBackend::Postgres => "UPDATE streams SET updated_at = updated_at WHERE id = $1",
+            _ => "UPDATE streams SET updated_at = updated_at WHERE id = ?",
+        },
+        [input.stream_id.clone().into()],
+    ))
+    .await?;
+    let count = webhook_config::Entity::find()
+        .filter(webhook_config::Column::StreamId.eq(&input.stream_id))
+        .count(&txn)
+        .await?;
+    if count >= MAX_PER_STREAM {
+        return Err(Error::bad_input(format!(
+            "Maximum number of webhooks for a stream reached ({MAX_PER_STREAM})"
+        )));
+    }
+    webhook_config::ActiveModel {
+        id: Set(id.clone()),
+        stream_id: Set(input.stream_id),
+        url: Set(url),
+        description: Set(input.description),
+        secret: Set(input.secret.filter(|s| !s.is_empty())),
+        triggers: Set(triggers_json(&triggers)),
+        enabled: Set(input.enabled.unwrap_or(true)),
+        disabled_reason: Set(None),
+        consecutive_failures: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// The webhook `id` if it belongs to `stream_id`; Speckle's mismatch answer otherwise (also when
+/// it does not exist, so ids of other streams cannot be probed).
+pub async fn find_on_stream<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    stream_id: &str,
+) -> Result<webhook_config::Model> {
+    match webhook_config::Entity::find_by_id(id.to_owned()).one(db).await? {
+        Some(w) if w.stream_id == stream_id => Ok(w),
+        _ => Err(Error::forbidden(MISMATCH)),
+    }
+}
+
+/// Changes only the fields given. Re-enabling clears an automatic disable and its failure count.
+pub async fn update<C: ConnectionTrait>(db: &C, input: UpdateInput) -> Result<String> {
+    let existing = find_on_stream(db, &input.id, &input.stream_id).await?;
+    let mut am: webhook_config::ActiveModel = existing.into();
+    if let Some(url) = &input.url {
+        am.url = Set(validate_url(url)?);
+    }
+    if let Some(d) = input.description {
+        validate_description(&d)?;
+        am.description = Set(Some(d));
+    }
+    if let Some(s) = input.secret {
+        validate_secret(&s)?;
+        am.secret = Set(if s.is_empty() { None } else { Some(s) });
+    }
+    if let Some(t) = &input.triggers {
+        am.triggers = Set(triggers_json(&validate_triggers(t)?));
+    }
+    if let Some(enabled) = input.enabled {
+        am.enabled = Set(enabled);
+        if enabled {
+            am.disabled_reason = Set(None);
+            am.consecutive_failures = Set(0);
+        }
+    }
+    am.updated_at = Set(Utc::now());
+    am.update(db).await?;
+    Ok(input.id)
+}
+
+/// Deletes the webhook and, by cascade, its history and queued events.
+pub async fn delete<C: ConnectionTrait>(db: &C, id: &str, stream_id: &str) -> Result<String> {
+    find_on_stream(db, id, stream_id).await?;
+    webhook_config::Entity::delete_by_id(id.to_owned()).exec(db).await?;
+    Ok(id.to_owned())
+}
+
+pub fn check_history_limit(limit: i32) -> Result<u64> {
+    if !(0..=MAX_HISTORY_LIMIT).contains(&limit) {
+        return Err(Error::bad_input(format!(
+            "history limit must be between 0 and {MAX_HISTORY_LIMIT}, not {limit}"
+        )));
+    }
+    Ok(limit as u64)
+}
+
+/// The newest `limit` events of a webhook and the count of all of them.
+pub async fn history<C: ConnectionTrait>(
+    db: &C,
+    webhook_id: &str,
+    limit: u64,
+) -> Result<(u64, Vec<webhook_event::Model>)> {
+    let base = webhook_event::Entity::find().filter(webhook_event::Column::WebhookId.eq(webhook_id));
+    let total = base.clone().count(db).await?;
+    let items = base
+        .order_by_desc(webhook_event::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((total, items))
+}

@@ -1,0 +1,16 @@
+//! sea-orm models of the streamhooks tables, one module per table, plus small scoped finders.
+//!
+//! Nothing here knows about GraphQL or HTTP: the public schema lives in `api`, so a column can be
+//! renamed without changing what clients see, and the reverse. Table names follow Speckle where
+//! Speckle has the table (`webhooks_config`, `webhooks_events`, `stream_acl`, `api_tokens`).
+
+pub mod api_token;
+pub mod branch;
+pub mod commit;
+pub mod stream;
+pub mod stream_acl;
+pub mod user;
+pub mod webhook_config;
+pub mod webhook_event;
+
+pub use sea_orm;

@@ -1,0 +1,15 @@
+//! The streamhooks schema as sea-orm migrations. `api` applies them at start-up (so a fresh SQLite
+//! file just works) and `streamhooks migrate` applies them on demand before a rolling deploy.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_init;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_init::Migration)]
+    }
+}
