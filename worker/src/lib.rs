@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod notifier;
+pub mod outbox;
 pub mod triggers;
 
 pub use config::WorkerConfig;

@@ -37,7 +37,11 @@ pub async fn create<C: ConnectionTrait>(
     let expires_at = match lifespan_ms {
         None => None,
         Some(ms) if ms > 0 => Some(Utc::now() + Duration::milliseconds(ms)),
-        Some(ms) => return Err(Error::bad_input(format!("lifespan must be positive, not {ms}"))),
+        Some(ms) => {
+            return Err(Error::bad_input(format!(
+                "lifespan must be positive, not {ms}"
+            )))
+        }
     };
     let id = new_id();
     let secret = new_secret();

@@ -43,10 +43,16 @@ pub struct UpdateInput {
 pub fn validate_url(url: &str) -> Result<String> {
     let url = url.trim();
     if url.len() > MAX_URL_LEN {
-        return Err(Error::bad_input(format!("The webhook URL is too long ({} characters; the limit is {MAX_URL_LEN})", url.len())));
+        return Err(Error::bad_input(format!(
+            "The webhook URL is too long ({} characters; the limit is {MAX_URL_LEN})",
+            url.len()
+        )));
     }
-    let parsed = url::Url::parse(url)
-        .map_err(|e| Error::bad_input(format!("The webhook URL {url:?} is not an absolute URL: {e}")))?;
+    let parsed = url::Url::parse(url).map_err(|e| {
+        Error::bad_input(format!(
+            "The webhook URL {url:?} is not an absolute URL: {e}"
+        ))
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::bad_input(format!(
             "The webhook URL must use http or https, not {:?}",
@@ -131,7 +137,9 @@ pub async fn create<C: TransactionTrait>(db: &C, input: CreateInput) -> Result<S
     txn.execute(sea_orm::Statement::from_sql_and_values(
         txn.get_database_backend(),
         match txn.get_database_backend() {
-            sea_orm::DbBackend::Postgres => "UPDATE streams SET updated_at = updated_at WHERE id = $1",
+            sea_orm::DbBackend::Postgres => {
+                "UPDATE streams SET updated_at = updated_at WHERE id = $1"
+            }
             _ => "UPDATE streams SET updated_at = updated_at WHERE id = ?",
         },
         [input.stream_id.clone().into()],
@@ -172,7 +180,10 @@ pub async fn find_on_stream<C: ConnectionTrait>(
     id: &str,
     stream_id: &str,
 ) -> Result<webhook_config::Model> {
-    match webhook_config::Entity::find_by_id(id.to_owned()).one(db).await? {
+    match webhook_config::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+    {
         Some(w) if w.stream_id == stream_id => Ok(w),
         _ => Err(Error::forbidden(MISMATCH)),
     }
@@ -211,7 +222,9 @@ pub async fn update<C: ConnectionTrait>(db: &C, input: UpdateInput) -> Result<St
 /// Deletes the webhook and, by cascade, its history and queued events.
 pub async fn delete<C: ConnectionTrait>(db: &C, id: &str, stream_id: &str) -> Result<String> {
     find_on_stream(db, id, stream_id).await?;
-    webhook_config::Entity::delete_by_id(id.to_owned()).exec(db).await?;
+    webhook_config::Entity::delete_by_id(id.to_owned())
+        .exec(db)
+        .await?;
     Ok(id.to_owned())
 }
 
@@ -230,7 +243,8 @@ pub async fn history<C: ConnectionTrait>(
     webhook_id: &str,
     limit: u64,
 ) -> Result<(u64, Vec<webhook_event::Model>)> {
-    let base = webhook_event::Entity::find().filter(webhook_event::Column::WebhookId.eq(webhook_id));
+    let base =
+        webhook_event::Entity::find().filter(webhook_event::Column::WebhookId.eq(webhook_id));
     let total = base.clone().count(db).await?;
     let items = base
         .order_by_desc(webhook_event::Column::Id)
