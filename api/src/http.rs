@@ -7,7 +7,7 @@ use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use sea_orm::ConnectionTrait;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -23,12 +23,16 @@ struct HttpState {
 
 pub fn router(app: AppState, schema: AppSchema) -> Router {
     let limit = app.config.max_request_bytes;
+    let ingest = Router::new()
+        .route("/api/events", post(crate::ingest::ingest))
+        .with_state(app.clone());
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .layer(RequestBodyLimitLayer::new(limit))
         .with_state(HttpState { app, schema })
+        .merge(ingest)
+        .layer(RequestBodyLimitLayer::new(limit))
 }
 
 async fn graphiql() -> Html<String> {

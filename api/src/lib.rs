@@ -12,6 +12,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod ingest;
 pub mod service;
 pub mod state;
 pub mod testkit;

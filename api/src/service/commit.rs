@@ -11,7 +11,7 @@ use streamhooks_worker::triggers;
 
 use crate::error::{Error, Result};
 use crate::ids::new_id;
-use crate::service::stream::{check_description, find as find_stream};
+use crate::service::stream::{check_description, check_no_nul, find as find_stream};
 
 pub fn commit_json(c: &commit::Model, branch_name: &str) -> Value {
     let parents: Option<Value> = c
@@ -79,6 +79,10 @@ pub async fn create<C: ConnectionTrait>(
     input: CreateInput,
 ) -> Result<(String, u64)> {
     find_stream(db, &input.stream_id).await?;
+    check_no_nul(&input.object_id, "objectId")?;
+    if let Some(a) = &input.source_application {
+        check_no_nul(a, "sourceApplication")?;
+    }
     if input.object_id.trim().is_empty() || input.object_id.len() > 256 {
         return Err(Error::bad_input("objectId must be 1 to 256 characters"));
     }
@@ -195,6 +199,9 @@ pub async fn receive<C: ConnectionTrait>(
     message: Option<String>,
 ) -> Result<u64> {
     let (c, branch_name) = find(db, stream_id, id).await?;
+    for t in source_application.iter().chain(message.iter()) {
+        check_no_nul(t, "commitReceive input")?;
+    }
     let ev = event(
         stream_id,
         user_id,

@@ -16,7 +16,19 @@ use crate::ids::new_id;
 pub const MAX_NAME_LEN: usize = 512;
 pub const MAX_DESCRIPTION_LEN: usize = 65_536;
 
+/// PostgreSQL cannot store U+0000 in text, so it is refused everywhere (on SQLite too, so both
+/// backends answer the same).
+pub fn check_no_nul(s: &str, what: &str) -> Result<()> {
+    if s.contains('\0') {
+        return Err(Error::bad_input(format!(
+            "The {what} must not contain NUL (U+0000) characters"
+        )));
+    }
+    Ok(())
+}
+
 pub fn check_name(name: &str, what: &str) -> Result<()> {
+    check_no_nul(name, &format!("{what} name"))?;
     let n = name.chars().count();
     if name.trim().is_empty() || n > MAX_NAME_LEN {
         return Err(Error::bad_input(format!(
@@ -27,6 +39,7 @@ pub fn check_name(name: &str, what: &str) -> Result<()> {
 }
 
 pub fn check_description(d: &str) -> Result<()> {
+    check_no_nul(d, "description")?;
     if d.chars().count() > MAX_DESCRIPTION_LEN {
         return Err(Error::bad_input(format!(
             "A description must be at most {MAX_DESCRIPTION_LEN} characters"

@@ -17,7 +17,7 @@ pub async fn create<C: ConnectionTrait>(
     scopes: &[String],
     lifespan_ms: Option<i64>,
 ) -> Result<String> {
-    if name.trim().is_empty() || name.chars().count() > 512 {
+    if name.trim().is_empty() || name.chars().count() > 512 || name.contains('\0') {
         return Err(Error::bad_input("A token name must be 1 to 512 characters"));
     }
     if scopes.is_empty() {

@@ -23,7 +23,8 @@ pub async fn create_with_token<C: TransactionTrait>(
 ) -> Result<Created> {
     let name = name.trim();
     let email = email.trim().to_lowercase();
-    if name.is_empty() || name.chars().count() > 512 {
+    if name.is_empty() || name.chars().count() > 512 || name.contains('\0') || email.contains('\0')
+    {
         return Err(Error::bad_input("A user name must be 1 to 512 characters"));
     }
     if email.len() > 512 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {

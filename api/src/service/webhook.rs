@@ -13,6 +13,7 @@ use streamhooks_worker::triggers::TRIGGERS;
 
 use crate::error::{Error, Result};
 use crate::ids::new_id;
+use crate::service::stream::check_no_nul;
 
 pub const MAX_URL_LEN: usize = 2048;
 pub const MAX_DESCRIPTION_LEN: usize = 1024;
@@ -94,6 +95,7 @@ pub fn validate_triggers(triggers: &[String]) -> Result<Vec<String>> {
 }
 
 fn validate_description(d: &str) -> Result<()> {
+    check_no_nul(d, "webhook description")?;
     let n = d.chars().count();
     if n > MAX_DESCRIPTION_LEN {
         return Err(Error::bad_input(format!(
@@ -104,6 +106,7 @@ fn validate_description(d: &str) -> Result<()> {
 }
 
 fn validate_secret(s: &str) -> Result<()> {
+    check_no_nul(s, "webhook secret")?;
     let n = s.chars().count();
     if n > MAX_SECRET_LEN {
         return Err(Error::bad_input(format!(
