@@ -112,7 +112,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => n.checked_mul(60_000),
         "h" => n.checked_mul(3_600_000),
         "d" => n.checked_mul(86_400_000),
-        other => return Err(format!("{s:?}: unknown unit {other:?} (use ms, s, m, h or d)")),
+        other => {
+            return Err(format!(
+                "{s:?}: unknown unit {other:?} (use ms, s, m, h or d)"
+            ))
+        }
     };
     ms.map(Duration::from_millis)
         .ok_or_else(|| format!("{s:?} is too long"))
@@ -123,7 +127,10 @@ pub fn parse_schedule(s: &str) -> Result<RetrySchedule, String> {
     if s.is_empty() || s == "none" {
         return Ok(RetrySchedule(Vec::new()));
     }
-    s.split(',').map(parse_duration).collect::<Result<_, _>>().map(RetrySchedule)
+    s.split(',')
+        .map(parse_duration)
+        .collect::<Result<_, _>>()
+        .map(RetrySchedule)
 }
 
 fn parse_cidr(s: &str) -> Result<IpNet, String> {
