@@ -81,6 +81,9 @@ pub fn conclude(
             retryable,
             ..
         } => {
+            // `retry_count` counts retries (attempts after the first): it grows when a retry is
+            // scheduled, so a final failure leaves it at the schedule's length and the
+            // `X-WEBHOOK-ATTEMPT` header (retry_count + 1) numbers every attempt.
             let retry_count = event.retry_count.saturating_add(1);
             let delay = if *retryable {
                 next_delay(schedule, this_attempt, *retry_after)
@@ -114,7 +117,6 @@ pub fn conclude(
                     Update {
                         status: STATUS_FAILED,
                         status_info: format!("{message} Attempt {this_attempt} of {of}; {why}."),
-                        retry_count,
                         effect: Effect::FinalFailure,
                         ..base
                     }
