@@ -37,9 +37,9 @@ impl Auth {
     }
 
     pub fn user(&self) -> Result<&user::Model> {
-        self.user
-            .as_ref()
-            .ok_or_else(|| Error::forbidden("You must provide a valid token (Authorization: Bearer <token>)"))
+        self.user.as_ref().ok_or_else(|| {
+            Error::forbidden("You must provide a valid token (Authorization: Bearer <token>)")
+        })
     }
 
     pub fn has_scope(&self, scope: &str) -> bool {
@@ -50,7 +50,9 @@ impl Auth {
     pub fn require_scope(&self, scope: &str) -> Result<&user::Model> {
         let user = self.user()?;
         if !self.has_scope(scope) {
-            return Err(Error::forbidden(format!("Your token does not have the required scope: {scope}")));
+            return Err(Error::forbidden(format!(
+                "Your token does not have the required scope: {scope}"
+            )));
         }
         Ok(user)
     }
@@ -101,7 +103,10 @@ fn split_token(token: &str) -> Option<(&str, &str)> {
 /// with `FORBIDDEN`), so a stale token cannot break public reads.
 pub async fn from_header<C: ConnectionTrait>(db: &C, header: Option<&str>) -> Result<Auth> {
     let Some(token) = header
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
         .map(str::trim)
     else {
         return Ok(Auth::anonymous());
@@ -130,4 +135,14 @@ pub async fn from_header<C: ConnectionTrait>(db: &C, header: Option<&str>) -> Re
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub fn scope_description(scope: &str) -> &'static str {
+    match scope {
+        SCOPE_STREAMS_READ => "Read your streams and the streams shared with you",
+        SCOPE_STREAMS_WRITE => "Create and change streams, branches, commits and webhooks",
+        SCOPE_PROFILE_READ => "Read your profile, including your email",
+        SCOPE_TOKENS_WRITE => "Create personal access tokens",
+        _ => "",
+    }
 }

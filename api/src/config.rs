@@ -46,7 +46,11 @@ pub struct Config {
     pub server_name: String,
 
     /// Server description, sent as `server.description`.
-    #[arg(long, env = "SERVER_DESCRIPTION", default_value = "A Speckle-style server with reliable webhooks")]
+    #[arg(
+        long,
+        env = "SERVER_DESCRIPTION",
+        default_value = "A Speckle-style server with reliable webhooks"
+    )]
     pub server_description: String,
 
     /// Largest accepted HTTP request body, in bytes.
@@ -71,7 +75,10 @@ impl Config {
         let u = url::Url::parse(&self.canonical_url)
             .map_err(|e| format!("CANONICAL_URL {:?} is not a URL: {e}", self.canonical_url))?;
         if !matches!(u.scheme(), "http" | "https") {
-            return Err(format!("CANONICAL_URL {:?} must be http(s)", self.canonical_url));
+            return Err(format!(
+                "CANONICAL_URL {:?} must be http(s)",
+                self.canonical_url
+            ));
         }
         if self.max_request_bytes < 1024 {
             return Err("MAX_REQUEST_BYTES must be at least 1024".into());

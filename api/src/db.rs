@@ -14,6 +14,8 @@ pub enum DbError {
     Scheme(String),
     #[error("cannot open database {url}: {source}")]
     Connect { url: String, source: sea_orm::DbErr },
+    #[error("cannot reach database {url}: {reason}")]
+    Unreachable { url: String, reason: String },
     #[error("cannot migrate database {url}: {source}")]
     Migrate { url: String, source: sea_orm::DbErr },
 }
@@ -25,7 +27,15 @@ pub fn redact(url: &str) -> String {
             let _ = u.set_password(Some("***"));
             u.to_string()
         }
-        _ => url.to_owned(),
+        Ok(_) => url.to_owned(),
+        // Unparseable: hide whatever sits between "user:" and "@" by hand.
+        Err(_) => match (url.find("://"), url.rfind('@')) {
+            (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
+                Some(c) => format!("{}:***{}", &url[..s + 3 + c], &url[at..]),
+                None => url.to_owned(),
+            },
+            _ => url.to_owned(),
+        },
     }
 }
 
@@ -34,6 +44,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
     let is_sqlite = url.starts_with("sqlite:");
     if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
         return Err(DbError::Scheme(shown));
+    }
+    if !is_sqlite {
+        probe_postgres(url, &shown).await?;
     }
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.connect_timeout(Duration::from_secs(5))
@@ -60,7 +73,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
     }
     let db = Database::connect(opts)
         .await
-        .map_err(|source| DbError::Connect { url: shown.clone(), source })?;
+        .map_err(|source| DbError::Connect {
+            url: shown.clone(),
+            source,
+        })?;
     Ok(db)
 }
 
@@ -68,6 +84,27 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErro
     let db = connect(url).await?;
     Migrator::up(&db, None)
         .await
-        .map_err(|source| DbError::Migrate { url: redact(url), source })?;
+        .map_err(|source| DbError::Migrate {
+            url: redact(url),
+            source,
+        })?;
     Ok(db)
+}
+
+/// One direct connection first: a pool that cannot connect only says "timed out", while the
+/// driver's own error says why (refused, unknown host, bad password, no such database).
+async fn probe_postgres(url: &str, shown: &str) -> Result<(), DbError> {
+    use sea_orm::sqlx::{Connection, PgConnection};
+    let unreachable = |reason: String| DbError::Unreachable {
+        url: shown.to_owned(),
+        reason,
+    };
+    match tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(url)).await {
+        Err(_) => Err(unreachable("no answer within 5 s".into())),
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+    }
 }

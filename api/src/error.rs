@@ -16,7 +16,10 @@ pub enum Error {
     /// Refused input, nothing stored. `BAD_USER_INPUT`.
     BadInput(String),
     /// The thing named does not exist; the code is Speckle's (`STREAM_NOT_FOUND`, …).
-    NotFound { code: &'static str, message: String },
+    NotFound {
+        code: &'static str,
+        message: String,
+    },
     Db(sea_orm::DbErr),
     Internal(String),
 }
@@ -62,7 +65,8 @@ impl ErrorExtensions for Error {
         if matches!(self, Self::Db(_) | Self::Internal(_)) {
             tracing::error!(error = ?self, "request failed");
         }
-        async_graphql::Error::new(self.public_message()).extend_with(|_, e| e.set("code", self.code()))
+        async_graphql::Error::new(self.public_message())
+            .extend_with(|_, e| e.set("code", self.code()))
     }
 }
 

@@ -7,7 +7,9 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn random_hex(len: usize) -> String {
     let mut rng = rand::rngs::OsRng;
-    (0..len).map(|_| HEX[rng.gen_range(0..16)] as char).collect()
+    (0..len)
+        .map(|_| HEX[rng.gen_range(0..16)] as char)
+        .collect()
 }
 
 /// A new object id (stream, branch, commit, webhook, user, token id).

@@ -1,1 +1,126 @@
-//! placeholder
+//! streamhooks: a webhook-management server for a Speckle-style backend.
+//!
+//! The library does the work and `main.rs` only parses the command line, so tests (ours and an
+//! embedding project's) start the real server in-process with [`start`] on `127.0.0.1:0`.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod ids;
+pub mod ingest;
+pub mod service;
+pub mod state;
+pub mod testkit;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+pub use state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What [`start`] runs besides the HTTP API.
+#[derive(Clone, Copy, Debug)]
+pub struct StartOptions {
+    /// Run the dispatcher in this process (`serve` without `--no-worker`).
+    pub worker: bool,
+}
+
+/// A running server. Dropping it does not stop it; call [`Running::shutdown`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    cancel: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A token that, when cancelled, shuts the server down gracefully.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and returns when the server has stopped.
+    pub async fn shutdown(self) -> Result<(), StartError> {
+        self.cancel.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the server stops (after its cancel token fires).
+    pub async fn wait(self) -> Result<(), StartError> {
+        match self.server.await {
+            Ok(r) => Ok(r?),
+            Err(e) => Err(StartError::Io(std::io::Error::other(e))),
+        }
+    }
+}
+
+/// Opens (and migrates) the database, then serves the API on `listener` until `cancel` fires.
+pub async fn start(
+    config: Config,
+    listener: TcpListener,
+    opts: StartOptions,
+    cancel: CancellationToken,
+) -> Result<Running, StartError> {
+    config.validate().map_err(StartError::Config)?;
+    let config = Arc::new(config);
+    let db = db::connect_and_migrate(&config.db.url()).await?;
+    let state = AppState::new(db, config, streamhooks_worker::Notifier::new());
+    let _ = opts;
+    let schema = graphql::build_schema(state.clone());
+    let app = http::router(state.clone(), schema);
+    let addr = listener.local_addr()?;
+    let shutdown = cancel.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+    });
+    Ok(Running {
+        addr,
+        state,
+        cancel,
+        server,
+    })
+}
+
+/// Binds `config.bind` and starts.
+pub async fn bind_and_start(
+    config: Config,
+    opts: StartOptions,
+    cancel: CancellationToken,
+) -> Result<Running, StartError> {
+    let addr = config.bind;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    start(config, listener, opts, cancel).await
+}

@@ -1,1 +1,177 @@
-fn main() {}
+//! The `streamhooks` binary: parses the command line and calls the library. Subcommand names are
+//! fixed by DESIGN.md (scripts and docs rely on them).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use streamhooks_api::config::{Config, DbArgs};
+use streamhooks_api::{bind_and_start, db, service, StartOptions};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "streamhooks",
+    version,
+    about = "Webhook server for a Speckle-style backend"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API, with the dispatcher unless --no-worker (the default command).
+    Serve {
+        #[command(flatten)]
+        config: Box<Config>,
+        /// Serve the API only; run dispatchers elsewhere with `streamhooks worker`.
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Run the dispatcher only.
+    Worker {
+        #[command(flatten)]
+        config: Box<Config>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Print the GraphQL schema (SDL); `schema.graphql` in the repository is this output.
+    Schema,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user and print {"id": …, "token": …} (a token with every scope).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// Make the user a server admin (may use the event-ingest endpoint).
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM.
+fn cancel_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still works");
+                        let _ = ctrl_c.await;
+                        token.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        token.cancel();
+    });
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        None => {
+            // `streamhooks` alone is `streamhooks serve` with defaults from the environment.
+            match Cli::try_parse_from(["streamhooks", "serve"]) {
+                Ok(Cli {
+                    command: Some(Command::Serve { config, no_worker }),
+                }) => serve(*config, no_worker).await,
+                Ok(_) => Err("internal: default command did not parse".to_owned()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Some(Command::Serve { config, no_worker }) => serve(*config, no_worker).await,
+        Some(Command::Worker { config }) => worker(*config).await,
+        Some(Command::Migrate { db: d }) => db::connect_and_migrate(&d.url())
+            .await
+            .map(|_| eprintln!("migrations applied to {}", db::redact(&d.url())))
+            .map_err(|e| e.to_string()),
+        Some(Command::Schema) => {
+            print!("{}", streamhooks_api::graphql::sdl());
+            Ok(())
+        }
+        Some(Command::User {
+            command:
+                UserCommand::Create {
+                    name,
+                    email,
+                    admin,
+                    db: d,
+                },
+        }) => user_create(&d, &name, &email, admin).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("streamhooks: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config, no_worker: bool) -> Result<(), String> {
+    let cancel = CancellationToken::new();
+    let running = bind_and_start(config, StartOptions { worker: !no_worker }, cancel.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(url = %running.url(), graphiql = %format!("{}/graphql", running.url()), "listening");
+    cancel_on_signals(cancel);
+    running.wait().await.map_err(|e| e.to_string())
+}
+
+async fn worker(config: Config) -> Result<(), String> {
+    let _ = config;
+    Err("the dispatcher is not available in this build yet".to_owned())
+}
+
+async fn user_create(d: &DbArgs, name: &str, email: &str, admin: bool) -> Result<(), String> {
+    let db = db::connect_and_migrate(&d.url())
+        .await
+        .map_err(|e| e.to_string())?;
+    let created = service::user::create_with_token(&db, name, email, admin)
+        .await
+        .map_err(|e| e.public_message())?;
+    println!(
+        "{}",
+        serde_json::json!({ "id": created.id, "token": created.token })
+    );
+    Ok(())
+}

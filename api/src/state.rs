@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
+use streamhooks_worker::outbox::ServerInfo;
 use streamhooks_worker::Notifier;
 
 use crate::config::Config;
@@ -12,6 +13,32 @@ use crate::config::Config;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
+    /// Built once from the config: `server` in every payload and `serverInfo`.
+    pub server_info: Arc<ServerInfo>,
     /// Woken after every commit that queued webhook events.
     pub notifier: Notifier,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, config: Arc<Config>, notifier: Notifier) -> Self {
+        let server_info = Arc::new(ServerInfo {
+            name: config.server_name.clone(),
+            description: config.server_description.clone(),
+            canonical_url: config.canonical_url.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        });
+        Self {
+            db,
+            config,
+            server_info,
+            notifier,
+        }
+    }
+
+    /// Call after committing a transaction that queued `n` events.
+    pub fn queued(&self, n: u64) {
+        if n > 0 {
+            self.notifier.wake();
+        }
+    }
 }

@@ -56,8 +56,10 @@ pub async fn role_of<C: ConnectionTrait>(
     stream_id: &str,
     user_id: &str,
 ) -> Result<Option<String>, DbErr> {
-    Ok(Entity::find_by_id((stream_id.to_owned(), user_id.to_owned()))
-        .one(db)
-        .await?
-        .map(|m| m.role))
+    Ok(
+        Entity::find_by_id((stream_id.to_owned(), user_id.to_owned()))
+            .one(db)
+            .await?
+            .map(|m| m.role),
+    )
 }

@@ -69,7 +69,11 @@ impl MigrationTrait for Migration {
                 .col(string(StreamAcl::StreamId))
                 .col(string(StreamAcl::UserId))
                 .col(string(StreamAcl::Role))
-                .primary_key(Index::create().col(StreamAcl::StreamId).col(StreamAcl::UserId))
+                .primary_key(
+                    Index::create()
+                        .col(StreamAcl::StreamId)
+                        .col(StreamAcl::UserId),
+                )
                 .foreign_key(
                     ForeignKey::create()
                         .from(StreamAcl::Table, StreamAcl::StreamId)
@@ -194,7 +198,11 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(WebhooksEvents::Table)
                 .if_not_exists()
-                .col(big_integer(WebhooksEvents::Id).auto_increment().primary_key())
+                .col(
+                    big_integer(WebhooksEvents::Id)
+                        .auto_increment()
+                        .primary_key(),
+                )
                 .col(string(WebhooksEvents::WebhookId))
                 .col(string(WebhooksEvents::StreamId))
                 .col(string(WebhooksEvents::EventName))
@@ -259,7 +267,8 @@ impl MigrationTrait for Migration {
             ApiTokens::Table.into_iden(),
             Users::Table.into_iden(),
         ] {
-            m.drop_table(Table::drop().table(t).if_exists().to_owned()).await?;
+            m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                .await?;
         }
         Ok(())
     }

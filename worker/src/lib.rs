@@ -1,9 +1,9 @@
 //! The streamhooks dispatcher: claims due `webhooks_events` rows under a lease, signs and POSTs
 //! them, records each result and schedules retries; plus retention and metrics.
 //!
-//! The queue side is whatever a backend does inside its own transaction: insert one
+//! The queue side ([`outbox`]) is what a backend calls inside its own transaction: it inserts one
 //! `webhooks_events` row per matching webhook (so an event exists exactly when its change
-//! committed), then wake the dispatcher. The two meet only in the database and through a
+//! committed), then the dispatcher is woken. The two meet only in the database and through a
 //! [`Notifier`] (and PostgreSQL `NOTIFY`), which is why any number of API and worker processes can
 //! share one PostgreSQL. Leases rather than row locks: a lease needs no open transaction during a
 //! ten-second HTTP request and expires by itself if its worker dies.
@@ -19,6 +19,7 @@ pub mod guard;
 pub mod listen;
 pub mod metrics;
 pub mod notifier;
+pub mod outbox;
 pub mod record;
 pub mod retention;
 pub mod retry;

@@ -17,7 +17,7 @@ pub async fn create<C: ConnectionTrait>(
     scopes: &[String],
     lifespan_ms: Option<i64>,
 ) -> Result<String> {
-    if name.trim().is_empty() || name.chars().count() > 512 {
+    if name.trim().is_empty() || name.chars().count() > 512 || name.contains('\0') {
         return Err(Error::bad_input("A token name must be 1 to 512 characters"));
     }
     if scopes.is_empty() {
@@ -37,7 +37,11 @@ pub async fn create<C: ConnectionTrait>(
     let expires_at = match lifespan_ms {
         None => None,
         Some(ms) if ms > 0 => Some(Utc::now() + Duration::milliseconds(ms)),
-        Some(ms) => return Err(Error::bad_input(format!("lifespan must be positive, not {ms}"))),
+        Some(ms) => {
+            return Err(Error::bad_input(format!(
+                "lifespan must be positive, not {ms}"
+            )))
+        }
     };
     let id = new_id();
     let secret = new_secret();

@@ -23,11 +23,14 @@ pub async fn create_with_token<C: TransactionTrait>(
 ) -> Result<Created> {
     let name = name.trim();
     let email = email.trim().to_lowercase();
-    if name.is_empty() || name.chars().count() > 512 {
+    if name.is_empty() || name.chars().count() > 512 || name.contains('\0') || email.contains('\0')
+    {
         return Err(Error::bad_input("A user name must be 1 to 512 characters"));
     }
     if email.len() > 512 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
-        return Err(Error::bad_input(format!("{email:?} is not an email address")));
+        return Err(Error::bad_input(format!(
+            "{email:?} is not an email address"
+        )));
     }
     let txn = db.begin().await?;
     if user::Entity::find()
@@ -36,7 +39,9 @@ pub async fn create_with_token<C: TransactionTrait>(
         .await?
         .is_some()
     {
-        return Err(Error::bad_input(format!("A user with the email {email} already exists")));
+        return Err(Error::bad_input(format!(
+            "A user with the email {email} already exists"
+        )));
     }
     let id = new_id();
     user::ActiveModel {
@@ -46,7 +51,12 @@ pub async fn create_with_token<C: TransactionTrait>(
         avatar: Set(None),
         bio: Set(None),
         company: Set(None),
-        server_role: Set(if admin { user::ROLE_ADMIN } else { user::ROLE_USER }.to_owned()),
+        server_role: Set(if admin {
+            user::ROLE_ADMIN
+        } else {
+            user::ROLE_USER
+        }
+        .to_owned()),
         created_at: Set(Utc::now()),
     }
     .insert(&txn)

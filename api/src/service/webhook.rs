@@ -13,6 +13,7 @@ use streamhooks_worker::triggers::TRIGGERS;
 
 use crate::error::{Error, Result};
 use crate::ids::new_id;
+use crate::service::stream::check_no_nul;
 
 pub const MAX_URL_LEN: usize = 2048;
 pub const MAX_DESCRIPTION_LEN: usize = 1024;
@@ -43,10 +44,16 @@ pub struct UpdateInput {
 pub fn validate_url(url: &str) -> Result<String> {
     let url = url.trim();
     if url.len() > MAX_URL_LEN {
-        return Err(Error::bad_input(format!("The webhook URL is too long ({} characters; the limit is {MAX_URL_LEN})", url.len())));
+        return Err(Error::bad_input(format!(
+            "The webhook URL is too long ({} characters; the limit is {MAX_URL_LEN})",
+            url.len()
+        )));
     }
-    let parsed = url::Url::parse(url)
-        .map_err(|e| Error::bad_input(format!("The webhook URL {url:?} is not an absolute URL: {e}")))?;
+    let parsed = url::Url::parse(url).map_err(|e| {
+        Error::bad_input(format!(
+            "The webhook URL {url:?} is not an absolute URL: {e}"
+        ))
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::bad_input(format!(
             "The webhook URL must use http or https, not {:?}",
@@ -88,6 +95,7 @@ pub fn validate_triggers(triggers: &[String]) -> Result<Vec<String>> {
 }
 
 fn validate_description(d: &str) -> Result<()> {
+    check_no_nul(d, "webhook description")?;
     let n = d.chars().count();
     if n > MAX_DESCRIPTION_LEN {
         return Err(Error::bad_input(format!(
@@ -98,6 +106,7 @@ fn validate_description(d: &str) -> Result<()> {
 }
 
 fn validate_secret(s: &str) -> Result<()> {
+    check_no_nul(s, "webhook secret")?;
     let n = s.chars().count();
     if n > MAX_SECRET_LEN {
         return Err(Error::bad_input(format!(
@@ -131,7 +140,9 @@ pub async fn create<C: TransactionTrait>(db: &C, input: CreateInput) -> Result<S
     txn.execute(sea_orm::Statement::from_sql_and_values(
         txn.get_database_backend(),
         match txn.get_database_backend() {
-            sea_orm::DbBackend::Postgres => "UPDATE streams SET updated_at = updated_at WHERE id = $1",
+            sea_orm::DbBackend::Postgres => {
+                "UPDATE streams SET updated_at = updated_at WHERE id = $1"
+            }
             _ => "UPDATE streams SET updated_at = updated_at WHERE id = ?",
         },
         [input.stream_id.clone().into()],
@@ -172,7 +183,10 @@ pub async fn find_on_stream<C: ConnectionTrait>(
     id: &str,
     stream_id: &str,
 ) -> Result<webhook_config::Model> {
-    match webhook_config::Entity::find_by_id(id.to_owned()).one(db).await? {
+    match webhook_config::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+    {
         Some(w) if w.stream_id == stream_id => Ok(w),
         _ => Err(Error::forbidden(MISMATCH)),
     }
@@ -211,7 +225,9 @@ pub async fn update<C: ConnectionTrait>(db: &C, input: UpdateInput) -> Result<St
 /// Deletes the webhook and, by cascade, its history and queued events.
 pub async fn delete<C: ConnectionTrait>(db: &C, id: &str, stream_id: &str) -> Result<String> {
     find_on_stream(db, id, stream_id).await?;
-    webhook_config::Entity::delete_by_id(id.to_owned()).exec(db).await?;
+    webhook_config::Entity::delete_by_id(id.to_owned())
+        .exec(db)
+        .await?;
     Ok(id.to_owned())
 }
 
@@ -230,7 +246,8 @@ pub async fn history<C: ConnectionTrait>(
     webhook_id: &str,
     limit: u64,
 ) -> Result<(u64, Vec<webhook_event::Model>)> {
-    let base = webhook_event::Entity::find().filter(webhook_event::Column::WebhookId.eq(webhook_id));
+    let base =
+        webhook_event::Entity::find().filter(webhook_event::Column::WebhookId.eq(webhook_id));
     let total = base.clone().count(db).await?;
     let items = base
         .order_by_desc(webhook_event::Column::Id)

@@ -67,12 +67,18 @@ async fn sqlite() -> TestDb {
     });
     let db = Database::connect(opts).await.expect("open sqlite");
     Migrator::up(&db, None).await.expect("migrate sqlite");
-    TestDb { db, name: "sqlite", cleanup: Cleanup::Dir(dir) }
+    TestDb {
+        db,
+        name: "sqlite",
+        cleanup: Cleanup::Dir(dir),
+    }
 }
 
 async fn postgres(admin_url: &str) -> TestDb {
     let database = format!("sh_{}", random_name());
-    let admin = Database::connect(admin_url).await.expect("connect TEST_DATABASE_URL");
+    let admin = Database::connect(admin_url)
+        .await
+        .expect("connect TEST_DATABASE_URL");
     admin
         .execute_unprepared(&format!("CREATE DATABASE {database}"))
         .await
@@ -82,12 +88,17 @@ async fn postgres(admin_url: &str) -> TestDb {
     url.set_path(&format!("/{database}"));
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(16).sqlx_logging(false);
-    let db = Database::connect(opts).await.expect("connect test database");
+    let db = Database::connect(opts)
+        .await
+        .expect("connect test database");
     Migrator::up(&db, None).await.expect("migrate postgres");
     TestDb {
         db,
         name: "postgres",
-        cleanup: Cleanup::Postgres { admin_url: admin_url.to_owned(), database },
+        cleanup: Cleanup::Postgres {
+            admin_url: admin_url.to_owned(),
+            database,
+        },
     }
 }
 
@@ -99,7 +110,10 @@ impl TestDb {
             Cleanup::Dir(dir) => {
                 std::fs::remove_dir_all(dir).ok();
             }
-            Cleanup::Postgres { admin_url, database } => {
+            Cleanup::Postgres {
+                admin_url,
+                database,
+            } => {
                 if let Ok(admin) = Database::connect(&admin_url).await {
                     let sql = format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)");
                     admin.execute_unprepared(&sql).await.ok();
@@ -171,7 +185,11 @@ pub async fn insert_webhook(
 }
 
 /// A queued event, due now.
-pub async fn insert_event(db: &DatabaseConnection, webhook: &webhook_config::Model, payload: &str) -> i64 {
+pub async fn insert_event(
+    db: &DatabaseConnection,
+    webhook: &webhook_config::Model,
+    payload: &str,
+) -> i64 {
     insert_event_with(db, webhook, payload, |_| {}).await
 }
 
@@ -230,7 +248,10 @@ pub async fn wait_event(
         if done(&e) {
             return e;
         }
-        assert!(Instant::now() < deadline, "event {id} did not reach the expected state: {e:?}");
+        assert!(
+            Instant::now() < deadline,
+            "event {id} did not reach the expected state: {e:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -259,7 +280,12 @@ pub fn start(db: &DatabaseConnection, config: WorkerConfig) -> Worker {
         metrics.clone(),
         cancel.clone(),
     ));
-    Worker { cancel, notifier, metrics, handle }
+    Worker {
+        cancel,
+        notifier,
+        metrics,
+        handle,
+    }
 }
 
 impl Worker {
@@ -270,7 +296,8 @@ impl Worker {
         let res = tokio::time::timeout(Duration::from_secs(15), self.handle)
             .await
             .expect("dispatcher stops within 15s");
-        res.expect("dispatcher task did not panic").expect("dispatcher returned Ok");
+        res.expect("dispatcher task did not panic")
+            .expect("dispatcher returned Ok");
         t.elapsed()
     }
 }
@@ -287,7 +314,10 @@ pub struct Hit {
 
 impl Hit {
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 }
 
@@ -316,7 +346,9 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start() -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
         let addr = listener.local_addr().expect("receiver address");
         let (tx, rx) = mpsc::unbounded_channel();
         let state = Arc::new(ReceiverState {
@@ -332,7 +364,12 @@ impl Receiver {
         tokio::spawn(async move {
             axum::serve(listener, app).await.ok();
         });
-        Receiver { addr, url: format!("http://{addr}/hook"), hits: rx, state }
+        Receiver {
+            addr,
+            url: format!("http://{addr}/hook"),
+            hits: rx,
+            state,
+        }
     }
 
     pub fn set_status(&self, status: u16) {
@@ -340,11 +377,17 @@ impl Receiver {
     }
 
     pub fn set_delay(&self, delay: Duration) {
-        self.state.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+        self.state
+            .delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     pub fn script(&self, replies: Vec<Reply>) {
-        self.state.script.lock().expect("script lock").extend(replies);
+        self.state
+            .script
+            .lock()
+            .expect("script lock")
+            .extend(replies);
     }
 
     /// The next request, or a panic after `within`.
@@ -372,7 +415,13 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let _ = s.hits.send(Hit { method, uri, headers, body, at: Instant::now() });
+    let _ = s.hits.send(Hit {
+        method,
+        uri,
+        headers,
+        body,
+        at: Instant::now(),
+    });
     let delay = s.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -383,7 +432,10 @@ async fn handle(
         headers: Vec::new(),
         body: String::new(),
     });
-    let mut resp = (StatusCode::from_u16(reply.status).unwrap_or(StatusCode::IM_A_TEAPOT), reply.body)
+    let mut resp = (
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::IM_A_TEAPOT),
+        reply.body,
+    )
         .into_response();
     for (k, v) in reply.headers {
         if let Ok(v) = HeaderValue::from_str(&v) {
@@ -395,7 +447,9 @@ async fn handle(
 
 /// A port with nothing listening on it: bind, note the port, close.
 pub async fn dead_url() -> String {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = l.local_addr().expect("addr");
     drop(l);
     format!("http://{addr}/hook")

@@ -37,15 +37,24 @@ async fn repeated_final_failures_disable_the_webhook() {
         let h = webhook(db, &hook.id).await;
         let reason = h.disabled_reason.clone().unwrap_or_default();
         assert!(reason.starts_with("Disabled automatically at "), "{reason}");
-        assert!(reason.contains("after 3 deliveries in a row failed finally"), "{reason}");
-        assert!(reason.contains("Last error: HTTP 500 Internal Server Error"), "{reason}");
+        assert!(
+            reason.contains("after 3 deliveries in a row failed finally"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("Last error: HTTP 500 Internal Server Error"),
+            "{reason}"
+        );
 
         // Queued for a webhook that is now disabled: finished, never sent.
         let id = insert_event(db, &hook, "{}").await;
         w.notifier.wake();
         let e = wait_finished(db, id).await;
         assert_eq!(e.status, 3);
-        assert_eq!(e.status_info, format!("Not sent: the webhook was disabled ({reason})."));
+        assert_eq!(
+            e.status_info,
+            format!("Not sent: the webhook was disabled ({reason}).")
+        );
 
         // Disabled by its owner: same, without a reason.
         let mut ok = Receiver::start().await;
@@ -56,7 +65,10 @@ async fn repeated_final_failures_disable_the_webhook() {
         let id = insert_event(db, &owner_off, "{}").await;
         w.notifier.wake();
         let e = wait_finished(db, id).await;
-        assert_eq!((e.status, e.status_info.as_str()), (3, "Not sent: the webhook was disabled."));
+        assert_eq!(
+            (e.status, e.status_info.as_str()),
+            (3, "Not sent: the webhook was disabled.")
+        );
 
         // A success resets the streak.
         let streaky = insert_webhook(db, &s, &ok.url, None).await;
@@ -71,7 +83,11 @@ async fn repeated_final_failures_disable_the_webhook() {
         let metrics = w.metrics.clone();
         w.stop().await;
         assert_eq!(metrics.count(Outcome::NotSent), 2);
-        assert_eq!(ok.drain().len(), 1, "only the enabled webhook's event was sent");
+        assert_eq!(
+            ok.drain().len(),
+            1,
+            "only the enabled webhook's event was sent"
+        );
         assert!(rx.drain().is_empty());
         t.cleanup().await;
     }

@@ -16,14 +16,35 @@ async fn private_destinations_are_refused_unless_allowed() {
         let port = rx.addr.port();
         let s = insert_stream(db).await;
         let cases = [
-            (format!("http://127.0.0.1:{port}/hook"), "Blocked: 127.0.0.1 is a loopback address"),
-            ("http://10.0.0.1/hook".to_owned(), "Blocked: 10.0.0.1 is a private address"),
-            ("http://169.254.169.254/latest/meta-data".to_owned(), "Blocked: 169.254.169.254 is a link-local address"),
-            (format!("http://[::1]:{port}/hook"), "Blocked: ::1 is a loopback address"),
-            (format!("http://[::ffff:127.0.0.1]:{port}/hook"), "Blocked: ::ffff:127.0.0.1 is a loopback address"),
-            (format!("http://localhost:{port}/hook"), "Blocked: localhost resolves to "),
+            (
+                format!("http://127.0.0.1:{port}/hook"),
+                "Blocked: 127.0.0.1 is a loopback address",
+            ),
+            (
+                "http://10.0.0.1/hook".to_owned(),
+                "Blocked: 10.0.0.1 is a private address",
+            ),
+            (
+                "http://169.254.169.254/latest/meta-data".to_owned(),
+                "Blocked: 169.254.169.254 is a link-local address",
+            ),
+            (
+                format!("http://[::1]:{port}/hook"),
+                "Blocked: ::1 is a loopback address",
+            ),
+            (
+                format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+                "Blocked: ::ffff:127.0.0.1 is a loopback address",
+            ),
+            (
+                format!("http://localhost:{port}/hook"),
+                "Blocked: localhost resolves to ",
+            ),
         ];
-        let cfg = WorkerConfig { allow_local_network: false, ..config() };
+        let cfg = WorkerConfig {
+            allow_local_network: false,
+            ..config()
+        };
         let w = start(db, cfg);
         let mut ids = Vec::new();
         for (url, _) in &cases {
@@ -34,7 +55,11 @@ async fn private_destinations_are_refused_unless_allowed() {
         for (id, (url, expected)) in ids.iter().zip(&cases) {
             let e = wait_finished(db, *id).await;
             assert_eq!(e.status, 3, "{url} on {}: {}", t.name, e.status_info);
-            assert!(e.status_info.starts_with(expected), "{url}: {}", e.status_info);
+            assert!(
+                e.status_info.starts_with(expected),
+                "{url}: {}",
+                e.status_info
+            );
             assert!(
                 e.status_info.contains(
                     "set ALLOW_LOCAL_NETWORK=true or add it to ALLOWED_CIDRS to allow it."
@@ -47,7 +72,10 @@ async fn private_destinations_are_refused_unless_allowed() {
         let metrics = w.metrics.clone();
         w.stop().await;
         assert_eq!(metrics.count(Outcome::Blocked), cases.len() as u64);
-        assert!(rx.drain().is_empty(), "the loopback receiver was never contacted");
+        assert!(
+            rx.drain().is_empty(),
+            "the loopback receiver was never contacted"
+        );
 
         // The same destinations pass once their network is on the allow-list: the literal and
         // the name (whose ::1 answer is dropped, its 127.0.0.1 answer kept).
@@ -57,7 +85,10 @@ async fn private_destinations_are_refused_unless_allowed() {
             ..config()
         };
         let w = start(db, cfg);
-        for url in [format!("http://127.0.0.1:{port}/hook"), format!("http://localhost:{port}/hook")] {
+        for url in [
+            format!("http://127.0.0.1:{port}/hook"),
+            format!("http://localhost:{port}/hook"),
+        ] {
             let hook = insert_webhook(db, &s, &url, None).await;
             let id = insert_event(db, &hook, "{}").await;
             w.notifier.wake();

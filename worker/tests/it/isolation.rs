@@ -44,7 +44,10 @@ async fn a_hanging_webhook_does_not_hold_back_a_healthy_one() {
         // All 200 finished while the hanging requests were still waiting for their timeout.
         assert!(took < timeout, "healthy deliveries took {took:?}");
         for id in &slow {
-            assert!(event(db, *id).await.status < 2, "hanging deliveries are still unresolved");
+            assert!(
+                event(db, *id).await.status < 2,
+                "hanging deliveries are still unresolved"
+            );
         }
         w.stop().await;
         t.cleanup().await;

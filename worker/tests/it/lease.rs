@@ -34,7 +34,12 @@ async fn an_expired_lease_is_claimed_and_delivered_again() {
         .await;
         let w = start(db, config());
         let hit = rx.next(Duration::from_secs(5)).await;
-        assert_eq!(hit.header("x-webhook-delivery"), crashed.to_string(), "on {}", t.name);
+        assert_eq!(
+            hit.header("x-webhook-delivery"),
+            crashed.to_string(),
+            "on {}",
+            t.name
+        );
         let e = wait_finished(db, crashed).await;
         assert_eq!(e.status, 2);
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -57,9 +62,17 @@ async fn a_stale_lease_token_cannot_overwrite_the_new_holder() {
 
         let first = claim::claim(db, now, 300, 10, &[]).await.expect("claim");
         assert_eq!(first.len(), 1, "on {}", t.name);
-        assert!(claim::claim(db, now + 100, 300, 10, &[]).await.expect("claim").is_empty(), "leased");
+        assert!(
+            claim::claim(db, now + 100, 300, 10, &[])
+                .await
+                .expect("claim")
+                .is_empty(),
+            "leased"
+        );
         // The first worker stalls past its lease; a second claims the row with a new token.
-        let second = claim::claim(db, now + 301, 300, 10, &[]).await.expect("claim");
+        let second = claim::claim(db, now + 301, 300, 10, &[])
+            .await
+            .expect("claim");
         assert_eq!(second.len(), 1);
         assert_ne!(first[0].lease_token, second[0].lease_token);
         assert_eq!(claim::queue_depth(db).await.expect("depth"), 1);
@@ -72,8 +85,16 @@ async fn a_stale_lease_token_cannot_overwrite_the_new_holder() {
         };
         record::write(db, &[late], 1).await.expect("write");
         let e = event(db, id).await;
-        assert_eq!((e.status, e.lease_token), (1, second[0].lease_token), "stale write ignored");
-        assert_eq!(webhook(db, &hook.id).await.consecutive_failures, 0, "and not counted");
+        assert_eq!(
+            (e.status, e.lease_token),
+            (1, second[0].lease_token),
+            "stale write ignored"
+        );
+        assert_eq!(
+            webhook(db, &hook.id).await.consecutive_failures,
+            0,
+            "and not counted"
+        );
         assert!(webhook(db, &hook.id).await.enabled);
 
         let current = Update {
@@ -84,7 +105,10 @@ async fn a_stale_lease_token_cannot_overwrite_the_new_holder() {
         };
         record::write(db, &[current], 1).await.expect("write");
         let e = event(db, id).await;
-        assert_eq!((e.status, e.status_info.as_str(), e.lease_token), (2, "HTTP 200", None));
+        assert_eq!(
+            (e.status, e.status_info.as_str(), e.lease_token),
+            (2, "HTTP 200", None)
+        );
         assert_eq!(claim::queue_depth(db).await.expect("depth"), 0);
         t.cleanup().await;
     }

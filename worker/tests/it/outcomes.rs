@@ -9,7 +9,10 @@ use streamhooks_worker::WorkerConfig;
 use crate::common::*;
 
 fn no_retries() -> WorkerConfig {
-    WorkerConfig { retry_schedule: RetrySchedule(Vec::new()), ..config() }
+    WorkerConfig {
+        retry_schedule: RetrySchedule(Vec::new()),
+        ..config()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,7 +20,10 @@ async fn each_outcome_is_recorded_with_a_readable_sentence() {
     for t in databases().await {
         let db = &t.db;
         let s = insert_stream(db).await;
-        let cfg = WorkerConfig { request_timeout: Duration::from_millis(400), ..no_retries() };
+        let cfg = WorkerConfig {
+            request_timeout: Duration::from_millis(400),
+            ..no_retries()
+        };
         let w = start(db, cfg);
 
         // 200 and 204 succeed.
@@ -30,15 +36,27 @@ async fn each_outcome_is_recorded_with_a_readable_sentence() {
             rx.next(Duration::from_secs(5)).await;
             let e = wait_finished(db, id).await;
             assert_eq!(e.status, 2, "{code} on {}: {}", t.name, e.status_info);
-            assert!(e.status_info.starts_with(&format!("HTTP {code} in ")), "{}", e.status_info);
+            assert!(
+                e.status_info.starts_with(&format!("HTTP {code} in ")),
+                "{}",
+                e.status_info
+            );
             assert_eq!(e.retry_count, 0);
         }
 
         // 500 and 404 fail, with the response excerpt (one line, capped).
         let mut rx = Receiver::start().await;
         rx.script(vec![
-            Reply { status: 500, headers: vec![], body: "boom:\n database on fire".into() },
-            Reply { status: 404, headers: vec![], body: String::new() },
+            Reply {
+                status: 500,
+                headers: vec![],
+                body: "boom:\n database on fire".into(),
+            },
+            Reply {
+                status: 404,
+                headers: vec![],
+                body: String::new(),
+            },
         ]);
         let hook = insert_webhook(db, &s, &rx.url, None).await;
         let id = insert_event(db, &hook, "{}").await;
@@ -55,12 +73,19 @@ async fn each_outcome_is_recorded_with_a_readable_sentence() {
         rx.next(Duration::from_secs(5)).await;
         let e = wait_finished(db, id).await;
         assert_eq!(e.status, 3);
-        assert_eq!(e.status_info, "HTTP 404 Not Found (empty response). Attempt 1 of 1; no attempts left.");
+        assert_eq!(
+            e.status_info,
+            "HTTP 404 Not Found (empty response). Attempt 1 of 1; no attempts left."
+        );
 
         // A redirect is reported and not followed.
         let mut elsewhere = Receiver::start().await;
         let mut rx = Receiver::start().await;
-        rx.script(vec![Reply { status: 301, headers: vec![("location", elsewhere.url.clone())], body: String::new() }]);
+        rx.script(vec![Reply {
+            status: 301,
+            headers: vec![("location", elsewhere.url.clone())],
+            body: String::new(),
+        }]);
         let hook = insert_webhook(db, &s, &rx.url, None).await;
         let id = insert_event(db, &hook, "{}").await;
         w.notifier.wake();
@@ -68,7 +93,10 @@ async fn each_outcome_is_recorded_with_a_readable_sentence() {
         let e = wait_finished(db, id).await;
         assert_eq!(e.status, 3);
         assert!(
-            e.status_info.starts_with(&format!("Redirect (HTTP 301 to {}) not followed", elsewhere.url)),
+            e.status_info.starts_with(&format!(
+                "Redirect (HTTP 301 to {}) not followed",
+                elsewhere.url
+            )),
             "{}",
             e.status_info
         );
@@ -82,7 +110,11 @@ async fn each_outcome_is_recorded_with_a_readable_sentence() {
         rx.next(Duration::from_secs(5)).await;
         let e = wait_finished(db, id).await;
         assert_eq!(e.status, 3);
-        assert!(e.status_info.starts_with("Timed out after 400ms"), "{}", e.status_info);
+        assert!(
+            e.status_info.starts_with("Timed out after 400ms"),
+            "{}",
+            e.status_info
+        );
 
         // Nothing listening.
         let dead = dead_url().await;
@@ -90,10 +122,13 @@ async fn each_outcome_is_recorded_with_a_readable_sentence() {
         let id = insert_event(db, &hook, "{}").await;
         w.notifier.wake();
         let e = wait_finished(db, id).await;
-        let port = dead.trim_start_matches("http://127.0.0.1:").trim_end_matches("/hook");
+        let port = dead
+            .trim_start_matches("http://127.0.0.1:")
+            .trim_end_matches("/hook");
         assert_eq!(e.status, 3);
         assert!(
-            e.status_info.starts_with(&format!("Connection refused by 127.0.0.1:{port}.")),
+            e.status_info
+                .starts_with(&format!("Connection refused by 127.0.0.1:{port}.")),
             "{}",
             e.status_info
         );
@@ -105,13 +140,17 @@ async fn each_outcome_is_recorded_with_a_readable_sentence() {
         let e = wait_finished(db, id).await;
         assert_eq!(e.status, 3);
         assert!(
-            e.status_info.starts_with("Could not resolve host \"nonexistent.invalid\"."),
+            e.status_info
+                .starts_with("Could not resolve host \"nonexistent.invalid\"."),
             "{}",
             e.status_info
         );
 
         w.stop().await;
-        assert!(elsewhere.drain().is_empty(), "the redirect target was never contacted");
+        assert!(
+            elsewhere.drain().is_empty(),
+            "the redirect target was never contacted"
+        );
         t.cleanup().await;
     }
 }
@@ -135,10 +174,16 @@ async fn failures_are_retried_on_schedule_then_fail_finally() {
         let e = wait_finished(db, id).await;
         assert_eq!(e.status, 3, "{}", e.status_info);
         assert_eq!(e.retry_count, 2, "retry_count is the schedule length");
-        assert!(e.status_info.ends_with("Attempt 3 of 3; no attempts left."), "{}", e.status_info);
+        assert!(
+            e.status_info.ends_with("Attempt 3 of 3; no attempts left."),
+            "{}",
+            e.status_info
+        );
         let attempts: Vec<&str> = hits.iter().map(|h| h.header("x-webhook-attempt")).collect();
         assert_eq!(attempts, ["1", "2", "3"]);
-        assert!(hits.iter().all(|h| h.header("x-webhook-delivery") == id.to_string()));
+        assert!(hits
+            .iter()
+            .all(|h| h.header("x-webhook-delivery") == id.to_string()));
         // Jittered 50ms and 100ms: at least 40ms and 80ms apart.
         assert!(hits[1].at - hits[0].at >= Duration::from_millis(40));
         assert!(hits[2].at - hits[1].at >= Duration::from_millis(80));
@@ -169,9 +214,22 @@ async fn retry_after_on_429_replaces_the_schedule() {
         assert_eq!(e.status, 0);
         // The schedule says 50ms; the receiver said 1s.
         let wait = e.next_attempt_at - sent_ms;
-        assert!((900..=1_100).contains(&wait), "next attempt in {wait}ms: {}", e.status_info);
-        assert!(e.status_info.starts_with("HTTP 429 Too Many Requests: slow down."), "{}", e.status_info);
-        assert!(e.status_info.contains("retry after 1s"), "{}", e.status_info);
+        assert!(
+            (900..=1_100).contains(&wait),
+            "next attempt in {wait}ms: {}",
+            e.status_info
+        );
+        assert!(
+            e.status_info
+                .starts_with("HTTP 429 Too Many Requests: slow down."),
+            "{}",
+            e.status_info
+        );
+        assert!(
+            e.status_info.contains("retry after 1s"),
+            "{}",
+            e.status_info
+        );
         let second = rx.next(Duration::from_secs(5)).await;
         assert!(second.at - first.at >= Duration::from_millis(950));
         assert_eq!(second.header("x-webhook-attempt"), "2");

@@ -57,7 +57,8 @@ async fn retention_deletes_old_finished_events_in_batches_and_keeps_pending_ones
         // Webhooks of a deleted stream: gone once nothing is pending, kept otherwise.
         let orphan_done = insert_webhook(db, "deleted-stream", "http://203.0.113.3/", None).await;
         insert_event_with(db, &orphan_done, "{}", |m| m.status = Set(2)).await;
-        let orphan_pending = insert_webhook(db, "deleted-stream", "http://203.0.113.4/", None).await;
+        let orphan_pending =
+            insert_webhook(db, "deleted-stream", "http://203.0.113.4/", None).await;
         insert_event(db, &orphan_pending, "{}").await;
 
         let cfg = WorkerConfig {
@@ -77,7 +78,11 @@ async fn retention_deletes_old_finished_events_in_batches_and_keeps_pending_ones
         for id in &kept {
             event(db, *id).await;
         }
-        assert_eq!(count(db, &busy.id).await, 6, "the newest 5 finished plus the queued one");
+        assert_eq!(
+            count(db, &busy.id).await,
+            6,
+            "the newest 5 finished plus the queued one"
+        );
         for id in &busy_ids[3..] {
             event(db, *id).await;
         }
@@ -91,7 +96,11 @@ async fn retention_deletes_old_finished_events_in_batches_and_keeps_pending_ones
             .map(|w| w.id)
             .collect();
         assert_eq!(left, vec![orphan_pending.id.clone()]);
-        assert_eq!(count(db, &orphan_done.id).await, 0, "its events went with it");
+        assert_eq!(
+            count(db, &orphan_done.id).await,
+            0,
+            "its events went with it"
+        );
 
         // A second pass finds nothing more.
         let again = retention::run_once(db, &cfg, 5, &CancellationToken::new())

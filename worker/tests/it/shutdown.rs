@@ -28,13 +28,20 @@ async fn shutdown_releases_unstarted_claims_and_records_in_flight_results() {
         };
         let w = start(db, cfg);
         let hit = rx.next(Duration::from_secs(5)).await;
-        let in_flight: i64 = hit.header("x-webhook-delivery").parse().expect("delivery id");
+        let in_flight: i64 = hit
+            .header("x-webhook-delivery")
+            .parse()
+            .expect("delivery id");
         // All five are claimed: one in flight, four waiting for the webhook's single slot.
         for id in &ids {
             wait_event(db, *id, Duration::from_secs(5), |e| e.status == 1).await;
         }
         let took = w.stop().await;
-        assert!(took <= timeout + Duration::from_millis(900), "shutdown took {took:?} on {}", t.name);
+        assert!(
+            took <= timeout + Duration::from_millis(900),
+            "shutdown took {took:?} on {}",
+            t.name
+        );
 
         for id in &ids {
             let e = event(db, *id).await;
@@ -42,9 +49,17 @@ async fn shutdown_releases_unstarted_claims_and_records_in_flight_results() {
             assert_eq!((e.lease_token, e.lease_expires_at), (None, None));
             if *id == in_flight {
                 assert_eq!(e.retry_count, 1);
-                assert!(e.status_info.starts_with("Timed out after 1s"), "{}", e.status_info);
+                assert!(
+                    e.status_info.starts_with("Timed out after 1s"),
+                    "{}",
+                    e.status_info
+                );
             } else {
-                assert_eq!((e.retry_count, e.status_info.as_str()), (0, "Queued."), "released untouched");
+                assert_eq!(
+                    (e.retry_count, e.status_info.as_str()),
+                    (0, "Queued."),
+                    "released untouched"
+                );
             }
         }
         assert_eq!(claim::queue_depth(db).await.expect("depth"), 5);

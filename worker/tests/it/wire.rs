@@ -17,8 +17,8 @@ fn hmac_hex(secret: &str, msg: &str) -> String {
 }
 
 fn payloads() -> Vec<(&'static str, String)> {
-    let big_text: String = "Lorem ipsum dolor sit amet, \"quoted\" \\ back\nslash. "
-        .repeat(1_048_576 / 52 + 1);
+    let big_text: String =
+        "Lorem ipsum dolor sit amet, \"quoted\" \\ back\nslash. ".repeat(1_048_576 / 52 + 1);
     vec![
         (
             "ascii",
@@ -57,22 +57,37 @@ async fn request_is_exactly_the_speckle_wire_format() {
             assert_eq!(hit.method, "POST", "{what} on {}", t.name);
             assert_eq!(hit.uri.path(), "/hook");
             assert_eq!(hit.header("content-type"), "application/json");
-            assert_eq!(hit.header("user-agent"), format!("streamhooks/{}", env!("CARGO_PKG_VERSION")));
+            assert_eq!(
+                hit.header("user-agent"),
+                format!("streamhooks/{}", env!("CARGO_PKG_VERSION"))
+            );
             assert_eq!(hit.header("x-webhook-delivery"), id.to_string());
             assert_eq!(hit.header("x-webhook-event"), "stream_update");
             assert_eq!(hit.header("x-webhook-attempt"), "1");
             // The exact bytes of `{"payload":"<P>"}`…
-            let expected = serde_json::to_string(&serde_json::json!({ "payload": payload }))
-                .expect("encode");
-            assert!(hit.body == expected.as_bytes(), "{what}: body differs from the expected bytes");
+            let expected =
+                serde_json::to_string(&serde_json::json!({ "payload": payload })).expect("encode");
+            assert!(
+                hit.body == expected.as_bytes(),
+                "{what}: body differs from the expected bytes"
+            );
             // …which a receiver decodes back to P and verifies over P's UTF-8 bytes.
-            let decoded: serde_json::Value = serde_json::from_slice(&hit.body).expect("body is JSON");
+            let decoded: serde_json::Value =
+                serde_json::from_slice(&hit.body).expect("body is JSON");
             let p = decoded["payload"].as_str().expect("payload is a string");
             assert_eq!(p, payload);
-            assert_eq!(hit.header("x-webhook-signature"), hmac_hex(secret, p), "{what}");
+            assert_eq!(
+                hit.header("x-webhook-signature"),
+                hmac_hex(secret, p),
+                "{what}"
+            );
             let row = wait_finished(db, id).await;
             assert_eq!(row.status, 2, "{what}: {}", row.status_info);
-            assert!(row.status_info.starts_with("HTTP 200 in "), "{}", row.status_info);
+            assert!(
+                row.status_info.starts_with("HTTP 200 in "),
+                "{}",
+                row.status_info
+            );
             assert_eq!((row.lease_token, row.lease_expires_at), (None, None));
         }
 
@@ -88,8 +103,14 @@ async fn request_is_exactly_the_speckle_wire_format() {
         w.stop().await;
         assert_eq!(metrics.count(Outcome::Success), 5);
         let text = metrics.render(Some(0));
-        assert!(text.contains("streamhooks_deliveries_total{outcome=\"success\"} 5\n"), "{text}");
-        assert!(text.contains("streamhooks_delivery_duration_seconds_count 5\n"), "{text}");
+        assert!(
+            text.contains("streamhooks_deliveries_total{outcome=\"success\"} 5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("streamhooks_delivery_duration_seconds_count 5\n"),
+            "{text}"
+        );
         assert!(rx.drain().is_empty(), "each event is sent once");
         t.cleanup().await;
     }

@@ -1,0 +1,103 @@
+//! `branchCreate`, `branchUpdate`, `branchDelete` with Speckle's inputs; contributors and owners
+//! with `streams:write` may use them.
+
+use async_graphql::{Context, InputObject, Object};
+use entity::{stream_acl, user};
+use sea_orm::TransactionTrait;
+
+use super::{auth, state};
+use crate::auth::SCOPE_STREAMS_WRITE;
+use crate::error::Result;
+use crate::service::branch as svc;
+
+#[derive(InputObject)]
+pub struct BranchCreateInput {
+    stream_id: String,
+    name: String,
+    description: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct BranchUpdateInput {
+    stream_id: String,
+    id: String,
+    name: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct BranchDeleteInput {
+    stream_id: String,
+    id: String,
+}
+
+pub(crate) async fn contributor<'a>(ctx: &Context<'a>, stream_id: &str) -> Result<&'a user::Model> {
+    auth(ctx)
+        .require_stream_role(
+            &state(ctx).db,
+            stream_id,
+            stream_acl::ROLE_CONTRIBUTOR,
+            SCOPE_STREAMS_WRITE,
+        )
+        .await
+}
+
+#[derive(Default)]
+pub struct BranchMutation;
+
+#[Object]
+impl BranchMutation {
+    async fn branch_create(&self, ctx: &Context<'_>, branch: BranchCreateInput) -> Result<String> {
+        let user = contributor(ctx, &branch.stream_id).await?;
+        let st = state(ctx);
+        let txn = st.db.begin().await?;
+        let (id, n) = svc::create(
+            &txn,
+            &st.server_info,
+            &user.id,
+            &branch.stream_id,
+            &branch.name,
+            branch.description,
+        )
+        .await?;
+        txn.commit().await?;
+        st.queued(n);
+        Ok(id)
+    }
+
+    async fn branch_update(&self, ctx: &Context<'_>, branch: BranchUpdateInput) -> Result<bool> {
+        let user = contributor(ctx, &branch.stream_id).await?;
+        let st = state(ctx);
+        let txn = st.db.begin().await?;
+        let n = svc::update(
+            &txn,
+            &st.server_info,
+            &user.id,
+            &branch.stream_id,
+            &branch.id,
+            branch.name,
+            branch.description,
+        )
+        .await?;
+        txn.commit().await?;
+        st.queued(n);
+        Ok(true)
+    }
+
+    async fn branch_delete(&self, ctx: &Context<'_>, branch: BranchDeleteInput) -> Result<bool> {
+        let user = contributor(ctx, &branch.stream_id).await?;
+        let st = state(ctx);
+        let txn = st.db.begin().await?;
+        let n = svc::delete(
+            &txn,
+            &st.server_info,
+            &user.id,
+            &branch.stream_id,
+            &branch.id,
+        )
+        .await?;
+        txn.commit().await?;
+        st.queued(n);
+        Ok(true)
+    }
+}

@@ -1,0 +1,70 @@
+//! The Speckle-compatible GraphQL schema, one module per domain (`XQuery` / `XMutation`), merged
+//! at the root. Resolvers extract the state and caller, authorise, and call `service` functions;
+//! a mutation that queues webhook events commits its transaction and then wakes the dispatcher.
+
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::state::AppState;
+
+mod branch;
+mod commit;
+mod scalars;
+mod server;
+mod stream;
+mod token;
+mod user;
+mod webhook;
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(stream::StreamQuery, user::UserQuery, server::ServerQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(
+    stream::StreamMutation,
+    branch::BranchMutation,
+    commit::CommitMutation,
+    webhook::WebhookMutation,
+    token::TokenMutation,
+);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// The schema without data, for exporting the SDL.
+pub fn schema_builder(
+    config: &Config,
+) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(config.graphql_max_depth)
+    .limit_complexity(config.graphql_max_complexity)
+    .limit_recursive_depth(64)
+    .limit_directives(32)
+}
+
+pub fn build_schema(state: AppState) -> AppSchema {
+    schema_builder(&state.config).data(state).finish()
+}
+
+/// The SDL clients see; `schema.graphql` at the repository root must equal it.
+pub fn sdl() -> String {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .finish()
+    .sdl()
+}
+
+pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<AppState>()
+}
+
+pub(crate) fn auth<'a>(ctx: &Context<'a>) -> &'a Auth {
+    ctx.data_unchecked::<Auth>()
+}

@@ -1,0 +1,47 @@
+//! `apiTokenCreate`: a new personal access token for the caller, shown once.
+
+use async_graphql::{Context, InputObject, Object};
+
+use super::scalars::BigInt;
+use super::{auth, state};
+use crate::auth::SCOPE_TOKENS_WRITE;
+use crate::service;
+
+#[derive(InputObject)]
+pub struct ApiTokenCreateInput {
+    scopes: Vec<String>,
+    name: String,
+    /// Milliseconds until the token expires; omitted: never.
+    lifespan: Option<BigInt>,
+}
+
+#[derive(Default)]
+pub struct TokenMutation;
+
+#[Object]
+impl TokenMutation {
+    async fn api_token_create(
+        &self,
+        ctx: &Context<'_>,
+        token: ApiTokenCreateInput,
+    ) -> async_graphql::Result<String> {
+        let user = auth(ctx).require_scope(SCOPE_TOKENS_WRITE)?;
+        // A token cannot grant more than the token that creates it.
+        for s in &token.scopes {
+            if !auth(ctx).has_scope(s) && crate::auth::ALL_SCOPES.contains(&s.as_str()) {
+                return Err(crate::error::Error::forbidden(format!(
+                    "Your token does not have the scope {s}, so it cannot grant it"
+                ))
+                .into());
+            }
+        }
+        Ok(service::token::create(
+            &state(ctx).db,
+            &user.id,
+            &token.name,
+            &token.scopes,
+            token.lifespan.map(|l| l.0),
+        )
+        .await?)
+    }
+}

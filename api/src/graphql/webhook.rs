@@ -1,0 +1,225 @@
+//! The webhook API exactly as Speckle defines it (`webhookCreate/Update/Delete`, `webhooks(id)`,
+//! `history(limit)`), plus `disabledReason`, an added field: a Speckle client that does not ask
+//! for it sees no difference. Every operation needs the stream's owner with `streams:write`.
+
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{stream_acl, webhook_config, webhook_event};
+
+use super::{auth, state};
+use crate::auth::SCOPE_STREAMS_WRITE;
+use crate::error::Result;
+use crate::service::webhook as svc;
+
+#[derive(SimpleObject)]
+pub struct WebhookCollection {
+    total_count: i32,
+    items: Vec<Webhook>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Webhook {
+    id: String,
+    stream_id: String,
+    project_id: String,
+    has_secret: bool,
+    url: String,
+    description: Option<String>,
+    triggers: Vec<String>,
+    enabled: Option<bool>,
+    /// Why the server disabled this webhook (it kept failing), if it did; null otherwise.
+    disabled_reason: Option<String>,
+}
+
+#[ComplexObject]
+impl Webhook {
+    /// The webhook's events, newest first; `totalCount` counts all of them.
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 25)] limit: i32,
+    ) -> Result<Option<WebhookEventCollection>> {
+        let limit = svc::check_history_limit(limit)?;
+        let (total, items) = svc::history(&state(ctx).db, &self.id, limit).await?;
+        Ok(Some(WebhookEventCollection {
+            total_count: Some(i32::try_from(total).unwrap_or(i32::MAX)),
+            items: Some(items.into_iter().map(|e| Some(e.into())).collect()),
+        }))
+    }
+}
+
+impl From<webhook_config::Model> for Webhook {
+    fn from(w: webhook_config::Model) -> Self {
+        Self {
+            has_secret: w.has_secret(),
+            triggers: w.trigger_list(),
+            project_id: w.stream_id.clone(),
+            id: w.id,
+            stream_id: w.stream_id,
+            url: w.url,
+            description: w.description,
+            enabled: Some(w.enabled),
+            disabled_reason: w.disabled_reason,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct WebhookEventCollection {
+    total_count: Option<i32>,
+    items: Option<Vec<Option<WebhookEvent>>>,
+}
+
+#[derive(SimpleObject)]
+pub struct WebhookEvent {
+    id: String,
+    webhook_id: String,
+    /// 0 queued (or waiting for a retry), 1 being delivered, 2 succeeded, 3 failed for good.
+    status: i32,
+    /// What happened on the last attempt, and when the next one is due.
+    status_info: String,
+    retry_count: i32,
+    last_update: DateTime<Utc>,
+    /// The payload object as the JSON string that was (or will be) signed and sent.
+    payload: String,
+}
+
+impl From<webhook_event::Model> for WebhookEvent {
+    fn from(e: webhook_event::Model) -> Self {
+        Self {
+            id: e.id.to_string(),
+            webhook_id: e.webhook_id,
+            status: i32::from(e.status),
+            status_info: e.status_info,
+            retry_count: e.retry_count,
+            last_update: e.last_update,
+            payload: e.payload,
+        }
+    }
+}
+
+/// `Stream.webhooks` / `Project.webhooks`: owner-only; an `id` of another stream's webhook
+/// yields an empty list, not an error, so ids cannot be probed.
+pub(crate) async fn webhooks_of(
+    ctx: &Context<'_>,
+    stream_id: &str,
+    id: Option<&str>,
+) -> Result<WebhookCollection> {
+    let st = state(ctx);
+    auth(ctx)
+        .require_stream_role(
+            &st.db,
+            stream_id,
+            stream_acl::ROLE_OWNER,
+            SCOPE_STREAMS_WRITE,
+        )
+        .await?;
+    let items: Vec<Webhook> = webhook_config::find_for_stream(&st.db, stream_id, id)
+        .await?
+        .into_iter()
+        .map(Webhook::from)
+        .collect();
+    Ok(WebhookCollection {
+        total_count: items.len() as i32,
+        items,
+    })
+}
+
+#[derive(InputObject)]
+pub struct WebhookCreateInput {
+    stream_id: String,
+    url: String,
+    description: Option<String>,
+    triggers: Vec<String>,
+    secret: Option<String>,
+    enabled: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct WebhookUpdateInput {
+    id: String,
+    stream_id: String,
+    url: Option<String>,
+    description: Option<String>,
+    secret: Option<String>,
+    enabled: Option<bool>,
+    triggers: Option<Vec<String>>,
+}
+
+#[derive(InputObject)]
+pub struct WebhookDeleteInput {
+    id: String,
+    stream_id: String,
+}
+
+async fn require_owner(ctx: &Context<'_>, stream_id: &str) -> Result<()> {
+    auth(ctx)
+        .require_stream_role(
+            &state(ctx).db,
+            stream_id,
+            stream_acl::ROLE_OWNER,
+            SCOPE_STREAMS_WRITE,
+        )
+        .await
+        .map(|_| ())
+}
+
+#[derive(Default)]
+pub struct WebhookMutation;
+
+#[Object]
+impl WebhookMutation {
+    /// Creates a webhook and returns its id.
+    async fn webhook_create(
+        &self,
+        ctx: &Context<'_>,
+        webhook: WebhookCreateInput,
+    ) -> Result<String> {
+        require_owner(ctx, &webhook.stream_id).await?;
+        svc::create(
+            &state(ctx).db,
+            svc::CreateInput {
+                stream_id: webhook.stream_id,
+                url: webhook.url,
+                description: webhook.description,
+                triggers: webhook.triggers,
+                secret: webhook.secret,
+                enabled: webhook.enabled,
+            },
+        )
+        .await
+    }
+
+    /// Changes the fields given (others stay as they are); returns the id.
+    async fn webhook_update(
+        &self,
+        ctx: &Context<'_>,
+        webhook: WebhookUpdateInput,
+    ) -> Result<String> {
+        require_owner(ctx, &webhook.stream_id).await?;
+        svc::update(
+            &state(ctx).db,
+            svc::UpdateInput {
+                id: webhook.id,
+                stream_id: webhook.stream_id,
+                url: webhook.url,
+                description: webhook.description,
+                secret: webhook.secret,
+                enabled: webhook.enabled,
+                triggers: webhook.triggers,
+            },
+        )
+        .await
+    }
+
+    /// Deletes a webhook with its history; returns the id.
+    async fn webhook_delete(
+        &self,
+        ctx: &Context<'_>,
+        webhook: WebhookDeleteInput,
+    ) -> Result<String> {
+        require_owner(ctx, &webhook.stream_id).await?;
+        svc::delete(&state(ctx).db, &webhook.id, &webhook.stream_id).await
+    }
+}

@@ -1,0 +1,70 @@
+//! The HTTP surface: GraphiQL on `GET /graphql`, queries on `POST /graphql`, and the operator
+//! endpoints. The body limit wraps everything, so an oversized request is refused with 413
+//! before any of it is parsed.
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use sea_orm::ConnectionTrait;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::graphql::AppSchema;
+use crate::state::AppState;
+
+#[derive(Clone)]
+struct HttpState {
+    app: AppState,
+    schema: AppSchema,
+}
+
+pub fn router(app: AppState, schema: AppSchema) -> Router {
+    let limit = app.config.max_request_bytes;
+    let ingest = Router::new()
+        .route("/api/events", post(crate::ingest::ingest))
+        .with_state(app.clone());
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(HttpState { app, schema })
+        .merge(ingest)
+        .layer(RequestBodyLimitLayer::new(limit))
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+async fn graphql(State(s): State<HttpState>, headers: HeaderMap, req: GraphQLRequest) -> Response {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let auth = match crate::auth::from_header(&s.app.db, header).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = ?e, "token lookup failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
+        }
+    };
+    GraphQLResponse::from(s.schema.execute(req.into_inner().data(auth)).await).into_response()
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers.
+async fn readyz(State(s): State<HttpState>) -> Response {
+    match s.app.db.execute_unprepared("SELECT 1").await {
+        Ok(_) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Commits: create (on a named branch), update, delete and receive, each queuing its trigger in
+//! the caller's transaction. A commit on a branch that does not exist fails before anything is
+//! written, so it queues nothing.
+
+use chrono::Utc;
+use entity::{branch, commit};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use serde_json::{json, Value};
+use streamhooks_worker::outbox::{emit, timestamp, Event, ServerInfo};
+use streamhooks_worker::triggers;
+
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+use crate::service::stream::{check_description, check_no_nul, find as find_stream};
+
+pub fn commit_json(c: &commit::Model, branch_name: &str) -> Value {
+    let parents: Option<Value> = c
+        .parents
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok());
+    json!({
+        "id": c.id,
+        "streamId": c.stream_id,
+        "branchName": branch_name,
+        "objectId": c.object_id,
+        "message": c.message,
+        "authorId": c.author_id,
+        "sourceApplication": c.source_application,
+        "totalChildrenCount": c.total_children_count,
+        "parents": parents,
+        "createdAt": timestamp(&c.created_at),
+    })
+}
+
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    stream_id: &str,
+    id: &str,
+) -> Result<(commit::Model, String)> {
+    match commit::Entity::find_by_id(id.to_owned())
+        .find_also_related(branch::Entity)
+        .one(db)
+        .await?
+    {
+        Some((c, b)) if c.stream_id == stream_id => Ok((c, b.map(|b| b.name).unwrap_or_default())),
+        _ => Err(Error::NotFound {
+            code: "COMMIT_NOT_FOUND",
+            message: format!("Commit {id:?} not found on stream {stream_id:?}"),
+        }),
+    }
+}
+
+fn event(stream_id: &str, user_id: &str, name: &str, msg: String, data: Value) -> Event {
+    Event {
+        stream_id: stream_id.to_owned(),
+        user_id: user_id.to_owned(),
+        event_name: name.to_owned(),
+        activity_message: msg,
+        data,
+        stream: None,
+        user: None,
+    }
+}
+
+pub struct CreateInput {
+    pub stream_id: String,
+    pub branch_name: String,
+    pub object_id: String,
+    pub message: Option<String>,
+    pub source_application: Option<String>,
+    pub total_children_count: Option<i32>,
+    pub parents: Option<Vec<String>>,
+}
+
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    server: &ServerInfo,
+    user_id: &str,
+    input: CreateInput,
+) -> Result<(String, u64)> {
+    find_stream(db, &input.stream_id).await?;
+    check_no_nul(&input.object_id, "objectId")?;
+    if let Some(a) = &input.source_application {
+        check_no_nul(a, "sourceApplication")?;
+    }
+    if input.object_id.trim().is_empty() || input.object_id.len() > 256 {
+        return Err(Error::bad_input("objectId must be 1 to 256 characters"));
+    }
+    if let Some(m) = &input.message {
+        check_description(m)?;
+    }
+    let branch_name = input.branch_name.trim().to_lowercase();
+    let Some(b) = branch::find_by_name(db, &input.stream_id, &branch_name).await? else {
+        return Err(Error::NotFound {
+            code: "BRANCH_NOT_FOUND",
+            message: format!(
+                "Branch {:?} not found on stream {:?}",
+                input.branch_name, input.stream_id
+            ),
+        });
+    };
+    let c = commit::ActiveModel {
+        id: Set(new_id()),
+        stream_id: Set(input.stream_id.clone()),
+        branch_id: Set(b.id),
+        object_id: Set(input.object_id),
+        message: Set(input.message),
+        author_id: Set(Some(user_id.to_owned())),
+        source_application: Set(input.source_application),
+        total_children_count: Set(input.total_children_count),
+        parents: Set(input
+            .parents
+            .map(|p| serde_json::to_string(&p).unwrap_or_else(|_| "[]".into()))),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    let ev = event(
+        &input.stream_id,
+        user_id,
+        triggers::COMMIT_CREATE,
+        format!(
+            "Commit created on branch {}: {} ({})",
+            b.name,
+            c.id,
+            c.message.as_deref().unwrap_or("")
+        ),
+        json!({ "id": c.id, "commit": commit_json(&c, &b.name) }),
+    );
+    let n = emit(db, server, &ev).await?;
+    Ok((c.id, n))
+}
+
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    server: &ServerInfo,
+    user_id: &str,
+    stream_id: &str,
+    id: &str,
+    message: Option<String>,
+    new_branch_name: Option<String>,
+) -> Result<u64> {
+    let (old, old_branch) = find(db, stream_id, id).await?;
+    let mut am: commit::ActiveModel = old.clone().into();
+    let mut branch_name = old_branch.clone();
+    if let Some(m) = message {
+        check_description(&m)?;
+        am.message = Set(Some(m));
+    }
+    if let Some(nb) = new_branch_name {
+        let nb = nb.trim().to_lowercase();
+        let Some(b) = branch::find_by_name(db, stream_id, &nb).await? else {
+            return Err(Error::NotFound {
+                code: "BRANCH_NOT_FOUND",
+                message: format!("Branch {nb:?} not found on stream {stream_id:?}"),
+            });
+        };
+        am.branch_id = Set(b.id);
+        branch_name = b.name;
+    }
+    let new = am.update(db).await?;
+    let ev = event(
+        stream_id,
+        user_id,
+        triggers::COMMIT_UPDATE,
+        format!("Commit updated: {id}"),
+        json!({ "old": commit_json(&old, &old_branch), "new": commit_json(&new, &branch_name) }),
+    );
+    Ok(emit(db, server, &ev).await?)
+}
+
+pub async fn delete<C: ConnectionTrait>(
+    db: &C,
+    server: &ServerInfo,
+    user_id: &str,
+    stream_id: &str,
+    id: &str,
+) -> Result<u64> {
+    let (c, branch_name) = find(db, stream_id, id).await?;
+    commit::Entity::delete_by_id(c.id.clone()).exec(db).await?;
+    let ev = event(
+        stream_id,
+        user_id,
+        triggers::COMMIT_DELETE,
+        format!("Commit deleted: {id}"),
+        json!({ "commit": commit_json(&c, &branch_name) }),
+    );
+    Ok(emit(db, server, &ev).await?)
+}
+
+/// A client loaded ("received") a commit; nothing changes but the event is queued.
+pub async fn receive<C: ConnectionTrait>(
+    db: &C,
+    server: &ServerInfo,
+    user_id: &str,
+    stream_id: &str,
+    id: &str,
+    source_application: Option<String>,
+    message: Option<String>,
+) -> Result<u64> {
+    let (c, branch_name) = find(db, stream_id, id).await?;
+    for t in source_application.iter().chain(message.iter()) {
+        check_no_nul(t, "commitReceive input")?;
+    }
+    let ev = event(
+        stream_id,
+        user_id,
+        triggers::COMMIT_RECEIVE,
+        format!("Commit {id} was received by user {user_id}"),
+        json!({
+            "id": c.id,
+            "commit": commit_json(&c, &branch_name),
+            "sourceApplication": source_application,
+            "message": message,
+        }),
+    );
+    Ok(emit(db, server, &ev).await?)
+}

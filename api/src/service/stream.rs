@@ -1,0 +1,286 @@
+//! Streams and their roles: create (with its `main` branch, as Speckle does), update, delete and
+//! permission changes. Each change that has a trigger queues its webhook events through
+//! [`emit`] on the same connection, so callers run these inside one transaction: the change and its
+//! events commit together or not at all.
+
+use chrono::Utc;
+use entity::{stream, stream_acl, user};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use serde_json::json;
+use streamhooks_worker::outbox::{emit, stream_json, Event, ServerInfo};
+use streamhooks_worker::triggers;
+
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+
+pub const MAX_NAME_LEN: usize = 512;
+pub const MAX_DESCRIPTION_LEN: usize = 65_536;
+
+/// PostgreSQL cannot store U+0000 in text, so it is refused everywhere (on SQLite too, so both
+/// backends answer the same).
+pub fn check_no_nul(s: &str, what: &str) -> Result<()> {
+    if s.contains('\0') {
+        return Err(Error::bad_input(format!(
+            "The {what} must not contain NUL (U+0000) characters"
+        )));
+    }
+    Ok(())
+}
+
+pub fn check_name(name: &str, what: &str) -> Result<()> {
+    check_no_nul(name, &format!("{what} name"))?;
+    let n = name.chars().count();
+    if name.trim().is_empty() || n > MAX_NAME_LEN {
+        return Err(Error::bad_input(format!(
+            "A {what} name must be 1 to {MAX_NAME_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+pub fn check_description(d: &str) -> Result<()> {
+    check_no_nul(d, "description")?;
+    if d.chars().count() > MAX_DESCRIPTION_LEN {
+        return Err(Error::bad_input(format!(
+            "A description must be at most {MAX_DESCRIPTION_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<stream::Model> {
+    stream::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(Error::stream_not_found)
+}
+
+pub struct CreateInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub is_public: Option<bool>,
+}
+
+/// Creates a stream owned by `owner` with a `main` branch; returns its id.
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    owner: &user::Model,
+    input: CreateInput,
+) -> Result<String> {
+    let name = input.name.unwrap_or_else(|| "Untitled stream".to_owned());
+    check_name(&name, "stream")?;
+    if let Some(d) = &input.description {
+        check_description(d)?;
+    }
+    let now = Utc::now();
+    let id = new_id();
+    stream::ActiveModel {
+        id: Set(id.clone()),
+        name: Set(name),
+        description: Set(input.description),
+        is_public: Set(input.is_public.unwrap_or(true)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    stream_acl::ActiveModel {
+        stream_id: Set(id.clone()),
+        user_id: Set(owner.id.clone()),
+        role: Set(stream_acl::ROLE_OWNER.to_owned()),
+    }
+    .insert(db)
+    .await?;
+    entity::branch::ActiveModel {
+        id: Set(new_id()),
+        stream_id: Set(id.clone()),
+        name: Set("main".to_owned()),
+        description: Set(Some("default branch".to_owned())),
+        author_id: Set(Some(owner.id.clone())),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(id)
+}
+
+pub struct UpdateInput {
+    pub id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub is_public: Option<bool>,
+}
+
+/// Applies the fields given; queues `stream_update` with `{old, new}` (both whole streams).
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    server: &ServerInfo,
+    user_id: &str,
+    input: UpdateInput,
+) -> Result<u64> {
+    let old = find(db, &input.id).await?;
+    let mut am: stream::ActiveModel = old.clone().into();
+    if let Some(n) = input.name {
+        check_name(&n, "stream")?;
+        am.name = Set(n);
+    }
+    if let Some(d) = input.description {
+        check_description(&d)?;
+        am.description = Set(Some(d));
+    }
+    if let Some(p) = input.is_public {
+        am.is_public = Set(p);
+    }
+    am.updated_at = Set(Utc::now());
+    let new = am.update(db).await?;
+    let ev = Event {
+        stream_id: new.id.clone(),
+        user_id: user_id.to_owned(),
+        event_name: triggers::STREAM_UPDATE.to_owned(),
+        activity_message: "Stream metadata changed".to_owned(),
+        data: json!({ "old": stream_json(&old), "new": stream_json(&new) }),
+        stream: Some(stream_json(&new)),
+        user: None,
+    };
+    Ok(emit(db, server, &ev).await?)
+}
+
+/// Deletes a stream (roles, branches and commits cascade). `stream_delete` is queued first, while
+/// the stream can still be described; webhook configs have no foreign key to the stream, so they
+/// and their queued events survive until delivered.
+pub async fn delete<C: ConnectionTrait>(
+    db: &C,
+    server: &ServerInfo,
+    user_id: &str,
+    id: &str,
+) -> Result<u64> {
+    let s = find(db, id).await?;
+    let ev = Event {
+        stream_id: s.id.clone(),
+        user_id: user_id.to_owned(),
+        event_name: triggers::STREAM_DELETE.to_owned(),
+        activity_message: "Stream deleted".to_owned(),
+        data: json!({ "stream": stream_json(&s) }),
+        stream: Some(stream_json(&s)),
+        user: None,
+    };
+    let n = emit(db, server, &ev).await?;
+    stream::Entity::delete_by_id(s.id).exec(db).await?;
+    Ok(n)
+}
+
+/// Grants or changes `target_user`'s role; queues `stream_permissions_add`.
+pub async fn grant<C: ConnectionTrait>(
+    db: &C,
+    server: &ServerInfo,
+    user_id: &str,
+    stream_id: &str,
+    target_user: &str,
+    role: &str,
+) -> Result<u64> {
+    if !stream_acl::ROLES.contains(&role) {
+        return Err(Error::bad_input(format!(
+            "Unknown role {role:?}; valid roles are: {}",
+            stream_acl::ROLES.join(", ")
+        )));
+    }
+    find(db, stream_id).await?;
+    if user::Entity::find_by_id(target_user.to_owned())
+        .one(db)
+        .await?
+        .is_none()
+    {
+        return Err(Error::bad_input(format!("No user with id {target_user:?}")));
+    }
+    if target_user == user_id && role != stream_acl::ROLE_OWNER {
+        ensure_other_owner(db, stream_id, user_id).await?;
+    }
+    let existing = stream_acl::Entity::find_by_id((stream_id.to_owned(), target_user.to_owned()))
+        .one(db)
+        .await?;
+    match existing {
+        Some(e) => {
+            let mut am: stream_acl::ActiveModel = e.into();
+            am.role = Set(role.to_owned());
+            am.update(db).await?;
+        }
+        None => {
+            stream_acl::ActiveModel {
+                stream_id: Set(stream_id.to_owned()),
+                user_id: Set(target_user.to_owned()),
+                role: Set(role.to_owned()),
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    let ev = Event {
+        stream_id: stream_id.to_owned(),
+        user_id: user_id.to_owned(),
+        event_name: triggers::STREAM_PERMISSIONS_ADD.to_owned(),
+        activity_message: format!("Permission granted to user {target_user} ({role})"),
+        data: json!({ "targetUser": target_user, "role": role }),
+        stream: None,
+        user: None,
+    };
+    Ok(emit(db, server, &ev).await?)
+}
+
+/// Removes `target_user`'s role; queues `stream_permissions_remove`.
+pub async fn revoke<C: ConnectionTrait>(
+    db: &C,
+    server: &ServerInfo,
+    user_id: &str,
+    stream_id: &str,
+    target_user: &str,
+) -> Result<u64> {
+    find(db, stream_id).await?;
+    let Some(existing) =
+        stream_acl::Entity::find_by_id((stream_id.to_owned(), target_user.to_owned()))
+            .one(db)
+            .await?
+    else {
+        return Err(Error::bad_input(format!(
+            "User {target_user:?} has no role on this stream"
+        )));
+    };
+    if existing.role == stream_acl::ROLE_OWNER {
+        ensure_other_owner(db, stream_id, target_user).await?;
+    }
+    let role = existing.role.clone();
+    stream_acl::Entity::delete_by_id((stream_id.to_owned(), target_user.to_owned()))
+        .exec(db)
+        .await?;
+    let ev = Event {
+        stream_id: stream_id.to_owned(),
+        user_id: user_id.to_owned(),
+        event_name: triggers::STREAM_PERMISSIONS_REMOVE.to_owned(),
+        activity_message: format!("Permission revoked for user {target_user} (previous: {role})"),
+        data: json!({ "targetUser": target_user, "role": role }),
+        stream: None,
+        user: None,
+    };
+    Ok(emit(db, server, &ev).await?)
+}
+
+/// A stream must keep an owner: refuse to demote or remove the last one.
+async fn ensure_other_owner<C: ConnectionTrait>(
+    db: &C,
+    stream_id: &str,
+    leaving: &str,
+) -> Result<()> {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    let others = stream_acl::Entity::find()
+        .filter(stream_acl::Column::StreamId.eq(stream_id))
+        .filter(stream_acl::Column::Role.eq(stream_acl::ROLE_OWNER))
+        .filter(stream_acl::Column::UserId.ne(leaving))
+        .count(db)
+        .await?;
+    if others == 0 {
+        return Err(Error::bad_input(
+            "A stream needs at least one owner; make someone else owner first",
+        ));
+    }
+    Ok(())
+}

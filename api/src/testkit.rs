@@ -1,0 +1,406 @@
+//! Run the whole server in-process in a test: [`TestServer::start`] serves on `127.0.0.1:0` with
+//! a fresh database (a temporary SQLite file, or a new PostgreSQL database when
+//! `TEST_DATABASE_URL` names a server), the dispatcher embedded and local delivery allowed;
+//! [`TestReceiver`] is a real HTTP endpoint that records what it is sent. Our own end-to-end tests
+//! use exactly this, and so can a project that builds on these webhooks.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use clap::Parser;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+use crate::{start, Config, Running, StartOptions};
+
+/// Parses a [`Config`] from command-line style arguments, e.g. `["--retry-schedule", "50ms"]`.
+pub fn config_from_args<I, S>(args: I) -> Result<Config, clap::Error>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    #[derive(Parser)]
+    struct P {
+        #[command(flatten)]
+        config: Config,
+    }
+    let argv = std::iter::once(std::ffi::OsString::from("streamhooks"))
+        .chain(args.into_iter().map(Into::into));
+    P::try_parse_from(argv).map(|p| p.config)
+}
+
+fn random_suffix() -> String {
+    crate::ids::new_secret()[..16].to_owned()
+}
+
+/// A database made for one test.
+pub struct TestDatabase {
+    pub url: String,
+    dir: Option<PathBuf>,
+}
+
+impl TestDatabase {
+    /// A new PostgreSQL database if `TEST_DATABASE_URL` is set, else a SQLite file in a temp dir.
+    pub async fn create() -> Result<Self, String> {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin) if !admin.trim().is_empty() => Self::postgres(admin.trim()).await,
+            _ => Ok(Self::sqlite()),
+        }
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = std::env::temp_dir().join(format!("streamhooks-test-{}", random_suffix()));
+        let url = format!("sqlite://{}?mode=rwc", dir.join("test.sqlite").display());
+        let _ = std::fs::create_dir_all(&dir);
+        Self {
+            url,
+            dir: Some(dir),
+        }
+    }
+
+    /// Creates `sh_<random>` on the server `admin_url` points at.
+    pub async fn postgres(admin_url: &str) -> Result<Self, String> {
+        let name = format!("sh_{}", random_suffix());
+        let admin = Database::connect(admin_url)
+            .await
+            .map_err(|e| format!("TEST_DATABASE_URL {admin_url}: {e}"))?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .map_err(|e| format!("CREATE DATABASE {name}: {e}"))?;
+        let _ = admin.close().await;
+        let mut url = url::Url::parse(admin_url).map_err(|e| e.to_string())?;
+        url.set_path(&name);
+        Ok(Self {
+            url: url.to_string(),
+            dir: None,
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A user made through the real CLI path, with a token that has every scope.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: String,
+    pub token: String,
+}
+
+pub struct TestServer {
+    pub running: Running,
+    pub db: TestDatabase,
+    http: reqwest::Client,
+}
+
+/// Settings for tests: local delivery allowed, fast retries and leases.
+pub const TEST_ARGS: [&str; 8] = [
+    "--allow-local-network",
+    "true",
+    "--retry-schedule",
+    "100ms,200ms",
+    "--request-timeout",
+    "2s",
+    "--lease",
+    "5s",
+];
+
+impl TestServer {
+    /// Starts with [`TEST_ARGS`] and the dispatcher embedded.
+    pub async fn start() -> Self {
+        Self::start_with(&TEST_ARGS, true).await
+    }
+
+    /// Starts with the given arguments (plus `--database-url`, `--bind`). Panics with the reason
+    /// if it cannot start: this is test set-up.
+    pub async fn start_with(args: &[&str], worker: bool) -> Self {
+        let db = TestDatabase::create()
+            .await
+            .unwrap_or_else(|e| panic!("test database: {e}"));
+        Self::start_on(db, args, worker).await
+    }
+
+    pub async fn start_on(db: TestDatabase, args: &[&str], worker: bool) -> Self {
+        let mut all: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        all.extend(["--database-url".to_owned(), db.url.clone()]);
+        let config = config_from_args(all).unwrap_or_else(|e| panic!("test config: {e}"));
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind 127.0.0.1:0: {e}"));
+        let running = start(
+            config,
+            listener,
+            StartOptions { worker },
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("start: {e}"));
+        Self {
+            running,
+            db,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.running.url()
+    }
+
+    pub async fn create_user(&self, name: &str, email: &str) -> TestUser {
+        let c = crate::service::user::create_with_token(&self.running.state.db, name, email, false)
+            .await
+            .unwrap_or_else(|e| panic!("create user: {}", e.public_message()));
+        TestUser {
+            id: c.id,
+            token: c.token,
+        }
+    }
+
+    pub async fn create_admin(&self, name: &str, email: &str) -> TestUser {
+        let c = crate::service::user::create_with_token(&self.running.state.db, name, email, true)
+            .await
+            .unwrap_or_else(|e| panic!("create admin: {}", e.public_message()));
+        TestUser {
+            id: c.id,
+            token: c.token,
+        }
+    }
+
+    /// POSTs a GraphQL request and returns the whole response (`data` and `errors`).
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.url()))
+            .header("content-type", "application/json")
+            .body(json!({ "query": query, "variables": variables }).to_string());
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST /graphql: {e}"));
+        let text = resp.text().await.unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+    }
+
+    /// `gql`, but panics on GraphQL errors and returns `data`.
+    pub async fn gql_ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let r = self.gql(Some(token), query, variables).await;
+        if r.get("errors").is_some_and(|e| !e.is_null()) {
+            panic!("GraphQL errors: {r}");
+        }
+        r["data"].clone()
+    }
+
+    pub async fn create_stream(&self, user: &TestUser, name: &str) -> String {
+        let d = self
+            .gql_ok(
+                &user.token,
+                "mutation($s: StreamCreateInput!) { streamCreate(stream: $s) }",
+                json!({ "s": { "name": name } }),
+            )
+            .await;
+        d["streamCreate"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Creates a webhook for `triggers` pointing at `url`; returns its id.
+    pub async fn create_webhook(
+        &self,
+        user: &TestUser,
+        stream_id: &str,
+        url: &str,
+        triggers: &[&str],
+        secret: Option<&str>,
+    ) -> String {
+        let d = self
+            .gql_ok(
+                &user.token,
+                "mutation($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }",
+                json!({ "w": { "streamId": stream_id, "url": url, "triggers": triggers, "secret": secret } }),
+            )
+            .await;
+        d["webhookCreate"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The webhook's history, newest first: `[{id, status, statusInfo, retryCount, payload}]`.
+    pub async fn history(
+        &self,
+        user: &TestUser,
+        stream_id: &str,
+        webhook_id: &str,
+        limit: i32,
+    ) -> Vec<Value> {
+        let d = self
+            .gql_ok(
+                &user.token,
+                "query($s: String!, $w: String!, $l: Int!) { stream(id: $s) { webhooks(id: $w) { items { history(limit: $l) { totalCount items { id status statusInfo retryCount lastUpdate payload } } } } } }",
+                json!({ "s": stream_id, "w": webhook_id, "l": limit }),
+            )
+            .await;
+        d["stream"]["webhooks"]["items"][0]["history"]["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Polls the history until `done` holds for it or `timeout` passes; returns the last read.
+    pub async fn wait_for_history(
+        &self,
+        user: &TestUser,
+        stream_id: &str,
+        webhook_id: &str,
+        timeout: Duration,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let h = self.history(user, stream_id, webhook_id, 100).await;
+            if done(&h) || tokio::time::Instant::now() >= deadline {
+                return h;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.running.shutdown().await;
+    }
+}
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `payload` string of the double-encoded body.
+    pub fn payload_string(&self) -> Option<String> {
+        let v: Value = serde_json::from_slice(&self.body).ok()?;
+        v.get("payload")?.as_str().map(str::to_owned)
+    }
+}
+
+#[derive(Clone)]
+struct ReceiverState {
+    tx: mpsc::UnboundedSender<Received>,
+    status: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
+}
+
+/// A subscriber endpoint on `127.0.0.1`: answers `status` (200 unless set) after `delay`, and
+/// hands every request to the test.
+pub struct TestReceiver {
+    pub addr: std::net::SocketAddr,
+    rx: Mutex<mpsc::UnboundedReceiver<Received>>,
+    status: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
+    cancel: CancellationToken,
+}
+
+impl TestReceiver {
+    pub async fn start() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let status = Arc::new(AtomicU16::new(200));
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let state = ReceiverState {
+            tx,
+            status: status.clone(),
+            delay_ms: delay_ms.clone(),
+        };
+        let app = Router::new().fallback(post(receive)).with_state(state);
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind receiver: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("receiver addr: {e}"));
+        let cancel = CancellationToken::new();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { c.cancelled().await })
+                .await;
+        });
+        Self {
+            addr,
+            rx: Mutex::new(rx),
+            status,
+            delay_ms,
+            cancel,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/hook`
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    pub fn set_status(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// The next request, or `None` after `timeout`.
+    pub async fn next(&self, timeout: Duration) -> Option<Received> {
+        tokio::time::timeout(timeout, async { self.rx.lock().await.recv().await })
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Requests already received, without waiting.
+    pub async fn drain(&self) -> Vec<Received> {
+        let mut rx = self.rx.lock().await;
+        let mut out = Vec::new();
+        while let Ok(r) = rx.try_recv() {
+            out.push(r);
+        }
+        out
+    }
+}
+
+impl Drop for TestReceiver {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn receive(State(s): State<ReceiverState>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let delay = s.delay_ms.load(Ordering::SeqCst);
+    let _ = s.tx.send(Received { headers, body });
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    StatusCode::from_u16(s.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
+}

@@ -1,0 +1,195 @@
+//! The `streamhooks` binary as a user runs it: `user create` prints one JSON object, a bad
+//! `DATABASE_URL` gives one clear line and a non-zero exit, and SIGTERM shuts `serve` down
+//! gracefully. These need the real executable, which Cargo builds only for this crate's tests.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_streamhooks");
+
+fn temp_db() -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "streamhooks-cli-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    let _ = std::fs::create_dir_all(&dir);
+    let url = format!("sqlite://{}?mode=rwc", dir.join("cli.sqlite").display());
+    (dir, url)
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+#[test]
+fn user_create_prints_id_and_token_as_json() {
+    let (dir, url) = temp_db();
+    let out = Command::new(BIN)
+        .args([
+            "user",
+            "create",
+            "--name",
+            "Ada Lovelace",
+            "--email",
+            "ada@example.com",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap_or_else(|e| panic!("run: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "one line on stdout: {stdout}");
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(v["id"].as_str().map(str::len), Some(10));
+    assert_eq!(v["token"].as_str().map(str::len), Some(42));
+
+    // The same email again is refused, clearly.
+    let out = Command::new(BIN)
+        .args([
+            "user",
+            "create",
+            "--name",
+            "Ada",
+            "--email",
+            "ADA@example.com",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap_or_else(|e| panic!("run: {e}"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn bad_database_urls_give_one_clear_line_and_fail() {
+    for (url, expect) in [
+        ("mysql://localhost/x", "is not supported"),
+        (
+            "postgres://u:hunter2@127.0.0.1:1/x",
+            "cannot reach database",
+        ),
+        (
+            "postgres://u:hunter2@127.0.0.1:notaport/x",
+            "cannot reach database",
+        ),
+        (
+            "sqlite:///nonexistent-dir-for-streamhooks/x.sqlite",
+            "cannot open database",
+        ),
+    ] {
+        let out = Command::new(BIN)
+            .arg("migrate")
+            .env("DATABASE_URL", url)
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap_or_else(|e| panic!("run: {e}"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{url}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{url}: {stderr}");
+        assert!(stderr.contains(expect), "{url}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{url}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "password shown: {stderr}");
+    }
+}
+
+#[test]
+fn bad_configuration_is_refused_before_serving() {
+    let (dir, url) = temp_db();
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--request-timeout",
+            "ten seconds",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap_or_else(|e| panic!("run: {e}"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a duration"));
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--request-timeout",
+            "30s",
+            "--lease",
+            "10s",
+        ])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap_or_else(|e| panic!("run: {e}"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LEASE_DURATION"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn sigterm_shuts_serve_down_gracefully() {
+    let (dir, url) = temp_db();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("serve exited before listening"))
+            .unwrap_or_default();
+        if let Some(i) = line.find("url=http://") {
+            break line[i + 11..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_owned();
+        }
+    };
+    // It serves…
+    let mut s =
+        std::net::TcpStream::connect(&addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    use std::io::{Read, Write};
+    let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    // …and stops on SIGTERM, exiting 0.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(killed.is_ok_and(|s| s.success()));
+    let start = Instant::now();
+    let status = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break st;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "did not stop within 15 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: each starts the real server in-process on 127.0.0.1:0 with a fresh database
+//! (SQLite by default; PostgreSQL when TEST_DATABASE_URL is set, as `.ci/run` does) and talks to
+//! it over real HTTP. Subscribers are real HTTP receivers on 127.0.0.1.
+
+mod access;
+mod events;
+mod limits;
+mod schema;
+mod support;
+mod validation;
+mod webhooks;

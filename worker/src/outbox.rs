@@ -1,0 +1,188 @@
+//! The queuing side: [`emit`] turns one backend change into one `webhooks_events` row per enabled
+//! webhook of the stream that subscribes to the event, inside the caller's transaction. So the
+//! change and its events commit or roll back together, and the payload is frozen at that moment
+//! (later edits to the stream or webhook do not rewrite what was sent). This is the function the
+//! API's mutations call and the one a Rust backend embeds.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use entity::{stream, user, webhook_config, webhook_event};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Set, Statement,
+};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::notifier::CHANNEL;
+
+/// `server` in every payload.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerInfo {
+    pub name: String,
+    pub description: String,
+    pub canonical_url: String,
+    pub version: String,
+}
+
+/// One thing that happened on a stream.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub stream_id: String,
+    /// Who caused it.
+    pub user_id: String,
+    /// A trigger name from [`crate::triggers::TRIGGERS`].
+    pub event_name: String,
+    /// Human summary, e.g. "Stream metadata changed".
+    pub activity_message: String,
+    /// `event.data`: `{old, new}` for updates, the object for creates and deletes.
+    pub data: Value,
+    /// `stream` in the payload; `None` reads the stream row (which must then exist).
+    pub stream: Option<Value>,
+    /// `user` in the payload; `None` reads the user row.
+    pub user: Option<Value>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Payload<'a> {
+    stream_id: &'a str,
+    user_id: &'a str,
+    activity_message: &'a str,
+    event: EventPart<'a>,
+    server: &'a ServerInfo,
+    stream: &'a Value,
+    user: &'a Value,
+    webhook: Value,
+}
+
+#[derive(Serialize)]
+struct EventPart<'a> {
+    event_name: &'a str,
+    data: &'a Value,
+}
+
+/// Timestamps as Speckle writes them: `2021-06-29T09:09:02.993Z`.
+pub fn timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `stream` as payloads show it.
+pub fn stream_json(s: &stream::Model) -> Value {
+    json!({
+        "id": s.id,
+        "name": s.name,
+        "description": s.description,
+        "isPublic": s.is_public,
+        "clonedFrom": null,
+        "createdAt": timestamp(&s.created_at),
+        "updatedAt": timestamp(&s.updated_at),
+    })
+}
+
+/// `user` as payloads show it: never the email (nor any credential).
+pub fn user_json(u: &user::Model) -> Value {
+    json!({
+        "id": u.id,
+        "name": u.name,
+        "avatar": u.avatar,
+        "bio": u.bio,
+        "company": u.company,
+        "role": u.server_role,
+    })
+}
+
+/// `webhook` as payloads show it: never the secret.
+pub fn webhook_json(w: &webhook_config::Model) -> Value {
+    json!({
+        "id": w.id,
+        "streamId": w.stream_id,
+        "url": w.url,
+        "description": w.description,
+        "triggers": w.trigger_list(),
+        "enabled": w.enabled,
+        "hasSecret": w.has_secret(),
+        "createdAt": timestamp(&w.created_at),
+    })
+}
+
+/// Queues `event` for every enabled webhook of its stream that subscribes to it; returns how many
+/// rows were written. Call inside the transaction that makes the change, then wake the dispatcher
+/// after commit (on PostgreSQL a `NOTIFY` is also sent, delivered only if the transaction commits).
+pub async fn emit<C: ConnectionTrait>(
+    db: &C,
+    server: &ServerInfo,
+    event: &Event,
+) -> Result<u64, DbErr> {
+    let hooks: Vec<webhook_config::Model> = webhook_config::Entity::find()
+        .filter(webhook_config::Column::StreamId.eq(&event.stream_id))
+        .filter(webhook_config::Column::Enabled.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|w| w.trigger_list().contains(&event.event_name))
+        .collect();
+    if hooks.is_empty() {
+        return Ok(0);
+    }
+    let stream = match &event.stream {
+        Some(s) => s.clone(),
+        None => stream::Entity::find_by_id(event.stream_id.clone())
+            .one(db)
+            .await?
+            .map(|s| stream_json(&s))
+            .ok_or_else(|| DbErr::RecordNotFound(format!("stream {}", event.stream_id)))?,
+    };
+    let user = match &event.user {
+        Some(u) => u.clone(),
+        None => user::Entity::find_by_id(event.user_id.clone())
+            .one(db)
+            .await?
+            .map(|u| user_json(&u))
+            .unwrap_or_else(|| json!({ "id": event.user_id })),
+    };
+    let now = Utc::now();
+    let now_ms = now.timestamp_millis();
+    let mut rows = Vec::with_capacity(hooks.len());
+    for hook in &hooks {
+        let payload = Payload {
+            stream_id: &event.stream_id,
+            user_id: &event.user_id,
+            activity_message: &event.activity_message,
+            event: EventPart {
+                event_name: &event.event_name,
+                data: &event.data,
+            },
+            server,
+            stream: &stream,
+            user: &user,
+            webhook: webhook_json(hook),
+        };
+        let payload = serde_json::to_string(&payload).map_err(|e| DbErr::Custom(e.to_string()))?;
+        rows.push(webhook_event::ActiveModel {
+            id: NotSet,
+            webhook_id: Set(hook.id.clone()),
+            stream_id: Set(event.stream_id.clone()),
+            event_name: Set(event.event_name.clone()),
+            status: Set(webhook_event::STATUS_QUEUED),
+            status_info: Set("Queued; not attempted yet.".to_owned()),
+            retry_count: Set(0),
+            last_update: Set(now),
+            payload: Set(payload),
+            created_at: Set(now),
+            next_attempt_at: Set(now_ms),
+            lease_expires_at: Set(None),
+            lease_token: Set(None),
+        });
+    }
+    let n = rows.len() as u64;
+    webhook_event::Entity::insert_many(rows).exec(db).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_notify('{CHANNEL}', '')"),
+        ))
+        .await?;
+    }
+    Ok(n)
+}
