@@ -10,4 +10,5 @@ mod lease;
 mod outcomes;
 mod retention;
 mod shutdown;
+mod wakeup;
 mod wire;
