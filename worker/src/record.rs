@@ -1,8 +1,9 @@
 //! Writing attempt results back, in batches. Delivery tasks send an [`Update`] over a channel;
 //! one recorder task drains whatever has accumulated and writes it in a single transaction, so a
 //! burst of N results costs one commit (one fsync on SQLite) instead of N. This is the hot path:
-//! per event it is exactly one `UPDATE … WHERE id = $ AND lease_token = $`, plus one statement
-//! per batch that resets the failure streak of webhooks that succeeded.
+//! the whole batch is one `UPDATE … FROM (VALUES …) WHERE id = v.id AND lease_token = v.token`
+//! (per-row statements cost more in round trips to the database thread than in SQL), plus one
+//! statement that resets the failure streak of webhooks that succeeded.
 //!
 //! The `lease_token` condition is what makes leases safe: a worker whose lease ran out (and whose
 //! event another worker claimed with a new token) updates zero rows, so it can neither overwrite
@@ -10,7 +11,7 @@
 //! read-modify-written inside the same transaction with `RETURNING`, so two recorders cannot lose
 //! each other's increments.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -126,6 +127,54 @@ async fn write_with_retries(db: &DatabaseConnection, batch: &[Update], disable_a
     }
 }
 
+/// Rows per `UPDATE … FROM (VALUES …)`: 7 parameters each stays far below SQLite's 32,766.
+const ROWS_PER_STATEMENT: usize = 1024;
+
+/// Writes `chunk` in one statement and returns the ids whose lease token still matched.
+async fn update_events(txn: &impl ConnectionTrait, chunk: &[Update]) -> Result<Vec<i64>, DbErr> {
+    let mut sql =
+        String::from("WITH v(id, token, status, info, retries, next_at, updated) AS (VALUES ");
+    let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 7);
+    for (i, u) in chunk.iter().enumerate() {
+        let p = i * 7;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5,
+            p + 6,
+            p + 7
+        ));
+        values.extend([
+            u.id.into(),
+            u.lease_token.into(),
+            u.status.into(),
+            u.status_info.as_str().into(),
+            u.retry_count.into(),
+            u.next_attempt_at.into(),
+            u.last_update.into(),
+        ]);
+    }
+    sql.push_str(
+        ") UPDATE webhooks_events SET status = v.status, status_info = v.info, \
+         retry_count = v.retries, next_attempt_at = v.next_at, last_update = v.updated, \
+         lease_expires_at = NULL, lease_token = NULL \
+         FROM v WHERE webhooks_events.id = v.id AND webhooks_events.lease_token = v.token \
+         RETURNING webhooks_events.id",
+    );
+    let stmt = Statement::from_sql_and_values(txn.get_database_backend(), sql, values);
+    txn.query_all(stmt)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i64>("", "id"))
+        .collect()
+}
+
 #[derive(Default)]
 struct Streak<'a> {
     succeeded: bool,
@@ -147,25 +196,13 @@ pub async fn write(
 ) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     let txn = db.begin().await?;
+    let mut applied = HashSet::with_capacity(batch.len());
+    for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+        applied.extend(update_events(&txn, chunk).await?);
+    }
     let mut streaks: HashMap<&str, Streak<'_>> = HashMap::new();
     for u in batch {
-        let stmt = Statement::from_sql_and_values(
-            backend,
-            "UPDATE webhooks_events SET status = $1, status_info = $2, retry_count = $3, \
-             next_attempt_at = $4, last_update = $5, lease_expires_at = NULL, lease_token = NULL \
-             WHERE id = $6 AND lease_token = $7",
-            [
-                u.status.into(),
-                u.status_info.as_str().into(),
-                u.retry_count.into(),
-                u.next_attempt_at.into(),
-                u.last_update.into(),
-                u.id.into(),
-                u.lease_token.into(),
-            ],
-        );
-        let applied = txn.execute(stmt).await?.rows_affected() == 1;
-        if !applied {
+        if !applied.contains(&u.id) {
             tracing::debug!(
                 event = u.id,
                 "lease lost before the result was recorded; result dropped"
