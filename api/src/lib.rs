@@ -13,6 +13,7 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod ingest;
+pub mod receive;
 pub mod service;
 pub mod state;
 pub mod testkit;

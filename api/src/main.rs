@@ -39,6 +39,22 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// A local receiver that verifies signatures and prints payloads (for testing integrations).
+    Receive {
+        /// Port to listen on (0 picks a free one and prints it).
+        #[arg(long)]
+        port: u16,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// The webhook's secret; requests with a wrong or missing signature get 401. Without it,
+        /// signatures are not checked.
+        #[arg(long, env = "WEBHOOK_SECRET")]
+        secret: Option<String>,
+        /// Status to answer (e.g. 500 to test retries).
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(100..=599))]
+        status: u16,
+    },
     /// Print the GraphQL schema (SDL); `schema.graphql` in the repository is this output.
     Schema,
     /// Manage users.
@@ -124,6 +140,12 @@ async fn main() -> ExitCode {
             .await
             .map(|_| eprintln!("migrations applied to {}", db::redact(&d.url())))
             .map_err(|e| e.to_string()),
+        Some(Command::Receive {
+            port,
+            host,
+            secret,
+            status,
+        }) => receive(port, host, secret, status).await,
         Some(Command::Schema) => {
             print!("{}", streamhooks_api::graphql::sdl());
             Ok(())
@@ -174,4 +196,29 @@ async fn user_create(d: &DbArgs, name: &str, email: &str, admin: bool) -> Result
         serde_json::json!({ "id": created.id, "token": created.token })
     );
     Ok(())
+}
+
+async fn receive(
+    port: u16,
+    host: std::net::IpAddr,
+    secret: Option<String>,
+    status: u16,
+) -> Result<(), String> {
+    let status =
+        axum::http::StatusCode::from_u16(status).map_err(|e| format!("--status {status}: {e}"))?;
+    let opts = streamhooks_api::receive::ReceiveOptions {
+        addr: std::net::SocketAddr::new(host, port),
+        secret,
+        status,
+    };
+    let cancel = CancellationToken::new();
+    cancel_on_signals(cancel.clone());
+    streamhooks_api::receive::run(opts, cancel, |addr| {
+        eprintln!(
+            "receiving webhooks on http://{addr}/ (any path); answering {}",
+            status.as_u16()
+        );
+    })
+    .await
+    .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))
 }

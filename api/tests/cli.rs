@@ -193,3 +193,112 @@ fn sigterm_shuts_serve_down_gracefully() {
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Spawns `streamhooks receive` on a free port; returns the child, its base URL and its stdout.
+fn spawn_receiver(
+    args: &[&str],
+) -> (
+    std::process::Child,
+    String,
+    std::sync::mpsc::Receiver<String>,
+) {
+    let mut child = Command::new(BIN)
+        .args(["receive", "--port", "0"])
+        .args(args)
+        .env_remove("WEBHOOK_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("receive exited before listening"))
+            .unwrap_or_default();
+        if let Some(i) = line.find("http://") {
+            break line[i..].split_whitespace().next().unwrap_or("").to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, url, rx)
+}
+
+fn hmac_hex(secret: &str, msg: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+    mac.update(msg.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Everything printed until a quiet spell.
+fn printed(rx: &std::sync::mpsc::Receiver<String>) -> String {
+    let mut out = String::new();
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(300)) {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test]
+async fn receive_verifies_signatures_prints_payloads_and_keeps_serving() {
+    let (mut child, url, out) = spawn_receiver(&["--secret", "s3cr3t", "--status", "202"]);
+    let client = reqwest::Client::new();
+    let payload = r#"{"streamId":"s1","event":{"event_name":"commit_create","data":{"id":"c1"}},"stream":{"name":"Golden Nugget 🌻"}}"#;
+    let body = serde_json::json!({ "payload": payload }).to_string();
+    let send = |sig: Option<String>, body: String| {
+        let mut req = client
+            .post(format!("{url}webhook"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(s) = sig {
+            req = req.header("x-webhook-signature", s);
+        }
+        async move { req.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+    };
+
+    assert_eq!(
+        send(Some(hmac_hex("s3cr3t", payload)), body.clone()).await,
+        202
+    );
+    let shown = printed(&out);
+    assert!(
+        shown.contains("commit_create") && shown.contains("signature ok"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("\"name\": \"Golden Nugget 🌻\""),
+        "pretty-printed payload: {shown}"
+    );
+
+    assert_eq!(
+        send(Some(hmac_hex("wrong", payload)), body.clone()).await,
+        401
+    );
+    assert_eq!(send(None, body.clone()).await, 401);
+    assert_eq!(
+        send(Some(hmac_hex("s3cr3t", "x")), "not json".into()).await,
+        400
+    );
+    assert_eq!(send(None, r#"{"payload": 42}"#.into()).await, 400);
+    assert!(
+        printed(&out).is_empty(),
+        "refused requests print nothing on stdout"
+    );
+
+    // Still serving.
+    assert_eq!(send(Some(hmac_hex("s3cr3t", payload)), body).await, 202);
+    assert!(printed(&out).contains("commit_create"));
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -35,6 +35,8 @@ pub struct Model {
     pub lease_expires_at: Option<i64>,
     /// Random per claim; a worker records a result only if its token still holds the row.
     pub lease_token: Option<i64>,
+    /// Asked for explicitly (ping, redelivery): sent even to a disabled webhook.
+    pub manual: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

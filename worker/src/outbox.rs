@@ -141,42 +141,70 @@ pub async fn emit<C: ConnectionTrait>(
             .map(|u| user_json(&u))
             .unwrap_or_else(|| json!({ "id": event.user_id })),
     };
-    let now = Utc::now();
-    let now_ms = now.timestamp_millis();
-    let mut rows = Vec::with_capacity(hooks.len());
-    for hook in &hooks {
-        let payload = Payload {
-            stream_id: &event.stream_id,
-            user_id: &event.user_id,
-            activity_message: &event.activity_message,
-            event: EventPart {
-                event_name: &event.event_name,
-                data: &event.data,
-            },
-            server,
-            stream: &stream,
-            user: &user,
-            webhook: webhook_json(hook),
-        };
-        let payload = serde_json::to_string(&payload).map_err(|e| DbErr::Custom(e.to_string()))?;
-        rows.push(webhook_event::ActiveModel {
-            id: NotSet,
-            webhook_id: Set(hook.id.clone()),
-            stream_id: Set(event.stream_id.clone()),
-            event_name: Set(event.event_name.clone()),
-            status: Set(webhook_event::STATUS_QUEUED),
-            status_info: Set("Queued; not attempted yet.".to_owned()),
-            retry_count: Set(0),
-            last_update: Set(now),
-            payload: Set(payload),
-            created_at: Set(now),
-            next_attempt_at: Set(now_ms),
-            lease_expires_at: Set(None),
-            lease_token: Set(None),
-        });
-    }
+    let rows = hooks
+        .iter()
+        .map(|hook| row(server, event, &stream, &user, hook, false))
+        .collect::<Result<Vec<_>, _>>()?;
     let n = rows.len() as u64;
     webhook_event::Entity::insert_many(rows).exec(db).await?;
+    notify(db).await?;
+    Ok(n)
+}
+
+/// Queues one explicitly requested delivery to `hook` (a ping), whatever its triggers and even if
+/// it is disabled; returns the new event id. `stream` and `user` must be given.
+pub async fn queue_manual<C: ConnectionTrait>(
+    db: &C,
+    server: &ServerInfo,
+    event: &Event,
+    hook: &webhook_config::Model,
+) -> Result<i64, DbErr> {
+    let stream = event.stream.clone().unwrap_or(Value::Null);
+    let user = event
+        .user
+        .clone()
+        .unwrap_or_else(|| json!({ "id": event.user_id }));
+    let row = row(server, event, &stream, &user, hook, true)?;
+    let id = webhook_event::Entity::insert(row)
+        .exec(db)
+        .await?
+        .last_insert_id;
+    notify(db).await?;
+    Ok(id)
+}
+
+/// Queues `original`'s payload again as a fresh, manual delivery; returns the new event id.
+pub async fn redeliver<C: ConnectionTrait>(
+    db: &C,
+    original: &webhook_event::Model,
+) -> Result<i64, DbErr> {
+    let now = Utc::now();
+    let row = webhook_event::ActiveModel {
+        id: NotSet,
+        webhook_id: Set(original.webhook_id.clone()),
+        stream_id: Set(original.stream_id.clone()),
+        event_name: Set(original.event_name.clone()),
+        status: Set(webhook_event::STATUS_QUEUED),
+        status_info: Set(format!("Queued; redelivery of event {}.", original.id)),
+        retry_count: Set(0),
+        last_update: Set(now),
+        payload: Set(original.payload.clone()),
+        created_at: Set(now),
+        next_attempt_at: Set(now.timestamp_millis()),
+        lease_expires_at: Set(None),
+        lease_token: Set(None),
+        manual: Set(true),
+    };
+    let id = webhook_event::Entity::insert(row)
+        .exec(db)
+        .await?
+        .last_insert_id;
+    notify(db).await?;
+    Ok(id)
+}
+
+/// On PostgreSQL, tells other processes' dispatchers; delivered only when the transaction commits.
+async fn notify<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute(Statement::from_string(
             DbBackend::Postgres,
@@ -184,5 +212,52 @@ pub async fn emit<C: ConnectionTrait>(
         ))
         .await?;
     }
-    Ok(n)
+    Ok(())
+}
+
+/// One outbox row: the payload frozen now, due at once.
+fn row(
+    server: &ServerInfo,
+    event: &Event,
+    stream: &Value,
+    user: &Value,
+    hook: &webhook_config::Model,
+    manual: bool,
+) -> Result<webhook_event::ActiveModel, DbErr> {
+    let payload = Payload {
+        stream_id: &event.stream_id,
+        user_id: &event.user_id,
+        activity_message: &event.activity_message,
+        event: EventPart {
+            event_name: &event.event_name,
+            data: &event.data,
+        },
+        server,
+        stream,
+        user,
+        webhook: webhook_json(hook),
+    };
+    let payload = serde_json::to_string(&payload).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let now = Utc::now();
+    Ok(webhook_event::ActiveModel {
+        id: NotSet,
+        webhook_id: Set(hook.id.clone()),
+        stream_id: Set(event.stream_id.clone()),
+        event_name: Set(event.event_name.clone()),
+        status: Set(webhook_event::STATUS_QUEUED),
+        status_info: Set(if manual {
+            "Queued; test delivery (ping)."
+        } else {
+            "Queued; not attempted yet."
+        }
+        .to_owned()),
+        retry_count: Set(0),
+        last_update: Set(now),
+        payload: Set(payload),
+        created_at: Set(now),
+        next_attempt_at: Set(now.timestamp_millis()),
+        lease_expires_at: Set(None),
+        lease_token: Set(None),
+        manual: Set(manual),
+    })
 }

@@ -2,11 +2,9 @@
 //! with `streams:write` may use them.
 
 use async_graphql::{Context, InputObject, Object};
-use entity::{stream_acl, user};
 use sea_orm::TransactionTrait;
 
-use super::{auth, state};
-use crate::auth::SCOPE_STREAMS_WRITE;
+use super::{contributor, state};
 use crate::error::Result;
 use crate::service::branch as svc;
 
@@ -29,17 +27,6 @@ pub struct BranchUpdateInput {
 pub struct BranchDeleteInput {
     stream_id: String,
     id: String,
-}
-
-pub(crate) async fn contributor<'a>(ctx: &Context<'a>, stream_id: &str) -> Result<&'a user::Model> {
-    auth(ctx)
-        .require_stream_role(
-            &state(ctx).db,
-            stream_id,
-            stream_acl::ROLE_CONTRIBUTOR,
-            SCOPE_STREAMS_WRITE,
-        )
-        .await
 }
 
 #[derive(Default)]

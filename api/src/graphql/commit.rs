@@ -5,8 +5,7 @@ use async_graphql::{Context, InputObject, Object};
 use entity::stream_acl;
 use sea_orm::TransactionTrait;
 
-use super::branch::contributor;
-use super::{auth, state};
+use super::{auth, contributor, state};
 use crate::auth::SCOPE_STREAMS_READ;
 use crate::error::Result;
 use crate::service::commit as svc;

@@ -4,8 +4,11 @@
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
-use crate::auth::Auth;
+use entity::stream_acl;
+
+use crate::auth::{Auth, SCOPE_STREAMS_WRITE};
 use crate::config::Config;
+use crate::error::Result;
 use crate::state::AppState;
 
 mod branch;
@@ -67,4 +70,34 @@ pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 
 pub(crate) fn auth<'a>(ctx: &Context<'a>) -> &'a Auth {
     ctx.data_unchecked::<Auth>()
+}
+
+/// The caller, if they own `stream_id` and their token has `streams:write`.
+pub(crate) async fn owner<'a>(
+    ctx: &Context<'a>,
+    stream_id: &str,
+) -> Result<&'a entity::user::Model> {
+    auth(ctx)
+        .require_stream_role(
+            &state(ctx).db,
+            stream_id,
+            stream_acl::ROLE_OWNER,
+            SCOPE_STREAMS_WRITE,
+        )
+        .await
+}
+
+/// The caller, if they are at least a contributor on `stream_id` with `streams:write`.
+pub(crate) async fn contributor<'a>(
+    ctx: &Context<'a>,
+    stream_id: &str,
+) -> Result<&'a entity::user::Model> {
+    auth(ctx)
+        .require_stream_role(
+            &state(ctx).db,
+            stream_id,
+            stream_acl::ROLE_CONTRIBUTOR,
+            SCOPE_STREAMS_WRITE,
+        )
+        .await
 }

@@ -7,8 +7,8 @@ use entity::{stream as stream_entity, stream_acl, user};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use super::webhook::{webhooks_of, WebhookCollection};
-use super::{auth, state};
-use crate::auth::{role_rank, Auth, SCOPE_STREAMS_READ, SCOPE_STREAMS_WRITE};
+use super::{auth, owner, state};
+use crate::auth::{role_rank, SCOPE_STREAMS_READ, SCOPE_STREAMS_WRITE};
 use crate::error::Result;
 use crate::service;
 
@@ -206,17 +206,6 @@ pub struct StreamUpdatePermissionInput {
 pub struct StreamRevokePermissionInput {
     stream_id: String,
     user_id: String,
-}
-
-async fn owner<'a>(ctx: &Context<'a>, stream_id: &str) -> Result<&'a user::Model> {
-    let a: &'a Auth = auth(ctx);
-    a.require_stream_role(
-        &state(ctx).db,
-        stream_id,
-        stream_acl::ROLE_OWNER,
-        SCOPE_STREAMS_WRITE,
-    )
-    .await
 }
 
 #[derive(Default)]

@@ -4,10 +4,9 @@
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{stream_acl, webhook_config, webhook_event};
+use entity::{webhook_config, webhook_event};
 
-use super::{auth, state};
-use crate::auth::SCOPE_STREAMS_WRITE;
+use super::{owner, state};
 use crate::error::Result;
 use crate::service::webhook as svc;
 
@@ -107,14 +106,7 @@ pub(crate) async fn webhooks_of(
     id: Option<&str>,
 ) -> Result<WebhookCollection> {
     let st = state(ctx);
-    auth(ctx)
-        .require_stream_role(
-            &st.db,
-            stream_id,
-            stream_acl::ROLE_OWNER,
-            SCOPE_STREAMS_WRITE,
-        )
-        .await?;
+    owner(ctx, stream_id).await?;
     let items: Vec<Webhook> = webhook_config::find_for_stream(&st.db, stream_id, id)
         .await?
         .into_iter()
@@ -153,16 +145,22 @@ pub struct WebhookDeleteInput {
     stream_id: String,
 }
 
-async fn require_owner(ctx: &Context<'_>, stream_id: &str) -> Result<()> {
-    auth(ctx)
-        .require_stream_role(
-            &state(ctx).db,
-            stream_id,
-            stream_acl::ROLE_OWNER,
-            SCOPE_STREAMS_WRITE,
-        )
-        .await
-        .map(|_| ())
+#[derive(InputObject)]
+pub struct WebhookPingInput {
+    /// The webhook.
+    id: String,
+    stream_id: String,
+    /// Which event to imitate; `stream_update` if omitted. Sent even if the webhook is disabled or
+    /// not subscribed to it.
+    trigger: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct WebhookEventRedeliverInput {
+    /// The event to send again (from `history`).
+    id: String,
+    webhook_id: String,
+    stream_id: String,
 }
 
 #[derive(Default)]
@@ -176,7 +174,7 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         webhook: WebhookCreateInput,
     ) -> Result<String> {
-        require_owner(ctx, &webhook.stream_id).await?;
+        owner(ctx, &webhook.stream_id).await?;
         svc::create(
             &state(ctx).db,
             svc::CreateInput {
@@ -197,7 +195,7 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         webhook: WebhookUpdateInput,
     ) -> Result<String> {
-        require_owner(ctx, &webhook.stream_id).await?;
+        owner(ctx, &webhook.stream_id).await?;
         svc::update(
             &state(ctx).db,
             svc::UpdateInput {
@@ -213,13 +211,46 @@ impl WebhookMutation {
         .await
     }
 
+    /// Sends a sample event to the webhook now (signed and recorded in its history like any
+    /// other); returns the new event's id. Not in Speckle.
+    async fn webhook_ping(&self, ctx: &Context<'_>, webhook: WebhookPingInput) -> Result<String> {
+        let user = owner(ctx, &webhook.stream_id).await?;
+        let st = state(ctx);
+        let hook = svc::find_on_stream(&st.db, &webhook.id, &webhook.stream_id).await?;
+        let id = crate::service::ping::ping(
+            &st.db,
+            &st.server_info,
+            user,
+            &hook,
+            webhook.trigger.as_deref(),
+        )
+        .await?;
+        st.queued(1);
+        Ok(id.to_string())
+    }
+
+    /// Sends an existing event (any status) again as a fresh delivery, recorded in the history;
+    /// returns the new event's id. Not in Speckle.
+    async fn webhook_event_redeliver(
+        &self,
+        ctx: &Context<'_>,
+        event: WebhookEventRedeliverInput,
+    ) -> Result<String> {
+        owner(ctx, &event.stream_id).await?;
+        let st = state(ctx);
+        let hook = svc::find_on_stream(&st.db, &event.webhook_id, &event.stream_id).await?;
+        let id = crate::service::ping::redeliver(&st.db, &hook, &event.id).await?;
+        st.queued(1);
+        Ok(id.to_string())
+    }
+
     /// Deletes a webhook with its history; returns the id.
     async fn webhook_delete(
         &self,
         ctx: &Context<'_>,
         webhook: WebhookDeleteInput,
     ) -> Result<String> {
-        require_owner(ctx, &webhook.stream_id).await?;
+        owner(ctx, &webhook.stream_id).await?;
         svc::delete(&state(ctx).db, &webhook.id, &webhook.stream_id).await
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod branch;
 pub mod commit;
+pub mod ping;
 pub mod stream;
 pub mod token;
 pub mod user;

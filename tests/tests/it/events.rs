@@ -4,23 +4,10 @@
 //! the rows stay as queued.
 
 use serde_json::{json, Value};
-use streamhooks_api::testkit::{TestServer, TestUser, TEST_ARGS};
+use streamhooks_api::testkit::TestUser;
 use streamhooks_worker::triggers::TRIGGERS;
 
-use crate::support::{code, grant, World, UPDATE};
-
-async fn quiet_world() -> World {
-    let server = TestServer::start_with(&TEST_ARGS, false).await;
-    let owner = server.create_user("Owner Olga", "olga@example.com").await;
-    let other = server.create_user("Other Otto", "otto@example.com").await;
-    let stream = server.create_stream(&owner, "Golden Nugget 🌻").await;
-    World {
-        server,
-        owner,
-        other,
-        stream,
-    }
-}
+use crate::support::{code, grant, quiet_world, World, UPDATE};
 
 /// A webhook on every trigger, with a secret that must never appear in a payload.
 async fn all_triggers_hook(w: &World) -> String {

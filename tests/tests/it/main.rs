@@ -5,6 +5,7 @@
 mod access;
 mod events;
 mod limits;
+mod pings;
 mod schema;
 mod support;
 mod validation;

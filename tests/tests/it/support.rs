@@ -2,7 +2,7 @@
 //! GraphQL error codes.
 
 use serde_json::{json, Value};
-use streamhooks_api::testkit::{TestServer, TestUser};
+use streamhooks_api::testkit::{TestServer, TestUser, TEST_ARGS};
 
 pub struct World {
     pub server: TestServer,
@@ -11,8 +11,17 @@ pub struct World {
     pub stream: String,
 }
 
+/// A server with the dispatcher running, two users and a stream.
 pub async fn world() -> World {
-    let server = TestServer::start().await;
+    world_on(TestServer::start().await).await
+}
+
+/// The same without the dispatcher, so queued events stay exactly as queued.
+pub async fn quiet_world() -> World {
+    world_on(TestServer::start_with(&TEST_ARGS, false).await).await
+}
+
+async fn world_on(server: TestServer) -> World {
     let owner = server.create_user("Owner Olga", "olga@example.com").await;
     let other = server.create_user("Other Otto", "otto@example.com").await;
     let stream = server.create_stream(&owner, "Golden Nugget 🌻").await;
