@@ -248,7 +248,9 @@ impl Dispatcher {
             .collect();
         for event in rows {
             let webhook = match webhooks.get(&event.webhook_id) {
-                Some(w) if w.enabled => w.clone(),
+                // A ping or redelivery was asked for explicitly: it goes out even while the
+                // webhook is off, since testing an endpoint before enabling it is its point.
+                Some(w) if w.enabled || event.manual => w.clone(),
                 found => {
                     let why = match found.and_then(|w| w.disabled_reason.as_deref()) {
                         _ if found.is_none() => "Not sent: the webhook was deleted.".to_owned(),

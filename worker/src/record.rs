@@ -17,7 +17,8 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::webhook_event::{self, STATUS_FAILED};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, Statement, TransactionTrait, Value,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement,
+    TransactionTrait, Value,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -134,22 +135,22 @@ const ROWS_PER_STATEMENT: usize = 1024;
 async fn update_events(txn: &impl ConnectionTrait, chunk: &[Update]) -> Result<Vec<i64>, DbErr> {
     let mut sql =
         String::from("WITH v(id, token, status, info, retries, next_at, updated) AS (VALUES ");
+    let backend = txn.get_database_backend();
+    // Anonymous `?` on SQLite: sqlx asks SQLite for every parameter's name, a linear search for
+    // numbered ones, which made a 7,000-parameter statement quadratic (40% of the CPU).
+    let mark = |n: usize| match backend {
+        DatabaseBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    };
     let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 7);
     for (i, u) in chunk.iter().enumerate() {
-        let p = i * 7;
         if i > 0 {
             sql.push_str(", ");
         }
-        sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-            p + 1,
-            p + 2,
-            p + 3,
-            p + 4,
-            p + 5,
-            p + 6,
-            p + 7
-        ));
+        let marks: Vec<String> = (i * 7 + 1..=i * 7 + 7).map(mark).collect();
+        sql.push('(');
+        sql.push_str(&marks.join(", "));
+        sql.push(')');
         values.extend([
             u.id.into(),
             u.lease_token.into(),
@@ -167,7 +168,7 @@ async fn update_events(txn: &impl ConnectionTrait, chunk: &[Update]) -> Result<V
          FROM v WHERE webhooks_events.id = v.id AND webhooks_events.lease_token = v.token \
          RETURNING webhooks_events.id",
     );
-    let stmt = Statement::from_sql_and_values(txn.get_database_backend(), sql, values);
+    let stmt = Statement::from_sql_and_values(backend, sql, values);
     txn.query_all(stmt)
         .await?
         .iter()

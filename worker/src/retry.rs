@@ -72,7 +72,7 @@ pub fn conclude(
                 status.as_u16(),
                 human(*elapsed)
             ),
-            effect: Effect::Success,
+            effect: streak(event, Effect::Success),
             ..base
         },
         Attempt::Failed {
@@ -117,12 +117,22 @@ pub fn conclude(
                     Update {
                         status: STATUS_FAILED,
                         status_info: format!("{message} Attempt {this_attempt} of {of}; {why}."),
-                        effect: Effect::FinalFailure,
+                        effect: streak(event, Effect::FinalFailure),
                         ..base
                     }
                 }
             }
         }
+    }
+}
+
+/// Deliveries a user asked for (pings, redeliveries) say nothing about the webhook's health for
+/// auto-disable: a failing ping must not switch off a webhook that works for real events.
+fn streak(event: &webhook_event::Model, effect: Effect) -> Effect {
+    if event.manual {
+        Effect::None
+    } else {
+        effect
     }
 }
 

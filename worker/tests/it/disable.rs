@@ -56,6 +56,15 @@ async fn repeated_final_failures_disable_the_webhook() {
             format!("Not sent: the webhook was disabled ({reason}).")
         );
 
+        // A ping or redelivery (manual) still goes out to the disabled webhook, and its failure
+        // does not count towards the streak.
+        let id = insert_event_with(db, &hook, "{}", |m| m.manual = Set(true)).await;
+        w.notifier.wake();
+        let hit = rx.next(Duration::from_secs(5)).await;
+        assert_eq!(hit.header("x-webhook-delivery"), id.to_string());
+        assert_eq!(wait_finished(db, id).await.status, 3);
+        assert_eq!(webhook(db, &hook.id).await.consecutive_failures, 3);
+
         // Disabled by its owner: same, without a reason.
         let mut ok = Receiver::start().await;
         let owner_off = insert_webhook(db, &s, &ok.url, None).await;
