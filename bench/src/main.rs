@@ -1,0 +1,293 @@
+//! `streamhooks-bench`: how fast the dispatcher drains a queue, how soon a committed event reaches
+//! its receiver, and how much memory a large backlog costs. Everything runs in this process (the
+//! dispatcher through `streamhooks_worker::run`, the receiver on 127.0.0.1), against a fresh SQLite
+//! file and, when `TEST_DATABASE_URL` is set, a fresh PostgreSQL database.
+//!
+//! Each figure is the median of `--runs` runs on a fresh database, because single runs on a shared
+//! two-core machine vary by tens of percent. Peak RSS is `VmHWM`, reset (via `clear_refs`) after
+//! seeding, so it measures the draining, not the bulk insert.
+
+mod receiver;
+mod seed;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use streamhooks_worker::{queue_depth, Metrics, Notifier, WorkerConfig};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmarks the streamhooks dispatcher")]
+struct Args {
+    /// Events queued up front for the throughput run.
+    #[arg(long, default_value_t = 200_000)]
+    events: usize,
+    /// Runs per scenario; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Offered rate for the latency run (events/s).
+    #[arg(long, default_value_t = 500)]
+    rate: u64,
+    /// Length of the latency run.
+    #[arg(long, default_value = "10s", value_parser = streamhooks_worker::config::parse_duration)]
+    latency_for: Duration,
+    /// Backlog drained for the memory measurement (0 skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    backlog: usize,
+    /// Webhooks the events are spread over.
+    #[arg(long, default_value_t = 100)]
+    webhooks: usize,
+    /// Only these scenarios (comma-separated: throughput, latency, rss, postgres).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "throughput,latency,rss,postgres"
+    )]
+    only: Vec<String>,
+    #[command(flatten)]
+    worker: WorkerConfig,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+struct Harness {
+    bench: seed::BenchDb,
+    hooks: Vec<String>,
+    seen: Arc<receiver::Seen>,
+    notifier: Notifier,
+    cancel: CancellationToken,
+    worker: Option<tokio::task::JoinHandle<Result<(), streamhooks_worker::Error>>>,
+}
+
+impl Harness {
+    async fn new(args: &Args, pg: Option<&str>) -> Result<Harness, BoxError> {
+        let bench = match pg {
+            Some(url) => seed::postgres(url).await?,
+            None => seed::sqlite().await?,
+        };
+        let (addr, seen) = receiver::start().await?;
+        let hooks = seed::webhooks(&bench.db, &format!("http://{addr}"), args.webhooks).await?;
+        Ok(Harness {
+            bench,
+            hooks,
+            seen,
+            notifier: Notifier::new(),
+            cancel: CancellationToken::new(),
+            worker: None,
+        })
+    }
+
+    fn start(&mut self, args: &Args) {
+        let mut config = args.worker.clone();
+        config.allow_local_network = true;
+        self.worker = Some(tokio::spawn(streamhooks_worker::run(
+            self.bench.db.clone(),
+            Arc::new(config),
+            self.notifier.clone(),
+            Arc::new(Metrics::new()),
+            self.cancel.clone(),
+        )));
+    }
+
+    /// Waits until nothing is queued or in flight: every result recorded.
+    async fn drained(&self) -> Result<(), BoxError> {
+        loop {
+            if queue_depth(&self.bench.db).await? == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn finish(mut self) -> Result<(), BoxError> {
+        self.cancel.cancel();
+        if let Some(w) = self.worker.take() {
+            w.await??;
+        }
+        self.bench.cleanup().await;
+        Ok(())
+    }
+}
+
+/// Deliveries/s with every status recorded, draining `n` queued events.
+async fn throughput(args: &Args, pg: Option<&str>, n: usize) -> Result<f64, BoxError> {
+    let mut h = Harness::new(args, pg).await?;
+    seed::events(&h.bench.db, &h.hooks, n).await?;
+    let t = Instant::now();
+    h.start(args);
+    h.drained().await?;
+    let secs = t.elapsed().as_secs_f64();
+    let received = h.seen.count.load(Ordering::Relaxed);
+    h.finish().await?;
+    if received < n as u64 {
+        return Err(format!("only {received} of {n} deliveries arrived").into());
+    }
+    Ok(n as f64 / secs)
+}
+
+/// Commit-to-request latencies (p50, p99, max) at `rate` events/s offered.
+async fn latency(args: &Args) -> Result<(Duration, Duration, Duration), BoxError> {
+    let mut h = Harness::new(args, None).await?;
+    h.seen.track.store(true, Ordering::Relaxed);
+    h.start(args);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let payload = seed::payload();
+    let total = (args.rate as f64 * args.latency_for.as_secs_f64()) as usize;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut committed = Vec::with_capacity(total);
+    for i in 0..total {
+        tick.tick().await;
+        let id = seed::one_event(&h.bench.db, &h.hooks[i % h.hooks.len()], &payload).await?;
+        committed.push((id, Instant::now()));
+        h.notifier.wake();
+    }
+    h.drained().await?;
+    let mut lat: Vec<Duration> = {
+        let arrivals = h
+            .seen
+            .arrivals
+            .lock()
+            .map_err(|_| "receiver lock poisoned")?;
+        committed
+            .iter()
+            .filter_map(|(id, at)| {
+                arrivals
+                    .get(id)
+                    .map(|got| got.saturating_duration_since(*at))
+            })
+            .collect()
+    };
+    h.finish().await?;
+    if lat.len() < total {
+        return Err(format!("only {} of {total} deliveries arrived", lat.len()).into());
+    }
+    lat.sort();
+    let pick = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    Ok((pick(0.50), pick(0.99), pick(1.0)))
+}
+
+/// Peak RSS (MB) while draining `n` queued events, and the rate achieved meanwhile.
+async fn rss(args: &Args, n: usize) -> Result<(f64, f64), BoxError> {
+    let mut h = Harness::new(args, None).await?;
+    seed::events(&h.bench.db, &h.hooks, n).await?;
+    // Linux: writing 5 resets VmHWM to the current RSS, so seeding does not count.
+    std::fs::write("/proc/self/clear_refs", "5")?;
+    let t = Instant::now();
+    h.start(args);
+    h.drained().await?;
+    let secs = t.elapsed().as_secs_f64();
+    let peak = vm_hwm_kb()? as f64 / 1024.0;
+    h.finish().await?;
+    Ok((peak, n as f64 / secs))
+}
+
+fn vm_hwm_kb() -> Result<u64, BoxError> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmHWM in /proc/self/status".into())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let args = Args::parse();
+    let want = |s: &str| args.only.iter().any(|o| o == s);
+    let runs = args.runs.max(1);
+    println!(
+        "streamhooks-bench: {} webhooks, ~{} B payloads, concurrency {}, per webhook {}, batch {}, {} runs each",
+        args.webhooks,
+        seed::payload().len(),
+        args.worker.concurrency,
+        args.worker.per_webhook_concurrency,
+        args.worker.batch_size,
+        runs
+    );
+    if want("throughput") {
+        let mut rates = Vec::new();
+        for _ in 0..runs {
+            rates.push(throughput(&args, None, args.events).await?);
+            println!(
+                "  sqlite throughput run: {:.0} deliveries/s",
+                rates[rates.len() - 1]
+            );
+        }
+        println!(
+            "(a) SQLite, {} queued events: median {:.0} deliveries/s",
+            args.events,
+            median(rates)
+        );
+    }
+    if want("latency") {
+        let (mut p50s, mut p99s, mut maxes) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let (p50, p99, max) = latency(&args).await?;
+            println!(
+                "  latency run: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                ms(p50),
+                ms(p99),
+                ms(max)
+            );
+            p50s.push(ms(p50));
+            p99s.push(ms(p99));
+            maxes.push(ms(max));
+        }
+        println!(
+            "(b) SQLite, {} events/s offered for {:?}: commit-to-request median p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            args.rate,
+            args.latency_for,
+            median(p50s),
+            median(p99s),
+            median(maxes)
+        );
+    }
+    if want("rss") && args.backlog > 0 {
+        let (mut peaks, mut rates) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let (peak, rate) = rss(&args, args.backlog).await?;
+            println!("  rss run: peak {peak:.1} MB while draining at {rate:.0}/s");
+            peaks.push(peak);
+            rates.push(rate);
+        }
+        println!(
+            "(c) SQLite, draining {} queued events: median peak RSS {:.1} MB (at {:.0} deliveries/s)",
+            args.backlog,
+            median(peaks),
+            median(rates)
+        );
+    }
+    if want("postgres") {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => {
+                let mut rates = Vec::new();
+                for _ in 0..runs {
+                    rates.push(throughput(&args, Some(&url), args.events).await?);
+                    println!(
+                        "  postgres throughput run: {:.0} deliveries/s",
+                        rates[rates.len() - 1]
+                    );
+                }
+                println!(
+                    "(d) PostgreSQL, {} queued events: median {:.0} deliveries/s",
+                    args.events,
+                    median(rates)
+                );
+            }
+            _ => println!("(d) PostgreSQL: skipped (TEST_DATABASE_URL not set)"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! Database set-up for the benchmark: a fresh SQLite file (the embedded default, with the same
+//! WAL/NORMAL settings as `streamhooks serve`) or a fresh PostgreSQL database, 100 webhooks, and
+//! events inserted in multi-row statements so seeding a million rows takes seconds, not the
+//! benchmark's time.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use migration::{Migrator, MigratorTrait};
+use rand::Rng;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement,
+    TransactionTrait, Value,
+};
+
+pub struct BenchDb {
+    pub db: DatabaseConnection,
+    drop_pg: Option<(String, String)>,
+    dir: Option<std::path::PathBuf>,
+}
+
+fn rand_name() -> String {
+    format!(
+        "{:012x}",
+        rand::thread_rng().gen::<u64>() & 0xffff_ffff_ffff
+    )
+}
+
+pub async fn sqlite() -> Result<BenchDb, DbErr> {
+    let dir = std::env::temp_dir().join(format!("streamhooks-bench-{}", rand_name()));
+    std::fs::create_dir_all(&dir).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let url = format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display());
+    let mut opts = ConnectOptions::new(url);
+    opts.max_connections(8)
+        .min_connections(1)
+        .sqlx_logging(false);
+    opts.map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+    });
+    let db = Database::connect(opts).await?;
+    Migrator::up(&db, None).await?;
+    Ok(BenchDb {
+        db,
+        drop_pg: None,
+        dir: Some(dir),
+    })
+}
+
+pub async fn postgres(admin_url: &str) -> Result<BenchDb, DbErr> {
+    let name = format!("sh_bench_{}", rand_name());
+    let admin = Database::connect(admin_url).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await?;
+    admin.close().await?;
+    let mut url = url::Url::parse(admin_url).map_err(|e| DbErr::Custom(e.to_string()))?;
+    url.set_path(&format!("/{name}"));
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.max_connections(32)
+        .min_connections(1)
+        .sqlx_logging(false);
+    let db = Database::connect(opts).await?;
+    Migrator::up(&db, None).await?;
+    Ok(BenchDb {
+        db,
+        drop_pg: Some((admin_url.to_owned(), name)),
+        dir: None,
+    })
+}
+
+impl BenchDb {
+    pub async fn cleanup(self) {
+        let _ = self.db.close().await;
+        if let Some(dir) = self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some((admin_url, name)) = self.drop_pg {
+            if let Ok(admin) = Database::connect(&admin_url).await {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+                let _ = admin.close().await;
+            }
+        }
+    }
+}
+
+/// One stream and `n` webhooks pointing at `base_url/hook/<i>`; returns the webhook ids.
+pub async fn webhooks(
+    db: &DatabaseConnection,
+    base_url: &str,
+    n: usize,
+) -> Result<Vec<String>, DbErr> {
+    let b = db.get_database_backend();
+    let now = Utc::now();
+    db.execute(Statement::from_sql_and_values(
+        b,
+        "INSERT INTO streams (id, name, description, is_public, created_at, updated_at) VALUES ($1, $2, NULL, $3, $4, $4)",
+        ["benchstream".into(), "Bench".into(), false.into(), now.into()],
+    ))
+    .await?;
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = format!("wh{i:05}");
+        db.execute(Statement::from_sql_and_values(
+            b,
+            "INSERT INTO webhooks_config (id, stream_id, url, description, secret, triggers, enabled, \
+             disabled_reason, consecutive_failures, created_at, updated_at) \
+             VALUES ($1, 'benchstream', $2, NULL, $3, '[\"commit_create\"]', $4, NULL, 0, $5, $5)",
+            [id.as_str().into(), format!("{base_url}/hook/{i}").into(), "bench-secret".into(), true.into(), now.into()],
+        ))
+        .await?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// A payload of about 1 KB shaped like a Speckle `commit_create`.
+pub fn payload() -> String {
+    let filler = "x".repeat(820);
+    format!(
+        "{{\"streamId\":\"benchstream\",\"userId\":\"u1\",\"activityMessage\":\"Commit created\",\
+         \"event\":{{\"event_name\":\"commit_create\",\"data\":{{\"id\":\"c1\",\"commit\":{{\"message\":\"{filler}\"}}}}}},\
+         \"server\":{{\"name\":\"bench\"}},\"stream\":{{\"id\":\"benchstream\"}}}}"
+    )
+}
+
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Queues `n` events round-robin over `webhooks`, due now.
+pub async fn events(db: &DatabaseConnection, webhooks: &[String], n: usize) -> Result<(), DbErr> {
+    let b = db.get_database_backend();
+    let payload = payload();
+    let mut done = 0;
+    while done < n {
+        let txn = db.begin().await?;
+        for _ in 0..20 {
+            let rows = ROWS_PER_STATEMENT.min(n - done);
+            if rows == 0 {
+                break;
+            }
+            let now = Utc::now();
+            let mut sql = String::from(
+                "INSERT INTO webhooks_events (webhook_id, stream_id, event_name, status, status_info, \
+                 retry_count, last_update, payload, created_at, next_attempt_at) VALUES ",
+            );
+            let mut values: Vec<Value> = vec![
+                now.into(),
+                payload.as_str().into(),
+                now.timestamp_millis().into(),
+            ];
+            for r in 0..rows {
+                let p = values.len() + 1;
+                if r > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${p}, 'benchstream', 'commit_create', 0, 'Queued.', 0, $1, $2, $1, $3)"
+                ));
+                values.push(webhooks[(done + r) % webhooks.len()].as_str().into());
+            }
+            txn.execute(Statement::from_sql_and_values(b, sql, values))
+                .await?;
+            done += rows;
+        }
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
+/// One event in its own transaction, as the API queues it; returns its id.
+pub async fn one_event(
+    db: &DatabaseConnection,
+    webhook: &str,
+    payload: &str,
+) -> Result<i64, DbErr> {
+    let b = db.get_database_backend();
+    let now = Utc::now();
+    let row = db
+        .query_one(Statement::from_sql_and_values(
+            b,
+            "INSERT INTO webhooks_events (webhook_id, stream_id, event_name, status, status_info, \
+             retry_count, last_update, payload, created_at, next_attempt_at) \
+             VALUES ($1, 'benchstream', 'commit_create', 0, 'Queued.', 0, $2, $3, $2, $4) RETURNING id",
+            [webhook.into(), now.into(), payload.into(), now.timestamp_millis().into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("INSERT returned no id".into()))?;
+    row.try_get::<i64>("", "id")
+}

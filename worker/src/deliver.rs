@@ -1,0 +1,319 @@
+//! One delivery attempt: build the Speckle-compatible request, send it through the shared client,
+//! and turn whatever happens into an [`Attempt`] with a sentence a stream owner can act on.
+//!
+//! The client is built once and shared (connection pooling is most of the throughput) with no
+//! redirects (a redirect is reported, not followed: following it would bypass the guard and send
+//! the signed payload somewhere the owner never configured), no proxy (a proxy would connect on
+//! our behalf to addresses the guard never saw) and the guarded resolver. The body is
+//! `{"payload":"<P>"}` with P the stored string, serialised from a borrowed struct so a 1 MB
+//! payload is not copied into a `serde_json::Value` first; the bytes are the same as
+//! `serde_json::json!({"payload": p})`.
+
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use entity::{webhook_config, webhook_event};
+use reqwest::{header, redirect, Client, StatusCode};
+use serde::Serialize;
+
+use crate::guard::{Guard, GuardError, GuardedResolver};
+use crate::metrics::Outcome;
+use crate::{retry, sign, WorkerConfig};
+
+pub const USER_AGENT: &str = concat!("streamhooks/", env!("CARGO_PKG_VERSION"));
+
+/// Characters of a response body kept in `statusInfo`.
+const EXCERPT_CHARS: usize = 200;
+
+/// The single HTTP client of a dispatcher.
+pub fn client(config: &WorkerConfig, guard: Arc<Guard>) -> reqwest::Result<Client> {
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .no_proxy()
+        .timeout(config.request_timeout)
+        .user_agent(USER_AGENT)
+        .dns_resolver(Arc::new(GuardedResolver::new(guard)))
+        .build()
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone)]
+pub enum Attempt {
+    /// HTTP 200..=204.
+    Delivered {
+        status: StatusCode,
+        elapsed: Duration,
+    },
+    Failed {
+        outcome: Outcome,
+        /// A complete sentence (or two) without the "attempt n of m" part.
+        message: String,
+        /// The receiver's `Retry-After` on 429/503.
+        retry_after: Option<Duration>,
+        /// False when sending again cannot help without a configuration change.
+        retryable: bool,
+        elapsed: Option<Duration>,
+    },
+}
+
+impl Attempt {
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Attempt::Delivered { .. } => Outcome::Success,
+            Attempt::Failed { outcome, .. } => *outcome,
+        }
+    }
+
+    pub fn elapsed(&self) -> Option<Duration> {
+        match self {
+            Attempt::Delivered { elapsed, .. } => Some(*elapsed),
+            Attempt::Failed { elapsed, .. } => *elapsed,
+        }
+    }
+
+    fn fatal(outcome: Outcome, message: String) -> Self {
+        Attempt::Failed {
+            outcome,
+            message,
+            retry_after: None,
+            retryable: false,
+            elapsed: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    payload: &'a str,
+}
+
+/// Sends `event` to `webhook` once.
+pub async fn attempt(
+    client: &Client,
+    guard: &Guard,
+    config: &WorkerConfig,
+    event: &webhook_event::Model,
+    webhook: &webhook_config::Model,
+) -> Attempt {
+    let url = match url::Url::parse(&webhook.url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+        _ => {
+            return Attempt::fatal(
+                Outcome::Network,
+                format!(
+                    "The webhook URL {:?} is not an absolute http(s) URL.",
+                    webhook.url
+                ),
+            )
+        }
+    };
+    if let Err(e) = guard.check_url(&url) {
+        return Attempt::fatal(Outcome::Blocked, e.to_string());
+    }
+    let body = match serde_json::to_string(&Body {
+        payload: &event.payload,
+    }) {
+        Ok(b) => b,
+        Err(e) => {
+            return Attempt::fatal(
+                Outcome::Network,
+                format!("Could not encode the payload: {e}."),
+            )
+        }
+    };
+    let secret = webhook.secret.as_deref().unwrap_or("");
+    let started = Instant::now();
+    let sent = client
+        .post(url.clone())
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(
+            "X-WEBHOOK-SIGNATURE",
+            sign::signature(secret, &event.payload),
+        )
+        .header("X-WEBHOOK-DELIVERY", event.id.to_string())
+        .header("X-WEBHOOK-EVENT", event.event_name.as_str())
+        .header(
+            "X-WEBHOOK-ATTEMPT",
+            (i64::from(event.retry_count) + 1).to_string(),
+        )
+        .body(body)
+        .send()
+        .await;
+    let mut resp = match sent {
+        Ok(r) => r,
+        Err(e) => return from_error(&e, &url, config.request_timeout, started.elapsed()),
+    };
+    let status = resp.status();
+    let retry_after = match status {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry::parse_retry_after(v, SystemTime::now())),
+        _ => None,
+    };
+    let location = resp
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    // Read (up to the cap) even on success: a body left unread keeps the connection out of the
+    // pool. A body that fails half-way does not change a status the receiver already sent.
+    let mut buf = Vec::new();
+    while buf.len() < config.response_body_limit {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(config.response_body_limit - buf.len());
+                buf.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let elapsed = started.elapsed();
+    if (200..=204).contains(&status.as_u16()) {
+        return Attempt::Delivered { status, elapsed };
+    }
+    let message = if status.is_redirection() {
+        format!(
+            "Redirect (HTTP {} to {}) not followed; point the webhook at the final URL.",
+            status.as_u16(),
+            location.as_deref().unwrap_or("no Location")
+        )
+    } else {
+        let excerpt = excerpt(&buf);
+        let mut m = format!("HTTP {}", status_line(status));
+        if excerpt.is_empty() {
+            m.push_str(" (empty response).");
+        } else {
+            m.push_str(&format!(": {excerpt}."));
+        }
+        if let Some(d) = retry_after {
+            m.push_str(&format!(" The receiver asked to retry after {}.", human(d)));
+        }
+        m
+    };
+    Attempt::Failed {
+        outcome: Outcome::HttpError,
+        message,
+        retry_after,
+        retryable: true,
+        elapsed: Some(elapsed),
+    }
+}
+
+fn status_line(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+/// The first characters of a body, on one line and without control characters, so a hostile
+/// receiver cannot inject markup-breaking or terminal-control bytes into the history view.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out = String::new();
+    let mut last_space = true;
+    for c in text.chars().take(EXCERPT_CHARS) {
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && last_space {
+            continue;
+        }
+        last_space = c == ' ';
+        out.push(c);
+    }
+    let trimmed = out.trim_end();
+    let mut s = trimmed.trim_end_matches('.').to_owned();
+    if text.chars().nth(EXCERPT_CHARS).is_some() {
+        s.push('…');
+    }
+    s
+}
+
+/// `10s`, `1.5s`, `250ms`: how long things took or will take, for sentences.
+pub fn human(d: Duration) -> String {
+    if d.as_millis() < 1000 {
+        format!("{}ms", d.as_millis())
+    } else if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+fn from_error(e: &reqwest::Error, url: &url::Url, timeout: Duration, elapsed: Duration) -> Attempt {
+    let failed = |outcome, message: String, retryable| Attempt::Failed {
+        outcome,
+        message,
+        retry_after: None,
+        retryable,
+        elapsed: Some(elapsed),
+    };
+    let host = url.host_str().unwrap_or("");
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(g) = s.downcast_ref::<GuardError>() {
+            return match g {
+                GuardError::Blocked { .. } => failed(Outcome::Blocked, g.to_string(), false),
+                GuardError::NotFound { .. } => failed(Outcome::Network, g.to_string(), true),
+            };
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                let port = url.port_or_known_default().unwrap_or(0);
+                return failed(
+                    Outcome::Network,
+                    format!("Connection refused by {host}:{port}."),
+                    true,
+                );
+            }
+        }
+        source = s.source();
+    }
+    if e.is_timeout() {
+        return failed(
+            Outcome::Timeout,
+            format!(
+                "Timed out after {} without a complete response.",
+                human(timeout)
+            ),
+            true,
+        );
+    }
+    let mut chain = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    let what = if e.is_connect() {
+        format!("Could not connect to {host}")
+    } else {
+        "Network error".into()
+    };
+    failed(Outcome::Network, format!("{what}: {chain}."), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_one_clean_line_and_capped() {
+        assert_eq!(
+            excerpt(b"  oops\n\tbad\x1b[31m thing.\r\n"),
+            "oops bad [31m thing"
+        );
+        let long = "x".repeat(500);
+        let e = excerpt(long.as_bytes());
+        assert_eq!(e.chars().count(), EXCERPT_CHARS + 1);
+        assert!(e.ends_with('…'));
+        assert_eq!(human(Duration::from_secs(10)), "10s");
+        assert_eq!(human(Duration::from_millis(300)), "300ms");
+    }
+}

@@ -1,0 +1,378 @@
+//! The run loop: wait for work, claim it, start deliveries within the concurrency caps, repeat.
+//!
+//! Two caps, both `Arc<Semaphore>`s whose owned permits move into the delivery task: a global one
+//! (`concurrency`) and one per webhook (`per_webhook_concurrency`). The question a reader will ask
+//! is why claimed events may wait in a per-webhook `pending` queue instead of simply awaiting a
+//! permit in their task. Awaiting would either hold a global permit while waiting for the webhook
+//! (one slow endpoint then eats every slot) or let tasks pile up unboundedly. Instead only this
+//! loop acquires permits, always with `try_acquire`, never holding one while waiting for the
+//! other; a webhook whose lane is full is left out of the next claim (`NOT IN`) so its backlog
+//! stays in the database, where it costs nothing, and everything else keeps flowing.
+//!
+//! Claims are sized to the free global permits, so what is claimed starts at once unless its own
+//! webhook is at its cap. A full batch is followed by another claim straight away; otherwise the
+//! loop sleeps until a wake-up (in-process, PostgreSQL NOTIFY via `listen`, or the recorder after
+//! scheduling a retry), the earliest `next_attempt_at`/lease end, or the poll interval.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use entity::{webhook_config, webhook_event};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::guard::Guard;
+use crate::metrics::{Metrics, Outcome};
+use crate::record::{self, Update};
+use crate::{claim, deliver, listen, retention, retry, Error, Notifier, WorkerConfig};
+
+/// How long to wait before claiming again after a database error.
+const ERROR_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Runs the dispatcher until `cancel`; see the module docs. Returns only after in-flight
+/// deliveries have finished (or hit the request timeout) and every result is written.
+pub async fn run(
+    db: DatabaseConnection,
+    config: Arc<WorkerConfig>,
+    notifier: Notifier,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) -> Result<(), Error> {
+    config.validate().map_err(Error::Config)?;
+    let guard = Arc::new(Guard {
+        allow_local_network: config.allow_local_network,
+        allowed_cidrs: config.allowed_cidrs.clone(),
+    });
+    let client = deliver::client(&config, guard.clone())?;
+    let (records, recorder) =
+        record::spawn(db.clone(), config.disable_after_failures, notifier.clone());
+
+    // Helpers stop with the loop even if it ends for another reason than `cancel`.
+    let helpers_stop = cancel.child_token();
+    let mut helpers = JoinSet::new();
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let pool = db.get_postgres_connection_pool().clone();
+        helpers.spawn(listen::run(pool, notifier.clone(), helpers_stop.clone()));
+    }
+    helpers.spawn(retention::run(
+        db.clone(),
+        config.clone(),
+        helpers_stop.clone(),
+    ));
+
+    let mut d = Dispatcher {
+        global: Arc::new(Semaphore::new(config.concurrency)),
+        db,
+        config,
+        client,
+        guard,
+        metrics,
+        records,
+        lanes: HashMap::new(),
+        waiting_jobs: 0,
+        tasks: JoinSet::new(),
+    };
+    d.run_loop(&notifier, &cancel).await;
+    d.shutdown().await;
+    drop(d);
+    helpers_stop.cancel();
+    while helpers.join_next().await.is_some() {}
+    if let Err(e) = recorder.await {
+        tracing::error!(error = %e, "the result recorder stopped abnormally");
+    }
+    Ok(())
+}
+
+/// A claimed event and the webhook it goes to.
+struct Job {
+    event: webhook_event::Model,
+    webhook: Arc<webhook_config::Model>,
+}
+
+/// One webhook's share of this process: its permits and events waiting for one.
+struct Lane {
+    permits: Arc<Semaphore>,
+    pending: VecDeque<Job>,
+}
+
+impl Lane {
+    /// Full lanes are left out of claims until they have room again.
+    fn is_full(&self) -> bool {
+        !self.pending.is_empty() || self.permits.available_permits() == 0
+    }
+}
+
+struct Dispatcher {
+    db: DatabaseConnection,
+    config: Arc<WorkerConfig>,
+    client: reqwest::Client,
+    guard: Arc<Guard>,
+    metrics: Arc<Metrics>,
+    records: mpsc::Sender<Update>,
+    global: Arc<Semaphore>,
+    lanes: HashMap<String, Lane>,
+    /// Jobs in all `pending` queues.
+    waiting_jobs: usize,
+    /// Delivery tasks; each returns its webhook id so the loop can refill that lane.
+    tasks: JoinSet<String>,
+}
+
+impl Dispatcher {
+    async fn run_loop(&mut self, notifier: &Notifier, cancel: &CancellationToken) {
+        let poll = self.config.poll_interval;
+        let batch = usize::try_from(self.config.batch_size).unwrap_or(usize::MAX);
+        // Claiming a handful of rows per round trip under load wastes the database; wait for a
+        // useful number of free slots unless nothing is running at all.
+        let min_claim = (self.config.concurrency / 8).clamp(1, batch);
+        let mut want_claim = true;
+        let mut last_full = false;
+        let mut excluded: HashSet<String> = HashSet::new();
+        let mut wake_at = Instant::now() + poll;
+        loop {
+            let free = self.global.available_permits();
+            if want_claim && !cancel.is_cancelled() && (free >= min_claim || self.tasks.is_empty())
+            {
+                want_claim = false;
+                let limit = free.min(batch);
+                match self.claim_and_start(limit).await {
+                    Ok((claimed, skipped)) => {
+                        last_full = limit > 0 && claimed == limit;
+                        excluded = skipped;
+                        if last_full {
+                            want_claim = true;
+                            continue;
+                        }
+                        wake_at = self.next_wake(poll).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming events failed; retrying shortly");
+                        wake_at = Instant::now() + ERROR_BACKOFF.min(poll);
+                    }
+                }
+            }
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return,
+                Some(done) = self.tasks.join_next() => {
+                    let webhook_id = match done {
+                        Ok(id) => id,
+                        Err(e) => {
+                            tracing::error!(error = %e, "a delivery task failed");
+                            String::new()
+                        }
+                    };
+                    // Drain every finished task before deciding anything, so a burst of
+                    // completions leads to one claim, not one per completion.
+                    let mut freed = vec![webhook_id];
+                    while let Some(done) = self.tasks.try_join_next() {
+                        freed.push(done.unwrap_or_default());
+                    }
+                    self.start_pending();
+                    for id in &freed {
+                        let reopened = excluded.contains(id)
+                            && self.lanes.get(id).is_none_or(|l| !l.is_full());
+                        if reopened {
+                            excluded.remove(id);
+                            want_claim = true;
+                        }
+                        self.drop_idle_lane(id);
+                    }
+                    want_claim |= last_full;
+                }
+                () = notifier.notified() => want_claim = true,
+                () = tokio::time::sleep_until(wake_at) => {
+                    want_claim = true;
+                    wake_at = Instant::now() + poll;
+                }
+            }
+        }
+    }
+
+    /// When to look again without a wake-up: the next retry or lease end, at most `poll` away.
+    async fn next_wake(&self, poll: Duration) -> Instant {
+        let now = Instant::now();
+        let fallback = now + poll;
+        let due = match claim::next_due(&self.db).await {
+            Ok(Some(due)) => due,
+            Ok(None) => return fallback,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the next due time failed");
+                return now + ERROR_BACKOFF.min(poll);
+            }
+        };
+        let ms = due - Utc::now().timestamp_millis();
+        if ms <= 0 {
+            // Due already yet not claimed: it belongs to a full lane, whose completion will
+            // trigger the claim. Look again soon in case a record was racing the claim.
+            return now + Duration::from_millis(250).min(poll);
+        }
+        let ms = u64::try_from(ms).unwrap_or(u64::MAX);
+        fallback.min(now + Duration::from_millis(ms))
+    }
+
+    /// Claims up to `limit` rows and starts what can start. Returns how many were claimed and
+    /// which webhooks were left out of the claim.
+    async fn claim_and_start(&mut self, limit: usize) -> Result<(usize, HashSet<String>), Error> {
+        let skipped: Vec<String> = self
+            .lanes
+            .iter()
+            .filter(|(_, l)| l.is_full())
+            .map(|(id, _)| id.clone())
+            .collect();
+        if limit == 0 {
+            return Ok((0, skipped.into_iter().collect()));
+        }
+        let now = Utc::now();
+        let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX / 4);
+        let rows = claim::claim(
+            &self.db,
+            now.timestamp_millis(),
+            lease_ms,
+            limit as u64,
+            &skipped,
+        )
+        .await?;
+        let claimed = rows.len();
+        if claimed == 0 {
+            return Ok((0, skipped.into_iter().collect()));
+        }
+        let webhooks = claim::webhooks_of(&self.db, &rows).await?;
+        let webhooks: HashMap<String, Arc<webhook_config::Model>> = webhooks
+            .into_iter()
+            .map(|(k, v)| (k, Arc::new(v)))
+            .collect();
+        for event in rows {
+            let webhook = match webhooks.get(&event.webhook_id) {
+                // A ping or redelivery was asked for explicitly: it goes out even while the
+                // webhook is off, since testing an endpoint before enabling it is its point.
+                Some(w) if w.enabled || event.manual => w.clone(),
+                found => {
+                    let why = match found.and_then(|w| w.disabled_reason.as_deref()) {
+                        _ if found.is_none() => "Not sent: the webhook was deleted.".to_owned(),
+                        Some(reason) => format!("Not sent: the webhook was disabled ({reason})."),
+                        None => "Not sent: the webhook was disabled.".to_owned(),
+                    };
+                    self.metrics.record(Outcome::NotSent, None);
+                    self.record(Update::not_sent(&event, why, now)).await;
+                    continue;
+                }
+            };
+            let cap = self.config.per_webhook_concurrency;
+            let lane = self
+                .lanes
+                .entry(event.webhook_id.clone())
+                .or_insert_with(|| Lane {
+                    permits: Arc::new(Semaphore::new(cap)),
+                    pending: VecDeque::new(),
+                });
+            lane.pending.push_back(Job { event, webhook });
+            self.waiting_jobs += 1;
+        }
+        self.start_pending();
+        Ok((claimed, skipped.into_iter().collect()))
+    }
+
+    /// Starts every waiting job that has both a lane permit and a global permit, oldest first
+    /// within each lane. A job whose lease would run out before its request could finish is
+    /// released instead: sending it could race a second worker that claimed it meanwhile.
+    fn start_pending(&mut self) {
+        if self.waiting_jobs == 0 {
+            return;
+        }
+        let min_lease_ms =
+            i64::try_from(self.config.request_timeout.as_millis()).unwrap_or(i64::MAX);
+        let now_ms = Utc::now().timestamp_millis();
+        let mut starts = Vec::new();
+        let mut releases = Vec::new();
+        'lanes: for lane in self.lanes.values_mut() {
+            while let Some(job) = lane.pending.front() {
+                if job.event.lease_expires_at.unwrap_or(0) - now_ms < min_lease_ms {
+                    releases.extend(lane.pending.pop_front());
+                    continue;
+                }
+                let Ok(lane_permit) = lane.permits.clone().try_acquire_owned() else {
+                    break;
+                };
+                let Ok(global_permit) = self.global.clone().try_acquire_owned() else {
+                    break 'lanes;
+                };
+                if let Some(job) = lane.pending.pop_front() {
+                    starts.push((job, global_permit, lane_permit));
+                }
+            }
+        }
+        self.waiting_jobs -= starts.len() + releases.len();
+        for (job, g, l) in starts {
+            self.spawn(job, g, l);
+        }
+        for job in releases {
+            // The recorder is never far behind; if its queue is full the lease simply expires.
+            let _ = self.records.try_send(Update::release(&job.event));
+        }
+    }
+
+    fn spawn(&mut self, job: Job, global: OwnedSemaphorePermit, lane: OwnedSemaphorePermit) {
+        let client = self.client.clone();
+        let guard = self.guard.clone();
+        let config = self.config.clone();
+        let metrics = self.metrics.clone();
+        let records = self.records.clone();
+        self.tasks.spawn(async move {
+            let attempt = {
+                let _in_flight = metrics.start_request();
+                deliver::attempt(&client, &guard, &config, &job.event, &job.webhook).await
+            };
+            metrics.record(attempt.outcome(), attempt.elapsed());
+            let update = retry::conclude(&config.retry_schedule, &job.event, &attempt, Utc::now());
+            // Permits are held until the result is queued: a recorder that falls behind slows
+            // claiming down instead of letting results pile up in memory.
+            let _ = records.send(update).await;
+            drop((global, lane));
+            job.event.webhook_id
+        });
+    }
+
+    async fn record(&self, update: Update) {
+        let _ = self.records.send(update).await;
+    }
+
+    fn drop_idle_lane(&mut self, id: &str) {
+        let cap = self.config.per_webhook_concurrency;
+        if self
+            .lanes
+            .get(id)
+            .is_some_and(|l| l.pending.is_empty() && l.permits.available_permits() == cap)
+        {
+            self.lanes.remove(id);
+        }
+    }
+
+    /// Gives back what was claimed but not started, then waits for in-flight deliveries: they
+    /// end by themselves within the request timeout; a little grace covers recording.
+    async fn shutdown(&mut self) {
+        for lane in self.lanes.values_mut() {
+            for job in lane.pending.drain(..) {
+                let _ = self.records.send(Update::release(&job.event)).await;
+            }
+        }
+        self.waiting_jobs = 0;
+        let grace = self.config.request_timeout + Duration::from_millis(500);
+        let drained = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                left = self.tasks.len(),
+                "deliveries still running at shutdown were abandoned; their leases will expire"
+            );
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
+    }
+}

@@ -1,0 +1,456 @@
+//! Test fixtures: a fresh database per test (a SQLite file, and PostgreSQL when
+//! `TEST_DATABASE_URL` is set), row builders, a real HTTP receiver, and a running dispatcher.
+//! Every test body runs against each database in `databases()`, so both claim paths are covered.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use chrono::Utc;
+use entity::{stream, webhook_config, webhook_event};
+use migration::{Migrator, MigratorTrait};
+use rand::Rng;
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
+    Set,
+};
+use streamhooks_worker::config::RetrySchedule;
+use streamhooks_worker::{Metrics, Notifier, WorkerConfig};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub struct TestDb {
+    pub db: DatabaseConnection,
+    pub name: &'static str,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(std::path::PathBuf),
+    Postgres { admin_url: String, database: String },
+}
+
+fn random_name() -> String {
+    format!("{:016x}", rand::thread_rng().gen::<u64>())
+}
+
+/// A fresh, migrated SQLite database, plus a fresh PostgreSQL one if `TEST_DATABASE_URL` is set.
+pub async fn databases() -> Vec<TestDb> {
+    let mut out = vec![sqlite().await];
+    if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+        if !url.is_empty() {
+            out.push(postgres(&url).await);
+        }
+    }
+    out
+}
+
+async fn sqlite() -> TestDb {
+    let dir = std::env::temp_dir().join(format!("streamhooks-test-{}", random_name()));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display());
+    let mut opts = ConnectOptions::new(url);
+    opts.max_connections(8).sqlx_logging(false);
+    opts.map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+    });
+    let db = Database::connect(opts).await.expect("open sqlite");
+    Migrator::up(&db, None).await.expect("migrate sqlite");
+    TestDb {
+        db,
+        name: "sqlite",
+        cleanup: Cleanup::Dir(dir),
+    }
+}
+
+async fn postgres(admin_url: &str) -> TestDb {
+    let database = format!("sh_{}", random_name());
+    let admin = Database::connect(admin_url)
+        .await
+        .expect("connect TEST_DATABASE_URL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {database}"))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("/{database}"));
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.max_connections(16).sqlx_logging(false);
+    let db = Database::connect(opts)
+        .await
+        .expect("connect test database");
+    Migrator::up(&db, None).await.expect("migrate postgres");
+    TestDb {
+        db,
+        name: "postgres",
+        cleanup: Cleanup::Postgres {
+            admin_url: admin_url.to_owned(),
+            database,
+        },
+    }
+}
+
+impl TestDb {
+    /// Closes and removes the database; best effort, a leftover only costs disk space.
+    pub async fn cleanup(self) {
+        self.db.close().await.ok();
+        match self.cleanup {
+            Cleanup::Dir(dir) => {
+                std::fs::remove_dir_all(dir).ok();
+            }
+            Cleanup::Postgres {
+                admin_url,
+                database,
+            } => {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)");
+                    admin.execute_unprepared(&sql).await.ok();
+                    admin.close().await.ok();
+                }
+            }
+        }
+    }
+}
+
+/// Settings for tests: short durations, local network allowed (the receiver is on 127.0.0.1).
+pub fn config() -> WorkerConfig {
+    WorkerConfig {
+        concurrency: 16,
+        per_webhook_concurrency: 4,
+        batch_size: 100,
+        request_timeout: Duration::from_secs(2),
+        retry_schedule: RetrySchedule(vec![Duration::from_millis(50), Duration::from_millis(100)]),
+        lease: Duration::from_secs(5),
+        poll_interval: Duration::from_millis(500),
+        allow_local_network: true,
+        allowed_cidrs: Vec::new(),
+        response_body_limit: 65_536,
+        disable_after_failures: 0,
+        retention_max_age: Duration::ZERO,
+        retention_keep_per_webhook: 0,
+        retention_interval: Duration::from_secs(3600),
+    }
+}
+
+pub async fn insert_stream(db: &DatabaseConnection) -> String {
+    let id = random_name()[..10].to_owned();
+    stream::ActiveModel {
+        id: Set(id.clone()),
+        name: Set("Golden Nugget 🌻".into()),
+        description: Set(None),
+        is_public: Set(false),
+        created_at: Set(Utc::now()),
+        updated_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+    .expect("insert stream");
+    id
+}
+
+pub async fn insert_webhook(
+    db: &DatabaseConnection,
+    stream_id: &str,
+    url: &str,
+    secret: Option<&str>,
+) -> webhook_config::Model {
+    webhook_config::ActiveModel {
+        id: Set(random_name()[..10].to_owned()),
+        stream_id: Set(stream_id.to_owned()),
+        url: Set(url.to_owned()),
+        description: Set(None),
+        secret: Set(secret.map(str::to_owned)),
+        triggers: Set(r#"["stream_update"]"#.into()),
+        enabled: Set(true),
+        disabled_reason: Set(None),
+        consecutive_failures: Set(0),
+        created_at: Set(Utc::now()),
+        updated_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+    .expect("insert webhook")
+}
+
+/// A queued event, due now.
+pub async fn insert_event(
+    db: &DatabaseConnection,
+    webhook: &webhook_config::Model,
+    payload: &str,
+) -> i64 {
+    insert_event_with(db, webhook, payload, |_| {}).await
+}
+
+pub async fn insert_event_with(
+    db: &DatabaseConnection,
+    webhook: &webhook_config::Model,
+    payload: &str,
+    tweak: impl FnOnce(&mut webhook_event::ActiveModel),
+) -> i64 {
+    let now = Utc::now();
+    let mut m = webhook_event::ActiveModel {
+        webhook_id: Set(webhook.id.clone()),
+        stream_id: Set(webhook.stream_id.clone()),
+        event_name: Set("stream_update".into()),
+        status: Set(webhook_event::STATUS_QUEUED),
+        status_info: Set("Queued.".into()),
+        retry_count: Set(0),
+        last_update: Set(now),
+        payload: Set(payload.to_owned()),
+        created_at: Set(now),
+        next_attempt_at: Set(now.timestamp_millis()),
+        lease_expires_at: Set(None),
+        lease_token: Set(None),
+        ..Default::default()
+    };
+    tweak(&mut m);
+    m.insert(db).await.expect("insert event").id
+}
+
+pub async fn event(db: &DatabaseConnection, id: i64) -> webhook_event::Model {
+    webhook_event::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .expect("read event")
+        .expect("event exists")
+}
+
+pub async fn webhook(db: &DatabaseConnection, id: &str) -> webhook_config::Model {
+    webhook_config::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .expect("read webhook")
+        .expect("webhook exists")
+}
+
+/// Polls the row until `done` holds; panics with its last state after `within`.
+pub async fn wait_event(
+    db: &DatabaseConnection,
+    id: i64,
+    within: Duration,
+    done: impl Fn(&webhook_event::Model) -> bool,
+) -> webhook_event::Model {
+    let deadline = Instant::now() + within;
+    loop {
+        let e = event(db, id).await;
+        if done(&e) {
+            return e;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "event {id} did not reach the expected state: {e:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits for a finished row (status 2 or 3).
+pub async fn wait_finished(db: &DatabaseConnection, id: i64) -> webhook_event::Model {
+    wait_event(db, id, Duration::from_secs(10), |e| e.status >= 2).await
+}
+
+/// A dispatcher running in the background of a test.
+pub struct Worker {
+    pub cancel: CancellationToken,
+    pub notifier: Notifier,
+    pub metrics: Arc<Metrics>,
+    handle: JoinHandle<Result<(), streamhooks_worker::Error>>,
+}
+
+pub fn start(db: &DatabaseConnection, config: WorkerConfig) -> Worker {
+    let cancel = CancellationToken::new();
+    let notifier = Notifier::new();
+    let metrics = Arc::new(Metrics::new());
+    let handle = tokio::spawn(streamhooks_worker::run(
+        db.clone(),
+        Arc::new(config),
+        notifier.clone(),
+        metrics.clone(),
+        cancel.clone(),
+    ));
+    Worker {
+        cancel,
+        notifier,
+        metrics,
+        handle,
+    }
+}
+
+impl Worker {
+    /// Cancels and waits; returns how long the shutdown took.
+    pub async fn stop(self) -> Duration {
+        let t = Instant::now();
+        self.cancel.cancel();
+        let res = tokio::time::timeout(Duration::from_secs(15), self.handle)
+            .await
+            .expect("dispatcher stops within 15s");
+        res.expect("dispatcher task did not panic")
+            .expect("dispatcher returned Ok");
+        t.elapsed()
+    }
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub at: Instant,
+}
+
+impl Hit {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// A scripted response; when the script is empty the default (status, body) is used.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+struct ReceiverState {
+    hits: mpsc::UnboundedSender<Hit>,
+    status: AtomicU16,
+    delay_ms: AtomicU64,
+    script: Mutex<VecDeque<Reply>>,
+}
+
+/// A real subscriber on 127.0.0.1: records every request, answers as configured.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub url: String,
+    hits: mpsc::UnboundedReceiver<Hit>,
+    state: Arc<ReceiverState>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
+        let addr = listener.local_addr().expect("receiver address");
+        let (tx, rx) = mpsc::unbounded_channel();
+        let state = Arc::new(ReceiverState {
+            hits: tx,
+            status: AtomicU16::new(200),
+            delay_ms: AtomicU64::new(0),
+            script: Mutex::new(VecDeque::new()),
+        });
+        let app = Router::new()
+            .fallback(handle)
+            .layer(DefaultBodyLimit::disable())
+            .with_state(state.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.ok();
+        });
+        Receiver {
+            addr,
+            url: format!("http://{addr}/hook"),
+            hits: rx,
+            state,
+        }
+    }
+
+    pub fn set_status(&self, status: u16) {
+        self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.state
+            .delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    pub fn script(&self, replies: Vec<Reply>) {
+        self.state
+            .script
+            .lock()
+            .expect("script lock")
+            .extend(replies);
+    }
+
+    /// The next request, or a panic after `within`.
+    pub async fn next(&mut self, within: Duration) -> Hit {
+        tokio::time::timeout(within, self.hits.recv())
+            .await
+            .expect("the receiver got a request in time")
+            .expect("receiver channel open")
+    }
+
+    /// Requests received so far, without waiting.
+    pub fn drain(&mut self) -> Vec<Hit> {
+        let mut out = Vec::new();
+        while let Ok(h) = self.hits.try_recv() {
+            out.push(h);
+        }
+        out
+    }
+}
+
+async fn handle(
+    State(s): State<Arc<ReceiverState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let _ = s.hits.send(Hit {
+        method,
+        uri,
+        headers,
+        body,
+        at: Instant::now(),
+    });
+    let delay = s.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let scripted = s.script.lock().ok().and_then(|mut q| q.pop_front());
+    let reply = scripted.unwrap_or_else(|| Reply {
+        status: s.status.load(Ordering::SeqCst),
+        headers: Vec::new(),
+        body: String::new(),
+    });
+    let mut resp = (
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::IM_A_TEAPOT),
+        reply.body,
+    )
+        .into_response();
+    for (k, v) in reply.headers {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            resp.headers_mut().insert(HeaderName::from_static(k), v);
+        }
+    }
+    resp
+}
+
+/// A port with nothing listening on it: bind, note the port, close.
+pub async fn dead_url() -> String {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr");
+    drop(l);
+    format!("http://{addr}/hook")
+}

@@ -1,0 +1,102 @@
+//! Outbound safety: with local network not allowed, nothing private is contacted, and the
+//! recorded sentence says how to allow it.
+
+use std::time::Duration;
+
+use streamhooks_worker::metrics::Outcome;
+use streamhooks_worker::WorkerConfig;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_destinations_are_refused_unless_allowed() {
+    for t in databases().await {
+        let db = &t.db;
+        let mut rx = Receiver::start().await;
+        let port = rx.addr.port();
+        let s = insert_stream(db).await;
+        let cases = [
+            (
+                format!("http://127.0.0.1:{port}/hook"),
+                "Blocked: 127.0.0.1 is a loopback address",
+            ),
+            (
+                "http://10.0.0.1/hook".to_owned(),
+                "Blocked: 10.0.0.1 is a private address",
+            ),
+            (
+                "http://169.254.169.254/latest/meta-data".to_owned(),
+                "Blocked: 169.254.169.254 is a link-local address",
+            ),
+            (
+                format!("http://[::1]:{port}/hook"),
+                "Blocked: ::1 is a loopback address",
+            ),
+            (
+                format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+                "Blocked: ::ffff:127.0.0.1 is a loopback address",
+            ),
+            (
+                format!("http://localhost:{port}/hook"),
+                "Blocked: localhost resolves to ",
+            ),
+        ];
+        let cfg = WorkerConfig {
+            allow_local_network: false,
+            ..config()
+        };
+        let w = start(db, cfg);
+        let mut ids = Vec::new();
+        for (url, _) in &cases {
+            let hook = insert_webhook(db, &s, url, None).await;
+            ids.push(insert_event(db, &hook, "{}").await);
+        }
+        w.notifier.wake();
+        for (id, (url, expected)) in ids.iter().zip(&cases) {
+            let e = wait_finished(db, *id).await;
+            assert_eq!(e.status, 3, "{url} on {}: {}", t.name, e.status_info);
+            assert!(
+                e.status_info.starts_with(expected),
+                "{url}: {}",
+                e.status_info
+            );
+            assert!(
+                e.status_info.contains(
+                    "set ALLOW_LOCAL_NETWORK=true or add it to ALLOWED_CIDRS to allow it."
+                ),
+                "{}",
+                e.status_info
+            );
+            assert_eq!(e.retry_count, 0, "a blocked destination is not retried");
+        }
+        let metrics = w.metrics.clone();
+        w.stop().await;
+        assert_eq!(metrics.count(Outcome::Blocked), cases.len() as u64);
+        assert!(
+            rx.drain().is_empty(),
+            "the loopback receiver was never contacted"
+        );
+
+        // The same destinations pass once their network is on the allow-list: the literal and
+        // the name (whose ::1 answer is dropped, its 127.0.0.1 answer kept).
+        let cfg = WorkerConfig {
+            allow_local_network: false,
+            allowed_cidrs: vec!["127.0.0.0/8".parse().expect("cidr")],
+            ..config()
+        };
+        let w = start(db, cfg);
+        for url in [
+            format!("http://127.0.0.1:{port}/hook"),
+            format!("http://localhost:{port}/hook"),
+        ] {
+            let hook = insert_webhook(db, &s, &url, None).await;
+            let id = insert_event(db, &hook, "{}").await;
+            w.notifier.wake();
+            rx.next(Duration::from_secs(5)).await;
+            let e = wait_finished(db, id).await;
+            assert_eq!(e.status, 2, "{url}: {}", e.status_info);
+        }
+        w.stop().await;
+        t.cleanup().await;
+    }
+}

@@ -1,0 +1,115 @@
+//! Leases: a crashed worker's claim expires and the event is delivered again; a worker that lost
+//! its lease cannot overwrite the result of the worker that took over.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use entity::webhook_event;
+use streamhooks_worker::claim;
+use streamhooks_worker::record::{self, Effect, Update};
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_lease_is_claimed_and_delivered_again() {
+    for t in databases().await {
+        let db = &t.db;
+        let mut rx = Receiver::start().await;
+        let s = insert_stream(db).await;
+        let hook = insert_webhook(db, &s, &rx.url, None).await;
+        let now = Utc::now().timestamp_millis();
+        // Left behind by a worker that died mid-delivery.
+        let crashed = insert_event_with(db, &hook, "{\"n\":1}", |m| {
+            m.status = sea_orm::Set(webhook_event::STATUS_PROCESSING);
+            m.lease_expires_at = sea_orm::Set(Some(now - 1));
+            m.lease_token = sea_orm::Set(Some(42));
+        })
+        .await;
+        // Still held by a live worker: must not be touched.
+        let held = insert_event_with(db, &hook, "{\"n\":2}", |m| {
+            m.status = sea_orm::Set(webhook_event::STATUS_PROCESSING);
+            m.lease_expires_at = sea_orm::Set(Some(now + 60_000));
+            m.lease_token = sea_orm::Set(Some(43));
+        })
+        .await;
+        let w = start(db, config());
+        let hit = rx.next(Duration::from_secs(5)).await;
+        assert_eq!(
+            hit.header("x-webhook-delivery"),
+            crashed.to_string(),
+            "on {}",
+            t.name
+        );
+        let e = wait_finished(db, crashed).await;
+        assert_eq!(e.status, 2);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        w.stop().await;
+        assert!(rx.drain().is_empty(), "the live lease was respected");
+        let h = event(db, held).await;
+        assert_eq!((h.status, h.lease_token), (1, Some(43)));
+        t.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_lease_token_cannot_overwrite_the_new_holder() {
+    for t in databases().await {
+        let db = &t.db;
+        let s = insert_stream(db).await;
+        let hook = insert_webhook(db, &s, "http://203.0.113.1/", None).await;
+        let id = insert_event(db, &hook, "{}").await;
+        let now = Utc::now().timestamp_millis();
+
+        let first = claim::claim(db, now, 300, 10, &[]).await.expect("claim");
+        assert_eq!(first.len(), 1, "on {}", t.name);
+        assert!(
+            claim::claim(db, now + 100, 300, 10, &[])
+                .await
+                .expect("claim")
+                .is_empty(),
+            "leased"
+        );
+        // The first worker stalls past its lease; a second claims the row with a new token.
+        let second = claim::claim(db, now + 301, 300, 10, &[])
+            .await
+            .expect("claim");
+        assert_eq!(second.len(), 1);
+        assert_ne!(first[0].lease_token, second[0].lease_token);
+        assert_eq!(claim::queue_depth(db).await.expect("depth"), 1);
+
+        let late = Update {
+            status: webhook_event::STATUS_FAILED,
+            status_info: "stale result".into(),
+            effect: Effect::FinalFailure,
+            ..Update::for_event(&first[0], Utc::now())
+        };
+        record::write(db, &[late], 1).await.expect("write");
+        let e = event(db, id).await;
+        assert_eq!(
+            (e.status, e.lease_token),
+            (1, second[0].lease_token),
+            "stale write ignored"
+        );
+        assert_eq!(
+            webhook(db, &hook.id).await.consecutive_failures,
+            0,
+            "and not counted"
+        );
+        assert!(webhook(db, &hook.id).await.enabled);
+
+        let current = Update {
+            status: webhook_event::STATUS_SUCCEEDED,
+            status_info: "HTTP 200".into(),
+            effect: Effect::Success,
+            ..Update::for_event(&second[0], Utc::now())
+        };
+        record::write(db, &[current], 1).await.expect("write");
+        let e = event(db, id).await;
+        assert_eq!(
+            (e.status, e.status_info.as_str(), e.lease_token),
+            (2, "HTTP 200", None)
+        );
+        assert_eq!(claim::queue_depth(db).await.expect("depth"), 0);
+        t.cleanup().await;
+    }
+}
