@@ -30,6 +30,7 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(HttpState { app, schema })
         .merge(ingest)
         .layer(RequestBodyLimitLayer::new(limit))
@@ -67,4 +68,20 @@ async fn readyz(State(s): State<HttpState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
         }
     }
+}
+
+/// Prometheus text format: deliveries by outcome, latency, in-flight, queue depth.
+async fn metrics(State(s): State<HttpState>) -> Response {
+    let depth = match streamhooks_worker::queue_depth(&s.app.db).await {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!(error = %e, "queue depth unavailable");
+            None
+        }
+    };
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.app.metrics.render(depth),
+    )
+        .into_response()
 }
