@@ -320,3 +320,38 @@ async fn operator_endpoints_answer() {
     }
     w.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn stream_delete_reaches_the_receiver_after_the_stream_is_gone() {
+    let w = world().await;
+    let s = &w.server;
+    let rx = TestReceiver::start().await;
+    s.create_webhook(
+        &w.owner,
+        &w.stream,
+        &rx.url(),
+        &["stream_delete"],
+        Some("k"),
+    )
+    .await;
+    s.gql_ok(
+        &w.owner.token,
+        "mutation($id: String!) { streamDelete(id: $id) }",
+        json!({ "id": w.stream }),
+    )
+    .await;
+    let req = rx
+        .next(WAIT)
+        .await
+        .unwrap_or_else(|| panic!("stream_delete not delivered"));
+    let p = req.payload_string().unwrap_or_default();
+    assert_eq!(
+        req.header("x-webhook-signature"),
+        Some(hmac_hex("k", p.as_bytes()).as_str())
+    );
+    let payload: Value = serde_json::from_str(&p).unwrap_or_default();
+    assert_eq!(payload["event"]["event_name"], json!("stream_delete"));
+    assert_eq!(payload["event"]["data"]["stream"]["id"], json!(w.stream));
+    assert_eq!(payload["stream"]["name"], json!("Golden Nugget 🌻"));
+    w.server.shutdown().await;
+}
