@@ -141,19 +141,39 @@ fn spawn_worker(
     ))
 }
 
-/// `streamhooks worker`: the dispatcher alone, until `cancel` fires.
+/// `streamhooks worker`: the dispatcher alone, until `cancel` fires; with `metrics_bind`, also the
+/// operator endpoints (health, readiness, this dispatcher's metrics).
 pub async fn run_worker(config: Config, cancel: CancellationToken) -> Result<(), StartError> {
     config.validate().map_err(StartError::Config)?;
     let db = db::connect_and_migrate(&config.db.url()).await?;
-    streamhooks_worker::run(
-        db,
-        Arc::new(config.worker),
-        streamhooks_worker::Notifier::new(),
-        Arc::new(streamhooks_worker::Metrics::new()),
-        cancel,
-    )
-    .await
-    .map_err(|e| StartError::Worker(e.to_string()))
+    let metrics_bind = config.metrics_bind;
+    let state = AppState::new(db, Arc::new(config), streamhooks_worker::Notifier::new());
+    let ops = match metrics_bind {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            tracing::info!(addr = %listener.local_addr()?, "operator endpoints listening");
+            let app = http::operator_router(state.clone());
+            let stop = cancel.clone();
+            Some(tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+            }))
+        }
+        None => None,
+    };
+    let result = spawn_worker(&state, cancel.clone()).await;
+    cancel.cancel();
+    if let Some(ops) = ops {
+        let _ = ops.await;
+    }
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(StartError::Worker(e.to_string())),
+        Err(e) => Err(StartError::Worker(e.to_string())),
+    }
 }
 
 /// Binds `config.bind` and starts.

@@ -189,3 +189,86 @@ async fn two_workers_deliver_ten_thousand_events_once_each() {
     assert_eq!(succeeded, total, "every status recorded");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_serves_health_and_its_metrics_on_metrics_bind() {
+    use std::io::{BufRead, BufReader};
+    let server = api_only().await;
+    let owner = server.create_user("Olga", "olga@example.com").await;
+    let stream = server.create_stream(&owner, "s").await;
+    let rx = TestReceiver::start().await;
+    server
+        .create_webhook(&owner, &stream, &rx.url(), &["stream_update"], None)
+        .await;
+
+    let mut child = Command::new(BIN)
+        .arg("worker")
+        .args([
+            "--database-url",
+            &server.db.url,
+            "--allow-local-network",
+            "true",
+            "--metrics-bind",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn worker: {e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("worker exited before listening"))
+            .unwrap_or_default();
+        if line.contains("operator endpoints listening") {
+            if let Some(i) = line.find("addr=") {
+                break line[i + 5..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+            }
+        }
+    };
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+
+    server
+        .gql_ok(
+            &owner.token,
+            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
+            json!({ "s": { "id": stream, "name": "n" } }),
+        )
+        .await;
+    rx.next(Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("not delivered"));
+    let get = |path: &'static str| {
+        let url = format!("http://{addr}{path}");
+        async move {
+            let r = reqwest::get(url)
+                .await
+                .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+            (r.status().as_u16(), r.text().await.unwrap_or_default())
+        }
+    };
+    assert_eq!(get("/healthz").await, (200, "ok".to_owned()));
+    assert_eq!(get("/readyz").await, (200, "ready".to_owned()));
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = get("/metrics").await.1;
+        if metrics.contains("streamhooks_deliveries_total{outcome=\"success\"} 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        metrics.contains("streamhooks_deliveries_total{outcome=\"success\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(get("/graphql").await.0, 404, "a worker serves no API");
+    terminate(child);
+    server.shutdown().await;
+}
