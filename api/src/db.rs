@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    TransactionTrait,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -107,4 +110,19 @@ async fn probe_postgres(url: &str, shown: &str) -> Result<(), DbError> {
             Ok(())
         }
     }
+}
+
+/// Begins a transaction that will write. On SQLite its first statement takes the write lock
+/// (what `BEGIN IMMEDIATE` does; sea-orm only issues a deferred `BEGIN`): a deferred transaction
+/// that reads and then writes fails at once with SQLITE_BUSY_SNAPSHOT if another connection — the
+/// dispatcher, typically — committed in between, and the busy timeout cannot help that case.
+/// Taking the lock first makes concurrent writers wait their turn instead. PostgreSQL needs
+/// nothing: its row locks and MVCC handle it.
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        txn.execute_unprepared("UPDATE streams SET updated_at = updated_at WHERE 0")
+            .await?;
+    }
+    Ok(txn)
 }

@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use streamhooks_worker::outbox::{emit, Event};
@@ -104,7 +103,7 @@ pub async fn ingest(
         user: req.user,
     };
     let result = async {
-        let txn = app.db.begin().await?;
+        let txn = crate::db::begin_write(&app.db).await?;
         let n = emit(&txn, &app.server_info, &event).await?;
         txn.commit().await?;
         Ok::<u64, sea_orm::DbErr>(n)

@@ -130,6 +130,8 @@ pub fn webhook_json(w: &webhook_config::Model) -> Value {
 /// Queues `event` for every enabled webhook of its stream that subscribes to it; returns how many
 /// rows were written. Call inside the transaction that makes the change, then wake the dispatcher
 /// after commit (on PostgreSQL a `NOTIFY` is also sent, delivered only if the transaction commits).
+/// On SQLite, make that transaction's first statement a write (see `streamhooks_api::db::begin_write`):
+/// a transaction that reads first cannot start writing once the dispatcher has committed meanwhile.
 pub async fn emit<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,

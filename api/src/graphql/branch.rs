@@ -2,7 +2,6 @@
 //! with `streams:write` may use them.
 
 use async_graphql::{Context, InputObject, Object};
-use sea_orm::TransactionTrait;
 
 use super::{contributor, state};
 use crate::error::Result;
@@ -37,7 +36,7 @@ impl BranchMutation {
     async fn branch_create(&self, ctx: &Context<'_>, branch: BranchCreateInput) -> Result<String> {
         let user = contributor(ctx, &branch.stream_id).await?;
         let st = state(ctx);
-        let txn = st.db.begin().await?;
+        let txn = crate::db::begin_write(&st.db).await?;
         let (id, n) = svc::create(
             &txn,
             &st.server_info,
@@ -55,7 +54,7 @@ impl BranchMutation {
     async fn branch_update(&self, ctx: &Context<'_>, branch: BranchUpdateInput) -> Result<bool> {
         let user = contributor(ctx, &branch.stream_id).await?;
         let st = state(ctx);
-        let txn = st.db.begin().await?;
+        let txn = crate::db::begin_write(&st.db).await?;
         let n = svc::update(
             &txn,
             &st.server_info,
@@ -74,7 +73,7 @@ impl BranchMutation {
     async fn branch_delete(&self, ctx: &Context<'_>, branch: BranchDeleteInput) -> Result<bool> {
         let user = contributor(ctx, &branch.stream_id).await?;
         let st = state(ctx);
-        let txn = st.db.begin().await?;
+        let txn = crate::db::begin_write(&st.db).await?;
         let n = svc::delete(
             &txn,
             &st.server_info,

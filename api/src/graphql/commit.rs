@@ -3,7 +3,6 @@
 
 use async_graphql::{Context, InputObject, Object};
 use entity::stream_acl;
-use sea_orm::TransactionTrait;
 
 use super::{auth, contributor, state};
 use crate::auth::SCOPE_STREAMS_READ;
@@ -51,7 +50,7 @@ impl CommitMutation {
     async fn commit_create(&self, ctx: &Context<'_>, commit: CommitCreateInput) -> Result<String> {
         let user = contributor(ctx, &commit.stream_id).await?;
         let st = state(ctx);
-        let txn = st.db.begin().await?;
+        let txn = crate::db::begin_write(&st.db).await?;
         let input = svc::CreateInput {
             stream_id: commit.stream_id,
             branch_name: commit.branch_name,
@@ -70,7 +69,7 @@ impl CommitMutation {
     async fn commit_update(&self, ctx: &Context<'_>, commit: CommitUpdateInput) -> Result<bool> {
         let user = contributor(ctx, &commit.stream_id).await?;
         let st = state(ctx);
-        let txn = st.db.begin().await?;
+        let txn = crate::db::begin_write(&st.db).await?;
         let n = svc::update(
             &txn,
             &st.server_info,
@@ -89,7 +88,7 @@ impl CommitMutation {
     async fn commit_delete(&self, ctx: &Context<'_>, commit: CommitDeleteInput) -> Result<bool> {
         let user = contributor(ctx, &commit.stream_id).await?;
         let st = state(ctx);
-        let txn = st.db.begin().await?;
+        let txn = crate::db::begin_write(&st.db).await?;
         let n = svc::delete(
             &txn,
             &st.server_info,
@@ -113,7 +112,7 @@ impl CommitMutation {
                 SCOPE_STREAMS_READ,
             )
             .await?;
-        let txn = st.db.begin().await?;
+        let txn = crate::db::begin_write(&st.db).await?;
         let n = svc::receive(
             &txn,
             &st.server_info,

@@ -4,7 +4,7 @@
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{stream as stream_entity, stream_acl, user};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::webhook::{webhooks_of, WebhookCollection};
 use super::{auth, owner, state};
@@ -217,7 +217,7 @@ impl StreamMutation {
     async fn stream_create(&self, ctx: &Context<'_>, stream: StreamCreateInput) -> Result<String> {
         let user = auth(ctx).require_scope(SCOPE_STREAMS_WRITE)?;
         let st = state(ctx);
-        let txn = st.db.begin().await?;
+        let txn = crate::db::begin_write(&st.db).await?;
         let id = service::stream::create(
             &txn,
             user,
@@ -235,7 +235,7 @@ impl StreamMutation {
     async fn stream_update(&self, ctx: &Context<'_>, stream: StreamUpdateInput) -> Result<bool> {
         let user = owner(ctx, &stream.id).await?;
         let st = state(ctx);
-        let txn = st.db.begin().await?;
+        let txn = crate::db::begin_write(&st.db).await?;
         let input = service::stream::UpdateInput {
             id: stream.id,
             name: stream.name,
@@ -251,7 +251,7 @@ impl StreamMutation {
     async fn stream_delete(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
         let user = owner(ctx, &id).await?;
         let st = state(ctx);
-        let txn = st.db.begin().await?;
+        let txn = crate::db::begin_write(&st.db).await?;
         let n = service::stream::delete(&txn, &st.server_info, &user.id, &id).await?;
         txn.commit().await?;
         st.queued(n);
@@ -266,7 +266,7 @@ impl StreamMutation {
         let p = permission_params;
         let user = owner(ctx, &p.stream_id).await?;
         let st = state(ctx);
-        let txn = st.db.begin().await?;
+        let txn = crate::db::begin_write(&st.db).await?;
         let n = service::stream::grant(
             &txn,
             &st.server_info,
@@ -289,7 +289,7 @@ impl StreamMutation {
         let p = permission_params;
         let user = owner(ctx, &p.stream_id).await?;
         let st = state(ctx);
-        let txn = st.db.begin().await?;
+        let txn = crate::db::begin_write(&st.db).await?;
         let n = service::stream::revoke(&txn, &st.server_info, &user.id, &p.stream_id, &p.user_id)
             .await?;
         txn.commit().await?;

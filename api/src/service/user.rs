@@ -32,7 +32,7 @@ pub async fn create_with_token<C: TransactionTrait>(
             "{email:?} is not an email address"
         )));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if user::Entity::find()
         .filter(user::Column::Email.eq(&email))
         .one(&txn)
