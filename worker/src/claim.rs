@@ -52,6 +52,9 @@ pub async fn claim(
     };
     // Two index range scans, each already in order and limited, rather than one `OR`: with the
     // `OR` both databases gather every due row and sort them, which is O(backlog) per claim.
+    // EXPLAIN (SQLite 3.46, PostgreSQL 15, 200,000 due rows): range scans on
+    // idx_webhooks_events_lease and idx_webhooks_events_due, no temporary sort (PostgreSQL: an
+    // incremental sort on the presorted `next_attempt_at`, stopped by the LIMIT).
     let sql = format!(
         "WITH expired AS (SELECT id FROM webhooks_events \
            WHERE status = 1 AND lease_expires_at < $3{not_in} \
