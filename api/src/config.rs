@@ -65,6 +65,11 @@ pub struct Config {
     #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 2_000)]
     pub graphql_max_complexity: usize,
 
+    /// For `streamhooks worker`: serve /healthz, /readyz and /metrics on this address (the worker
+    /// serves no HTTP without it). `serve` has them on `--bind` already.
+    #[arg(long, env = "METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
     #[command(flatten)]
     pub worker: WorkerConfig,
 }

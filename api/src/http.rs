@@ -23,16 +23,24 @@ struct HttpState {
 
 pub fn router(app: AppState, schema: AppSchema) -> Router {
     let limit = app.config.max_request_bytes;
-    let ingest = Router::new()
+    let rest = Router::new()
         .route("/api/events", post(crate::ingest::ingest))
-        .with_state(app.clone());
+        .with_state(app.clone())
+        .merge(operator_router(app.clone()));
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .with_state(HttpState { app, schema })
+        .merge(rest)
+        .layer(RequestBodyLimitLayer::new(limit))
+}
+
+/// `/healthz`, `/readyz`, `/metrics`: served by `serve`, and by `worker` on `--metrics-bind`.
+pub fn operator_router(app: AppState) -> Router {
+    Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(HttpState { app, schema })
-        .merge(ingest)
-        .layer(RequestBodyLimitLayer::new(limit))
+        .route("/metrics", get(metrics))
+        .with_state(app)
 }
 
 async fn graphiql() -> Html<String> {
@@ -59,12 +67,28 @@ async fn healthz() -> &'static str {
 }
 
 /// Readiness: the database answers.
-async fn readyz(State(s): State<HttpState>) -> Response {
-    match s.app.db.execute_unprepared("SELECT 1").await {
+async fn readyz(State(app): State<AppState>) -> Response {
+    match app.db.execute_unprepared("SELECT 1").await {
         Ok(_) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
         }
     }
+}
+
+/// Prometheus text format: deliveries by outcome, latency, in-flight, queue depth.
+async fn metrics(State(app): State<AppState>) -> Response {
+    let depth = match streamhooks_worker::queue_depth(&app.db).await {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!(error = %e, "queue depth unavailable");
+            None
+        }
+    };
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(depth),
+    )
+        .into_response()
 }

@@ -41,6 +41,8 @@ pub enum StartError {
     },
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("dispatcher failed: {0}")]
+    Worker(String),
 }
 
 /// What [`start`] runs besides the HTTP API.
@@ -56,6 +58,7 @@ pub struct Running {
     pub state: AppState,
     cancel: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
+    worker: Option<JoinHandle<Result<(), streamhooks_worker::Error>>>,
 }
 
 impl Running {
@@ -75,9 +78,20 @@ impl Running {
         self.wait().await
     }
 
-    /// Waits until the server stops (after its cancel token fires).
+    /// Waits until the server stops (after its cancel token fires): the HTTP server has finished
+    /// its requests and the dispatcher has finished or released what it had claimed.
     pub async fn wait(self) -> Result<(), StartError> {
-        match self.server.await {
+        let served = self.server.await;
+        // The HTTP server can also stop on its own (an accept error); take the dispatcher down too.
+        self.cancel.cancel();
+        if let Some(worker) = self.worker {
+            match worker.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(StartError::Worker(e.to_string())),
+                Err(e) => return Err(StartError::Worker(e.to_string())),
+            }
+        }
+        match served {
             Ok(r) => Ok(r?),
             Err(e) => Err(StartError::Io(std::io::Error::other(e))),
         }
@@ -95,7 +109,7 @@ pub async fn start(
     let config = Arc::new(config);
     let db = db::connect_and_migrate(&config.db.url()).await?;
     let state = AppState::new(db, config, streamhooks_worker::Notifier::new());
-    let _ = opts;
+    let worker = opts.worker.then(|| spawn_worker(&state, cancel.clone()));
     let schema = graphql::build_schema(state.clone());
     let app = http::router(state.clone(), schema);
     let addr = listener.local_addr()?;
@@ -110,7 +124,56 @@ pub async fn start(
         state,
         cancel,
         server,
+        worker,
     })
+}
+
+fn spawn_worker(
+    state: &AppState,
+    cancel: CancellationToken,
+) -> JoinHandle<Result<(), streamhooks_worker::Error>> {
+    tokio::spawn(streamhooks_worker::run(
+        state.db.clone(),
+        Arc::new(state.config.worker.clone()),
+        state.notifier.clone(),
+        state.metrics.clone(),
+        cancel,
+    ))
+}
+
+/// `streamhooks worker`: the dispatcher alone, until `cancel` fires; with `metrics_bind`, also the
+/// operator endpoints (health, readiness, this dispatcher's metrics).
+pub async fn run_worker(config: Config, cancel: CancellationToken) -> Result<(), StartError> {
+    config.validate().map_err(StartError::Config)?;
+    let db = db::connect_and_migrate(&config.db.url()).await?;
+    let metrics_bind = config.metrics_bind;
+    let state = AppState::new(db, Arc::new(config), streamhooks_worker::Notifier::new());
+    let ops = match metrics_bind {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            tracing::info!(addr = %listener.local_addr()?, "operator endpoints listening");
+            let app = http::operator_router(state.clone());
+            let stop = cancel.clone();
+            Some(tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+            }))
+        }
+        None => None,
+    };
+    let result = spawn_worker(&state, cancel.clone()).await;
+    cancel.cancel();
+    if let Some(ops) = ops {
+        let _ = ops.await;
+    }
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(StartError::Worker(e.to_string())),
+        Err(e) => Err(StartError::Worker(e.to_string())),
+    }
 }
 
 /// Binds `config.bind` and starts.

@@ -180,8 +180,12 @@ async fn serve(config: Config, no_worker: bool) -> Result<(), String> {
 }
 
 async fn worker(config: Config) -> Result<(), String> {
-    let _ = config;
-    Err("the dispatcher is not available in this build yet".to_owned())
+    let cancel = CancellationToken::new();
+    cancel_on_signals(cancel.clone());
+    tracing::info!("dispatcher running");
+    streamhooks_api::run_worker(config, cancel)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn user_create(d: &DbArgs, name: &str, email: &str, admin: bool) -> Result<(), String> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 use streamhooks_worker::outbox::ServerInfo;
-use streamhooks_worker::Notifier;
+use streamhooks_worker::{Metrics, Notifier};
 
 use crate::config::Config;
 
@@ -17,6 +17,8 @@ pub struct AppState {
     pub server_info: Arc<ServerInfo>,
     /// Woken after every commit that queued webhook events.
     pub notifier: Notifier,
+    /// Delivery counters of this process's dispatcher (zero when it runs none), for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -32,6 +34,7 @@ impl AppState {
             config,
             server_info,
             notifier,
+            metrics: Arc::new(Metrics::new()),
         }
     }
 

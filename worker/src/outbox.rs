@@ -43,6 +43,27 @@ pub struct Event {
     pub user: Option<Value>,
 }
 
+impl Event {
+    /// An event whose `stream` and `user` objects are read from the tables when it is queued.
+    pub fn new(
+        stream_id: &str,
+        user_id: &str,
+        event_name: &str,
+        activity_message: String,
+        data: Value,
+    ) -> Self {
+        Self {
+            stream_id: stream_id.to_owned(),
+            user_id: user_id.to_owned(),
+            event_name: event_name.to_owned(),
+            activity_message,
+            data,
+            stream: None,
+            user: None,
+        }
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Payload<'a> {
@@ -178,23 +199,14 @@ pub async fn redeliver<C: ConnectionTrait>(
     db: &C,
     original: &webhook_event::Model,
 ) -> Result<i64, DbErr> {
-    let now = Utc::now();
-    let row = webhook_event::ActiveModel {
-        id: NotSet,
-        webhook_id: Set(original.webhook_id.clone()),
-        stream_id: Set(original.stream_id.clone()),
-        event_name: Set(original.event_name.clone()),
-        status: Set(webhook_event::STATUS_QUEUED),
-        status_info: Set(format!("Queued; redelivery of event {}.", original.id)),
-        retry_count: Set(0),
-        last_update: Set(now),
-        payload: Set(original.payload.clone()),
-        created_at: Set(now),
-        next_attempt_at: Set(now.timestamp_millis()),
-        lease_expires_at: Set(None),
-        lease_token: Set(None),
-        manual: Set(true),
-    };
+    let row = queued_row(
+        &original.webhook_id,
+        &original.stream_id,
+        &original.event_name,
+        original.payload.clone(),
+        format!("Queued; redelivery of event {}.", original.id),
+        true,
+    );
     let id = webhook_event::Entity::insert(row)
         .exec(db)
         .await?
@@ -238,19 +250,38 @@ fn row(
         webhook: webhook_json(hook),
     };
     let payload = serde_json::to_string(&payload).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let info = if manual {
+        "Queued; test delivery (ping)."
+    } else {
+        "Queued; not attempted yet."
+    };
+    Ok(queued_row(
+        &hook.id,
+        &event.stream_id,
+        &event.event_name,
+        payload,
+        info.to_owned(),
+        manual,
+    ))
+}
+
+/// A queued row, due now.
+fn queued_row(
+    webhook_id: &str,
+    stream_id: &str,
+    event_name: &str,
+    payload: String,
+    status_info: String,
+    manual: bool,
+) -> webhook_event::ActiveModel {
     let now = Utc::now();
-    Ok(webhook_event::ActiveModel {
+    webhook_event::ActiveModel {
         id: NotSet,
-        webhook_id: Set(hook.id.clone()),
-        stream_id: Set(event.stream_id.clone()),
-        event_name: Set(event.event_name.clone()),
+        webhook_id: Set(webhook_id.to_owned()),
+        stream_id: Set(stream_id.to_owned()),
+        event_name: Set(event_name.to_owned()),
         status: Set(webhook_event::STATUS_QUEUED),
-        status_info: Set(if manual {
-            "Queued; test delivery (ping)."
-        } else {
-            "Queued; not attempted yet."
-        }
-        .to_owned()),
+        status_info: Set(status_info),
         retry_count: Set(0),
         last_update: Set(now),
         payload: Set(payload),
@@ -259,5 +290,5 @@ fn row(
         lease_expires_at: Set(None),
         lease_token: Set(None),
         manual: Set(manual),
-    })
+    }
 }

@@ -34,18 +34,6 @@ pub async fn find<C: ConnectionTrait>(db: &C, stream_id: &str, id: &str) -> Resu
     }
 }
 
-fn event(stream_id: &str, user_id: &str, name: &str, msg: String, data: Value) -> Event {
-    Event {
-        stream_id: stream_id.to_owned(),
-        user_id: user_id.to_owned(),
-        event_name: name.to_owned(),
-        activity_message: msg,
-        data,
-        stream: None,
-        user: None,
-    }
-}
-
 fn check_branch_name(name: &str) -> Result<String> {
     let name = name.trim().to_lowercase();
     check_name(&name, "branch")?;
@@ -87,7 +75,7 @@ pub async fn create<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    let ev = event(
+    let ev = Event::new(
         stream_id,
         user_id,
         triggers::BRANCH_CREATE,
@@ -124,7 +112,7 @@ pub async fn update<C: ConnectionTrait>(
     }
     am.updated_at = Set(Utc::now());
     let new = am.update(db).await?;
-    let ev = event(
+    let ev = Event::new(
         stream_id,
         user_id,
         triggers::BRANCH_UPDATE,
@@ -146,7 +134,7 @@ pub async fn delete<C: ConnectionTrait>(
         return Err(Error::bad_input("The main branch cannot be deleted"));
     }
     branch::Entity::delete_by_id(b.id.clone()).exec(db).await?;
-    let ev = event(
+    let ev = Event::new(
         stream_id,
         user_id,
         triggers::BRANCH_DELETE,

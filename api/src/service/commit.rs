@@ -50,18 +50,6 @@ pub async fn find<C: ConnectionTrait>(
     }
 }
 
-fn event(stream_id: &str, user_id: &str, name: &str, msg: String, data: Value) -> Event {
-    Event {
-        stream_id: stream_id.to_owned(),
-        user_id: user_id.to_owned(),
-        event_name: name.to_owned(),
-        activity_message: msg,
-        data,
-        stream: None,
-        user: None,
-    }
-}
-
 pub struct CreateInput {
     pub stream_id: String,
     pub branch_name: String,
@@ -115,7 +103,7 @@ pub async fn create<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    let ev = event(
+    let ev = Event::new(
         &input.stream_id,
         user_id,
         triggers::COMMIT_CREATE,
@@ -159,7 +147,7 @@ pub async fn update<C: ConnectionTrait>(
         branch_name = b.name;
     }
     let new = am.update(db).await?;
-    let ev = event(
+    let ev = Event::new(
         stream_id,
         user_id,
         triggers::COMMIT_UPDATE,
@@ -178,7 +166,7 @@ pub async fn delete<C: ConnectionTrait>(
 ) -> Result<u64> {
     let (c, branch_name) = find(db, stream_id, id).await?;
     commit::Entity::delete_by_id(c.id.clone()).exec(db).await?;
-    let ev = event(
+    let ev = Event::new(
         stream_id,
         user_id,
         triggers::COMMIT_DELETE,
@@ -202,7 +190,7 @@ pub async fn receive<C: ConnectionTrait>(
     for t in source_application.iter().chain(message.iter()) {
         check_no_nul(t, "commitReceive input")?;
     }
-    let ev = event(
+    let ev = Event::new(
         stream_id,
         user_id,
         triggers::COMMIT_RECEIVE,

@@ -135,13 +135,14 @@ pub async fn update<C: ConnectionTrait>(
     am.updated_at = Set(Utc::now());
     let new = am.update(db).await?;
     let ev = Event {
-        stream_id: new.id.clone(),
-        user_id: user_id.to_owned(),
-        event_name: triggers::STREAM_UPDATE.to_owned(),
-        activity_message: "Stream metadata changed".to_owned(),
-        data: json!({ "old": stream_json(&old), "new": stream_json(&new) }),
         stream: Some(stream_json(&new)),
-        user: None,
+        ..Event::new(
+            &new.id,
+            user_id,
+            triggers::STREAM_UPDATE,
+            "Stream metadata changed".to_owned(),
+            json!({ "old": stream_json(&old), "new": stream_json(&new) }),
+        )
     };
     Ok(emit(db, server, &ev).await?)
 }
@@ -157,13 +158,14 @@ pub async fn delete<C: ConnectionTrait>(
 ) -> Result<u64> {
     let s = find(db, id).await?;
     let ev = Event {
-        stream_id: s.id.clone(),
-        user_id: user_id.to_owned(),
-        event_name: triggers::STREAM_DELETE.to_owned(),
-        activity_message: "Stream deleted".to_owned(),
-        data: json!({ "stream": stream_json(&s) }),
         stream: Some(stream_json(&s)),
-        user: None,
+        ..Event::new(
+            &s.id,
+            user_id,
+            triggers::STREAM_DELETE,
+            "Stream deleted".to_owned(),
+            json!({ "stream": stream_json(&s) }),
+        )
     };
     let n = emit(db, server, &ev).await?;
     stream::Entity::delete_by_id(s.id).exec(db).await?;
@@ -215,15 +217,13 @@ pub async fn grant<C: ConnectionTrait>(
             .await?;
         }
     }
-    let ev = Event {
-        stream_id: stream_id.to_owned(),
-        user_id: user_id.to_owned(),
-        event_name: triggers::STREAM_PERMISSIONS_ADD.to_owned(),
-        activity_message: format!("Permission granted to user {target_user} ({role})"),
-        data: json!({ "targetUser": target_user, "role": role }),
-        stream: None,
-        user: None,
-    };
+    let ev = Event::new(
+        stream_id,
+        user_id,
+        triggers::STREAM_PERMISSIONS_ADD,
+        format!("Permission granted to user {target_user} ({role})"),
+        json!({ "targetUser": target_user, "role": role }),
+    );
     Ok(emit(db, server, &ev).await?)
 }
 
@@ -252,15 +252,13 @@ pub async fn revoke<C: ConnectionTrait>(
     stream_acl::Entity::delete_by_id((stream_id.to_owned(), target_user.to_owned()))
         .exec(db)
         .await?;
-    let ev = Event {
-        stream_id: stream_id.to_owned(),
-        user_id: user_id.to_owned(),
-        event_name: triggers::STREAM_PERMISSIONS_REMOVE.to_owned(),
-        activity_message: format!("Permission revoked for user {target_user} (previous: {role})"),
-        data: json!({ "targetUser": target_user, "role": role }),
-        stream: None,
-        user: None,
-    };
+    let ev = Event::new(
+        stream_id,
+        user_id,
+        triggers::STREAM_PERMISSIONS_REMOVE,
+        format!("Permission revoked for user {target_user} (previous: {role})"),
+        json!({ "targetUser": target_user, "role": role }),
+    );
     Ok(emit(db, server, &ev).await?)
 }
 
