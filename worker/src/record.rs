@@ -1,7 +1,7 @@
 //! Writing attempt results back, in batches. Delivery tasks send an [`Update`] over a channel;
 //! one recorder task drains whatever has accumulated and writes it in a single transaction, so a
 //! burst of N results costs one commit (one fsync on SQLite) instead of N. This is the hot path:
-//! the whole batch is one `UPDATE … FROM (VALUES …) WHERE id = v.id AND lease_token = v.token`
+//! every 256 results are one `UPDATE … FROM (VALUES …) WHERE id = v.id AND lease_token = v.token`
 //! (per-row statements cost more in round trips to the database thread than in SQL), plus one
 //! statement that resets the failure streak of webhooks that succeeded.
 //!
