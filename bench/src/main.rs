@@ -169,28 +169,30 @@ async fn latency(args: &Args) -> Result<(Duration, Duration, Duration), BoxError
     Ok((pick(0.50), pick(0.99), pick(1.0)))
 }
 
-/// Peak RSS (MB) while draining `n` queued events, and the rate achieved meanwhile.
-async fn rss(args: &Args, n: usize) -> Result<(f64, f64), BoxError> {
+/// Peak RSS (MB) while draining `n` queued events, RSS before the dispatcher started (the
+/// runtime, the receiver and SQLite after seeding), and the rate achieved meanwhile.
+async fn rss(args: &Args, n: usize) -> Result<(f64, f64, f64), BoxError> {
     let mut h = Harness::new(args, None).await?;
     seed::events(&h.bench.db, &h.hooks, n).await?;
     // Linux: writing 5 resets VmHWM to the current RSS, so seeding does not count.
     std::fs::write("/proc/self/clear_refs", "5")?;
+    let before = proc_status_kb("VmRSS:")? as f64 / 1024.0;
     let t = Instant::now();
     h.start(args);
     h.drained().await?;
     let secs = t.elapsed().as_secs_f64();
-    let peak = vm_hwm_kb()? as f64 / 1024.0;
+    let peak = proc_status_kb("VmHWM:")? as f64 / 1024.0;
     h.finish().await?;
-    Ok((peak, n as f64 / secs))
+    Ok((peak, before, n as f64 / secs))
 }
 
-fn vm_hwm_kb() -> Result<u64, BoxError> {
+fn proc_status_kb(field: &str) -> Result<u64, BoxError> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| "no VmHWM in /proc/self/status".into())
+        .ok_or_else(|| format!("no {field} in /proc/self/status").into())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -255,17 +257,19 @@ async fn main() -> Result<(), BoxError> {
         );
     }
     if want("rss") && args.backlog > 0 {
-        let (mut peaks, mut rates) = (Vec::new(), Vec::new());
+        let (mut peaks, mut befores, mut rates) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
-            let (peak, rate) = rss(&args, args.backlog).await?;
-            println!("  rss run: peak {peak:.1} MB while draining at {rate:.0}/s");
+            let (peak, before, rate) = rss(&args, args.backlog).await?;
+            println!("  rss run: peak {peak:.1} MB ({before:.1} MB before the dispatcher started), draining at {rate:.0}/s");
             peaks.push(peak);
+            befores.push(before);
             rates.push(rate);
         }
         println!(
-            "(c) SQLite, draining {} queued events: median peak RSS {:.1} MB (at {:.0} deliveries/s)",
+            "(c) SQLite, draining {} queued events: median peak RSS {:.1} MB, {:.1} MB before the dispatcher started (at {:.0} deliveries/s)",
             args.backlog,
             median(peaks),
+            median(befores),
             median(rates)
         );
     }

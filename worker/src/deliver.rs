@@ -173,11 +173,13 @@ pub async fn attempt(
     if (200..=204).contains(&status.as_u16()) {
         return Attempt::Delivered { status, elapsed };
     }
-    let message = if status.is_redirection() {
+    let redirect_to = location.as_deref().filter(|_| status.is_redirection());
+    let message = if let Some(to) = redirect_to {
+        // The Location is the receiver's text too: same one-line, capped treatment as a body.
         format!(
             "Redirect (HTTP {} to {}) not followed; point the webhook at the final URL.",
             status.as_u16(),
-            location.as_deref().unwrap_or("no Location")
+            excerpt(to.as_bytes())
         )
     } else {
         let excerpt = excerpt(&buf);

@@ -7,7 +7,9 @@
 //! (one slow endpoint then eats every slot) or let tasks pile up unboundedly. Instead only this
 //! loop acquires permits, always with `try_acquire`, never holding one while waiting for the
 //! other; a webhook whose lane is full is left out of the next claim (`NOT IN`) so its backlog
-//! stays in the database, where it costs nothing, and everything else keeps flowing.
+//! stays in the database, where it costs nothing, and everything else keeps flowing. A lane's
+//! queue therefore holds at most one claim's worth, and a queued job whose lease would run out
+//! before its request could finish is released rather than sent (another worker may own it).
 //!
 //! Claims are sized to the free global permits, so what is claimed starts at once unless its own
 //! webhook is at its cap. A full batch is followed by another claim straight away; otherwise the
@@ -30,6 +32,10 @@ use crate::guard::Guard;
 use crate::metrics::{Metrics, Outcome};
 use crate::record::{self, Update};
 use crate::{claim, deliver, listen, retention, retry, Error, Notifier, WorkerConfig};
+
+/// Full lanes named in one claim's `NOT IN`, to stay well within bind-parameter limits; rows of
+/// further full lanes may be claimed and simply wait in their lane.
+const MAX_EXCLUDED: usize = 1_000;
 
 /// How long to wait before claiming again after a database error.
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
@@ -223,6 +229,7 @@ impl Dispatcher {
             .iter()
             .filter(|(_, l)| l.is_full())
             .map(|(id, _)| id.clone())
+            .take(MAX_EXCLUDED)
             .collect();
         if limit == 0 {
             return Ok((0, skipped.into_iter().collect()));

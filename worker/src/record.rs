@@ -1,7 +1,7 @@
 //! Writing attempt results back, in batches. Delivery tasks send an [`Update`] over a channel;
 //! one recorder task drains whatever has accumulated and writes it in a single transaction, so a
 //! burst of N results costs one commit (one fsync on SQLite) instead of N. This is the hot path:
-//! the whole batch is one `UPDATE … FROM (VALUES …) WHERE id = v.id AND lease_token = v.token`
+//! every 256 results are one `UPDATE … FROM (VALUES …) WHERE id = v.id AND lease_token = v.token`
 //! (per-row statements cost more in round trips to the database thread than in SQL), plus one
 //! statement that resets the failure streak of webhooks that succeeded.
 //!
@@ -128,10 +128,15 @@ async fn write_with_retries(db: &DatabaseConnection, batch: &[Update], disable_a
     }
 }
 
-/// Rows per `UPDATE … FROM (VALUES …)`: 7 parameters each stays far below SQLite's 32,766.
-const ROWS_PER_STATEMENT: usize = 1024;
+/// Rows per `UPDATE … FROM (VALUES …)`.
+const ROWS_PER_STATEMENT: usize = 256;
 
 /// Writes `chunk` in one statement and returns the ids whose lease token still matched.
+///
+/// The row count is padded to a power of two with rows that match nothing (id -1), so there are
+/// only nine distinct statement texts. sqlx caches a prepared statement per text and connection;
+/// with one text per batch size, hundreds of large prepared statements piled up (60 MB while
+/// draining a million events).
 async fn update_events(txn: &impl ConnectionTrait, chunk: &[Update]) -> Result<Vec<i64>, DbErr> {
     let mut sql =
         String::from("WITH v(id, token, status, info, retries, next_at, updated) AS (VALUES ");
@@ -142,8 +147,10 @@ async fn update_events(txn: &impl ConnectionTrait, chunk: &[Update]) -> Result<V
         DatabaseBackend::Postgres => format!("${n}"),
         _ => "?".to_owned(),
     };
-    let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 7);
-    for (i, u) in chunk.iter().enumerate() {
+    let rows = chunk.len().next_power_of_two();
+    let pad_time = chunk.first().map_or_else(Utc::now, |u| u.last_update);
+    let mut values: Vec<Value> = Vec::with_capacity(rows * 7);
+    for i in 0..rows {
         if i > 0 {
             sql.push_str(", ");
         }
@@ -151,14 +158,26 @@ async fn update_events(txn: &impl ConnectionTrait, chunk: &[Update]) -> Result<V
         sql.push('(');
         sql.push_str(&marks.join(", "));
         sql.push(')');
+        let (id, token, status, info, retries, next_at, updated) = match chunk.get(i) {
+            Some(u) => (
+                u.id,
+                u.lease_token,
+                u.status,
+                u.status_info.as_str(),
+                u.retry_count,
+                u.next_attempt_at,
+                u.last_update,
+            ),
+            None => (-1, -1, 0, "", 0, 0, pad_time),
+        };
         values.extend([
-            u.id.into(),
-            u.lease_token.into(),
-            u.status.into(),
-            u.status_info.as_str().into(),
-            u.retry_count.into(),
-            u.next_attempt_at.into(),
-            u.last_update.into(),
+            id.into(),
+            token.into(),
+            status.into(),
+            info.into(),
+            retries.into(),
+            next_at.into(),
+            updated.into(),
         ]);
     }
     sql.push_str(

@@ -49,6 +49,9 @@ async fn a_hanging_webhook_does_not_hold_back_a_healthy_one() {
                 "hanging deliveries are still unresolved"
             );
         }
+        // Exactly the hanging webhook's cap is in flight; the rest of its events wait their turn.
+        assert_eq!(w.metrics.in_flight(), 4);
+        assert!(w.metrics.render(None).contains("streamhooks_in_flight 4\n"));
         w.stop().await;
         t.cleanup().await;
     }

@@ -9,6 +9,7 @@ mod isolation;
 mod lease;
 mod outcomes;
 mod retention;
+mod schema;
 mod shutdown;
 mod wakeup;
 mod wire;

@@ -239,3 +239,54 @@ async fn retry_after_on_429_replaces_the_schedule() {
         t.cleanup().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_bodies_are_read_only_up_to_the_limit() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for t in databases().await {
+        let db = &t.db;
+        // Announces a megabyte, sends 2 KB, then stalls: only a reader that stops at the cap
+        // finishes before the request timeout.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let _ = sock.read(&mut buf).await;
+                    let head =
+                        "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 1000000\r\n\r\n";
+                    let _ = sock.write_all(head.as_bytes()).await;
+                    let _ = sock.write_all(&[b'x'; 2048]).await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                });
+            }
+        });
+        let s = insert_stream(db).await;
+        let hook = insert_webhook(db, &s, &url, None).await;
+        let cfg = WorkerConfig {
+            response_body_limit: 1024,
+            request_timeout: Duration::from_secs(3),
+            ..no_retries()
+        };
+        let w = start(db, cfg);
+        let started = std::time::Instant::now();
+        let id = insert_event(db, &hook, "{}").await;
+        w.notifier.wake();
+        let e = wait_finished(db, id).await;
+        assert!(
+            started.elapsed() < Duration::from_millis(1_500),
+            "on {}: waited for the whole body",
+            t.name
+        );
+        let excerpt = format!(
+            "HTTP 500 Internal Server Error: {}…. Attempt 1 of 1",
+            "x".repeat(200)
+        );
+        assert!(e.status_info.starts_with(&excerpt), "{}", e.status_info);
+        w.stop().await;
+        t.cleanup().await;
+    }
+}
