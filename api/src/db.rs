@@ -118,7 +118,9 @@ async fn probe_postgres(url: &str, shown: &str) -> Result<(), DbError> {
 /// dispatcher, typically — committed in between, and the busy timeout cannot help that case.
 /// Taking the lock first makes concurrent writers wait their turn instead. PostgreSQL needs
 /// nothing: its row locks and MVCC handle it.
-pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+pub async fn begin_write<C: TransactionTrait>(
+    db: &C,
+) -> Result<DatabaseTransaction, sea_orm::DbErr> {
     let txn = db.begin().await?;
     if txn.get_database_backend() == DbBackend::Sqlite {
         txn.execute_unprepared("UPDATE streams SET updated_at = updated_at WHERE 0")
