@@ -3,6 +3,9 @@
 //! dispatcher through `streamhooks_worker::run`, the receiver on 127.0.0.1), against a fresh SQLite
 //! file and, when `TEST_DATABASE_URL` is set, a fresh PostgreSQL database.
 //!
+//! `emit` measures the queuing side instead: what one change costs when its stream has 100
+//! webhooks (one transaction, opened as the API opens it, fanning out 100 payload rows).
+//!
 //! Each figure is the median of `--runs` runs on a fresh database, because single runs on a shared
 //! two-core machine vary by tens of percent. Peak RSS is `VmHWM`, reset (via `clear_refs`) after
 //! seeding, so it measures the draining, not the bulk insert.
@@ -39,13 +42,18 @@ struct Args {
     /// Webhooks the events are spread over.
     #[arg(long, default_value_t = 100)]
     webhooks: usize,
-    /// Only these scenarios (comma-separated: throughput, latency, rss, postgres).
+    /// Only these scenarios (comma-separated: throughput, latency, rss, postgres, processes,
+    /// emit). `processes` drains PostgreSQL with two `streamhooks worker` processes.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput,latency,rss,postgres"
+        default_value = "throughput,latency,rss,postgres,processes,emit"
     )]
     only: Vec<String>,
+    /// The `streamhooks` binary the `processes` scenario runs (build it with
+    /// `cargo build --release -p streamhooks-api`).
+    #[arg(long, default_value = "target/release/streamhooks")]
+    streamhooks_bin: std::path::PathBuf,
     #[command(flatten)]
     worker: WorkerConfig,
 }
@@ -186,6 +194,85 @@ async fn rss(args: &Args, n: usize) -> Result<(f64, f64, f64), BoxError> {
     Ok((peak, before, n as f64 / secs))
 }
 
+/// Deliveries/s with two separate `streamhooks worker` processes draining `n` events queued in
+/// PostgreSQL (claims with SKIP LOCKED, wake-ups through NOTIFY), every status recorded.
+async fn two_processes(args: &Args, pg: &str, n: usize) -> Result<f64, BoxError> {
+    let h = Harness::new(args, Some(pg)).await?;
+    seed::events(&h.bench.db, &h.hooks, n).await?;
+    let url = h.bench.url.clone();
+    let spawn = || {
+        std::process::Command::new(&args.streamhooks_bin)
+            .args([
+                "worker",
+                "--database-url",
+                &url,
+                "--allow-local-network",
+                "true",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", args.streamhooks_bin.display()))
+    };
+    let t = Instant::now();
+    let children = [spawn()?, spawn()?];
+    let drained = h.drained().await;
+    let secs = t.elapsed().as_secs_f64();
+    for mut c in children {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let _ = c.wait();
+    }
+    drained?;
+    let received = h.seen.count.load(Ordering::Relaxed);
+    h.finish().await?;
+    if received < n as u64 {
+        return Err(format!("only {received} of {n} deliveries arrived").into());
+    }
+    Ok(n as f64 / secs)
+}
+
+/// Per-transaction time (p50, p99) of queuing one `commit_create` for every webhook of a stream:
+/// `begin_write`, `emit`, commit, as the API's `commitCreate` does around its own insert.
+async fn emit_cost(
+    args: &Args,
+    pg: Option<&str>,
+    n: usize,
+) -> Result<(Duration, Duration), BoxError> {
+    use streamhooks_worker::outbox::{emit, Event, ServerInfo};
+    let h = Harness::new(args, pg).await?;
+    let server = ServerInfo {
+        name: "bench".into(),
+        description: "bench".into(),
+        canonical_url: "http://127.0.0.1:3000".into(),
+        version: "0".into(),
+    };
+    let message = "x".repeat(700);
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        let event = Event::new(
+            "benchstream",
+            "benchuser",
+            "commit_create",
+            format!("Commit created on branch main: c{i}"),
+            serde_json::json!({ "id": format!("c{i}"), "commit": { "id": format!("c{i}"), "message": message, "branchName": "main" } }),
+        );
+        let t = Instant::now();
+        let txn = streamhooks_api::db::begin_write(&h.bench.db).await?;
+        let queued = emit(&txn, &server, &event).await?;
+        txn.commit().await?;
+        times.push(t.elapsed());
+        if queued != h.hooks.len() as u64 {
+            return Err(format!("queued {queued}, expected {}", h.hooks.len()).into());
+        }
+    }
+    h.finish().await?;
+    times.sort();
+    let pick = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    Ok((pick(0.50), pick(0.99)))
+}
+
 fn proc_status_kb(field: &str) -> Result<u64, BoxError> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
@@ -291,6 +378,54 @@ async fn main() -> Result<(), BoxError> {
                 );
             }
             _ => println!("(d) PostgreSQL: skipped (TEST_DATABASE_URL not set)"),
+        }
+    }
+    if want("processes") {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => {
+                let mut rates = Vec::new();
+                for _ in 0..runs {
+                    rates.push(two_processes(&args, &url, args.events).await?);
+                    println!(
+                        "  two worker processes run: {:.0} deliveries/s",
+                        rates[rates.len() - 1]
+                    );
+                }
+                println!(
+                    "(f) PostgreSQL, two streamhooks worker processes, {} queued events: median {:.0} deliveries/s",
+                    args.events,
+                    median(rates)
+                );
+            }
+            _ => println!("(f) two worker processes: skipped (TEST_DATABASE_URL not set)"),
+        }
+    }
+    if want("emit") {
+        let pg = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
+        for (name, url) in [("SQLite", None), ("PostgreSQL", pg.as_deref())] {
+            if name == "PostgreSQL" && url.is_none() {
+                println!("(e) PostgreSQL emit: skipped (TEST_DATABASE_URL not set)");
+                continue;
+            }
+            let (mut p50s, mut p99s) = (Vec::new(), Vec::new());
+            for _ in 0..runs {
+                let (p50, p99) = emit_cost(&args, url, 500).await?;
+                println!(
+                    "  {name} emit run: p50 {:.2} ms, p99 {:.2} ms",
+                    ms(p50),
+                    ms(p99)
+                );
+                p50s.push(ms(p50));
+                p99s.push(ms(p99));
+            }
+            println!(
+                "(e) {name}, one commit_create queued for {} webhooks (one transaction, 500 in a row): median p50 {:.2} ms, p99 {:.2} ms per transaction",
+                args.webhooks,
+                median(p50s),
+                median(p99s)
+            );
         }
     }
     Ok(())

@@ -1,21 +1,18 @@
-//! Database set-up for the benchmark: a fresh SQLite file (the embedded default, with the same
-//! WAL/NORMAL settings as `streamhooks serve`) or a fresh PostgreSQL database, 100 webhooks, and
+//! Database set-up for the benchmark: a fresh SQLite file (the embedded default, opened by the
+//! server's own `db::connect_and_migrate`, so with its settings) or a fresh PostgreSQL database, 100 webhooks, and
 //! events inserted in multi-row statements so seeding a million rows takes seconds, not the
 //! benchmark's time.
 
-use std::time::Duration;
-
 use chrono::Utc;
-use migration::{Migrator, MigratorTrait};
 use rand::Rng;
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement,
-    TransactionTrait, Value,
+    ConnectionTrait, Database, DatabaseConnection, DbErr, Statement, TransactionTrait, Value,
 };
 
 pub struct BenchDb {
     pub db: DatabaseConnection,
+    /// What other processes (the `processes` scenario's workers) connect to.
+    pub url: String,
     drop_pg: Option<(String, String)>,
     dir: Option<std::path::PathBuf>,
 }
@@ -27,24 +24,20 @@ fn rand_name() -> String {
     )
 }
 
+/// Opens `url` exactly as `streamhooks serve` does (same pool and SQLite settings) and migrates.
+async fn open(url: String) -> Result<DatabaseConnection, DbErr> {
+    streamhooks_api::db::connect_and_migrate(&url)
+        .await
+        .map_err(|e| DbErr::Custom(e.to_string()))
+}
+
 pub async fn sqlite() -> Result<BenchDb, DbErr> {
     let dir = std::env::temp_dir().join(format!("streamhooks-bench-{}", rand_name()));
     std::fs::create_dir_all(&dir).map_err(|e| DbErr::Custom(e.to_string()))?;
     let url = format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display());
-    let mut opts = ConnectOptions::new(url);
-    opts.max_connections(8)
-        .min_connections(1)
-        .sqlx_logging(false);
-    opts.map_sqlx_sqlite_opts(|o| {
-        o.journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
-    });
-    let db = Database::connect(opts).await?;
-    Migrator::up(&db, None).await?;
     Ok(BenchDb {
-        db,
+        db: open(url.clone()).await?,
+        url,
         drop_pg: None,
         dir: Some(dir),
     })
@@ -59,14 +52,10 @@ pub async fn postgres(admin_url: &str) -> Result<BenchDb, DbErr> {
     admin.close().await?;
     let mut url = url::Url::parse(admin_url).map_err(|e| DbErr::Custom(e.to_string()))?;
     url.set_path(&format!("/{name}"));
-    let mut opts = ConnectOptions::new(url.to_string());
-    opts.max_connections(32)
-        .min_connections(1)
-        .sqlx_logging(false);
-    let db = Database::connect(opts).await?;
-    Migrator::up(&db, None).await?;
+    let url = url.to_string();
     Ok(BenchDb {
-        db,
+        db: open(url.clone()).await?,
+        url,
         drop_pg: Some((admin_url.to_owned(), name)),
         dir: None,
     })
