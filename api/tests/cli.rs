@@ -6,29 +6,14 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use streamhooks_api::testkit::TestDatabase;
+
 const BIN: &str = env!("CARGO_BIN_EXE_streamhooks");
-
-fn temp_db() -> (std::path::PathBuf, String) {
-    let dir = std::env::temp_dir().join(format!(
-        "streamhooks-cli-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    let _ = std::fs::create_dir_all(&dir);
-    let url = format!("sqlite://{}?mode=rwc", dir.join("cli.sqlite").display());
-    (dir, url)
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-}
 
 #[test]
 fn user_create_prints_id_and_token_as_json() {
-    let (dir, url) = temp_db();
+    let db = TestDatabase::sqlite();
+    let url = db.url.clone();
     let out = Command::new(BIN)
         .args([
             "user",
@@ -68,7 +53,6 @@ fn user_create_prints_id_and_token_as_json() {
         .unwrap_or_else(|e| panic!("run: {e}"));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -105,7 +89,8 @@ fn bad_database_urls_give_one_clear_line_and_fail() {
 
 #[test]
 fn bad_configuration_is_refused_before_serving() {
-    let (dir, url) = temp_db();
+    let db = TestDatabase::sqlite();
+    let url = db.url.clone();
     let out = Command::new(BIN)
         .args([
             "serve",
@@ -135,12 +120,12 @@ fn bad_configuration_is_refused_before_serving() {
         .unwrap_or_else(|e| panic!("run: {e}"));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("LEASE_DURATION"));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn sigterm_shuts_serve_down_gracefully() {
-    let (dir, url) = temp_db();
+    let db = TestDatabase::sqlite();
+    let url = db.url.clone();
     let mut child = Command::new(BIN)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("DATABASE_URL", &url)
@@ -191,7 +176,6 @@ fn sigterm_shuts_serve_down_gracefully() {
     assert!(status.success(), "exit status {status:?}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Spawns `streamhooks receive` on a free port; returns the child, its base URL and its stdout.
