@@ -103,17 +103,14 @@ pub async fn ingest(
         user: req.user,
     };
     let result = async {
-        let txn = crate::db::begin_write(&app.db).await?;
+        let txn = app.begin().await?;
         let n = emit(&txn, &app.server_info, &event).await?;
-        txn.commit().await?;
+        app.commit(txn, n).await?;
         Ok::<u64, sea_orm::DbErr>(n)
     }
     .await;
     match result {
-        Ok(n) => {
-            app.queued(n);
-            (StatusCode::ACCEPTED, Json(json!({ "queued": n }))).into_response()
-        }
+        Ok(n) => (StatusCode::ACCEPTED, Json(json!({ "queued": n }))).into_response(),
         Err(sea_orm::DbErr::RecordNotFound(_)) => error(
             StatusCode::BAD_REQUEST,
             format!(

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use streamhooks_worker::outbox::ServerInfo;
 use streamhooks_worker::{Metrics, Notifier};
 
@@ -38,7 +38,20 @@ impl AppState {
         }
     }
 
-    /// Call after committing a transaction that queued `n` events.
+    /// Begins a transaction for a change that may queue events (see [`crate::db::begin_write`]).
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        crate::db::begin_write(&self.db).await
+    }
+
+    /// Commits a change that queued `queued` events, then wakes the dispatcher: in that order,
+    /// or it could look before the rows are visible and go back to sleep.
+    pub async fn commit(&self, txn: DatabaseTransaction, queued: u64) -> Result<(), DbErr> {
+        txn.commit().await?;
+        self.queued(queued);
+        Ok(())
+    }
+
+    /// Call after committing anything that queued `n` events outside [`AppState::commit`].
     pub fn queued(&self, n: u64) {
         if n > 0 {
             self.notifier.wake();

@@ -36,7 +36,7 @@ impl BranchMutation {
     async fn branch_create(&self, ctx: &Context<'_>, branch: BranchCreateInput) -> Result<String> {
         let user = contributor(ctx, &branch.stream_id).await?;
         let st = state(ctx);
-        let txn = crate::db::begin_write(&st.db).await?;
+        let txn = st.begin().await?;
         let (id, n) = svc::create(
             &txn,
             &st.server_info,
@@ -46,15 +46,14 @@ impl BranchMutation {
             branch.description,
         )
         .await?;
-        txn.commit().await?;
-        st.queued(n);
+        st.commit(txn, n).await?;
         Ok(id)
     }
 
     async fn branch_update(&self, ctx: &Context<'_>, branch: BranchUpdateInput) -> Result<bool> {
         let user = contributor(ctx, &branch.stream_id).await?;
         let st = state(ctx);
-        let txn = crate::db::begin_write(&st.db).await?;
+        let txn = st.begin().await?;
         let n = svc::update(
             &txn,
             &st.server_info,
@@ -65,15 +64,14 @@ impl BranchMutation {
             branch.description,
         )
         .await?;
-        txn.commit().await?;
-        st.queued(n);
+        st.commit(txn, n).await?;
         Ok(true)
     }
 
     async fn branch_delete(&self, ctx: &Context<'_>, branch: BranchDeleteInput) -> Result<bool> {
         let user = contributor(ctx, &branch.stream_id).await?;
         let st = state(ctx);
-        let txn = crate::db::begin_write(&st.db).await?;
+        let txn = st.begin().await?;
         let n = svc::delete(
             &txn,
             &st.server_info,
@@ -82,8 +80,7 @@ impl BranchMutation {
             &branch.id,
         )
         .await?;
-        txn.commit().await?;
-        st.queued(n);
+        st.commit(txn, n).await?;
         Ok(true)
     }
 }

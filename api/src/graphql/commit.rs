@@ -50,7 +50,7 @@ impl CommitMutation {
     async fn commit_create(&self, ctx: &Context<'_>, commit: CommitCreateInput) -> Result<String> {
         let user = contributor(ctx, &commit.stream_id).await?;
         let st = state(ctx);
-        let txn = crate::db::begin_write(&st.db).await?;
+        let txn = st.begin().await?;
         let input = svc::CreateInput {
             stream_id: commit.stream_id,
             branch_name: commit.branch_name,
@@ -61,15 +61,14 @@ impl CommitMutation {
             parents: commit.parents,
         };
         let (id, n) = svc::create(&txn, &st.server_info, &user.id, input).await?;
-        txn.commit().await?;
-        st.queued(n);
+        st.commit(txn, n).await?;
         Ok(id)
     }
 
     async fn commit_update(&self, ctx: &Context<'_>, commit: CommitUpdateInput) -> Result<bool> {
         let user = contributor(ctx, &commit.stream_id).await?;
         let st = state(ctx);
-        let txn = crate::db::begin_write(&st.db).await?;
+        let txn = st.begin().await?;
         let n = svc::update(
             &txn,
             &st.server_info,
@@ -80,15 +79,14 @@ impl CommitMutation {
             commit.new_branch_name,
         )
         .await?;
-        txn.commit().await?;
-        st.queued(n);
+        st.commit(txn, n).await?;
         Ok(true)
     }
 
     async fn commit_delete(&self, ctx: &Context<'_>, commit: CommitDeleteInput) -> Result<bool> {
         let user = contributor(ctx, &commit.stream_id).await?;
         let st = state(ctx);
-        let txn = crate::db::begin_write(&st.db).await?;
+        let txn = st.begin().await?;
         let n = svc::delete(
             &txn,
             &st.server_info,
@@ -97,8 +95,7 @@ impl CommitMutation {
             &commit.id,
         )
         .await?;
-        txn.commit().await?;
-        st.queued(n);
+        st.commit(txn, n).await?;
         Ok(true)
     }
 
@@ -112,7 +109,7 @@ impl CommitMutation {
                 SCOPE_STREAMS_READ,
             )
             .await?;
-        let txn = crate::db::begin_write(&st.db).await?;
+        let txn = st.begin().await?;
         let n = svc::receive(
             &txn,
             &st.server_info,
@@ -123,8 +120,7 @@ impl CommitMutation {
             input.message,
         )
         .await?;
-        txn.commit().await?;
-        st.queued(n);
+        st.commit(txn, n).await?;
         Ok(true)
     }
 }

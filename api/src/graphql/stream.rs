@@ -217,7 +217,7 @@ impl StreamMutation {
     async fn stream_create(&self, ctx: &Context<'_>, stream: StreamCreateInput) -> Result<String> {
         let user = auth(ctx).require_scope(SCOPE_STREAMS_WRITE)?;
         let st = state(ctx);
-        let txn = crate::db::begin_write(&st.db).await?;
+        let txn = st.begin().await?;
         let id = service::stream::create(
             &txn,
             user,
@@ -235,7 +235,7 @@ impl StreamMutation {
     async fn stream_update(&self, ctx: &Context<'_>, stream: StreamUpdateInput) -> Result<bool> {
         let user = owner(ctx, &stream.id).await?;
         let st = state(ctx);
-        let txn = crate::db::begin_write(&st.db).await?;
+        let txn = st.begin().await?;
         let input = service::stream::UpdateInput {
             id: stream.id,
             name: stream.name,
@@ -243,18 +243,16 @@ impl StreamMutation {
             is_public: stream.is_public,
         };
         let n = service::stream::update(&txn, &st.server_info, &user.id, input).await?;
-        txn.commit().await?;
-        st.queued(n);
+        st.commit(txn, n).await?;
         Ok(true)
     }
 
     async fn stream_delete(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
         let user = owner(ctx, &id).await?;
         let st = state(ctx);
-        let txn = crate::db::begin_write(&st.db).await?;
+        let txn = st.begin().await?;
         let n = service::stream::delete(&txn, &st.server_info, &user.id, &id).await?;
-        txn.commit().await?;
-        st.queued(n);
+        st.commit(txn, n).await?;
         Ok(true)
     }
 
@@ -266,7 +264,7 @@ impl StreamMutation {
         let p = permission_params;
         let user = owner(ctx, &p.stream_id).await?;
         let st = state(ctx);
-        let txn = crate::db::begin_write(&st.db).await?;
+        let txn = st.begin().await?;
         let n = service::stream::grant(
             &txn,
             &st.server_info,
@@ -276,8 +274,7 @@ impl StreamMutation {
             &p.role,
         )
         .await?;
-        txn.commit().await?;
-        st.queued(n);
+        st.commit(txn, n).await?;
         Ok(Some(true))
     }
 
@@ -289,11 +286,10 @@ impl StreamMutation {
         let p = permission_params;
         let user = owner(ctx, &p.stream_id).await?;
         let st = state(ctx);
-        let txn = crate::db::begin_write(&st.db).await?;
+        let txn = st.begin().await?;
         let n = service::stream::revoke(&txn, &st.server_info, &user.id, &p.stream_id, &p.user_id)
             .await?;
-        txn.commit().await?;
-        st.queued(n);
+        st.commit(txn, n).await?;
         Ok(Some(true))
     }
 }
