@@ -10,22 +10,31 @@ use streamhooks_api::testkit::TestDatabase;
 
 const BIN: &str = env!("CARGO_BIN_EXE_streamhooks");
 
+/// Runs the binary to completion with `DATABASE_URL` set and logging off.
+fn run<const N: usize>(args: [&str; N], database_url: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap_or_else(|e| panic!("run {args:?}: {e}"))
+}
+
 #[test]
 fn user_create_prints_id_and_token_as_json() {
     let db = TestDatabase::sqlite();
     let url = db.url.clone();
-    let out = Command::new(BIN)
-        .args([
+    let out = run(
+        [
             "user",
             "create",
             "--name",
             "Ada Lovelace",
             "--email",
             "ada@example.com",
-        ])
-        .env("DATABASE_URL", &url)
-        .output()
-        .unwrap_or_else(|e| panic!("run: {e}"));
+        ],
+        &url,
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -39,18 +48,17 @@ fn user_create_prints_id_and_token_as_json() {
     assert_eq!(v["token"].as_str().map(str::len), Some(42));
 
     // The same email again is refused, clearly.
-    let out = Command::new(BIN)
-        .args([
+    let out = run(
+        [
             "user",
             "create",
             "--name",
             "Ada",
             "--email",
             "ADA@example.com",
-        ])
-        .env("DATABASE_URL", &url)
-        .output()
-        .unwrap_or_else(|e| panic!("run: {e}"));
+        ],
+        &url,
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 }
@@ -72,12 +80,7 @@ fn bad_database_urls_give_one_clear_line_and_fail() {
             "cannot open database",
         ),
     ] {
-        let out = Command::new(BIN)
-            .arg("migrate")
-            .env("DATABASE_URL", url)
-            .env("RUST_LOG", "off")
-            .output()
-            .unwrap_or_else(|e| panic!("run: {e}"));
+        let out = run(["migrate"], url);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{url}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{url}: {stderr}");
@@ -91,21 +94,20 @@ fn bad_database_urls_give_one_clear_line_and_fail() {
 fn bad_configuration_is_refused_before_serving() {
     let db = TestDatabase::sqlite();
     let url = db.url.clone();
-    let out = Command::new(BIN)
-        .args([
+    let out = run(
+        [
             "serve",
             "--bind",
             "127.0.0.1:0",
             "--request-timeout",
             "ten seconds",
-        ])
-        .env("DATABASE_URL", &url)
-        .output()
-        .unwrap_or_else(|e| panic!("run: {e}"));
+        ],
+        &url,
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a duration"));
-    let out = Command::new(BIN)
-        .args([
+    let out = run(
+        [
             "serve",
             "--bind",
             "127.0.0.1:0",
@@ -113,11 +115,9 @@ fn bad_configuration_is_refused_before_serving() {
             "30s",
             "--lease",
             "10s",
-        ])
-        .env("DATABASE_URL", &url)
-        .env("RUST_LOG", "off")
-        .output()
-        .unwrap_or_else(|e| panic!("run: {e}"));
+        ],
+        &url,
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("LEASE_DURATION"));
 }
