@@ -24,7 +24,7 @@ struct HttpState {
 pub fn router(app: AppState, schema: AppSchema) -> Router {
     let limit = app.config.max_request_bytes;
     let rest = Router::new()
-        .route("/api/events", post(crate::ingest::ingest))
+        .route("/api/events", post(crate::webhooks::ingest::ingest))
         .with_state(app.clone())
         .merge(operator_router(app.clone()));
     Router::new()

@@ -2,21 +2,29 @@
 //!
 //! The library does the work and `main.rs` only parses the command line, so tests (ours and an
 //! embedding project's) start the real server in-process with [`start`] on `127.0.0.1:0`.
+//!
+//! Organised by domain, each with its GraphQL, service and HTTP parts:
+//! - [`backend`]: the Speckle-style backend (users, tokens, streams/projects, branches/models,
+//!   commits/versions) whose changes queue webhook events;
+//! - [`webhooks`]: the webhook API (configuration, history, pings, event ingest);
+//! - [`graphql`] assembles the schema, [`http`] the router; [`auth`], [`db`], [`config`],
+//!   [`state`] and [`error`] are shared by all; [`receive`] and [`testkit`] are tools for
+//!   people testing their receivers and integrations.
 
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod backend;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ids;
-pub mod ingest;
 pub mod receive;
-pub mod service;
 pub mod state;
 pub mod testkit;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

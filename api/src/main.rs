@@ -4,8 +4,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use streamhooks_api::backend::service;
 use streamhooks_api::config::{Config, DbArgs};
-use streamhooks_api::{bind_and_start, db, service, StartOptions};
+use streamhooks_api::{bind_and_start, db, StartOptions};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]

@@ -1,6 +1,8 @@
-//! The Speckle-compatible GraphQL schema, one module per domain (`XQuery` / `XMutation`), merged
-//! at the root. Resolvers extract the state and caller, authorise, and call `service` functions;
-//! a mutation that queues webhook events commits its transaction and then wakes the dispatcher.
+//! The root of the Speckle-compatible GraphQL schema: the domains' `XQuery` / `XMutation` objects
+//! (the backend's in [`crate::backend::graphql`], the webhook API's in
+//! [`crate::webhooks::graphql`]) merged into one schema with its limits, plus the helpers every
+//! resolver uses to get the state and the caller. Resolvers extract, authorise, and call service
+//! functions; a mutation that queues webhook events commits and then wakes the dispatcher.
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
@@ -11,14 +13,10 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::state::AppState;
 
-mod branch;
-mod commit;
-mod scalars;
-mod server;
-mod stream;
-mod token;
-mod user;
-mod webhook;
+pub mod scalars;
+
+use crate::backend::graphql::{branch, commit, server, stream, token, user};
+use crate::webhooks::graphql as webhook;
 
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(stream::StreamQuery, user::UserQuery, server::ServerQuery);

@@ -11,9 +11,9 @@ use sea_orm::{
 };
 use streamhooks_worker::triggers::TRIGGERS;
 
+use crate::backend::service::stream::check_no_nul;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
-use crate::service::stream::check_no_nul;
 
 pub const MAX_URL_LEN: usize = 2048;
 pub const MAX_DESCRIPTION_LEN: usize = 1024;

@@ -3,9 +3,9 @@
 
 use async_graphql::{Context, InputObject, Object};
 
-use super::{contributor, state};
+use crate::backend::service::branch as svc;
 use crate::error::Result;
-use crate::service::branch as svc;
+use crate::graphql::{contributor, state};
 
 #[derive(InputObject)]
 pub struct BranchCreateInput {

@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use entity::{stream as stream_entity, stream_acl, user};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::webhook::{webhooks_of, WebhookCollection};
-use super::{auth, owner, state};
 use crate::auth::{role_rank, SCOPE_STREAMS_READ, SCOPE_STREAMS_WRITE};
+use crate::backend::service;
 use crate::error::Result;
-use crate::service;
+use crate::graphql::{auth, owner, state};
+use crate::webhooks::graphql::{webhooks_of, WebhookCollection};
 
 /// Reads need: a public stream, or a role on it and a token with `streams:read`.
 pub(crate) async fn readable_stream(ctx: &Context<'_>, id: &str) -> Result<stream_entity::Model> {

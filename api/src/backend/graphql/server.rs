@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object, SimpleObject};
 
-use super::state;
+use crate::graphql::state;
 
 #[derive(SimpleObject)]
 #[graphql(rename_fields = "camelCase")]

@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use streamhooks_worker::outbox::{emit, timestamp, Event, ServerInfo};
 use streamhooks_worker::triggers;
 
+use crate::backend::service::stream::{check_description, check_name, find as find_stream};
 use crate::error::{Error, Result};
 use crate::ids::new_id;
-use crate::service::stream::{check_description, check_name, find as find_stream};
 
 pub fn branch_json(b: &branch::Model) -> Value {
     json!({

@@ -23,6 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{start, Config, Running, StartOptions};
 
+pub mod interop;
+
 /// Parses a [`Config`] from command-line style arguments, e.g. `["--retry-schedule", "50ms"]`.
 pub fn config_from_args<I, S>(args: I) -> Result<Config, clap::Error>
 where
@@ -167,9 +169,14 @@ impl TestServer {
     }
 
     pub async fn create_user(&self, name: &str, email: &str) -> TestUser {
-        let c = crate::service::user::create_with_token(&self.running.state.db, name, email, false)
-            .await
-            .unwrap_or_else(|e| panic!("create user: {}", e.public_message()));
+        let c = crate::backend::service::user::create_with_token(
+            &self.running.state.db,
+            name,
+            email,
+            false,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create user: {}", e.public_message()));
         TestUser {
             id: c.id,
             token: c.token,
@@ -177,9 +184,14 @@ impl TestServer {
     }
 
     pub async fn create_admin(&self, name: &str, email: &str) -> TestUser {
-        let c = crate::service::user::create_with_token(&self.running.state.db, name, email, true)
-            .await
-            .unwrap_or_else(|e| panic!("create admin: {}", e.public_message()));
+        let c = crate::backend::service::user::create_with_token(
+            &self.running.state.db,
+            name,
+            email,
+            true,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create admin: {}", e.public_message()));
         TestUser {
             id: c.id,
             token: c.token,

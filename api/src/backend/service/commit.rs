@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 use streamhooks_worker::outbox::{emit, timestamp, Event, ServerInfo};
 use streamhooks_worker::triggers;
 
+use crate::backend::service::stream::{check_description, check_no_nul, find as find_stream};
 use crate::error::{Error, Result};
 use crate::ids::new_id;
-use crate::service::stream::{check_description, check_no_nul, find as find_stream};
 
 pub fn commit_json(c: &commit::Model, branch_name: &str) -> Value {
     let parents: Option<Value> = c

@@ -4,10 +4,10 @@
 use async_graphql::{Context, InputObject, Object};
 use entity::stream_acl;
 
-use super::{auth, contributor, state};
 use crate::auth::SCOPE_STREAMS_READ;
+use crate::backend::service::commit as svc;
 use crate::error::Result;
-use crate::service::commit as svc;
+use crate::graphql::{auth, contributor, state};
 
 #[derive(InputObject)]
 pub struct CommitCreateInput {

@@ -6,9 +6,9 @@ use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{webhook_config, webhook_event};
 
-use super::{owner, state};
 use crate::error::Result;
-use crate::service::webhook as svc;
+use crate::graphql::{owner, state};
+use crate::webhooks::service as svc;
 
 #[derive(SimpleObject)]
 pub struct WebhookCollection {
@@ -217,7 +217,7 @@ impl WebhookMutation {
         let user = owner(ctx, &webhook.stream_id).await?;
         let st = state(ctx);
         let hook = svc::find_on_stream(&st.db, &webhook.id, &webhook.stream_id).await?;
-        let id = crate::service::ping::ping(
+        let id = crate::webhooks::ping::ping(
             &st.db,
             &st.server_info,
             user,
@@ -239,7 +239,7 @@ impl WebhookMutation {
         owner(ctx, &event.stream_id).await?;
         let st = state(ctx);
         let hook = svc::find_on_stream(&st.db, &event.webhook_id, &event.stream_id).await?;
-        let id = crate::service::ping::redeliver(&st.db, &hook, &event.id).await?;
+        let id = crate::webhooks::ping::redeliver(&st.db, &hook, &event.id).await?;
         st.queued(1);
         Ok(id.to_string())
     }

@@ -3,8 +3,8 @@
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::auth;
 use crate::auth::SCOPE_PROFILE_READ;
+use crate::graphql::auth;
 
 #[derive(SimpleObject)]
 pub struct User {

@@ -2,10 +2,10 @@
 
 use async_graphql::{Context, InputObject, Object};
 
-use super::scalars::BigInt;
-use super::{auth, state};
 use crate::auth::SCOPE_TOKENS_WRITE;
-use crate::service;
+use crate::backend::service;
+use crate::graphql::scalars::BigInt;
+use crate::graphql::{auth, state};
 
 #[derive(InputObject)]
 pub struct ApiTokenCreateInput {

@@ -6,9 +6,9 @@ use entity::user;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
 use crate::auth::ALL_SCOPES;
+use crate::backend::service::token;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
-use crate::service::token;
 
 pub struct Created {
     pub id: String,

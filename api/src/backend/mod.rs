@@ -1,0 +1,8 @@
+//! The Speckle-style backend that webhooks report on: users, personal access tokens,
+//! streams (projects), branches (models) and commits (versions). Each domain has its GraphQL
+//! part in [`graphql`] and its rules in [`service`]; every change that Speckle announces to
+//! webhooks queues its events through `streamhooks_worker::outbox::emit` in the change's own
+//! transaction.
+
+pub mod graphql;
+pub mod service;

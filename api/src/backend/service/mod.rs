@@ -1,0 +1,8 @@
+//! The backend's rules, callable with any `ConnectionTrait` so the same function runs inside a
+//! caller's transaction. GraphQL resolvers only extract, authorise and call.
+
+pub mod branch;
+pub mod commit;
+pub mod stream;
+pub mod token;
+pub mod user;
