@@ -26,7 +26,8 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
     let rest = Router::new()
         .route("/api/events", post(crate::webhooks::ingest::ingest))
         .with_state(app.clone())
-        .merge(operator_router(app.clone()));
+        .merge(operator_router(app.clone()))
+        .merge(crate::console::router());
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .with_state(HttpState { app, schema })

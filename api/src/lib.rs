@@ -7,6 +7,7 @@
 //! - [`backend`]: the Speckle-style backend (users, tokens, streams/projects, branches/models,
 //!   commits/versions) whose changes queue webhook events;
 //! - [`webhooks`]: the webhook API (configuration, history, pings, event ingest);
+//! - [`console`]: the web console at `GET /`, a GraphQL client served from files in the binary;
 //! - [`graphql`] assembles the schema, [`http`] the router; [`auth`], [`db`], [`config`],
 //!   [`state`] and [`error`] are shared by all; [`receive`] and [`testkit`] are tools for
 //!   people testing their receivers and integrations.
@@ -16,6 +17,7 @@
 pub mod auth;
 pub mod backend;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod error;
 pub mod graphql;

@@ -19,7 +19,12 @@ use crate::backend::graphql::{branch, commit, server, stream, token, user};
 use crate::webhooks::graphql as webhook;
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(stream::StreamQuery, user::UserQuery, server::ServerQuery);
+pub struct QueryRoot(
+    stream::StreamQuery,
+    user::UserQuery,
+    server::ServerQuery,
+    webhook::WebhookQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(

@@ -1,10 +1,12 @@
 //! The webhook API exactly as Speckle defines it (`webhookCreate/Update/Delete`, `webhooks(id)`,
 //! `history(limit)`), plus `disabledReason`, an added field: a Speckle client that does not ask
-//! for it sees no difference. Every operation needs the stream's owner with `streams:write`.
+//! for it sees no difference. Every operation needs the stream's owner with `streams:write`,
+//! except `webhookTriggers`, the public list of trigger names that forms (the console's) offer.
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{webhook_config, webhook_event};
+use streamhooks_worker::triggers::TRIGGERS;
 
 use crate::error::Result;
 use crate::graphql::{owner, state};
@@ -161,6 +163,17 @@ pub struct WebhookEventRedeliverInput {
     id: String,
     webhook_id: String,
     stream_id: String,
+}
+
+#[derive(Default)]
+pub struct WebhookQuery;
+
+#[Object]
+impl WebhookQuery {
+    /// The trigger names a webhook can subscribe to, in the server's order. Not in Speckle.
+    async fn webhook_triggers(&self) -> Vec<&'static str> {
+        TRIGGERS.to_vec()
+    }
 }
 
 #[derive(Default)]

@@ -3,6 +3,7 @@
 //! it over real HTTP. Subscribers are real HTTP receivers on 127.0.0.1.
 
 mod access;
+mod console;
 mod delivery;
 mod events;
 mod limits;
@@ -11,4 +12,5 @@ mod schema;
 mod storage;
 mod support;
 mod validation;
+mod webdriver;
 mod webhooks;

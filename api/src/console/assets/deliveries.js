@@ -1,0 +1,167 @@
+// One webhook's Recent deliveries, after GitHub's: newest first, twenty to a page, each event's
+// state, trigger, time, retries and statusInfo; opened, its payload pretty-printed and Redeliver.
+// Ping sends a sample event of a chosen trigger. Events still queued or being retried refresh
+// in place until they settle.
+
+import { busy, h, notice, route, time } from './dom.js';
+import { gql, Q, webhookTriggers } from './api.js';
+import { classify, plainIcon, statusLabel } from './status.js';
+
+const PAGE = 20;
+const MAX_LIMIT = 1000; // the server's cap on history(limit), and its default retention per webhook
+const POLL_MS = 1500;
+const MAX_POLLS = 200;
+
+function parsePayload(text) {
+  try {
+    const value = JSON.parse(text);
+    return { value, pretty: JSON.stringify(value, null, 2) };
+  } catch {
+    return { value: null, pretty: text };
+  }
+}
+
+function deliveryItem(e, open, redeliver) {
+  const state = classify(e);
+  const { value, pretty } = parsePayload(e.payload);
+  const trigger = typeof value?.event?.event_name === 'string' ? value.event.event_name : 'unknown event';
+  const retries = `${e.retryCount} retr${e.retryCount === 1 ? 'y' : 'ies'}`;
+  const button = h('button', { type: 'button', class: 'button', 'data-action': 'redeliver' }, 'Redeliver');
+  button.addEventListener('click', () => busy(button, () => redeliver(e)));
+  const details = h('details', { class: 'delivery', open },
+    h('summary', {},
+      h('span', { class: 'actions' }, plainIcon(state), statusLabel(state)),
+      h('span', { class: 'd-trigger' }, trigger),
+      h('span', { class: 'd-info' }, e.statusInfo),
+      h('span', { class: 'd-when' }, time(e.lastUpdate))),
+    h('div', { class: 'd-body' },
+      h('dl', {},
+        h('dt', {}, 'Event'), h('dd', { class: 'mono' }, e.id),
+        h('dt', {}, 'Status'), h('dd', {}, `${state.label} (status ${e.status}), ${retries}`),
+        h('dt', {}, 'Trigger'), h('dd', { class: 'mono' }, trigger),
+        h('dt', {}, 'Last update'), h('dd', {}, time(e.lastUpdate)),
+        h('dt', {}, 'Last attempt'), h('dd', { class: 'status-info' }, e.statusInfo)),
+      h('h3', {}, 'Payload'),
+      h('pre', { class: 'payload', tabindex: '0', 'aria-label': `Payload of event ${e.id}` }, pretty),
+      h('div', { class: 'actions' }, button)));
+  return h('li', { 'data-id': e.id, 'data-status': state.kind, 'data-event-status': e.status }, details);
+}
+
+export async function deliveriesScreen(ctx, streamId, webhookId, requestedPage) {
+  const page = Math.min(Math.max(1, requestedPage || 1), MAX_LIMIT / PAGE);
+  const limit = page * PAGE;
+  const n = notice();
+  const list = h('ul', { class: 'deliveries', id: 'deliveries', 'aria-label': 'Recent deliveries' });
+  const empty = h('p', { class: 'empty card', id: 'no-deliveries' }, 'Nothing has been sent yet. Ping the webhook to send a test event.');
+  const pageInfo = h('span', { class: 'muted' });
+  const newer = h('a', { class: 'button', href: route('streams', streamId, 'webhooks', webhookId, 'page', String(page - 1)), id: 'newer' }, '← Newer');
+  const older = h('a', { class: 'button', href: route('streams', streamId, 'webhooks', webhookId, 'page', String(page + 1)), id: 'older' }, 'Older →');
+  const items = new Map();
+  let timer = null;
+  let polls = 0;
+  ctx.onLeave(() => clearTimeout(timer));
+
+  async function redeliver(e) {
+    try {
+      const id = (await gql(Q.redeliver, { e: { id: e.id, webhookId, streamId } })).webhookEventRedeliver;
+      n.ok(`Sent event ${e.id} again as event ${id}.`);
+      await afterSend();
+    } catch (err) {
+      n.error(err);
+    }
+  }
+
+  async function afterSend() {
+    if (page !== 1) location.hash = route('streams', streamId, 'webhooks', webhookId);
+    else await refresh();
+  }
+
+  async function refresh() {
+    clearTimeout(timer);
+    const d = await gql(Q.deliveries, { stream: streamId, id: webhookId, limit });
+    if (!ctx.alive()) return null;
+    const w = d.stream?.webhooks?.items?.[0];
+    if (!w) throw new Error(`There is no webhook ${webhookId} on stream ${streamId}.`);
+    const total = w.history?.totalCount ?? 0;
+    const events = (w.history?.items ?? []).filter(Boolean).slice((page - 1) * PAGE);
+    const pages = Math.max(1, Math.ceil(Math.min(total, MAX_LIMIT) / PAGE));
+    pageInfo.textContent = `Page ${page} of ${pages} · ${total} event${total === 1 ? '' : 's'}`;
+    newer.hidden = page <= 1;
+    older.hidden = page >= pages;
+    empty.hidden = events.length > 0;
+    list.hidden = events.length === 0;
+    const keep = new Set();
+    let previous = null;
+    for (const e of events) {
+      const sig = JSON.stringify(e);
+      let entry = items.get(e.id);
+      if (!entry || entry.sig !== sig) {
+        const li = deliveryItem(e, entry?.li.querySelector('details').open ?? false, redeliver);
+        if (entry) entry.li.replaceWith(li);
+        entry = { li, sig };
+        items.set(e.id, entry);
+      }
+      if (entry.li.previousElementSibling !== previous || entry.li.parentNode !== list) {
+        if (previous) previous.after(entry.li);
+        else list.prepend(entry.li);
+      }
+      previous = entry.li;
+      keep.add(e.id);
+    }
+    for (const [id, entry] of items) {
+      if (!keep.has(id)) {
+        entry.li.remove();
+        items.delete(id);
+      }
+    }
+    const waiting = events.some((e) => e.status === 0 || e.status === 1);
+    if (waiting && polls < MAX_POLLS) {
+      polls += 1;
+      timer = setTimeout(() => refresh().catch((err) => n.error(err)), POLL_MS);
+    } else if (!waiting) {
+      polls = 0;
+    }
+    return w;
+  }
+
+  const [names, w] = await Promise.all([webhookTriggers(), refresh()]);
+  if (!w) return;
+  const select = h('select', { id: 'ping-trigger' },
+    names.map((t) => h('option', { value: t, selected: t === (w.triggers[0] ?? names[0]) }, t)));
+  const ping = h('button', { type: 'submit', class: 'button primary', id: 'ping' }, 'Ping');
+  const pingForm = h('form', {
+    class: 'ping', novalidate: true,
+    on: {
+      submit: (e) => {
+        e.preventDefault();
+        return busy(ping, async () => {
+          try {
+            const id = (await gql(Q.ping, { w: { id: webhookId, streamId, trigger: select.value } })).webhookPing;
+            n.ok(`Ping sent as event ${id} (${select.value}).`);
+            await afterSend();
+          } catch (err) {
+            n.error(err);
+          }
+        });
+      },
+    },
+  }, h('div', { class: 'field' }, h('label', { for: select.id }, 'Send a test event'), select), ping);
+
+  const back = route('streams', streamId);
+  ctx.show(`Recent deliveries · ${w.description || w.url}`,
+    h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' },
+      h('a', { href: '#/' }, 'Your streams'), ' › ', h('a', { href: back }, 'Webhooks'), ' › ', w.description || w.url),
+    h('div', { class: 'head' },
+      h('div', {},
+        h('h1', { tabindex: '-1' }, 'Recent deliveries'),
+        h('p', { class: 'break', id: 'webhook-title' }, h('strong', {}, w.description || w.url)),
+        w.description ? h('p', { class: 'mono break muted', id: 'webhook-url' }, w.url) : null,
+        w.enabled === false ? h('p', {}, h('span', { class: 'badge off' }, 'Disabled'), ' Pings and redeliveries are still sent.') : null),
+      h('div', { class: 'actions' },
+        h('a', { class: 'button', href: route('streams', streamId, 'webhooks', webhookId, 'edit') }, 'Edit'),
+        h('button', { type: 'button', class: 'button', id: 'refresh', on: { click: (e) => busy(e.target, () => refresh().catch((err) => n.error(err))) } }, 'Refresh'))),
+    n.el,
+    h('section', { class: 'panel', 'aria-label': 'Ping' }, pingForm),
+    list, empty,
+    h('div', { class: 'pager' }, newer, pageInfo, older));
+}

@@ -1,0 +1,227 @@
+//! Text that a receiver or a user controls (a response body, a stream name, a webhook's
+//! description and URL path, and the payload that carries them) is shown by the console as text
+//! and runs nothing. The markup tries both to set a global and to call back to the receiver; the
+//! test asserts neither happened and that no element was made from it. The page's CSP would
+//! block such scripts anyway, so the test also checks the DOM itself (no `img`, no extra
+//! `script`, no `on…` attribute), which only holds if the console never parsed the text as HTML.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::Router;
+use serde_json::{json, Value};
+use streamhooks_api::testkit::{TestServer, TestUser};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::{sign_in, with_browser};
+use crate::webdriver::Browser;
+
+type Hits = Arc<Mutex<Vec<String>>>;
+
+/// A receiver that answers every POST with 500 and a body of markup, and records every request
+/// (a GET would be the markup calling back).
+struct HostileReceiver {
+    addr: SocketAddr,
+    hits: Hits,
+    cancel: CancellationToken,
+}
+
+async fn answer(
+    State(s): State<(Hits, String)>,
+    method: Method,
+    uri: Uri,
+) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+    if let Ok(mut hits) = s.0.lock() {
+        hits.push(format!("{method} {uri}"));
+    }
+    let status = if method == Method::POST {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
+    (status, [("content-type", "text/html")], s.1.clone())
+}
+
+impl HostileReceiver {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
+        let body = format!(
+            "<script>window.__pwned='body'</script><img src=x onerror=\"window.__pwned='img'\"><img src=\"http://{addr}/beacon\">"
+        );
+        let hits = Hits::default();
+        let app = Router::new()
+            .fallback(answer)
+            .with_state((hits.clone(), body));
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+        });
+        Self { addr, hits, cancel }
+    }
+
+    fn gets(&self) -> Vec<String> {
+        self.hits
+            .lock()
+            .map(|h| {
+                h.iter()
+                    .filter(|r| !r.starts_with("POST"))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for HostileReceiver {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+const STREAM_NAME: &str = "<img src=x onerror=\"window.__pwned='stream'\">Nugget";
+const DESCRIPTION: &str =
+    "<script>window.__pwned='description'</script><b onmouseover=\"window.__pwned='b'\">hi</b>";
+
+#[tokio::test]
+async fn text_from_receivers_and_users_is_shown_as_text_and_runs_nothing() {
+    let server = TestServer::start().await;
+    let hostile = HostileReceiver::start().await;
+    let ada = server
+        .create_user("Ada <b>Lovelace</b>", "ada@example.com")
+        .await;
+    let stream = server.create_stream(&ada, STREAM_NAME).await;
+    let url = format!(
+        "http://{}/<img src=x onerror=window.__pwned='url'>",
+        hostile.addr
+    );
+    let id = server
+        .gql_ok(
+            &ada.token,
+            "mutation($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }",
+            json!({ "w": { "streamId": stream, "url": url, "description": DESCRIPTION, "triggers": ["stream_update"] } }),
+        )
+        .await["webhookCreate"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    server
+        .gql_ok(
+            &ada.token,
+            "mutation($w: WebhookPingInput!) { webhookPing(webhook: $w) }",
+            json!({ "w": { "id": id, "streamId": stream } }),
+        )
+        .await;
+    let h = server
+        .wait_for_history(&ada, &stream, &id, Duration::from_secs(10), |h| {
+            h.first().is_some_and(|e| e["status"] == 3)
+        })
+        .await;
+    let status_info = h[0]["statusInfo"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        status_info.contains("<script>window.__pwned='body'</script>"),
+        "the excerpt carries the markup: {status_info}"
+    );
+
+    with_browser(move |b| async move {
+        scenario(&b, &server, &ada, &stream, &id, &url, &status_info).await;
+        assert!(
+            hostile.gets().is_empty(),
+            "the page called the receiver: {:?}",
+            hostile.gets()
+        );
+        b.close().await;
+        server.shutdown().await;
+    })
+    .await;
+}
+
+/// Nothing ran and nothing was made of the markup on the current screen.
+async fn assert_inert(b: &Browser, screen: &str) {
+    let v = b
+        .script(
+            "return { pwned: window.__pwned ?? null, imgs: document.querySelectorAll('img').length, \
+             scripts: document.querySelectorAll('script').length, bold: document.querySelectorAll('b').length, \
+             handlers: [...document.querySelectorAll('*')].filter((e) => [...e.attributes].some((a) => a.name.startsWith('on'))).length, \
+             trusted: (() => { try { document.createElement('div').innerHTML = '<i>x</i>'; return 'assigned'; } catch (e) { return e.name; } })() }",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        v,
+        json!({ "pwned": null, "imgs": 0, "scripts": 1, "bold": 0, "handlers": 0, "trusted": "TypeError" }),
+        "on the {screen} screen"
+    );
+}
+
+async fn scenario(
+    b: &Browser,
+    server: &TestServer,
+    ada: &TestUser,
+    stream: &str,
+    id: &str,
+    url: &str,
+    status_info: &str,
+) {
+    sign_in(b, server, ada).await;
+    assert_eq!(b.find("#who").await.text().await, "Ada <b>Lovelace</b>");
+    let link = b
+        .find(&format!("#streams a[href='#/streams/{stream}']"))
+        .await;
+    assert_eq!(link.text().await, STREAM_NAME);
+    assert_inert(b, "streams").await;
+
+    link.click().await;
+    let row = format!("li.hook[data-id='{id}']");
+    b.wait(
+        "the failed webhook",
+        &format!("document.querySelector(\"{row}\")?.dataset.lastStatus === '3'"),
+    )
+    .await;
+    assert_eq!(
+        b.find(&format!("{row} .hook-title")).await.text().await,
+        DESCRIPTION
+    );
+    assert_eq!(b.find(&format!("{row} .hook-url")).await.text().await, url);
+    assert_eq!(b.find("h1").await.text().await, STREAM_NAME);
+    b.find(&format!("{row} .status-btn")).await.hover().await;
+    let tip = b.find(&format!("{row} .tip")).await.text().await;
+    assert!(
+        tip.contains(status_info),
+        "tooltip {tip:?} shows {status_info:?}"
+    );
+    assert_inert(b, "webhooks").await;
+
+    b.find(&format!("{row} [data-action=deliveries]"))
+        .await
+        .click()
+        .await;
+    b.find("#deliveries li summary").await.click().await;
+    let payload = b.find("#deliveries li pre.payload").await.text().await;
+    let parsed: Value = serde_json::from_str(&payload)
+        .unwrap_or_else(|e| panic!("payload shown is not the JSON: {e}"));
+    assert_eq!(parsed["webhook"]["description"], DESCRIPTION);
+    assert_eq!(parsed["stream"]["name"], STREAM_NAME);
+    assert_eq!(
+        b.find("#deliveries li .status-info").await.text().await,
+        status_info
+    );
+    assert_eq!(b.find("#webhook-url").await.text().await, url);
+    assert_inert(b, "deliveries").await;
+
+    b.find("a.button[href$='/edit']").await.click().await;
+    let shown = b.script("return [document.querySelector('#wh-url').value, document.querySelector('#wh-description').value]", json!([])).await;
+    assert_eq!(shown, json!([url, DESCRIPTION]));
+    assert_inert(b, "edit").await;
+}
