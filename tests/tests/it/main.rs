@@ -9,6 +9,7 @@ mod events;
 mod limits;
 mod pings;
 mod schema;
+mod speckle_projects;
 mod storage;
 mod support;
 mod validation;
