@@ -168,6 +168,11 @@ impl Browser {
         self.cmd("POST", "/url", Some(json!({ "url": url }))).await;
     }
 
+    /// Reloads the page, as F5 does.
+    pub async fn reload(&self) {
+        self.cmd("POST", "/refresh", Some(json!({}))).await;
+    }
+
     /// The viewport's size in CSS px is what layouts react to; the window is sized to match.
     pub async fn resize(&self, width: u32, height: u32) {
         self.cmd(
@@ -241,6 +246,24 @@ impl Browser {
             .into_iter()
             .next()
             .unwrap_or_else(|| panic!("{css} vanished"))
+    }
+
+    /// Chooses `value` in the `<select>` matching `css`, by clicking its option as a user does.
+    pub async fn choose(&self, css: &str, value: &str) {
+        self.find(css).await;
+        let option = format!("{css} option[value='{value}']");
+        let found = self.all(&option).await;
+        let Some(o) = found.first() else {
+            panic!("no {option}");
+        };
+        o.click().await;
+        let chosen = self
+            .script(
+                "return document.querySelector(arguments[0]).value",
+                json!([css]),
+            )
+            .await;
+        assert_eq!(chosen, json!(value), "{css} did not take {value}");
     }
 
     /// Presses keys (WebDriver key codes such as [`TAB`]) on whatever has focus.

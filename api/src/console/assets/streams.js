@@ -1,17 +1,20 @@
 // The first screen: the streams (projects) the signed-in user owns, each leading to its
 // Webhooks tab. Only owners may manage webhooks, so other roles are not listed.
 
-import { h, notice, route } from './dom.js';
+import { h, notice, route, time } from './dom.js';
 import { gql } from './api.js';
 
 const PAGE = 50;
 const OWNED = `query ConsoleStreams($cursor: String, $limit: Int!) {
   activeUser { id projects(limit: $limit, cursor: $cursor, filter: { onlyWithRoles: ["stream:owner"] }) {
-    totalCount cursor items { id name role } } } }`;
+    totalCount cursor items { id name role updatedAt webhooks { totalCount } } } } }`;
 
 function row(p) {
+  const count = p.webhooks?.totalCount ?? 0;
   return h('li', { class: 'stream-row' },
-    h('a', { href: route('streams', p.id) }, p.name || p.id),
+    h('div', {},
+      h('a', { href: route('streams', p.id) }, p.name || p.id),
+      h('div', { class: 'muted small' }, `${count} webhook${count === 1 ? '' : 's'} · updated `, time(p.updatedAt))),
     h('span', { class: 'mono muted' }, p.id));
 }
 

@@ -158,7 +158,9 @@ export async function webhooksScreen(ctx, streamId) {
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/' }, 'Your streams'), ' › ', stream.name),
     h('div', { class: 'head' },
       h('div', {}, h('h1', { tabindex: '-1', class: 'break' }, stream.name), h('h2', {}, 'Webhooks'), count),
-      h('a', { class: 'button primary', href: route('streams', streamId, 'new'), id: 'new-webhook' }, 'New webhook')),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'button', id: 'refresh', on: { click: (e) => busy(e.target, () => refresh().catch((err) => n.error(err))) } }, 'Refresh'),
+        h('a', { class: 'button primary', href: route('streams', streamId, 'new'), id: 'new-webhook' }, 'New webhook'))),
     n.el, list, empty,
     h('p', { class: 'hint' }, 'Beware of loops: a receiver that changes this stream in answer to its events triggers them again.'));
 }

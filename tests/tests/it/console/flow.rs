@@ -60,6 +60,7 @@ async fn an_owner_manages_a_webhook_in_the_console() {
     let receiver = TestReceiver::start().await;
     let steady = TestReceiver::start().await;
     let ada = server.create_user("Ada Lovelace", "ada@example.com").await;
+    server.create_stream(&ada, "Bridge renovation").await;
     let stream = server.create_stream(&ada, "Golden Nugget 🌻").await;
     // Someone else's stream on which Ada is only a contributor: not hers to manage.
     let bob = server.create_user("Bob", "bob@example.com").await;
@@ -126,6 +127,11 @@ async fn scenario(
         .find(&format!("#streams a[href='#/streams/{stream}']"))
         .await;
     assert_eq!(link.text().await, "Golden Nugget 🌻");
+    let listed = b.find("#streams").await.text().await;
+    assert!(
+        listed.contains("Bridge renovation") && listed.contains("1 webhook ·"),
+        "{listed}"
+    );
     assert!(b
         .all(&format!("#streams a[href='#/streams/{bobs}']"))
         .await
@@ -170,10 +176,7 @@ async fn scenario(
         .await
         .click()
         .await;
-    b.find("#ping-trigger option[value=commit_create]")
-        .await
-        .click()
-        .await;
+    b.choose("#ping-trigger", "commit_create").await;
     b.find("#ping").await.click().await;
     let got = verified_payload(&next(receiver).await, SECRET);
     assert_eq!(got["event"]["event_name"], "commit_create");
@@ -197,27 +200,24 @@ async fn scenario(
     )
     .await;
 
-    // The receiver fails: the ping fails for good, the icon turns red with the error on hover,
-    // and (after one final failure, as configured) the server disables the webhook.
+    // The receiver fails on a real event (a ping would not count towards disabling): the event
+    // fails for good, the server disables the webhook (after one final failure, as configured),
+    // and after a reload (the tab keeps its session) the icon is red with the error on hover.
     receiver.set_status(500);
-    b.find(&format!("{row} [data-action=deliveries]"))
-        .await
-        .click()
+    server
+        .gql_ok(
+            &ada.token,
+            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
+            json!({ "s": { "id": stream, "description": "now with a failing receiver" } }),
+        )
         .await;
-    b.find("#ping-trigger option[value=stream_update]")
-        .await
-        .click()
+    let h = server
+        .wait_for_history(ada, stream, &id, Duration::from_secs(10), |h| {
+            h.first().is_some_and(|e| e["status"] == 3)
+        })
         .await;
-    b.find("#ping").await.click().await;
-    b.wait(
-        "the failed ping",
-        "document.querySelector('#deliveries li')?.dataset.eventStatus === '3'",
-    )
-    .await;
-    b.find(&format!("nav.crumbs a[href='#/streams/{stream}']"))
-        .await
-        .click()
-        .await;
+    assert_eq!(h[0]["status"], 3, "{h:?}");
+    b.reload().await;
     b.wait(
         "a red icon",
         &format!("document.querySelector(\"{row}\")?.dataset.lastStatus === '3'"),
@@ -410,6 +410,12 @@ async fn scenario(
     let left = webhooks(server, ada, stream).await;
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0]["description"], "Slack notifier");
+
+    // A stream Ada does not own: the page says why, in the server's words.
+    b.goto(&format!("{}/#/streams/{bobs}", server.url())).await;
+    let refused = b.find(".notice.error").await.text().await;
+    assert!(refused.contains("stream:owner"), "{refused}");
+    assert!(b.all("#webhooks").await.is_empty());
 
     // The token never reached a URL or a cookie; signing out forgets it.
     let clean = b

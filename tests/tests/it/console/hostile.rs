@@ -221,6 +221,7 @@ async fn scenario(
     assert_inert(b, "deliveries").await;
 
     b.find("a.button[href$='/edit']").await.click().await;
+    b.find("#wh-url").await;
     let shown = b.script("return [document.querySelector('#wh-url').value, document.querySelector('#wh-description').value]", json!([])).await;
     assert_eq!(shown, json!([url, DESCRIPTION]));
     assert_inert(b, "edit").await;
