@@ -12,11 +12,14 @@
 mod flow;
 mod hostile;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use streamhooks_api::testkit::{interop, TestServer, TestUser};
+use sha2::Sha256;
+use streamhooks_api::testkit::{interop, Received, TestReceiver, TestServer, TestUser};
 
 use crate::webdriver::Browser;
 
@@ -194,6 +197,42 @@ pub async fn webhooks(server: &TestServer, user: &TestUser, stream: &str) -> Vec
         .as_array()
         .cloned()
         .unwrap_or_default()
+}
+
+/// The payload object of a delivery whose signature verifies with `secret`.
+pub fn verified_payload(req: &Received, secret: &str) -> Value {
+    let payload = req
+        .payload_string()
+        .unwrap_or_else(|| panic!("not double-encoded: {req:?}"));
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    mac.update(payload.as_bytes());
+    let expected = hex::encode(mac.finalize().into_bytes());
+    assert_eq!(
+        req.header("x-webhook-signature"),
+        Some(expected.as_str()),
+        "signature"
+    );
+    serde_json::from_str(&payload).unwrap_or_else(|e| panic!("payload is not JSON: {e}"))
+}
+
+pub async fn next(receiver: &TestReceiver) -> Received {
+    receiver
+        .next(Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("the receiver got no request"))
+}
+
+pub fn hook(server: &[Value], url: &str) -> Value {
+    server
+        .iter()
+        .find(|w| w["url"] == url)
+        .cloned()
+        .unwrap_or_else(|| panic!("no webhook for {url} in {server:?}"))
+}
+
+pub fn set(v: &Value) -> BTreeSet<String> {
+    serde_json::from_value(v.clone()).unwrap_or_default()
 }
 
 fn screenshots_dir() -> Option<PathBuf> {

@@ -351,6 +351,15 @@ impl Element<'_> {
         v.as_str().unwrap_or_default().to_owned()
     }
 
+    /// An attribute's value, or "" if it has none.
+    pub async fn attr(&self, name: &str) -> String {
+        let v = self
+            .browser
+            .cmd("GET", &self.path(&format!("/attribute/{name}")), None)
+            .await;
+        v.as_str().unwrap_or_default().to_owned()
+    }
+
     pub async fn displayed(&self) -> bool {
         self.browser
             .cmd("GET", &self.path("/displayed"), None)
