@@ -11,6 +11,7 @@
 
 mod flow;
 mod hostile;
+mod paging;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
