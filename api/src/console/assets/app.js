@@ -95,6 +95,7 @@ function signInScreen(message) {
         e.preventDefault();
         const value = input.value.trim();
         if (!value) return n.error('Paste a personal access token first.');
+        if (/[^\x21-\x7e]/.test(value)) return n.error('A token has letters and digits only; check what was pasted.');
         button.disabled = true;
         n.info('Checking the token…');
         try {

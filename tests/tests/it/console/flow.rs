@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use streamhooks_api::testkit::{TestReceiver, TestServer, TestUser, TEST_ARGS};
 
 use super::{check_widths, hook, next, set, sign_in, verified_payload, webhooks, with_browser};
-use crate::webdriver::{Browser, ESCAPE, TAB};
+use crate::webdriver::{Browser, ENTER, ESCAPE, TAB};
 
 const SECRET: &str = "s3cr3t";
 
@@ -82,6 +82,13 @@ async fn scenario(
     b.goto(&format!("{}/", server.url())).await;
     b.find("#token").await;
     check_widths(b, "sign-in").await;
+    b.find("#token")
+        .await
+        .type_text("0000000000not-a-token")
+        .await;
+    b.keys(ENTER).await;
+    let refused = b.find(".notice.error").await.text().await;
+    assert!(refused.contains("does not know this token"), "{refused}");
     sign_in(b, server, ada).await;
     assert_eq!(b.find("#who").await.text().await, "Ada Lovelace");
     let link = b
