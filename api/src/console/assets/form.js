@@ -19,7 +19,8 @@ function triggerBoxes(names, chosen) {
   const boxes = names.map((t) => h('input', { type: 'checkbox', value: t, id: `trigger-${t}`, checked: chosen.has(t) }));
   const all = (on) => () => boxes.forEach((b) => { b.checked = on; });
   const fieldset = h('fieldset', { id: 'wh-triggers' },
-    h('legend', {}, 'Triggers ', h('span', { class: 'hint' }, '(the events that send a request)')),
+    h('legend', {}, 'Triggers'),
+    h('p', { class: 'hint' }, 'The events on this stream that send a request.'),
     h('div', { class: 'checks' }, boxes.map((b) => h('label', { class: 'check', for: b.id }, b, h('span', {}, b.value)))),
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'button', on: { click: all(true) } }, 'Select all'),
