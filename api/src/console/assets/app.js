@@ -71,7 +71,7 @@ async function route() {
 }
 
 /** A screen that could not load: the server's sentence, and a way back. */
-export function failed(ctx, e) {
+function failed(ctx, e) {
   const n = notice();
   n.error(e);
   ctx.show('Error', h('h1', { tabindex: '-1' }, 'Could not load this page'), n.el,

@@ -38,7 +38,7 @@ export function confirmDialog(title, text, action) {
   });
 }
 
-function webhookRow(ctx, streamId, w, n, refresh) {
+function webhookRow(streamId, w, n, refresh) {
   const last = w.history?.items?.[0] ?? null;
   const state = classify(last);
   const actions = h('div', { class: 'actions' },
@@ -124,7 +124,7 @@ export async function webhooksScreen(ctx, streamId) {
       const sig = JSON.stringify(w);
       let entry = rows.get(w.id);
       if (!entry || entry.sig !== sig) {
-        const li = webhookRow(ctx, streamId, w, n, refresh);
+        const li = webhookRow(streamId, w, n, refresh);
         if (entry) entry.li.replaceWith(li);
         entry = { li, sig };
         rows.set(w.id, entry);
