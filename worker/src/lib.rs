@@ -20,10 +20,12 @@ pub mod listen;
 pub mod metrics;
 pub mod notifier;
 pub mod outbox;
+pub mod queue;
 pub mod record;
 pub mod retention;
 pub mod retry;
 pub mod sign;
+pub mod sql;
 pub mod triggers;
 
 pub use claim::queue_depth;

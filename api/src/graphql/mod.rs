@@ -48,7 +48,11 @@ pub fn schema_builder(
 }
 
 pub fn build_schema(state: AppState) -> AppSchema {
-    schema_builder(&state.config).data(state).finish()
+    let loaders = crate::webhooks::history::Loaders::new(state.db.clone());
+    schema_builder(&state.config)
+        .data(loaders)
+        .data(state)
+        .finish()
 }
 
 /// The SDL clients see; `schema.graphql` at the repository root must equal it.

@@ -1,13 +1,17 @@
 //! The webhook API exactly as Speckle defines it (`webhookCreate/Update/Delete`, `webhooks(id)`,
-//! `history(limit)`), plus `disabledReason`, an added field: a Speckle client that does not ask
-//! for it sees no difference. Every operation needs the stream's owner with `streams:write`.
+//! `history(limit)`), plus added fields a Speckle client that does not ask for them never sees:
+//! `disabledReason`, and `WebhookEvent.attempts` (every attempt with its response, like GitHub's
+//! "Recent deliveries"). Every operation needs the stream's owner with `streams:write`. History
+//! and attempts are read through the batching loaders of [`crate::webhooks::history`], so a
+//! stream's hundred webhooks cost a few queries, not a few hundred.
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{webhook_config, webhook_event};
+use entity::{webhook_config, webhook_event_attempt};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::graphql::{owner, state};
+use crate::webhooks::history::{EventRow, Loaders};
 use crate::webhooks::service as svc;
 
 #[derive(SimpleObject)]
@@ -40,10 +44,24 @@ impl Webhook {
         #[graphql(default = 25)] limit: i32,
     ) -> Result<Option<WebhookEventCollection>> {
         let limit = svc::check_history_limit(limit)?;
-        let (total, items) = svc::history(&state(ctx).db, &self.id, limit).await?;
+        let page = loaders(ctx)
+            .history
+            .load_one((self.id.clone(), limit))
+            .await
+            .map_err(|e| Error::Internal(format!("reading the history: {e}")))?
+            .unwrap_or(crate::webhooks::history::Page {
+                total: 0,
+                items: Vec::new(),
+            });
+        let now_ms = Utc::now().timestamp_millis();
         Ok(Some(WebhookEventCollection {
-            total_count: Some(i32::try_from(total).unwrap_or(i32::MAX)),
-            items: Some(items.into_iter().map(|e| Some(e.into())).collect()),
+            total_count: Some(i32::try_from(page.total).unwrap_or(i32::MAX)),
+            items: Some(
+                page.items
+                    .into_iter()
+                    .map(|e| Some(WebhookEvent::new(e, now_ms)))
+                    .collect(),
+            ),
         }))
     }
 }
@@ -71,6 +89,7 @@ pub struct WebhookEventCollection {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct WebhookEvent {
     id: String,
     webhook_id: String,
@@ -82,20 +101,93 @@ pub struct WebhookEvent {
     last_update: DateTime<Utc>,
     /// The payload object as the JSON string that was (or will be) signed and sent.
     payload: String,
+    #[graphql(skip)]
+    event_id: i64,
 }
 
-impl From<webhook_event::Model> for WebhookEvent {
-    fn from(e: webhook_event::Model) -> Self {
+impl WebhookEvent {
+    fn new(e: EventRow, now_ms: i64) -> Self {
         Self {
             id: e.id.to_string(),
+            status: i32::from(e.status(now_ms)),
             webhook_id: e.webhook_id,
-            status: i32::from(e.status),
             status_info: e.status_info,
             retry_count: e.retry_count,
             last_update: e.last_update,
-            payload: e.payload,
+            payload: e.payload.unwrap_or_default(),
+            event_id: e.id,
         }
     }
+}
+
+#[ComplexObject]
+impl WebhookEvent {
+    /// Every attempt to deliver this event, first attempt first, with what the receiver
+    /// answered. Not in Speckle.
+    async fn attempts(&self, ctx: &Context<'_>) -> Result<Vec<WebhookEventAttempt>> {
+        let rows = loaders(ctx)
+            .attempts
+            .load_one(self.event_id)
+            .await
+            .map_err(|e| Error::Internal(format!("reading attempts: {e}")))?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(WebhookEventAttempt::from).collect())
+    }
+}
+
+/// One delivery attempt. Not in Speckle.
+#[derive(SimpleObject)]
+pub struct WebhookEventAttempt {
+    /// 1 for the first attempt (the `X-WEBHOOK-ATTEMPT` header it was sent with).
+    number: i32,
+    started_at: DateTime<Utc>,
+    /// How long until the response was read or the attempt failed; null when no request was
+    /// made or the attempt was interrupted.
+    duration_ms: Option<i32>,
+    /// `success`, `http_error`, `timeout`, `network`, `blocked` or `interrupted` (the worker
+    /// stopped before recording a result; the request may or may not have arrived).
+    outcome: String,
+    /// The HTTP status the receiver answered, if it answered.
+    status_code: Option<i32>,
+    /// What went wrong, as a sentence; null on success.
+    error: Option<String>,
+    /// The response headers (at most 32, values capped), as received.
+    response_headers: Vec<WebhookHeader>,
+    /// The start of the response body (at most 4 KiB), as text; null when no response arrived.
+    response_body: Option<String>,
+    /// The dispatcher that made the attempt (`WORKER_NAME`); null when unknown.
+    worker: Option<String>,
+}
+
+/// One HTTP header.
+#[derive(SimpleObject)]
+pub struct WebhookHeader {
+    name: String,
+    value: String,
+}
+
+impl From<webhook_event_attempt::Model> for WebhookEventAttempt {
+    fn from(a: webhook_event_attempt::Model) -> Self {
+        Self {
+            response_headers: a
+                .header_list()
+                .into_iter()
+                .map(|(name, value)| WebhookHeader { name, value })
+                .collect(),
+            number: a.number,
+            started_at: a.started_at,
+            duration_ms: a.duration_ms,
+            outcome: a.outcome,
+            status_code: a.status_code,
+            error: a.error,
+            response_body: a.response_body,
+            worker: a.worker,
+        }
+    }
+}
+
+fn loaders<'a>(ctx: &Context<'a>) -> &'a Loaders {
+    ctx.data_unchecked::<Loaders>()
 }
 
 /// `Stream.webhooks` / `Project.webhooks`: owner-only; an `id` of another stream's webhook
@@ -217,15 +309,17 @@ impl WebhookMutation {
         let user = owner(ctx, &webhook.stream_id).await?;
         let st = state(ctx);
         let hook = svc::find_on_stream(&st.db, &webhook.id, &webhook.stream_id).await?;
+        // Event, payload, queue row and count are written together.
+        let txn = st.begin().await?;
         let id = crate::webhooks::ping::ping(
-            &st.db,
+            &txn,
             &st.server_info,
             user,
             &hook,
             webhook.trigger.as_deref(),
         )
         .await?;
-        st.queued(1);
+        st.commit(txn, 1).await?;
         Ok(id.to_string())
     }
 
@@ -239,8 +333,9 @@ impl WebhookMutation {
         owner(ctx, &event.stream_id).await?;
         let st = state(ctx);
         let hook = svc::find_on_stream(&st.db, &event.webhook_id, &event.stream_id).await?;
-        let id = crate::webhooks::ping::redeliver(&st.db, &hook, &event.id).await?;
-        st.queued(1);
+        let txn = st.begin().await?;
+        let id = crate::webhooks::ping::redeliver(&txn, &hook, &event.id).await?;
+        st.commit(txn, 1).await?;
         Ok(id.to_string())
     }
 

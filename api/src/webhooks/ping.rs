@@ -4,7 +4,7 @@
 //! other, marked `manual` so they reach a webhook that is still disabled.
 
 use chrono::Utc;
-use entity::{stream, user, webhook_config, webhook_event};
+use entity::{stream, user, webhook_config, webhook_event, webhook_event_payload};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{json, Value};
 use streamhooks_worker::outbox::{self, stream_json, timestamp, user_json, Event, ServerInfo};
@@ -86,5 +86,10 @@ pub async fn redeliver<C: ConnectionTrait>(
         .await?
         .filter(|e| e.webhook_id == hook.id)
         .ok_or_else(not_found)?;
-    Ok(outbox::redeliver(db, &original).await?)
+    let payload = webhook_event_payload::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(|p| p.payload)
+        .ok_or_else(not_found)?;
+    Ok(outbox::redeliver(db, &original, payload).await?)
 }
