@@ -14,7 +14,10 @@
 //! Claims are sized to the free global permits, so what is claimed starts at once unless its own
 //! webhook is at its cap. A full batch is followed by another claim straight away; otherwise the
 //! loop sleeps until a wake-up (in-process, PostgreSQL NOTIFY via `listen`, or the recorder after
-//! scheduling a retry), the earliest `next_attempt_at`/lease end, or the poll interval.
+//! scheduling a retry), the earliest due time, or the poll interval. When the database fails
+//! (a restart, a failover) the loop says so once, backs off (250 ms doubling to 5 s) and says
+//! so again when it is back; nothing is lost meanwhile, since unclaimed rows stay queued and
+//! claimed ones are either recorded later or their leases expire.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;

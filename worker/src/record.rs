@@ -3,33 +3,29 @@
 //! burst of N results costs one commit (one fsync) instead of N. Per batch, a few statements of up
 //! to 256 rows each: the queue rows are deleted (finished) or given back (retry, release), the
 //! event rows get their new status (~150 bytes, no indexed column, so HOT on PostgreSQL), the
-//! attempts are inserted, and webhooks that succeeded get their failure streak reset.
+//! attempts are inserted, and the webhooks' failure streaks are updated ([`crate::streak`]).
 //!
 //! The lease token is what makes leases safe: the queue statements match `lease_token`, and only
 //! the rows they matched go on to the other statements. A worker whose lease ran out (and whose
 //! event another worker claimed with a new token) changes nothing, so it can neither overwrite the
-//! newer result nor count a failure against the webhook twice. The webhook counters are
-//! read-modify-written inside the same transaction with `RETURNING`, so two recorders cannot lose
-//! each other's increments.
+//! newer result nor count a failure against the webhook twice.
 //!
 //! Durability: this commit is the one that matters. Until it is flushed the receiver may have the
 //! event while the database still shows it leased; a crash then means one more delivery after the
 //! lease (at least once), never a lost event.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use entity::webhook_event::{self, STATUS_FAILED};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, Statement, TransactionTrait, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::claim::Claimed;
-use crate::{sql, Notifier};
+use crate::{sql, streak, Notifier};
 
 /// Results written per transaction at most.
 const MAX_BATCH: usize = 1024;
@@ -187,19 +183,6 @@ async fn write_until_done(db: &DatabaseConnection, batch: &[Update], disable_aft
     }
 }
 
-#[derive(Default)]
-struct Streak<'a> {
-    succeeded: bool,
-    finals_after_success: i32,
-    last_error: &'a str,
-}
-
-#[derive(FromQueryResult)]
-struct Counter {
-    consecutive_failures: i32,
-    enabled: bool,
-}
-
 /// Writes one batch in one transaction.
 pub async fn write(
     db: &DatabaseConnection,
@@ -237,7 +220,7 @@ pub async fn write(
         .filter_map(|u| u.attempt.clone())
         .collect();
     insert_attempts(&txn, &attempts, false).await?;
-    update_streaks(&txn, &applied_updates, disable_after).await?;
+    streak::update(&txn, &applied_updates, disable_after).await?;
     txn.commit().await
 }
 
@@ -408,91 +391,6 @@ pub async fn insert_attempts(
         );
         txn.execute(Statement::from_sql_and_values(backend, sql, values))
             .await?;
-    }
-    Ok(())
-}
-
-/// Success resets a webhook's streak of final failures; final failures add to it and may
-/// disable the webhook.
-async fn update_streaks(
-    txn: &impl ConnectionTrait,
-    applied: &[&Update],
-    disable_after: u32,
-) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
-    let mut streaks: HashMap<&str, Streak<'_>> = HashMap::new();
-    // Results arrive in completion order, so "after the last success" is the streak.
-    for u in applied {
-        match u.effect {
-            Effect::None => {}
-            Effect::Success => {
-                let s = streaks.entry(&u.webhook_id).or_default();
-                s.succeeded = true;
-                s.finals_after_success = 0;
-            }
-            Effect::FinalFailure => {
-                let s = streaks.entry(&u.webhook_id).or_default();
-                s.finals_after_success += 1;
-                s.last_error = &u.status_info;
-            }
-        }
-    }
-    // Webhook id order, so two recorders lock shared rows in the same order.
-    let mut streaks: Vec<(&str, Streak<'_>)> = streaks.into_iter().collect();
-    streaks.sort_unstable_by_key(|(id, _)| *id);
-
-    let reset: Vec<Value> = streaks
-        .iter()
-        .filter(|(_, s)| s.succeeded && s.finals_after_success == 0)
-        .map(|(id, _)| Value::from(*id))
-        .collect();
-    if !reset.is_empty() {
-        let marks: Vec<String> = (1..=reset.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "UPDATE webhooks_config SET consecutive_failures = 0 \
-             WHERE consecutive_failures <> 0 AND id IN ({})",
-            marks.join(", ")
-        );
-        txn.execute(Statement::from_sql_and_values(backend, sql, reset))
-            .await?;
-    }
-
-    let now = Utc::now();
-    for (id, s) in streaks.iter().filter(|(_, s)| s.finals_after_success > 0) {
-        let base = if s.succeeded {
-            "0"
-        } else {
-            "consecutive_failures"
-        };
-        let sql = format!(
-            "UPDATE webhooks_config SET consecutive_failures = {base} + $1 WHERE id = $2 \
-             RETURNING consecutive_failures, enabled"
-        );
-        let stmt = Statement::from_sql_and_values(
-            backend,
-            sql,
-            [s.finals_after_success.into(), (*id).into()],
-        );
-        let Some(c) = Counter::find_by_statement(stmt).one(txn).await? else {
-            continue;
-        };
-        let limit = i64::from(disable_after);
-        if disable_after == 0 || i64::from(c.consecutive_failures) < limit || !c.enabled {
-            continue;
-        }
-        let reason = format!(
-            "Disabled automatically at {} after {} deliveries in a row failed finally. Last error: {}",
-            now.to_rfc3339_opts(SecondsFormat::Secs, true),
-            c.consecutive_failures,
-            s.last_error
-        );
-        tracing::warn!(webhook = *id, %reason, "webhook disabled");
-        txn.execute(Statement::from_sql_and_values(
-            backend,
-            "UPDATE webhooks_config SET enabled = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4",
-            [false.into(), reason.into(), now.into(), (*id).into()],
-        ))
-        .await?;
     }
     Ok(())
 }

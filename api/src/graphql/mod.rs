@@ -48,11 +48,7 @@ pub fn schema_builder(
 }
 
 pub fn build_schema(state: AppState) -> AppSchema {
-    let loaders = crate::webhooks::history::Loaders::new(state.db.clone());
-    schema_builder(&state.config)
-        .data(loaders)
-        .data(state)
-        .finish()
+    schema_builder(&state.config).data(state).finish()
 }
 
 /// The SDL clients see; `schema.graphql` at the repository root must equal it.

@@ -1,18 +1,26 @@
 //! The webhook API exactly as Speckle defines it (`webhookCreate/Update/Delete`, `webhooks(id)`,
 //! `history(limit)`), plus added fields a Speckle client that does not ask for them never sees:
 //! `disabledReason`, and `WebhookEvent.attempts` (every attempt with its response, like GitHub's
-//! "Recent deliveries"). Every operation needs the stream's owner with `streams:write`. History
-//! and attempts are read through the batching loaders of [`crate::webhooks::history`], so a
-//! stream's hundred webhooks cost a few queries, not a few hundred.
+//! "Recent deliveries"). Every operation needs the stream's owner with `streams:write`.
+//!
+//! `webhooks(...)` looks ahead: when the query selects `items { history }` (and perhaps their
+//! `attempts`), it loads every webhook's page in one batch ([`crate::webhooks::history::pages`])
+//! before the items resolve, so a stream's hundred webhooks cost three queries, not three hundred.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{webhook_config, webhook_event_attempt};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::graphql::{owner, state};
-use crate::webhooks::history::{EventRow, Loaders};
+use crate::webhooks::history::{self, EventRow, Page};
 use crate::webhooks::service as svc;
+
+/// Pages loaded ahead by `webhooks(...)` for its items, by (webhook id, limit).
+type Prefetched = Arc<HashMap<(String, u64), Page>>;
 
 #[derive(SimpleObject)]
 pub struct WebhookCollection {
@@ -33,6 +41,8 @@ pub struct Webhook {
     enabled: Option<bool>,
     /// Why the server disabled this webhook (it kept failing), if it did; null otherwise.
     disabled_reason: Option<String>,
+    #[graphql(skip)]
+    prefetched: Option<Prefetched>,
 }
 
 #[ComplexObject]
@@ -44,22 +54,29 @@ impl Webhook {
         #[graphql(default = 25)] limit: i32,
     ) -> Result<Option<WebhookEventCollection>> {
         let limit = svc::check_history_limit(limit)?;
-        let page = loaders(ctx)
-            .history
-            .load_one((self.id.clone(), limit))
-            .await
-            .map_err(|e| Error::Internal(format!("reading the history: {e}")))?
-            .unwrap_or(crate::webhooks::history::Page {
-                total: 0,
-                items: Vec::new(),
-            });
+        let key = (self.id.clone(), limit);
+        let ahead = self.prefetched.as_ref().and_then(|p| p.get(&key)).cloned();
+        let page = match ahead {
+            Some(page) => page,
+            None => {
+                let attempts = ctx.look_ahead().field("items").field("attempts").exists();
+                history::pages(&state(ctx).db, std::slice::from_ref(&key), attempts)
+                    .await?
+                    .remove(&key)
+                    .unwrap_or_default()
+            }
+        };
         let now_ms = Utc::now().timestamp_millis();
+        let mut attempts = page.attempts.unwrap_or_default();
         Ok(Some(WebhookEventCollection {
             total_count: Some(i32::try_from(page.total).unwrap_or(i32::MAX)),
             items: Some(
                 page.items
                     .into_iter()
-                    .map(|e| Some(WebhookEvent::new(e, now_ms)))
+                    .map(|e| {
+                        let a = attempts.remove(&e.id);
+                        Some(WebhookEvent::new(e, a, now_ms))
+                    })
                     .collect(),
             ),
         }))
@@ -78,6 +95,7 @@ impl From<webhook_config::Model> for Webhook {
             description: w.description,
             enabled: Some(w.enabled),
             disabled_reason: w.disabled_reason,
+            prefetched: None,
         }
     }
 }
@@ -103,10 +121,13 @@ pub struct WebhookEvent {
     payload: String,
     #[graphql(skip)]
     event_id: i64,
+    /// Loaded with the page when the query asked for them.
+    #[graphql(skip)]
+    loaded_attempts: Option<Vec<webhook_event_attempt::Model>>,
 }
 
 impl WebhookEvent {
-    fn new(e: EventRow, now_ms: i64) -> Self {
+    fn new(e: EventRow, attempts: Option<Vec<webhook_event_attempt::Model>>, now_ms: i64) -> Self {
         Self {
             id: e.id.to_string(),
             status: i32::from(e.status(now_ms)),
@@ -116,6 +137,7 @@ impl WebhookEvent {
             last_update: e.last_update,
             payload: e.payload.unwrap_or_default(),
             event_id: e.id,
+            loaded_attempts: attempts,
         }
     }
 }
@@ -125,12 +147,13 @@ impl WebhookEvent {
     /// Every attempt to deliver this event, first attempt first, with what the receiver
     /// answered. Not in Speckle.
     async fn attempts(&self, ctx: &Context<'_>) -> Result<Vec<WebhookEventAttempt>> {
-        let rows = loaders(ctx)
-            .attempts
-            .load_one(self.event_id)
-            .await
-            .map_err(|e| Error::Internal(format!("reading attempts: {e}")))?
-            .unwrap_or_default();
+        let rows = match &self.loaded_attempts {
+            Some(rows) => rows.clone(),
+            None => history::attempts(&state(ctx).db, &[self.event_id])
+                .await?
+                .remove(&self.event_id)
+                .unwrap_or_default(),
+        };
         Ok(rows.into_iter().map(WebhookEventAttempt::from).collect())
     }
 }
@@ -186,10 +209,6 @@ impl From<webhook_event_attempt::Model> for WebhookEventAttempt {
     }
 }
 
-fn loaders<'a>(ctx: &Context<'a>) -> &'a Loaders {
-    ctx.data_unchecked::<Loaders>()
-}
-
 /// `Stream.webhooks` / `Project.webhooks`: owner-only; an `id` of another stream's webhook
 /// yields an empty list, not an error, so ids cannot be probed.
 pub(crate) async fn webhooks_of(
@@ -199,11 +218,43 @@ pub(crate) async fn webhooks_of(
 ) -> Result<WebhookCollection> {
     let st = state(ctx);
     owner(ctx, stream_id).await?;
-    let items: Vec<Webhook> = webhook_config::find_for_stream(&st.db, stream_id, id)
+    let mut items: Vec<Webhook> = webhook_config::find_for_stream(&st.db, stream_id, id)
         .await?
         .into_iter()
         .map(Webhook::from)
         .collect();
+    let history = ctx.look_ahead().field("items").field("history");
+    if history.exists() && !items.is_empty() {
+        // Every `history(limit:)` the query asks for (aliases may ask for several); a limit the
+        // resolver will refuse is not loaded.
+        let mut limits: Vec<u64> = history
+            .selection_fields()
+            .iter()
+            .filter_map(|f| {
+                let limit = f
+                    .arguments()
+                    .ok()?
+                    .into_iter()
+                    .find(|(name, _)| name.as_str() == "limit")
+                    .map_or(Some(25), |(_, v)| match v {
+                        async_graphql::Value::Number(n) => n.as_i64(),
+                        _ => None,
+                    })?;
+                svc::check_history_limit(i32::try_from(limit).ok()?).ok()
+            })
+            .collect();
+        limits.sort_unstable();
+        limits.dedup();
+        let keys: Vec<(String, u64)> = items
+            .iter()
+            .flat_map(|w| limits.iter().map(|l| (w.id.clone(), *l)))
+            .collect();
+        let attempts = history.field("items").field("attempts").exists();
+        let pages: Prefetched = Arc::new(history::pages(&st.db, &keys, attempts).await?);
+        for w in &mut items {
+            w.prefetched = Some(pages.clone());
+        }
+    }
     Ok(WebhookCollection {
         total_count: items.len() as i32,
         items,

@@ -1,12 +1,12 @@
 //! Reading the delivery history in batches: `webhooks { items { history { items { attempts } } } }`
-//! costs the same few queries for one webhook or a hundred. Two async-graphql DataLoaders collect
-//! what the resolvers ask for in one pass over the response and answer it with one query each:
-//! pages of events for every (webhook, limit) asked, their totals from `webhooks_event_counts`,
-//! and the attempts of every event shown.
+//! costs the same three queries for one webhook or a hundred: the totals from
+//! `webhooks_event_counts`, the pages of events for every (webhook, limit) asked, and the attempts
+//! of every event on them. The `webhooks` resolver looks ahead at what the query selects and
+//! loads it all before its items resolve (see `graphql.rs`).
 //!
-//! The loaders live in the schema data and cache nothing, so they batch across concurrent
-//! requests too but never serve a stale read. Authorisation stays with the resolvers: a key
-//! reaches a loader only after `webhooks(...)` checked that the caller owns the stream.
+//! Why look-ahead and not async-graphql's DataLoader: a DataLoader batches what arrives within a
+//! timer (1 ms by default), so how many queries a request costs depends on how fast the resolvers
+//! run, and a slow moment splits the batch. Looking ahead costs the same every time.
 //!
 //! Each page is its own `ORDER BY id DESC LIMIT n` subquery (a backward walk of
 //! idx_webhooks_events_webhook that stops after n rows), joined by `UNION ALL`: a window function
@@ -14,21 +14,19 @@
 //! sum over at most 17 counter rows, not a count over a million events.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
 use chrono::{DateTime, Utc};
 use entity::webhook_event::{STATUS_PROCESSING, STATUS_QUEUED};
 use entity::webhook_event_attempt;
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, Statement, Value};
 
 /// A page of history: at most `limit` events, newest first, and how many the webhook has.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Page {
     pub total: i64,
     pub items: Vec<EventRow>,
+    /// The attempts of each event on the page, when they were asked for.
+    pub attempts: Option<HashMap<i64, Vec<webhook_event_attempt::Model>>>,
 }
 
 /// One event as the history shows it.
@@ -62,11 +60,12 @@ struct Total {
     total: i64,
 }
 
-/// Pages for every `(webhook id, limit)` in `keys`: one query for the totals and one per distinct
-/// limit (in practice one).
+/// Pages for every `(webhook id, limit)` in `keys`: one query for the totals, one per distinct
+/// limit (in practice one), and with `with_attempts` one for the attempts of all their events.
 pub async fn pages(
     db: &impl ConnectionTrait,
     keys: &[(String, u64)],
+    with_attempts: bool,
 ) -> Result<HashMap<(String, u64), Page>, DbErr> {
     let backend = db.get_database_backend();
     let mut ids: Vec<&str> = keys.iter().map(|(w, _)| w.as_str()).collect();
@@ -118,8 +117,26 @@ pub async fn pages(
                 Page {
                     total: totals.get(w).copied().unwrap_or(0),
                     items: rows,
+                    attempts: None,
                 },
             );
+        }
+    }
+    if with_attempts {
+        let mut ids: Vec<i64> = out
+            .values()
+            .flat_map(|p| p.items.iter().map(|e| e.id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let all = attempts(db, &ids).await?;
+        for page in out.values_mut() {
+            let mine = page
+                .items
+                .iter()
+                .map(|e| (e.id, all.get(&e.id).cloned().unwrap_or_default()))
+                .collect();
+            page.attempts = Some(mine);
         }
     }
     Ok(out)
@@ -188,48 +205,4 @@ pub fn attempts_statement(backend: DatabaseBackend, ids: &[i64]) -> Statement {
         ),
         [format!("[{}]", list.join(",")).into()],
     )
-}
-
-/// Batches `history` lookups: key (webhook id, limit).
-pub struct HistoryLoader(DatabaseConnection);
-
-impl Loader<(String, u64)> for HistoryLoader {
-    type Value = Page;
-    type Error = Arc<DbErr>;
-
-    async fn load(
-        &self,
-        keys: &[(String, u64)],
-    ) -> Result<HashMap<(String, u64), Page>, Self::Error> {
-        pages(&self.0, keys).await.map_err(Arc::new)
-    }
-}
-
-/// Batches `attempts` lookups: key event id.
-pub struct AttemptsLoader(DatabaseConnection);
-
-impl Loader<i64> for AttemptsLoader {
-    type Value = Vec<webhook_event_attempt::Model>;
-    type Error = Arc<DbErr>;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        attempts(&self.0, keys).await.map_err(Arc::new)
-    }
-}
-
-/// Both loaders, as schema data.
-pub struct Loaders {
-    pub history: DataLoader<HistoryLoader>,
-    pub attempts: DataLoader<AttemptsLoader>,
-}
-
-impl Loaders {
-    pub fn new(db: DatabaseConnection) -> Self {
-        // A stream has at most 100 webhooks, so one batch of pages is one stream's; the attempts
-        // of every event on a response (100 pages of up to 1,000) fit in one batch.
-        Self {
-            history: DataLoader::new(HistoryLoader(db.clone()), tokio::spawn).max_batch_size(100),
-            attempts: DataLoader::new(AttemptsLoader(db), tokio::spawn).max_batch_size(100_000),
-        }
-    }
 }

@@ -3,6 +3,7 @@
 //! it over real HTTP. Subscribers are real HTTP receivers on 127.0.0.1.
 
 mod access;
+mod attempts;
 mod delivery;
 mod events;
 mod limits;
