@@ -8,6 +8,7 @@ mod events;
 mod limits;
 mod pings;
 mod schema;
+mod speckle_events;
 mod speckle_projects;
 mod storage;
 mod support;

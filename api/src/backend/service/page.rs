@@ -77,11 +77,9 @@ where
     T: ColumnTrait + IntoColumnRef,
     I: ColumnTrait + IntoColumnRef,
 {
-    Condition::any().add(ts.lt(c.at)).add(
-        Condition::all()
-            .add(ts.eq(c.at))
-            .add(id.lt(c.id.clone())),
-    )
+    Condition::any()
+        .add(ts.lt(c.at))
+        .add(Condition::all().add(ts.eq(c.at)).add(id.lt(c.id.clone())))
 }
 
 /// Builds a page from up to `limit + 1` rows read in order: the extra row only tells whether
