@@ -9,6 +9,7 @@ mod limits;
 mod pings;
 mod schema;
 mod speckle_events;
+mod speckle_frontend2;
 mod speckle_projects;
 mod storage;
 mod support;
