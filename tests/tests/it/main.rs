@@ -10,6 +10,7 @@ mod pings;
 mod schema;
 mod speckle_events;
 mod speckle_frontend2;
+mod speckle_models;
 mod speckle_projects;
 mod storage;
 mod support;
