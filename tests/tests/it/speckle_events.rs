@@ -340,3 +340,49 @@ async fn move_to_model_creates_the_model_and_moves_each_version() {
     assert_eq!(history.len(), 5, "a failed move queued nothing");
     w.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn leaving_a_project_fires_permissions_remove_and_the_last_owner_cannot() {
+    let w = world().await;
+    let rx = TestReceiver::start().await;
+    let (p, _) = project_with_hook(&w, &rx).await;
+    ok(&w, "mutation($i: ProjectUpdateRoleInput!) { projectMutations { updateRole(input: $i) { id } } }",
+        json!({ "i": { "projectId": p, "userId": w.other.id, "role": "stream:contributor" } })).await;
+    let left = w
+        .server
+        .gql_ok(
+            &w.other.token,
+            "mutation($id: String!) { projectMutations { leave(id: $id) } }",
+            json!({ "id": p }),
+        )
+        .await;
+    assert_eq!(left["projectMutations"]["leave"], true);
+    let r = w
+        .server
+        .gql(
+            Some(&w.owner.token),
+            "mutation($id: String!) { projectMutations { leave(id: $id) } }",
+            json!({ "id": p }),
+        )
+        .await;
+    assert_eq!(
+        crate::support::code(&r),
+        "BAD_USER_INPUT",
+        "the last owner stays: {r}"
+    );
+
+    let got = deliveries(&rx, 2).await;
+    assert_eq!(got[0]["event"]["event_name"], "stream_permissions_add");
+    let removed = &got[1];
+    assert_eq!(removed["event"]["event_name"], "stream_permissions_remove");
+    assert_eq!(
+        removed["userId"],
+        json!(w.other.id),
+        "the one who left caused it"
+    );
+    assert_eq!(
+        removed["event"]["data"],
+        json!({ "targetUser": w.other.id, "role": "stream:contributor" })
+    );
+    w.server.shutdown().await;
+}

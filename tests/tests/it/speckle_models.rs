@@ -150,6 +150,17 @@ async fn a_projects_models_and_versions_page_by_cursor_and_filter() {
         )
         .await;
     assert_eq!(code(&r), "BRANCH_NOT_FOUND", "{r}");
+
+    // Pages within pages cost what they may return: 100 models x 100 versions is refused up front.
+    let r = w.server.gql(Some(&w.owner.token), "query($p: String!) { project(id: $p) { models(limit: 100) { items { versions(limit: 100) { items { id message authorUser { name } } } } } } }",
+        json!({ "p": w.stream })).await;
+    assert!(
+        r["data"].is_null()
+            && r["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("complex")),
+        "{r}"
+    );
     w.server.shutdown().await;
 }
 
