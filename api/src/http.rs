@@ -23,6 +23,7 @@ struct HttpState {
 
 pub fn router(app: AppState, schema: AppSchema) -> Router {
     let limit = app.config.max_request_bytes;
+    let objects = crate::backend::objects::router(app.clone());
     let rest = Router::new()
         .route("/api/events", post(crate::webhooks::ingest::ingest))
         .with_state(app.clone())
@@ -32,6 +33,7 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         .with_state(HttpState { app, schema })
         .merge(rest)
         .layer(RequestBodyLimitLayer::new(limit))
+        .merge(objects) // after the layer: object routes have their own, larger limit
 }
 
 /// `/healthz`, `/readyz`, `/metrics`: served by `serve`, and by `worker` on `--metrics-bind`.
