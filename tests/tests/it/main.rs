@@ -6,6 +6,7 @@ mod access;
 mod delivery;
 mod events;
 mod limits;
+mod objects;
 mod pings;
 mod schema;
 mod storage;

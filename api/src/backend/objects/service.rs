@@ -105,13 +105,14 @@ pub async fn single<C: ConnectionTrait>(
         .await
 }
 
-/// `(id, json)` of those of `ids` (at most [`IDS_PER_QUERY`]) that the project holds.
+/// `(id, json)` of those of `ids` (at most [`IDS_PER_QUERY`]) that the project holds, ordered
+/// by id as Speckle sends them; sorted here, because a database's collation need not be bytewise.
 pub async fn fetch<C: ConnectionTrait>(
     db: &C,
     stream_id: &str,
     ids: &[String],
 ) -> Result<Vec<(String, String)>, DbErr> {
-    object::Entity::find()
+    let mut rows: Vec<(String, String)> = object::Entity::find()
         .select_only()
         .column(object::Column::Id)
         .column(object::Column::Data)
@@ -119,5 +120,7 @@ pub async fn fetch<C: ConnectionTrait>(
         .filter(object::Column::Id.is_in(ids.iter().map(String::as_str)))
         .into_tuple()
         .all(db)
-        .await
+        .await?;
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(rows)
 }
