@@ -9,6 +9,7 @@ mod limits;
 mod objects;
 mod pings;
 mod schema;
+mod specklepy;
 mod storage;
 mod support;
 mod validation;
