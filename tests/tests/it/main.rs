@@ -9,6 +9,8 @@ mod limits;
 mod objects;
 mod pings;
 mod schema;
+mod speckle_events;
+mod speckle_projects;
 mod specklepy;
 mod storage;
 mod support;
