@@ -56,8 +56,9 @@ pub fn encoding(content_type: Option<&str>) -> Result<Encoding, String> {
         "application/gzip" | "application/x-gzip" => Ok(Encoding::Gzip),
         "" | "text/plain" | "application/json" | "application/octet-stream" => Ok(Encoding::Plain),
         other => Err(format!(
-            "has the content type {other:?}; send application/gzip, application/json, \
-             text/plain or application/octet-stream"
+            "has the content type {:?}; send application/gzip, application/json, \
+             text/plain or application/octet-stream",
+            shorten(other)
         )),
     }
 }
@@ -138,10 +139,19 @@ pub fn parse(text: &str) -> Result<Vec<NewObject>, String> {
 /// The id rule (see the module comment); `Err` says what is wrong with it.
 pub fn check_id(id: &str) -> Result<(), String> {
     if id.len() != ID_LEN || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        let shown: String = id.chars().take(40).collect();
         return Err(format!(
-            "{shown:?} is not {ID_LEN} ASCII letters and digits (a Speckle object hash)"
+            "{:?} is not {ID_LEN} ASCII letters and digits (a Speckle object hash)",
+            shorten(id)
         ));
     }
     Ok(())
+}
+
+/// Client text quoted back in a refusal, cut to a readable length.
+pub fn shorten(text: &str) -> String {
+    const MAX: usize = 64;
+    match text.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
 }

@@ -120,7 +120,7 @@ async fn upload(
         parts += 1;
         let name = field.name().map_or_else(
             || format!("part {parts}"),
-            |n| format!("part {parts} ({n:?})"),
+            |n| format!("part {parts} ({:?})", batch::shorten(n)),
         );
         let encoding = batch::encoding(field.content_type())
             .map_err(|why| Refusal::bad(format!("Upload {name} {why}")))?;

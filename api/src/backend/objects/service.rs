@@ -26,8 +26,11 @@ const BYTES_PER_INSERT: usize = 8 << 20;
 pub async fn store<C: ConnectionTrait>(
     db: &C,
     stream_id: &str,
-    objects: Vec<NewObject>,
+    mut objects: Vec<NewObject>,
 ) -> Result<u64, DbErr> {
+    // Every upload takes its keys in the same (id) order, so two concurrent uploads sharing
+    // objects wait on each other on PostgreSQL instead of deadlocking, as Speckle sorts too.
+    objects.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let now = Utc::now();
     let mut inserted = 0;
     let mut rows = Vec::new();

@@ -173,3 +173,43 @@ async fn deleting_a_project_deletes_its_objects() {
     );
     w.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrent_uploads_sharing_objects_all_succeed() {
+    let w = world().await;
+    let shared: Vec<(String, String)> = (0..2000).map(|i| object(json!({ "shared": i }))).collect();
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        // Half the clients send the same objects in the opposite order.
+        let mut mine: Vec<&(String, String)> = shared.iter().collect();
+        if n % 2 == 1 {
+            mine.reverse();
+        }
+        let body = batch(&mine);
+        let url = format!("{}/objects/{}", w.server.url(), w.stream);
+        let token = w.owner.token.clone();
+        tasks.push(tokio::spawn(async move {
+            let multipart = super::multipart(&[("batch", None, body)]);
+            let resp = reqwest::Client::new()
+                .post(url)
+                .header("authorization", format!("Bearer {token}"))
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={}", super::BOUNDARY),
+                )
+                .body(multipart)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let status = resp.status();
+            (status, resp.text().await.unwrap_or_default())
+        }));
+    }
+    for t in tasks {
+        let (status, text) = t.await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(status, StatusCode::CREATED, "{text}");
+    }
+    let ids: Vec<&str> = shared.iter().map(|o| o.0.as_str()).collect();
+    assert!(held(&w, &ids).await.iter().all(|h| *h));
+    w.server.shutdown().await;
+}
