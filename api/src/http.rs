@@ -1,6 +1,7 @@
 //! The HTTP surface: GraphiQL on `GET /graphql`, queries on `POST /graphql`, and the operator
 //! endpoints. The body limit wraps everything, so an oversized request is refused with 413
-//! before any of it is parsed.
+//! before any of it is parsed. The object routes are merged after that layer: they have their
+//! own, larger limit (`MAX_OBJECT_UPLOAD_BYTES`, see [`crate::backend::objects`]).
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
