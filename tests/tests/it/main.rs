@@ -10,6 +10,8 @@ mod objects;
 mod pings;
 mod schema;
 mod speckle_events;
+mod speckle_frontend2;
+mod speckle_models;
 mod speckle_projects;
 mod specklepy;
 mod storage;
