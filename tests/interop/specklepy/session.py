@@ -14,7 +14,9 @@ Prints one JSON object per line and step: {"step": NAME, ...results} or, when a 
 {"step": NAME, "error": "..."} and exits 1. The Rust test asserts on these lines.
 """
 
+import atexit
 import json
+import shutil
 import sys
 import tempfile
 import traceback
@@ -29,6 +31,7 @@ import os  # noqa: E402
 
 # specklepy keeps accounts and its object cache under the user's data directory: use a fresh one.
 os.environ["SPECKLE_USERDATA_PATH"] = tempfile.mkdtemp(prefix="specklepy-")
+atexit.register(shutil.rmtree, os.environ["SPECKLE_USERDATA_PATH"], ignore_errors=True)
 
 from gql import gql  # noqa: E402  (specklepy's own GraphQL client library)
 from specklepy.api import operations  # noqa: E402
