@@ -8,6 +8,7 @@
 pub mod api_token;
 pub mod branch;
 pub mod commit;
+pub mod object;
 pub mod project_settings;
 pub mod stream;
 pub mod stream_acl;
