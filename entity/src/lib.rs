@@ -1,4 +1,5 @@
-//! sea-orm models of the streamhooks tables, one module per table, plus small scoped finders.
+//! sea-orm models of the streamhooks tables, one module per table, plus small scoped finders
+//! (and `project_settings`, a narrow second view of `streams`; its doc says why).
 //!
 //! Nothing here knows about GraphQL or HTTP: the public schema lives in `api`, so a column can be
 //! renamed without changing what clients see, and the reverse. Table names follow Speckle where
@@ -9,6 +10,8 @@
 pub mod api_token;
 pub mod branch;
 pub mod commit;
+pub mod object;
+pub mod project_settings;
 pub mod stream;
 pub mod stream_acl;
 pub mod user;

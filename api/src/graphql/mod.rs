@@ -15,15 +15,30 @@ use crate::state::AppState;
 
 pub mod scalars;
 
-use crate::backend::graphql::{branch, commit, server, stream, token, user};
+use crate::backend::graphql::{
+    branch, commit, model, project, project_mutations, server, stream, token, user, version,
+};
 use crate::webhooks::graphql as webhook;
 
+/// Named `Query` and `Mutation` as in Speckle's schema, since clients' documents and tooling
+/// (e.g. Apollo cache ids, codegen) refer to the root types by name.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(stream::StreamQuery, user::UserQuery, server::ServerQuery);
+#[graphql(name = "Query")]
+pub struct QueryRoot(
+    stream::StreamQuery,
+    project::ProjectQuery,
+    user::UserQuery,
+    server::ServerQuery,
+);
 
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(
     stream::StreamMutation,
+    project_mutations::ProjectMutation,
+    model::ModelMutation,
+    version::VersionMutation,
+    user::UserMutation,
     branch::BranchMutation,
     commit::CommitMutation,
     webhook::WebhookMutation,

@@ -11,7 +11,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
-use streamhooks_api::testkit::{config_from_args, TestDatabase, TestServer, TEST_ARGS};
+use streamhooks_api::testkit::{config_from_args, TestDatabase, TEST_ARGS};
 use streamhooks_api::{graphql, http, AppState};
 use streamhooks_worker::outbox::{emit, Event};
 use streamhooks_worker::Notifier;

@@ -1,6 +1,12 @@
-//! `serverInfo`: what this server calls itself; the same values go into every payload's `server`.
+//! `serverInfo`: what this server calls itself (the same values go into every payload's
+//! `server`), with the fields today's Speckle clients read on sign-in (`authStrategies`,
+//! `workspaces { workspacesEnabled }`, `migration`, …), each answering what is true here: no
+//! web sign-in strategies (tokens come from `streamhooks user create`), no workspaces, no
+//! relocation, no guests. `apps` lists no third-party apps, because there are none.
 
 use async_graphql::{Context, Object, SimpleObject};
+
+use entity::user::{ROLE_ADMIN, ROLE_USER};
 
 use crate::graphql::state;
 
@@ -13,7 +19,63 @@ pub struct ServerInfo {
     version: Option<String>,
     company: Option<String>,
     admin_contact: Option<String>,
+    terms_of_service: Option<String>,
     scopes: Vec<ServerScope>,
+    /// Accounts are made by an administrator (`streamhooks user create`); nobody signs up.
+    invite_only: Option<bool>,
+    guest_mode_enabled: bool,
+    server_roles: Vec<ServerRoleItem>,
+    /// The web sign-in methods: none, this server authenticates tokens only.
+    auth_strategies: Vec<AuthStrategy>,
+    workspaces: ServerWorkspacesInfo,
+    /// Set if the server moved; it has not.
+    migration: Option<ServerMigration>,
+    automate_url: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ServerRoleItem {
+    id: String,
+    title: String,
+}
+
+#[derive(SimpleObject)]
+pub struct AuthStrategy {
+    id: String,
+    name: String,
+    icon: String,
+    url: String,
+    color: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ServerWorkspacesInfo {
+    workspaces_enabled: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct ServerMigration {
+    moved_from: Option<String>,
+    moved_to: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct AppAuthor {
+    name: String,
+    id: String,
+    avatar: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ServerAppListItem {
+    id: String,
+    name: String,
+    description: Option<String>,
+    redirect_url: String,
+    terms_and_conditions_link: Option<String>,
+    trust_by_default: Option<bool>,
+    logo: Option<String>,
+    author: Option<AppAuthor>,
 }
 
 #[derive(SimpleObject)]
@@ -36,6 +98,22 @@ impl ServerQuery {
             version: Some(info.version.clone()),
             company: None,
             admin_contact: None,
+            terms_of_service: None,
+            invite_only: Some(true),
+            guest_mode_enabled: false,
+            server_roles: [(ROLE_ADMIN, "Admin"), (ROLE_USER, "User")]
+                .into_iter()
+                .map(|(id, title)| ServerRoleItem {
+                    id: id.to_owned(),
+                    title: title.to_owned(),
+                })
+                .collect(),
+            auth_strategies: Vec::new(),
+            workspaces: ServerWorkspacesInfo {
+                workspaces_enabled: false,
+            },
+            migration: None,
+            automate_url: None,
             scopes: crate::auth::ALL_SCOPES
                 .iter()
                 .map(|s| ServerScope {
@@ -44,5 +122,10 @@ impl ServerQuery {
                 })
                 .collect(),
         }
+    }
+
+    /// Third-party apps registered on this server: there are none.
+    async fn apps(&self) -> Option<Vec<Option<ServerAppListItem>>> {
+        Some(Vec::new())
     }
 }

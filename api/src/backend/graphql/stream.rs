@@ -1,5 +1,6 @@
-//! Streams and projects: `stream(id)`, `project(id)`, `streamCreate/Update/Delete` and the
-//! permission mutations. `Project` is Speckle's newer name for a stream; both expose `webhooks`.
+//! The legacy Speckle names for streams: `stream(id)`, `streamCreate/Update/Delete` and the
+//! permission mutations, still sent by older connectors and scripts. Today's names for the same
+//! rows (`Project`, `projectMutations`) are in [`super::project`].
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -134,30 +135,6 @@ impl From<stream_entity::Model> for Stream {
     }
 }
 
-/// Speckle's newer name for a stream.
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct Project {
-    id: String,
-    name: String,
-    description: Option<String>,
-    /// `PUBLIC` or `PRIVATE`.
-    visibility: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-#[ComplexObject]
-impl Project {
-    async fn role(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        caller_role(ctx, &self.id).await
-    }
-
-    async fn webhooks(&self, ctx: &Context<'_>, id: Option<String>) -> Result<WebhookCollection> {
-        webhooks_of(ctx, &self.id, id.as_deref()).await
-    }
-}
-
 #[derive(Default)]
 pub struct StreamQuery;
 
@@ -165,18 +142,6 @@ pub struct StreamQuery;
 impl StreamQuery {
     async fn stream(&self, ctx: &Context<'_>, id: String) -> Result<Option<Stream>> {
         Ok(Some(readable_stream(ctx, &id).await?.into()))
-    }
-
-    async fn project(&self, ctx: &Context<'_>, id: String) -> Result<Project> {
-        let s = readable_stream(ctx, &id).await?;
-        Ok(Project {
-            visibility: if s.is_public { "PUBLIC" } else { "PRIVATE" }.to_owned(),
-            id: s.id,
-            name: s.name,
-            description: s.description,
-            created_at: s.created_at,
-            updated_at: s.updated_at,
-        })
     }
 }
 
@@ -241,6 +206,7 @@ impl StreamMutation {
             name: stream.name,
             description: stream.description,
             is_public: stream.is_public,
+            allow_public_comments: None,
         };
         let n = service::stream::update(&txn, &st.server_info, &user.id, input).await?;
         st.commit(txn, n).await?;

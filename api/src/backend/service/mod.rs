@@ -3,6 +3,10 @@
 
 pub mod branch;
 pub mod commit;
+pub mod model;
+pub mod page;
+pub mod project;
 pub mod stream;
 pub mod token;
 pub mod user;
+pub mod version;

@@ -110,6 +110,8 @@ pub struct UpdateInput {
     pub name: Option<String>,
     pub description: Option<String>,
     pub is_public: Option<bool>,
+    /// Today's API only (`ProjectUpdateInput.allowPublicComments`); the legacy input has none.
+    pub allow_public_comments: Option<bool>,
 }
 
 /// Applies the fields given; queues `stream_update` with `{old, new}` (both whole streams).
@@ -134,6 +136,14 @@ pub async fn update<C: ConnectionTrait>(
     }
     am.updated_at = Set(Utc::now());
     let new = am.update(db).await?;
+    // A project made private stops allowing public comments.
+    let allow = match input.allow_public_comments {
+        None if old.is_public && !new.is_public => Some(false),
+        a => a,
+    };
+    if let Some(allow) = allow {
+        set_allow_public_comments(db, &new, allow).await?;
+    }
     let ev = Event {
         stream: Some(stream_json(&new)),
         ..Event::new(
@@ -145,6 +155,26 @@ pub async fn update<C: ConnectionTrait>(
         )
     };
     Ok(emit(db, server, &ev).await?)
+}
+
+/// Public comments make sense only where the public can read (Speckle's rule too).
+async fn set_allow_public_comments<C: ConnectionTrait>(
+    db: &C,
+    s: &stream::Model,
+    allow: bool,
+) -> Result<()> {
+    if allow && !s.is_public {
+        return Err(Error::bad_input(
+            "Only a public project can allow public comments; make it PUBLIC first",
+        ));
+    }
+    entity::project_settings::ActiveModel {
+        id: Set(s.id.clone()),
+        allow_public_comments: Set(allow),
+    }
+    .update(db)
+    .await?;
+    Ok(())
 }
 
 /// Deletes a stream (roles, branches and commits cascade). `stream_delete` is queued first, while

@@ -1,0 +1,240 @@
+//! Today's Speckle `Project` and `project(id)`: a project **is** a stream (the same row, roles
+//! and webhooks), so this is a second view of the table the legacy `Stream` type shows, with
+//! Speckle's current field names (`visibility`, `allowPublicComments`, `role`, `sourceApps`,
+//! `models`, `versions`, `permissions`, `team`, …). `workspaceId` is always null: this server has
+//! no workspaces, and every project is a personal one. `projectMutations` are in
+//! [`super::project_mutations`].
+
+use std::collections::HashMap;
+
+use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::{stream as stream_entity, stream_acl, user};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::auth::role_rank;
+use crate::backend::graphql::model::{self, Model, ModelCollection, ProjectModelsFilter};
+use crate::backend::graphql::permissions::{Access, ProjectPermissionChecks};
+use crate::backend::graphql::stream::readable_stream;
+use crate::backend::graphql::user::LimitedUser;
+use crate::backend::graphql::version::{self, Version, VersionCollection};
+use crate::backend::service::page::page_cost;
+use crate::backend::service::project as svc;
+use crate::error::Result;
+use crate::graphql::{auth, state};
+use crate::webhooks::graphql::{webhooks_of, WebhookCollection};
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum ProjectVisibility {
+    /// Only accessible to explicit collaborators.
+    Private,
+    /// Legacy: the same as public.
+    Unlisted,
+    /// Accessible to everyone, even without a token.
+    Public,
+    /// Accessible to the project's workspace; this server has no workspaces and refuses it.
+    Workspace,
+}
+
+impl ProjectVisibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Private => "PRIVATE",
+            Self::Unlisted => "UNLISTED",
+            Self::Public => "PUBLIC",
+            Self::Workspace => "WORKSPACE",
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Project {
+    #[graphql(skip)]
+    pub id: String,
+    name: String,
+    description: Option<String>,
+    visibility: ProjectVisibility,
+    allow_public_comments: bool,
+    /// The caller's role on this project; null without a token or without a role.
+    role: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    #[graphql(skip)]
+    is_public: bool,
+}
+
+/// Projects for `rows` of (stream, the caller's role), reading `allowPublicComments` in one query.
+pub async fn projects_from<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<(stream_entity::Model, Option<String>)>,
+) -> Result<Vec<Project>> {
+    let ids: Vec<String> = rows.iter().map(|(s, _)| s.id.clone()).collect();
+    let allow: HashMap<String, bool> = svc::allow_public_comments(db, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(s, role)| Project {
+            allow_public_comments: allow.get(&s.id).copied().unwrap_or(false),
+            visibility: if s.is_public {
+                ProjectVisibility::Public
+            } else {
+                ProjectVisibility::Private
+            },
+            is_public: s.is_public,
+            role,
+            id: s.id,
+            name: s.name,
+            description: s.description,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        })
+        .collect())
+}
+
+/// The project `s` as the caller sees it.
+pub async fn project_for_caller(ctx: &Context<'_>, s: stream_entity::Model) -> Result<Project> {
+    let db = &state(ctx).db;
+    let role = match auth(ctx).user.as_ref() {
+        Some(u) => stream_acl::role_of(db, &s.id, &u.id).await?,
+        None => None,
+    };
+    let mut v = projects_from(db, vec![(s, role)]).await?;
+    v.pop().ok_or_else(crate::error::Error::stream_not_found)
+}
+
+#[derive(SimpleObject)]
+pub struct ProjectCollaborator {
+    /// The user's id.
+    id: ID,
+    role: String,
+    user: LimitedUser,
+}
+
+/// An invitation to a project. This server grants roles directly and has no invitations, so
+/// lists of these are always empty; the type is here because clients ask for it.
+#[derive(SimpleObject)]
+pub struct PendingStreamCollaborator {
+    id: String,
+    invite_id: String,
+    project_id: String,
+    project_name: String,
+    #[graphql(deprecation = "Use projectId instead")]
+    stream_id: String,
+    #[graphql(deprecation = "Use projectName instead")]
+    stream_name: String,
+    /// E-mail address or name of the invited user.
+    title: String,
+    role: String,
+    invited_by: LimitedUser,
+    /// Set only if the user is registered.
+    user: Option<LimitedUser>,
+    /// Only for the invited user.
+    token: Option<String>,
+}
+
+#[ComplexObject]
+impl Project {
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+
+    /// Source applications of this project's versions.
+    async fn source_apps(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        svc::source_apps(&state(ctx).db, &self.id).await
+    }
+
+    /// Always null: this server has no workspaces.
+    async fn workspace_id(&self) -> Option<String> {
+        None
+    }
+
+    /// The collaborators and their roles, owners first.
+    async fn team(&self, ctx: &Context<'_>) -> Result<Vec<ProjectCollaborator>> {
+        let rows = stream_acl::Entity::find()
+            .filter(stream_acl::Column::StreamId.eq(&self.id))
+            .find_also_related(user::Entity)
+            .all(&state(ctx).db)
+            .await?;
+        let mut team: Vec<ProjectCollaborator> = rows
+            .into_iter()
+            .filter_map(|(acl, u)| {
+                u.map(|u| ProjectCollaborator {
+                    id: ID(u.id.clone()),
+                    role: acl.role,
+                    user: u.into(),
+                })
+            })
+            .collect();
+        team.sort_by(|a, b| {
+            role_rank(&b.role)
+                .cmp(&role_rank(&a.role))
+                .then(a.id.0.cmp(&b.id.0))
+        });
+        Ok(team)
+    }
+
+    /// Collaborators invited but not yet accepted: none, there are no invitations here.
+    async fn invited_team(&self) -> Option<Vec<PendingStreamCollaborator>> {
+        Some(Vec::new())
+    }
+
+    /// The project's models, most recently updated first.
+    #[graphql(complexity = "page_cost(limit, child_complexity)")]
+    async fn models(
+        &self,
+        ctx: &Context<'_>,
+        cursor: Option<String>,
+        #[graphql(default = 25)] limit: i32,
+        filter: Option<ProjectModelsFilter>,
+    ) -> Result<ModelCollection> {
+        model::list(ctx, &self.id, limit, cursor, filter).await
+    }
+
+    async fn model(&self, ctx: &Context<'_>, id: String) -> Result<Model> {
+        model::get(ctx, &self.id, &id).await
+    }
+
+    async fn model_by_name(&self, ctx: &Context<'_>, name: String) -> Result<Model> {
+        model::by_name(ctx, &self.id, &name).await
+    }
+
+    /// All the project's versions, newest first.
+    #[graphql(complexity = "page_cost(limit, child_complexity)")]
+    async fn versions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 25)] limit: i32,
+        cursor: Option<String>,
+    ) -> Result<VersionCollection> {
+        version::list(ctx, &self.id, None, limit, cursor, None).await
+    }
+
+    async fn version(&self, ctx: &Context<'_>, id: String) -> Result<Version> {
+        version::get(ctx, &self.id, &id).await
+    }
+
+    /// What the caller may do here, by this server's rules.
+    async fn permissions(&self, ctx: &Context<'_>) -> Result<ProjectPermissionChecks> {
+        Ok(ProjectPermissionChecks {
+            project_id: self.id.clone(),
+            access: Access::load(ctx, &self.id, self.is_public).await?,
+        })
+    }
+
+    /// The project's webhooks (owners with `streams:write` only); `id` picks one.
+    async fn webhooks(&self, ctx: &Context<'_>, id: Option<String>) -> Result<WebhookCollection> {
+        webhooks_of(ctx, &self.id, id.as_deref()).await
+    }
+}
+
+#[derive(Default)]
+pub struct ProjectQuery;
+
+#[Object]
+impl ProjectQuery {
+    /// A project the caller may read (public, or a role and `streams:read`).
+    async fn project(&self, ctx: &Context<'_>, id: String) -> Result<Project> {
+        let s = readable_stream(ctx, &id).await?;
+        project_for_caller(ctx, s).await
+    }
+}
