@@ -13,12 +13,15 @@ use crate::error::{Error, Result};
 pub const SCOPE_STREAMS_READ: &str = "streams:read";
 pub const SCOPE_STREAMS_WRITE: &str = "streams:write";
 pub const SCOPE_PROFILE_READ: &str = "profile:read";
+/// Speckle's scope for changing one's own profile (`activeUserMutations.update`).
+pub const SCOPE_PROFILE_WRITE: &str = "profile:write";
 pub const SCOPE_TOKENS_WRITE: &str = "tokens:write";
 /// Every scope a user can grant; `streamhooks user create` gives all of them.
-pub const ALL_SCOPES: [&str; 4] = [
+pub const ALL_SCOPES: [&str; 5] = [
     SCOPE_STREAMS_READ,
     SCOPE_STREAMS_WRITE,
     SCOPE_PROFILE_READ,
+    SCOPE_PROFILE_WRITE,
     SCOPE_TOKENS_WRITE,
 ];
 
@@ -142,6 +145,7 @@ pub fn scope_description(scope: &str) -> &'static str {
         SCOPE_STREAMS_READ => "Read your streams and the streams shared with you",
         SCOPE_STREAMS_WRITE => "Create and change streams, branches, commits and webhooks",
         SCOPE_PROFILE_READ => "Read your profile, including your email",
+        SCOPE_PROFILE_WRITE => "Change your profile (name, bio, company, avatar)",
         SCOPE_TOKENS_WRITE => "Create personal access tokens",
         _ => "",
     }

@@ -57,6 +57,12 @@ pub struct Config {
     #[arg(long, env = "MAX_REQUEST_BYTES", default_value_t = 1_048_576)]
     pub max_request_bytes: usize,
 
+    /// Largest request body on the object routes (`POST /objects/…`, `/api/diff/…`,
+    /// `/api/getobjects/…`), in bytes, and the most one upload may decompress to (its gzipped
+    /// parts together). Separate from `MAX_REQUEST_BYTES`: object batches are bigger than queries.
+    #[arg(long, env = "MAX_OBJECT_UPLOAD_BYTES", default_value_t = 104_857_600)]
+    pub max_object_upload_bytes: usize,
+
     /// Deepest GraphQL query accepted.
     #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 12)]
     pub graphql_max_depth: usize,
@@ -87,6 +93,9 @@ impl Config {
         }
         if self.max_request_bytes < 1024 {
             return Err("MAX_REQUEST_BYTES must be at least 1024".into());
+        }
+        if self.max_object_upload_bytes < 1024 {
+            return Err("MAX_OBJECT_UPLOAD_BYTES must be at least 1024".into());
         }
         if self.graphql_max_depth == 0 || self.graphql_max_complexity == 0 {
             return Err("GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_COMPLEXITY must be positive".into());

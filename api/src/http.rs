@@ -1,6 +1,7 @@
 //! The HTTP surface: GraphiQL on `GET /graphql`, queries on `POST /graphql`, and the operator
 //! endpoints. The body limit wraps everything, so an oversized request is refused with 413
-//! before any of it is parsed.
+//! before any of it is parsed. The object routes are merged after that layer: they have their
+//! own, larger limit (`MAX_OBJECT_UPLOAD_BYTES`, see [`crate::backend::objects`]).
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
@@ -23,6 +24,7 @@ struct HttpState {
 
 pub fn router(app: AppState, schema: AppSchema) -> Router {
     let limit = app.config.max_request_bytes;
+    let objects = crate::backend::objects::router(app.clone());
     let rest = Router::new()
         .route("/api/events", post(crate::webhooks::ingest::ingest))
         .with_state(app.clone())
@@ -33,6 +35,7 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         .with_state(HttpState { app, schema })
         .merge(rest)
         .layer(RequestBodyLimitLayer::new(limit))
+        .merge(objects) // after the layer: object routes have their own, larger limit
 }
 
 /// `/healthz`, `/readyz`, `/metrics`: served by `serve`, and by `worker` on `--metrics-bind`.

@@ -1,9 +1,12 @@
-//! `webhooks_events`: the outbox. One row per (event, webhook), written in the same transaction as
-//! the change that caused it, holding the payload built at that moment. The dispatcher leases rows
-//! (`status = 1` until `lease_expires_at`) instead of holding row locks across the HTTP request:
-//! a lease survives without an open transaction and expires by itself if its worker dies.
-//! Scheduling columns are epoch milliseconds so that comparisons and indexes behave the same on
-//! SQLite (which stores timestamps as text) and PostgreSQL.
+//! `webhooks_events`: Speckle's event row. One row per (event, webhook), written in the same
+//! transaction as the change that caused it. It holds what the history shows and what a result
+//! changes (`status`, `status_info`, `retry_count`, `last_update`); the payload, written once, is
+//! in [`super::webhook_event_payload`] and the schedule and lease in [`super::webhook_queue`], so
+//! a claim never touches this row and a result rewrites ~150 bytes, none of them indexed.
+//!
+//! `status` is 0 from queuing until a result says otherwise, also while a worker holds the event:
+//! "being delivered" (1) is a lease in `webhooks_queue`, and the API reports 1 from there. Old rows
+//! written as 1 were turned into 0 plus a queue row by the migration.
 
 use sea_orm::entity::prelude::*;
 
@@ -23,18 +26,10 @@ pub struct Model {
     pub event_name: String,
     pub status: i16,
     pub status_info: String,
+    /// Retries scheduled so far (attempts after the first), as Speckle counts them.
     pub retry_count: i32,
     pub last_update: DateTimeUtc,
-    /// The payload object serialised as JSON: exactly the string that is signed and sent.
-    #[sea_orm(column_type = "Text")]
-    pub payload: String,
     pub created_at: DateTimeUtc,
-    /// When the row may next be claimed (epoch ms).
-    pub next_attempt_at: i64,
-    /// While `status = 1`: when the lease runs out and another worker may take the row (epoch ms).
-    pub lease_expires_at: Option<i64>,
-    /// Random per claim; a worker records a result only if its token still holds the row.
-    pub lease_token: Option<i64>,
     /// Asked for explicitly (ping, redelivery): sent even to a disabled webhook.
     pub manual: bool,
 }
@@ -48,11 +43,35 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Webhook,
+    #[sea_orm(has_one = "super::webhook_event_payload::Entity")]
+    Payload,
+    #[sea_orm(has_one = "super::webhook_queue::Entity")]
+    Queue,
+    #[sea_orm(has_many = "super::webhook_event_attempt::Entity")]
+    Attempt,
 }
 
 impl Related<super::webhook_config::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Webhook.def()
+    }
+}
+
+impl Related<super::webhook_event_payload::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Payload.def()
+    }
+}
+
+impl Related<super::webhook_queue::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Queue.def()
+    }
+}
+
+impl Related<super::webhook_event_attempt::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Attempt.def()
     }
 }
 

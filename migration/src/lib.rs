@@ -6,6 +6,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_init;
 mod m20261122_000002_manual_events;
 mod m20261123_000004_current_speckle;
+mod m20261123_000005_objects;
+mod m20261123_000006_delivery_record;
 
 pub struct Migrator;
 
@@ -16,6 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_init::Migration),
             Box::new(m20261122_000002_manual_events::Migration),
             Box::new(m20261123_000004_current_speckle::Migration),
+            Box::new(m20261123_000005_objects::Migration),
+            Box::new(m20261123_000006_delivery_record::Migration),
         ]
     }
 }

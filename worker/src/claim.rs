@@ -1,27 +1,90 @@
-//! Claiming due events: one statement that picks the next rows and leases them to this worker.
+//! Claiming due events: lease the next rows of `webhooks_queue` to this worker and read what is
+//! needed to send them (the event's name, retry count and payload).
 //!
-//! A row is due when it is queued and its time has come (`status = 0 AND next_attempt_at <= now`)
-//! or when another worker's lease ran out (`status = 1 AND lease_expires_at < now`: that worker
-//! crashed or stalled, so the event is delivered again — at least once, with the row id as the
-//! receiver's idempotency key). Claiming sets `status = 1`, a lease end and a fresh random
-//! `lease_token`; results are recorded only while the token still matches (see `record`).
+//! A queue row is claimable when its time has come (`due_at <= now`) and it is not leased, or its
+//! lease ran out (`lease_until < now`: that worker crashed or stalled, so the event is delivered
+//! again — at least once, with the event id as the receiver's idempotency key). A claim writes
+//! only unindexed columns: a fresh random `lease_token` (results are recorded only while it still
+//! matches, see `record`), `lease_until`, `leased_at`, and `attempt + 1`. So on PostgreSQL it is a
+//! HOT update, and the event row and its payload are only read. The price: leased rows keep their
+//! place in the `due_at` index, and a claim steps over them — at most what is in flight, never the
+//! backlog. A claim that takes over an expired lease keeps that lease's start in
+//! `prior_lease_at`, and the abandoned attempt is recorded as interrupted ([`record_interrupted`]).
 //!
-//! Expired leases come first (that work is overdue), then queued rows in due order. The one
-//! difference between backends is row locking. On PostgreSQL the inner `SELECT`s take
-//! `FOR UPDATE SKIP LOCKED`, so concurrent workers each get different rows without waiting on one
-//! another. SQLite has no row locks and needs none: it serialises writers, so the whole
-//! `UPDATE … WHERE id IN (SELECT …) RETURNING` runs atomically and a second worker's statement
-//! sees the rows already leased. Both use `$N` placeholders, which sqlx binds by number on SQLite
-//! as well, so the statement text is otherwise shared.
+//! Durability: a claim needs none. If it is lost in a crash (not yet flushed), the rows are simply
+//! unleased again and will be claimed again; if it survives the crash of its worker, the lease
+//! expires. This is the seam issue 13 can relax (e.g. `synchronous_commit = off` for claims).
+//!
+//! Backends differ in two ways. PostgreSQL takes `FOR UPDATE SKIP LOCKED` in the selecting CTE,
+//! so concurrent workers get different rows without waiting, and reads the events and payloads
+//! in the same statement. SQLite serialises writers, so its `UPDATE … WHERE event_id IN (SELECT
+//! … LIMIT) RETURNING` is atomic by itself; it cannot put an UPDATE in a CTE, so the event rows
+//! are read by a second statement.
 
 use std::collections::HashMap;
 
-use entity::{webhook_config, webhook_event};
+use chrono::{TimeZone, Utc};
+use entity::webhook_config;
+use entity::webhook_event_attempt::OUTCOME_INTERRUPTED;
 use rand::Rng;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic,
-    Iterable, PaginatorTrait, QueryFilter, Statement, Value,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, Statement, Value,
 };
+
+use crate::record::AttemptRow;
+
+/// A leased event, with what sending it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub id: i64,
+    pub webhook_id: String,
+    pub event_name: String,
+    pub payload: String,
+    /// Retries scheduled before this attempt (Speckle's `retryCount`).
+    pub retry_count: i32,
+    pub manual: bool,
+    /// This attempt's number, from 1 (sent as `X-WEBHOOK-ATTEMPT`).
+    pub attempt: i32,
+    pub due_at: i64,
+    pub lease_token: i64,
+    pub lease_until: i64,
+    /// When this lease, and so this attempt, began (epoch ms).
+    pub leased_at: i64,
+    /// When the expired lease this claim took over had begun, if it took one over.
+    pub prior_lease_at: Option<i64>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct QueueRow {
+    event_id: i64,
+    webhook_id: String,
+    attempt: i32,
+    due_at: i64,
+    prior_lease_at: Option<i64>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct EventRow {
+    event_id: i64,
+    event_name: String,
+    retry_count: i32,
+    manual: bool,
+    payload: String,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct ClaimRow {
+    event_id: i64,
+    webhook_id: String,
+    attempt: i32,
+    due_at: i64,
+    prior_lease_at: Option<i64>,
+    event_name: String,
+    retry_count: i32,
+    manual: bool,
+    payload: String,
+}
 
 /// Claims up to `limit` due rows for `lease_ms`, skipping the webhooks in `exclude` (those this
 /// process cannot send to right now). Rows come back in due order.
@@ -31,11 +94,107 @@ pub async fn claim(
     lease_ms: i64,
     limit: u64,
     exclude: &[String],
-) -> Result<Vec<webhook_event::Model>, DbErr> {
+) -> Result<Vec<Claimed>, DbErr> {
     let backend = db.get_database_backend();
     let token: i64 = rand::thread_rng().gen();
+    let lease_until = now_ms + lease_ms;
+    let stmt = claim_statement(backend, now_ms, lease_until, token, limit, exclude);
+    let lease = |id, webhook_id, attempt, due_at, prior_lease_at| Claimed {
+        id,
+        webhook_id,
+        event_name: String::new(),
+        payload: String::new(),
+        retry_count: 0,
+        manual: false,
+        attempt,
+        due_at,
+        lease_token: token,
+        lease_until,
+        leased_at: now_ms,
+        prior_lease_at,
+    };
+    let mut rows: Vec<Claimed> = if backend == DatabaseBackend::Postgres {
+        ClaimRow::find_by_statement(stmt)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|r| Claimed {
+                event_name: r.event_name,
+                payload: r.payload,
+                retry_count: r.retry_count,
+                manual: r.manual,
+                ..lease(
+                    r.event_id,
+                    r.webhook_id,
+                    r.attempt,
+                    r.due_at,
+                    r.prior_lease_at,
+                )
+            })
+            .collect()
+    } else {
+        let leased = QueueRow::find_by_statement(stmt).all(db).await?;
+        if leased.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = leased.iter().map(|r| r.event_id).collect();
+        let mut events: HashMap<i64, EventRow> = EventRow::find_by_statement(
+            Statement::from_sql_and_values(backend, EVENTS_SQLITE, [json_ids(&ids).into()]),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| (e.event_id, e))
+        .collect();
+        // An event missing here was deleted with its webhook since the claim; its queue row went
+        // with it, so there is nothing to release.
+        leased
+            .into_iter()
+            .filter_map(|r| {
+                let e = events.remove(&r.event_id)?;
+                Some(Claimed {
+                    event_name: e.event_name,
+                    payload: e.payload,
+                    retry_count: e.retry_count,
+                    manual: e.manual,
+                    ..lease(
+                        r.event_id,
+                        r.webhook_id,
+                        r.attempt,
+                        r.due_at,
+                        r.prior_lease_at,
+                    )
+                })
+            })
+            .collect()
+    };
+    // RETURNING follows no ORDER BY; restore due order so the oldest events go out first.
+    rows.sort_by_key(|r| (r.due_at, r.id));
+    Ok(rows)
+}
+
+/// The events and payloads of claimed ids on SQLite; `json_each` keeps one statement text for
+/// any batch size. Plan: a scan of the json_each ids, then a primary-key probe on each table.
+const EVENTS_SQLITE: &str = "SELECT e.id AS event_id, e.event_name, e.retry_count, e.manual, \
+     p.payload FROM webhooks_events e JOIN webhooks_event_payloads p ON p.event_id = e.id \
+     WHERE e.id IN (SELECT value FROM json_each($1))";
+
+fn json_ids(ids: &[i64]) -> String {
+    let inner: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!("[{}]", inner.join(","))
+}
+
+/// The claim statement; public so the bench can EXPLAIN exactly what runs (docs/query-plans.md).
+pub fn claim_statement(
+    backend: DatabaseBackend,
+    now_ms: i64,
+    lease_until: i64,
+    token: i64,
+    limit: u64,
+    exclude: &[String],
+) -> Statement {
     let mut values: Vec<Value> = vec![
-        (now_ms + lease_ms).into(),
+        lease_until.into(),
         token.into(),
         now_ms.into(),
         i64::try_from(limit).unwrap_or(i64::MAX).into(),
@@ -46,49 +205,77 @@ pub async fn claim(
         not_in = format!(" AND webhook_id NOT IN ({})", marks.join(", "));
         values.extend(exclude.iter().map(|w| Value::from(w.as_str())));
     }
-    let lock = match backend {
-        DatabaseBackend::Postgres => " FOR UPDATE SKIP LOCKED",
-        _ => "",
-    };
-    // The entity's columns by name, not `*`: a pooled SQLite connection that has not yet seen a
-    // migration's ALTER TABLE expands `*` with the old column list at prepare time, SQLite then
-    // re-prepares with the new one on the first step, and sqlx indexes past its cached column
-    // list and panics. Named columns make the stale prepare fail and SQLite retry it.
-    let returning: Vec<String> = webhook_event::Column::iter()
-        .map(|c| c.as_str().to_owned())
-        .collect();
-    let returning = returning.join(", ");
-    // Two index range scans, each already in order and limited, rather than one `OR`: with the
-    // `OR` both databases gather every due row and sort them, which is O(backlog) per claim.
-    // EXPLAIN (SQLite 3.46, PostgreSQL 15, 200,000 due rows): range scans on
-    // idx_webhooks_events_lease and idx_webhooks_events_due, no temporary sort (PostgreSQL: an
-    // incremental sort on the presorted `next_attempt_at`, stopped by the LIMIT).
-    let sql = format!(
-        "WITH expired AS (SELECT id FROM webhooks_events \
-           WHERE status = 1 AND lease_expires_at < $3{not_in} \
-           ORDER BY lease_expires_at LIMIT $4{lock}), \
-         queued AS (SELECT id FROM webhooks_events \
-           WHERE status = 0 AND next_attempt_at <= $3{not_in} \
-           ORDER BY next_attempt_at, id LIMIT $4{lock}) \
-         UPDATE webhooks_events SET status = 1, lease_expires_at = $1, lease_token = $2 \
-         WHERE id IN (SELECT id FROM expired UNION ALL SELECT id FROM queued LIMIT $4) \
-         RETURNING {returning}"
+    // One ordered, limited range scan of idx_webhooks_queue_due: due rows in order, stepping
+    // over the leased ones. (An `OR` over two indexes made both databases collect and sort every
+    // due row, O(backlog) per claim.)
+    let pick = format!(
+        "SELECT event_id FROM webhooks_queue \
+         WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until < $3){not_in} \
+         ORDER BY due_at, event_id LIMIT $4"
     );
-    let stmt = Statement::from_sql_and_values(backend, sql, values);
-    let mut rows = webhook_event::Entity::find()
-        .from_raw_sql(stmt)
-        .all(db)
-        .await?;
-    // RETURNING follows no ORDER BY; restore due order so the oldest events go out first.
-    rows.sort_by_key(|r| (r.next_attempt_at, r.id));
-    Ok(rows)
+    // `prior_lease_at = leased_at`: `leased_at` is cleared whenever a lease ends properly, so a
+    // value still there means the previous lease expired with its attempt unrecorded.
+    let set = "lease_until = $1, lease_token = $2, leased_at = $3, \
+               prior_lease_at = webhooks_queue.leased_at, attempt = webhooks_queue.attempt + 1";
+    let sql = match backend {
+        DatabaseBackend::Postgres => format!(
+            "WITH picked AS ({pick} FOR UPDATE SKIP LOCKED), \
+             claimed AS (UPDATE webhooks_queue SET {set} FROM picked \
+               WHERE webhooks_queue.event_id = picked.event_id \
+               RETURNING webhooks_queue.event_id, webhooks_queue.webhook_id, \
+                 webhooks_queue.attempt, webhooks_queue.due_at, webhooks_queue.prior_lease_at) \
+             SELECT c.event_id, c.webhook_id, c.attempt, c.due_at, c.prior_lease_at, \
+               e.event_name, e.retry_count, e.manual, p.payload \
+             FROM claimed c JOIN webhooks_events e ON e.id = c.event_id \
+             JOIN webhooks_event_payloads p ON p.event_id = c.event_id"
+        ),
+        _ => format!(
+            "UPDATE webhooks_queue SET {set} WHERE event_id IN ({pick}) \
+             RETURNING event_id, webhook_id, attempt, due_at, prior_lease_at"
+        ),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Records the attempts that claims took over from expired leases as interrupted: the worker that
+/// made them stopped or stalled before recording anything, so whether the request reached the
+/// receiver is unknown. Written apart from the claim; if this worker dies before it runs, those
+/// attempts go unrecorded, which is the other honest answer ("not at all").
+pub async fn record_interrupted(db: &impl ConnectionTrait, rows: &[Claimed]) -> Result<(), DbErr> {
+    let taken_over: Vec<AttemptRow> =
+        rows.iter()
+            .filter_map(|r| {
+                let at = r.prior_lease_at?;
+                Some(AttemptRow {
+                event_id: r.id,
+                number: r.attempt - 1,
+                started_at: Utc.timestamp_millis_opt(at).single().unwrap_or_else(Utc::now),
+                duration_ms: None,
+                outcome: OUTCOME_INTERRUPTED,
+                status_code: None,
+                error: Some(
+                    "Interrupted: the worker making this attempt stopped or lost its lease before \
+                     recording a result; the request may or may not have reached the receiver."
+                        .into(),
+                ),
+                response_headers: "[]".into(),
+                response_body: None,
+                worker: None,
+            })
+            })
+            .filter(|a| a.number >= 1)
+            .collect();
+    if taken_over.is_empty() {
+        return Ok(());
+    }
+    crate::record::insert_attempts(db, &taken_over, true).await
 }
 
 /// The webhook of each claimed row, in one query per batch. A webhook deleted since the row was
 /// queued is simply absent from the map.
 pub async fn webhooks_of(
     db: &impl ConnectionTrait,
-    rows: &[webhook_event::Model],
+    rows: &[Claimed],
 ) -> Result<HashMap<String, webhook_config::Model>, DbErr> {
     let mut ids: Vec<&str> = rows.iter().map(|r| r.webhook_id.as_str()).collect();
     ids.sort_unstable();
@@ -105,33 +292,48 @@ pub async fn webhooks_of(
 
 #[derive(Debug, FromQueryResult)]
 struct NextDue {
-    queued: Option<i64>,
-    leased: Option<i64>,
+    due_at: i64,
 }
 
-/// The earliest moment (epoch ms) a row becomes claimable: a retry's `next_attempt_at` or a
-/// lease's end. Both are `MIN`s over the `(status, …)` indexes, so this is two index probes.
+/// The next statement's text for the query-plan doc.
+pub const NEXT_DUE_SQL: &str = "SELECT due_at FROM webhooks_queue WHERE lease_until IS NULL \
+     ORDER BY due_at LIMIT 1";
+
+/// The earliest `due_at` of a row nobody holds (epoch ms): one walk of idx_webhooks_queue_due
+/// from its start, stepping over leased rows. Leases that run out are not waited for here: a dead
+/// worker's events are found by the next claim or poll, which is soon enough for a crash.
 pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
+    let stmt = Statement::from_string(db.get_database_backend(), NEXT_DUE_SQL);
+    Ok(NextDue::find_by_statement(stmt)
+        .one(db)
+        .await?
+        .map(|r| r.due_at))
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Depth {
+    n: i64,
+}
+
+/// Events not finished yet: queued, waiting for a retry, or leased.
+pub async fn queue_depth(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     let stmt = Statement::from_string(
         db.get_database_backend(),
-        "SELECT (SELECT MIN(next_attempt_at) FROM webhooks_events WHERE status = 0) AS queued, \
-                (SELECT MIN(lease_expires_at) FROM webhooks_events WHERE status = 1) AS leased",
+        "SELECT COUNT(*) AS n FROM webhooks_queue",
     );
-    let row = NextDue::find_by_statement(stmt).one(db).await?;
-    Ok(row.and_then(|r| match (r.queued, r.leased) {
-        (Some(q), Some(l)) => Some(q.min(l + 1)),
-        (q, l) => q.or(l.map(|l| l + 1)),
-    }))
+    Ok(Depth::find_by_statement(stmt)
+        .one(db)
+        .await?
+        .map_or(0, |d| d.n))
 }
 
-/// Events not finished yet: queued, waiting for a retry, or leased (`status` 0 or 1).
-pub async fn queue_depth(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
-    let n = webhook_event::Entity::find()
-        .filter(webhook_event::Column::Status.is_in([
-            webhook_event::STATUS_QUEUED,
-            webhook_event::STATUS_PROCESSING,
-        ]))
-        .count(db)
-        .await?;
-    Ok(i64::try_from(n).unwrap_or(i64::MAX))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_a_json_array() {
+        assert_eq!(json_ids(&[3, 14, 15]), "[3,14,15]");
+        assert_eq!(json_ids(&[]), "[]");
+    }
 }

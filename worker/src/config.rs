@@ -69,6 +69,11 @@ pub struct WorkerConfig {
     /// How often the retention pass runs.
     #[arg(long, env = "RETENTION_INTERVAL", default_value = "10m", value_parser = parse_duration)]
     pub retention_interval: Duration,
+
+    /// This dispatcher's name in the attempt records (`worker` in GraphQL); by default
+    /// `<host name>/<process id>`.
+    #[arg(long, env = "WORKER_NAME")]
+    pub worker_name: Option<String>,
 }
 
 impl WorkerConfig {
@@ -90,7 +95,27 @@ impl WorkerConfig {
         if self.poll_interval.is_zero() {
             return Err("POLL_INTERVAL must be positive".into());
         }
+        if let Some(name) = &self.worker_name {
+            if name.trim().is_empty() || name.chars().count() > 200 || name.contains('\0') {
+                return Err("WORKER_NAME must be 1 to 200 characters".into());
+            }
+        }
         Ok(())
+    }
+
+    /// The name attempts are recorded under: `WORKER_NAME`, or `<host name>/<process id>`.
+    pub fn worker_label(&self) -> String {
+        if let Some(name) = &self.worker_name {
+            return name.trim().to_owned();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned());
+        format!("{host}/{}", std::process::id())
     }
 }
 

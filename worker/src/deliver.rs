@@ -8,15 +8,20 @@
 //! `{"payload":"<P>"}` with P the stored string, serialised from a borrowed struct so a 1 MB
 //! payload is not copied into a `serde_json::Value` first; the bytes are the same as
 //! `serde_json::json!({"payload": p})`.
+//!
+//! What the receiver answered is kept for the attempt record ([`Response`]): its headers and the
+//! start of its body, capped, as text. That text is the receiver's, so it is made safe to store
+//! (lossy UTF-8, no NUL, which PostgreSQL cannot hold) and is never written to a log line.
 
 use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use entity::{webhook_config, webhook_event};
+use entity::webhook_config;
 use reqwest::{header, redirect, Client, StatusCode};
 use serde::Serialize;
 
+use crate::claim::Claimed;
 use crate::guard::{Guard, GuardError, GuardedResolver};
 use crate::metrics::Outcome;
 use crate::{retry, sign, WorkerConfig};
@@ -25,6 +30,13 @@ pub const USER_AGENT: &str = concat!("streamhooks/", env!("CARGO_PKG_VERSION"));
 
 /// Characters of a response body kept in `statusInfo`.
 const EXCERPT_CHARS: usize = 200;
+
+/// Bytes of a response body kept in the attempt record.
+pub const BODY_KEPT_BYTES: usize = 4096;
+/// Response headers kept in the attempt record, and the longest name and value kept of each.
+pub const HEADERS_KEPT: usize = 32;
+const HEADER_NAME_KEPT: usize = 128;
+const HEADER_VALUE_KEPT: usize = 512;
 
 /// The single HTTP client of a dispatcher.
 pub fn client(config: &WorkerConfig, guard: Arc<Guard>) -> reqwest::Result<Client> {
@@ -37,6 +49,22 @@ pub fn client(config: &WorkerConfig, guard: Arc<Guard>) -> reqwest::Result<Clien
         .build()
 }
 
+/// What the receiver sent back, capped and made safe to store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Response {
+    /// At most [`HEADERS_KEPT`], in the order received; names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// The first [`BODY_KEPT_BYTES`] of the body as text (invalid UTF-8 replaced).
+    pub body: String,
+}
+
+impl Response {
+    /// The headers as the JSON array of `[name, value]` pairs the attempt record stores.
+    pub fn headers_json(&self) -> String {
+        serde_json::to_string(&self.headers).unwrap_or_else(|_| "[]".into())
+    }
+}
+
 /// What one attempt came to.
 #[derive(Debug, Clone)]
 pub enum Attempt {
@@ -44,6 +72,7 @@ pub enum Attempt {
     Delivered {
         status: StatusCode,
         elapsed: Duration,
+        response: Response,
     },
     Failed {
         outcome: Outcome,
@@ -54,6 +83,8 @@ pub enum Attempt {
         /// False when sending again cannot help without a configuration change.
         retryable: bool,
         elapsed: Option<Duration>,
+        /// The HTTP status and what came with it, when a response arrived.
+        response: Option<(StatusCode, Response)>,
     },
 }
 
@@ -79,6 +110,7 @@ impl Attempt {
             retry_after: None,
             retryable: false,
             elapsed: None,
+            response: None,
         }
     }
 }
@@ -93,7 +125,7 @@ pub async fn attempt(
     client: &Client,
     guard: &Guard,
     config: &WorkerConfig,
-    event: &webhook_event::Model,
+    event: &Claimed,
     webhook: &webhook_config::Model,
 ) -> Attempt {
     let url = match url::Url::parse(&webhook.url) {
@@ -133,10 +165,7 @@ pub async fn attempt(
         )
         .header("X-WEBHOOK-DELIVERY", event.id.to_string())
         .header("X-WEBHOOK-EVENT", event.event_name.as_str())
-        .header(
-            "X-WEBHOOK-ATTEMPT",
-            (i64::from(event.retry_count) + 1).to_string(),
-        )
+        .header("X-WEBHOOK-ATTEMPT", event.attempt.to_string())
         .body(body)
         .send()
         .await;
@@ -157,6 +186,7 @@ pub async fn attempt(
         .headers()
         .get(header::LOCATION)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let headers = kept_headers(resp.headers());
     // Read (up to the cap) even on success: a body left unread keeps the connection out of the
     // pool. A body that fails half-way does not change a status the receiver already sent.
     let mut buf = Vec::new();
@@ -170,8 +200,16 @@ pub async fn attempt(
         }
     }
     let elapsed = started.elapsed();
+    let response = Response {
+        headers,
+        body: kept_body(&buf),
+    };
     if (200..=204).contains(&status.as_u16()) {
-        return Attempt::Delivered { status, elapsed };
+        return Attempt::Delivered {
+            status,
+            elapsed,
+            response,
+        };
     }
     let redirect_to = location.as_deref().filter(|_| status.is_redirection());
     let message = if let Some(to) = redirect_to {
@@ -200,7 +238,41 @@ pub async fn attempt(
         retry_after,
         retryable: true,
         elapsed: Some(elapsed),
+        response: Some((status, response)),
     }
+}
+
+/// The response headers worth keeping: capped in number and length, as lossy text without NUL.
+fn kept_headers(map: &header::HeaderMap) -> Vec<(String, String)> {
+    map.iter()
+        .take(HEADERS_KEPT)
+        .map(|(name, value)| {
+            (
+                clean(name.as_str().as_bytes(), HEADER_NAME_KEPT),
+                clean(value.as_bytes(), HEADER_VALUE_KEPT),
+            )
+        })
+        .collect()
+}
+
+/// The start of a body as stored in the attempt record.
+fn kept_body(body: &[u8]) -> String {
+    clean(body, BODY_KEPT_BYTES)
+}
+
+/// At most `max` bytes of `bytes` as text: invalid UTF-8 and NUL (which PostgreSQL text cannot
+/// hold) become U+FFFD, and a character cut by the cap is dropped.
+fn clean(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(max)]);
+    let mut out: String = text
+        .chars()
+        .map(|c| if c == '\0' { '\u{fffd}' } else { c })
+        .collect();
+    // A multi-byte character cut by the cap shows up as one trailing U+FFFD; drop it.
+    if bytes.len() > max && out.ends_with('\u{fffd}') {
+        out.pop();
+    }
+    out
 }
 
 fn status_line(status: StatusCode) -> String {
@@ -254,6 +326,7 @@ fn from_error(e: &reqwest::Error, url: &url::Url, timeout: Duration, elapsed: Du
         retry_after: None,
         retryable,
         elapsed: Some(elapsed),
+        response: None,
     };
     let host = url.host_str().unwrap_or("");
     let mut source = e.source();
@@ -317,5 +390,27 @@ mod tests {
         assert!(e.ends_with('…'));
         assert_eq!(human(Duration::from_secs(10)), "10s");
         assert_eq!(human(Duration::from_millis(300)), "300ms");
+    }
+
+    #[test]
+    fn stored_text_is_capped_and_has_no_nul() {
+        assert_eq!(clean(b"a\0b\xffc", 100), "a\u{fffd}b\u{fffd}c");
+        // "é" is two bytes; a cap in its middle drops it rather than storing half.
+        assert_eq!(clean("abé".as_bytes(), 3), "ab");
+        assert_eq!(kept_body(&vec![b'x'; 10_000]).len(), BODY_KEPT_BYTES);
+        let mut map = header::HeaderMap::new();
+        for i in 0..40 {
+            map.append(
+                header::HeaderName::from_bytes(format!("x-h{i}").as_bytes())
+                    .unwrap_or(header::DATE),
+                header::HeaderValue::from_static("v"),
+            );
+        }
+        assert_eq!(kept_headers(&map).len(), HEADERS_KEPT);
+        let r = Response {
+            headers: vec![("x-a".into(), "q\"uote".into())],
+            body: String::new(),
+        };
+        assert_eq!(r.headers_json(), r#"[["x-a","q\"uote"]]"#);
     }
 }

@@ -14,20 +14,24 @@
 //! Claims are sized to the free global permits, so what is claimed starts at once unless its own
 //! webhook is at its cap. A full batch is followed by another claim straight away; otherwise the
 //! loop sleeps until a wake-up (in-process, PostgreSQL NOTIFY via `listen`, or the recorder after
-//! scheduling a retry), the earliest `next_attempt_at`/lease end, or the poll interval.
+//! scheduling a retry), the earliest due time, or the poll interval. When the database fails
+//! (a restart, a failover) the loop says so once, backs off (250 ms doubling to 5 s) and says
+//! so again when it is back; nothing is lost meanwhile, since unclaimed rows stay queued and
+//! claimed ones are either recorded later or their leases expire.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use entity::{webhook_config, webhook_event};
+use entity::webhook_config;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::claim::Claimed;
 use crate::guard::Guard;
 use crate::metrics::{Metrics, Outcome};
 use crate::record::{self, Update};
@@ -37,8 +41,10 @@ use crate::{claim, deliver, listen, retention, retry, Error, Notifier, WorkerCon
 /// further full lanes may be claimed and simply wait in their lane.
 const MAX_EXCLUDED: usize = 1_000;
 
-/// How long to wait before claiming again after a database error.
-const ERROR_BACKOFF: Duration = Duration::from_secs(1);
+/// The first pause after a database error; it doubles while errors go on, up to
+/// [`MAX_ERROR_BACKOFF`], and is reset by the first success.
+const ERROR_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Runs the dispatcher until `cancel`; see the module docs. Returns only after in-flight
 /// deliveries have finished (or hit the request timeout) and every result is written.
@@ -71,8 +77,12 @@ pub async fn run(
         helpers_stop.clone(),
     ));
 
+    let worker_name: Arc<str> = config.worker_label().into();
+    tracing::info!(worker = %worker_name, "dispatcher started");
     let mut d = Dispatcher {
         global: Arc::new(Semaphore::new(config.concurrency)),
+        worker_name,
+        outage: None,
         db,
         config,
         client,
@@ -96,7 +106,7 @@ pub async fn run(
 
 /// A claimed event and the webhook it goes to.
 struct Job {
-    event: webhook_event::Model,
+    event: Claimed,
     webhook: Arc<webhook_config::Model>,
 }
 
@@ -126,6 +136,10 @@ struct Dispatcher {
     waiting_jobs: usize,
     /// Delivery tasks; each returns its webhook id so the loop can refill that lane.
     tasks: JoinSet<String>,
+    /// Recorded with every attempt.
+    worker_name: Arc<str>,
+    /// While the database fails: since when, and the pause before the next try.
+    outage: Option<(Instant, Duration)>,
 }
 
 impl Dispatcher {
@@ -147,6 +161,7 @@ impl Dispatcher {
                 let limit = free.min(batch);
                 match self.claim_and_start(limit).await {
                     Ok((claimed, skipped)) => {
+                        self.database_ok();
                         last_full = limit > 0 && claimed == limit;
                         excluded = skipped;
                         if last_full {
@@ -155,10 +170,7 @@ impl Dispatcher {
                         }
                         wake_at = self.next_wake(poll).await;
                     }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "claiming events failed; retrying shortly");
-                        wake_at = Instant::now() + ERROR_BACKOFF.min(poll);
-                    }
+                    Err(e) => wake_at = Instant::now() + self.database_failed(&e),
                 }
             }
             tokio::select! {
@@ -199,17 +211,42 @@ impl Dispatcher {
         }
     }
 
-    /// When to look again without a wake-up: the next retry or lease end, at most `poll` away.
-    async fn next_wake(&self, poll: Duration) -> Instant {
+    /// Notes a database error and returns how long to wait before trying again: the first error
+    /// of an outage is logged as such, later ones quietly double the pause.
+    fn database_failed(&mut self, e: &Error) -> Duration {
+        let pause = match self.outage {
+            None => {
+                tracing::warn!(error = %e, backoff_ms = ERROR_BACKOFF.as_millis() as u64,
+                    "database unavailable; backing off and retrying (deliveries pause meanwhile)");
+                ERROR_BACKOFF
+            }
+            Some((_, last)) => {
+                tracing::debug!(error = %e, "database still unavailable");
+                (last * 2).min(MAX_ERROR_BACKOFF)
+            }
+        };
+        let since = self.outage.map_or_else(Instant::now, |(t, _)| t);
+        self.outage = Some((since, pause));
+        pause
+    }
+
+    fn database_ok(&mut self) {
+        if let Some((since, _)) = self.outage.take() {
+            tracing::warn!(
+                down_ms = since.elapsed().as_millis() as u64,
+                "database reachable again; resuming deliveries"
+            );
+        }
+    }
+
+    /// When to look again without a wake-up: the next retry, at most `poll` away.
+    async fn next_wake(&mut self, poll: Duration) -> Instant {
         let now = Instant::now();
         let fallback = now + poll;
         let due = match claim::next_due(&self.db).await {
             Ok(Some(due)) => due,
             Ok(None) => return fallback,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the next due time failed");
-                return now + ERROR_BACKOFF.min(poll);
-            }
+            Err(e) => return now + self.database_failed(&Error::Db(e)),
         };
         let ms = due - Utc::now().timestamp_millis();
         if ms <= 0 {
@@ -253,6 +290,11 @@ impl Dispatcher {
             .into_iter()
             .map(|(k, v)| (k, Arc::new(v)))
             .collect();
+        if rows.iter().any(|r| r.prior_lease_at.is_some()) {
+            if let Err(e) = claim::record_interrupted(&self.db, &rows).await {
+                tracing::warn!(error = %e, "could not record attempts interrupted by an expired lease");
+            }
+        }
         for event in rows {
             let webhook = match webhooks.get(&event.webhook_id) {
                 // A ping or redelivery was asked for explicitly: it goes out even while the
@@ -298,7 +340,7 @@ impl Dispatcher {
         let mut releases = Vec::new();
         'lanes: for lane in self.lanes.values_mut() {
             while let Some(job) = lane.pending.front() {
-                if job.event.lease_expires_at.unwrap_or(0) - now_ms < min_lease_ms {
+                if job.event.lease_until - now_ms < min_lease_ms {
                     releases.extend(lane.pending.pop_front());
                     continue;
                 }
@@ -329,13 +371,22 @@ impl Dispatcher {
         let config = self.config.clone();
         let metrics = self.metrics.clone();
         let records = self.records.clone();
+        let worker = self.worker_name.clone();
         self.tasks.spawn(async move {
+            let started_at = Utc::now();
             let attempt = {
                 let _in_flight = metrics.start_request();
                 deliver::attempt(&client, &guard, &config, &job.event, &job.webhook).await
             };
             metrics.record(attempt.outcome(), attempt.elapsed());
-            let update = retry::conclude(&config.retry_schedule, &job.event, &attempt, Utc::now());
+            let update = retry::conclude(
+                &config.retry_schedule,
+                &job.event,
+                &attempt,
+                started_at,
+                Utc::now(),
+                Some(worker),
+            );
             // Permits are held until the result is queued: a recorder that falls behind slows
             // claiming down instead of letting results pile up in memory.
             let _ = records.send(update).await;

@@ -1,9 +1,12 @@
-//! The streamhooks dispatcher: claims due `webhooks_events` rows under a lease, signs and POSTs
-//! them, records each result and schedules retries; plus retention and metrics.
+//! The streamhooks dispatcher: claims due events under a lease, signs and POSTs them, records
+//! each attempt and its result and schedules retries; plus retention and metrics.
 //!
-//! The queue side ([`outbox`]) is what a backend calls inside its own transaction: it inserts one
-//! `webhooks_events` row per matching webhook (so an event exists exactly when its change
-//! committed), then the dispatcher is woken. The two meet only in the database and through a
+//! The queue side ([`outbox`], storing through [`queue`]) is what a backend calls inside its own
+//! transaction: it inserts one event per matching webhook (so an event exists exactly when its
+//! change committed), then the dispatcher is woken. The hot path is split by how often things
+//! change: the payload is written once (`webhooks_event_payloads`), a claim touches only a small
+//! queue row (`webhooks_queue`), and a result rewrites Speckle's ~150-byte event row and adds an
+//! attempt row ([`claim`], [`record`]). The two meet only in the database and through a
 //! [`Notifier`] (and PostgreSQL `NOTIFY`), which is why any number of API and worker processes can
 //! share one PostgreSQL. Leases rather than row locks: a lease needs no open transaction during a
 //! ten-second HTTP request and expires by itself if its worker dies.
@@ -20,10 +23,13 @@ pub mod listen;
 pub mod metrics;
 pub mod notifier;
 pub mod outbox;
+pub mod queue;
 pub mod record;
 pub mod retention;
 pub mod retry;
 pub mod sign;
+pub mod sql;
+pub mod streak;
 pub mod triggers;
 
 pub use claim::queue_depth;

@@ -1,5 +1,6 @@
-//! The queuing side: [`emit`] turns one backend change into one `webhooks_events` row per enabled
-//! webhook of the stream that subscribes to the event, inside the caller's transaction. So the
+//! The queuing side: [`emit`] turns one backend change into one event per enabled webhook of the
+//! stream that subscribes to it (stored by [`crate::queue::insert`]), inside the caller's
+//! transaction. So the
 //! change and its events commit or roll back together, and the payload is frozen at that moment
 //! (later edits to the stream or webhook do not rewrite what was sent). This is the function the
 //! API's mutations call and the one a Rust backend embeds.
@@ -7,13 +8,13 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::{stream, user, webhook_config, webhook_event};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    Set, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::notifier::CHANNEL;
+use crate::queue::{self, NewEvent};
 
 /// `server` in every payload.
 #[derive(Clone, Debug, Serialize)]
@@ -169,13 +170,14 @@ pub async fn emit<C: ConnectionTrait>(
         .map(|hook| row(server, event, &stream, &user, hook, false))
         .collect::<Result<Vec<_>, _>>()?;
     let n = rows.len() as u64;
-    webhook_event::Entity::insert_many(rows).exec(db).await?;
+    queue::insert(db, &rows, Utc::now()).await?;
     notify(db).await?;
     Ok(n)
 }
 
 /// Queues one explicitly requested delivery to `hook` (a ping), whatever its triggers and even if
-/// it is disabled; returns the new event id. `stream` and `user` must be given.
+/// it is disabled; returns the new event id. `stream` and `user` must be given. Call inside a
+/// transaction.
 pub async fn queue_manual<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
@@ -188,33 +190,35 @@ pub async fn queue_manual<C: ConnectionTrait>(
         .clone()
         .unwrap_or_else(|| json!({ "id": event.user_id }));
     let row = row(server, event, &stream, &user, hook, true)?;
-    let id = webhook_event::Entity::insert(row)
-        .exec(db)
-        .await?
-        .last_insert_id;
+    let id = one(queue::insert(db, &[row], Utc::now()).await?)?;
     notify(db).await?;
     Ok(id)
 }
 
-/// Queues `original`'s payload again as a fresh, manual delivery; returns the new event id.
+/// Queues `original`'s payload again as a fresh, manual delivery; returns the new event id. Call
+/// inside a transaction.
 pub async fn redeliver<C: ConnectionTrait>(
     db: &C,
     original: &webhook_event::Model,
+    payload: String,
 ) -> Result<i64, DbErr> {
-    let row = queued_row(
-        &original.webhook_id,
-        &original.stream_id,
-        &original.event_name,
-        original.payload.clone(),
-        format!("Queued; redelivery of event {}.", original.id),
-        true,
-    );
-    let id = webhook_event::Entity::insert(row)
-        .exec(db)
-        .await?
-        .last_insert_id;
+    let row = NewEvent {
+        webhook_id: original.webhook_id.clone(),
+        stream_id: original.stream_id.clone(),
+        event_name: original.event_name.clone(),
+        payload,
+        status_info: format!("Queued; redelivery of event {}.", original.id),
+        manual: true,
+    };
+    let id = one(queue::insert(db, &[row], Utc::now()).await?)?;
     notify(db).await?;
     Ok(id)
+}
+
+fn one(ids: Vec<i64>) -> Result<i64, DbErr> {
+    ids.first()
+        .copied()
+        .ok_or_else(|| DbErr::Custom("INSERT returned no id".into()))
 }
 
 /// On PostgreSQL, tells other processes' dispatchers; delivered only when the transaction commits.
@@ -237,7 +241,7 @@ fn row(
     user: &Value,
     hook: &webhook_config::Model,
     manual: bool,
-) -> Result<webhook_event::ActiveModel, DbErr> {
+) -> Result<NewEvent, DbErr> {
     let payload = Payload {
         stream_id: &event.stream_id,
         user_id: &event.user_id,
@@ -257,40 +261,12 @@ fn row(
     } else {
         "Queued; not attempted yet."
     };
-    Ok(queued_row(
-        &hook.id,
-        &event.stream_id,
-        &event.event_name,
+    Ok(NewEvent {
+        webhook_id: hook.id.clone(),
+        stream_id: event.stream_id.clone(),
+        event_name: event.event_name.clone(),
         payload,
-        info.to_owned(),
+        status_info: info.to_owned(),
         manual,
-    ))
-}
-
-/// A queued row, due now.
-fn queued_row(
-    webhook_id: &str,
-    stream_id: &str,
-    event_name: &str,
-    payload: String,
-    status_info: String,
-    manual: bool,
-) -> webhook_event::ActiveModel {
-    let now = Utc::now();
-    webhook_event::ActiveModel {
-        id: NotSet,
-        webhook_id: Set(webhook_id.to_owned()),
-        stream_id: Set(stream_id.to_owned()),
-        event_name: Set(event_name.to_owned()),
-        status: Set(webhook_event::STATUS_QUEUED),
-        status_info: Set(status_info),
-        retry_count: Set(0),
-        last_update: Set(now),
-        payload: Set(payload),
-        created_at: Set(now),
-        next_attempt_at: Set(now.timestamp_millis()),
-        lease_expires_at: Set(None),
-        lease_token: Set(None),
-        manual: Set(manual),
-    }
+    })
 }

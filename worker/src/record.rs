@@ -1,32 +1,37 @@
 //! Writing attempt results back, in batches. Delivery tasks send an [`Update`] over a channel;
 //! one recorder task drains whatever has accumulated and writes it in a single transaction, so a
-//! burst of N results costs one commit (one fsync on SQLite) instead of N. This is the hot path:
-//! every 256 results are one `UPDATE … FROM (VALUES …) WHERE id = v.id AND lease_token = v.token`
-//! (per-row statements cost more in round trips to the database thread than in SQL), plus one
-//! statement that resets the failure streak of webhooks that succeeded.
+//! burst of N results costs one commit (one fsync) instead of N. Per batch, a few statements of up
+//! to 256 rows each: the queue rows are deleted (finished) or given back (retry, release), the
+//! event rows get their new status (~150 bytes, no indexed column, so HOT on PostgreSQL), the
+//! attempts are inserted, and the webhooks' failure streaks are updated ([`crate::streak`]).
 //!
-//! The `lease_token` condition is what makes leases safe: a worker whose lease ran out (and whose
-//! event another worker claimed with a new token) updates zero rows, so it can neither overwrite
-//! the newer result nor count a failure against the webhook twice. The webhook counters are
-//! read-modify-written inside the same transaction with `RETURNING`, so two recorders cannot lose
-//! each other's increments.
+//! The lease token is what makes leases safe: the queue statements match `lease_token`, and only
+//! the rows they matched go on to the other statements. A worker whose lease ran out (and whose
+//! event another worker claimed with a new token) changes nothing, so it can neither overwrite the
+//! newer result nor count a failure against the webhook twice.
+//!
+//! Durability: this commit is the one that matters. Until it is flushed the receiver may have the
+//! event while the database still shows it leased; a crash then means one more delivery after the
+//! lease (at least once), never a lost event.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use entity::webhook_event::{self, STATUS_FAILED};
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement,
-    TransactionTrait, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::Notifier;
+use crate::claim::Claimed;
+use crate::{sql, streak, Notifier};
 
 /// Results written per transaction at most.
 const MAX_BATCH: usize = 1024;
+
+/// Rows per statement at most (a power of two; see [`crate::sql`]).
+const ROWS_PER_STATEMENT: usize = 256;
 
 /// What a recorded result does to its webhook's failure streak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,47 +41,81 @@ pub enum Effect {
     FinalFailure,
 }
 
-/// The new state of one leased row.
+/// What becomes of the queue row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The event is done (succeeded, failed for good, or not sent): the queue row goes.
+    Finish,
+    /// Another attempt at `due_at` (epoch ms).
+    Retry { due_at: i64 },
+    /// Given back untouched (shutdown, or a lease too short to start safely): the attempt it had
+    /// counted is taken back and the event row is left alone.
+    Release,
+}
+
+/// One attempt as stored in `webhooks_event_attempts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRow {
+    pub event_id: i64,
+    pub number: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: Option<i32>,
+    pub outcome: &'static str,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    /// JSON array of `[name, value]` pairs.
+    pub response_headers: String,
+    pub response_body: Option<String>,
+    pub worker: Option<Arc<str>>,
+}
+
+/// The new state of one leased event.
 #[derive(Debug, Clone)]
 pub struct Update {
     pub id: i64,
     pub lease_token: i64,
+    /// When the lease runs out (epoch ms); after that this result can no longer apply.
+    pub lease_until: i64,
     pub webhook_id: String,
+    pub kind: Kind,
     pub status: i16,
     pub status_info: String,
     pub retry_count: i32,
-    pub next_attempt_at: i64,
     pub last_update: DateTime<Utc>,
     pub effect: Effect,
+    /// The attempt this result comes from; none for a release or an event not sent.
+    pub attempt: Option<AttemptRow>,
 }
 
 impl Update {
-    /// The row as claimed, to be changed with struct-update syntax; written as is, it releases
-    /// the lease without counting an attempt.
-    pub fn for_event(event: &webhook_event::Model, now: DateTime<Utc>) -> Self {
+    /// The claimed event finished with nothing changed yet, to be filled in with struct-update
+    /// syntax.
+    pub fn for_event(event: &Claimed, now: DateTime<Utc>) -> Self {
         Update {
             id: event.id,
-            lease_token: event.lease_token.unwrap_or_default(),
+            lease_token: event.lease_token,
+            lease_until: event.lease_until,
             webhook_id: event.webhook_id.clone(),
+            kind: Kind::Finish,
             status: webhook_event::STATUS_QUEUED,
-            status_info: event.status_info.clone(),
+            status_info: String::new(),
             retry_count: event.retry_count,
-            next_attempt_at: event.next_attempt_at,
             last_update: now,
             effect: Effect::None,
+            attempt: None,
         }
     }
 
-    /// Gives a claimed row back untouched (shutdown, or a lease too short to start safely).
-    pub fn release(event: &webhook_event::Model) -> Self {
+    /// Gives a claimed row back untouched.
+    pub fn release(event: &Claimed) -> Self {
         Update {
-            last_update: event.last_update,
-            ..Update::for_event(event, event.last_update)
+            kind: Kind::Release,
+            ..Update::for_event(event, Utc::now())
         }
     }
 
     /// Finishes a row without sending it, e.g. because its webhook was disabled or deleted.
-    pub fn not_sent(event: &webhook_event::Model, why: String, now: DateTime<Utc>) -> Self {
+    pub fn not_sent(event: &Claimed, why: String, now: DateTime<Utc>) -> Self {
         Update {
             status: STATUS_FAILED,
             status_info: why,
@@ -87,8 +126,8 @@ impl Update {
 
 /// Starts the recorder; it stops once every sender is dropped and the last batch is written.
 /// After a batch that put rows back in the queue (retries, releases) it wakes the dispatcher,
-/// which then learns the new earliest `next_attempt_at`; without this the dispatcher would only
-/// see a retry scheduled after its last look at the next poll.
+/// which then learns the new earliest due time; without this the dispatcher would only see a
+/// retry scheduled after its last look at the next poll.
 pub fn spawn(
     db: DatabaseConnection,
     disable_after: u32,
@@ -98,11 +137,8 @@ pub fn spawn(
     let handle = tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            write_with_retries(&db, &batch, disable_after).await;
-            if batch
-                .iter()
-                .any(|u| u.status == webhook_event::STATUS_QUEUED)
-            {
+            write_until_done(&db, &batch, disable_after).await;
+            if batch.iter().any(|u| u.kind != Kind::Finish) {
                 notifier.wake();
             }
             batch.clear();
@@ -111,101 +147,40 @@ pub fn spawn(
     (tx, handle)
 }
 
-/// A failed write is retried briefly; if the database stays away the rows keep their leases,
-/// which expire, and the events are delivered again: at-least-once, never lost.
-async fn write_with_retries(db: &DatabaseConnection, batch: &[Update], disable_after: u32) {
-    for (i, pause) in [100u64, 500, 2_000, 0].into_iter().enumerate() {
+/// Writes `batch`, retrying with a growing pause while the database is away (a restart, a
+/// failover). While this waits, delivery tasks wait to hand over their results and the
+/// dispatcher stops claiming, so an outage slows delivery down instead of piling up results.
+/// Once every lease in the batch has run out the results could no longer be applied (their rows
+/// are someone else's or will be), so the batch is dropped: those events are sent again, never
+/// lost.
+async fn write_until_done(db: &DatabaseConnection, batch: &[Update], disable_after: u32) {
+    let mut pause = Duration::from_millis(100);
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
         match write(db, batch, disable_after).await {
-            Ok(()) => return,
-            Err(e) if pause > 0 => {
-                tracing::warn!(error = %e, try_no = i + 1, rows = batch.len(), "recording results failed; retrying");
-                tokio::time::sleep(Duration::from_millis(pause)).await;
+            Ok(()) => {
+                if tries > 1 {
+                    tracing::info!(
+                        tries,
+                        rows = batch.len(),
+                        "results recorded after the database came back"
+                    );
+                }
+                return;
             }
             Err(e) => {
-                tracing::error!(error = %e, rows = batch.len(), "recording results failed; their leases will expire and they will be sent again");
+                let last_lease = batch.iter().map(|u| u.lease_until).max().unwrap_or(0);
+                if Utc::now().timestamp_millis() > last_lease {
+                    tracing::error!(error = %e, rows = batch.len(), "giving up on these results: their leases have run out, so the events will be sent again");
+                    return;
+                }
+                tracing::warn!(error = %e, try_no = tries, rows = batch.len(), pause_ms = pause.as_millis() as u64, "recording results failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
             }
         }
     }
-}
-
-/// Rows per `UPDATE … FROM (VALUES …)`.
-const ROWS_PER_STATEMENT: usize = 256;
-
-/// Writes `chunk` in one statement and returns the ids whose lease token still matched.
-///
-/// The row count is padded to a power of two with rows that match nothing (id -1), so there are
-/// only nine distinct statement texts. sqlx caches a prepared statement per text and connection;
-/// with one text per batch size, hundreds of large prepared statements piled up (60 MB while
-/// draining a million events).
-async fn update_events(txn: &impl ConnectionTrait, chunk: &[Update]) -> Result<Vec<i64>, DbErr> {
-    let mut sql =
-        String::from("WITH v(id, token, status, info, retries, next_at, updated) AS (VALUES ");
-    let backend = txn.get_database_backend();
-    // Anonymous `?` on SQLite: sqlx asks SQLite for every parameter's name, a linear search for
-    // numbered ones, which made a 7,000-parameter statement quadratic (40% of the CPU).
-    let mark = |n: usize| match backend {
-        DatabaseBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    };
-    let rows = chunk.len().next_power_of_two();
-    let pad_time = chunk.first().map_or_else(Utc::now, |u| u.last_update);
-    let mut values: Vec<Value> = Vec::with_capacity(rows * 7);
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let marks: Vec<String> = (i * 7 + 1..=i * 7 + 7).map(mark).collect();
-        sql.push('(');
-        sql.push_str(&marks.join(", "));
-        sql.push(')');
-        let (id, token, status, info, retries, next_at, updated) = match chunk.get(i) {
-            Some(u) => (
-                u.id,
-                u.lease_token,
-                u.status,
-                u.status_info.as_str(),
-                u.retry_count,
-                u.next_attempt_at,
-                u.last_update,
-            ),
-            None => (-1, -1, 0, "", 0, 0, pad_time),
-        };
-        values.extend([
-            id.into(),
-            token.into(),
-            status.into(),
-            info.into(),
-            retries.into(),
-            next_at.into(),
-            updated.into(),
-        ]);
-    }
-    sql.push_str(
-        ") UPDATE webhooks_events SET status = v.status, status_info = v.info, \
-         retry_count = v.retries, next_attempt_at = v.next_at, last_update = v.updated, \
-         lease_expires_at = NULL, lease_token = NULL \
-         FROM v WHERE webhooks_events.id = v.id AND webhooks_events.lease_token = v.token \
-         RETURNING webhooks_events.id",
-    );
-    let stmt = Statement::from_sql_and_values(backend, sql, values);
-    txn.query_all(stmt)
-        .await?
-        .iter()
-        .map(|row| row.try_get::<i64>("", "id"))
-        .collect()
-}
-
-#[derive(Default)]
-struct Streak<'a> {
-    succeeded: bool,
-    finals_after_success: i32,
-    last_error: &'a str,
-}
-
-#[derive(FromQueryResult)]
-struct Counter {
-    consecutive_failures: i32,
-    enabled: bool,
 }
 
 /// Writes one batch in one transaction.
@@ -214,89 +189,208 @@ pub async fn write(
     batch: &[Update],
     disable_after: u32,
 ) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
     let txn = db.begin().await?;
+    let (finishes, requeues): (Vec<&Update>, Vec<&Update>) =
+        batch.iter().partition(|u| u.kind == Kind::Finish);
     let mut applied = HashSet::with_capacity(batch.len());
-    for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-        applied.extend(update_events(&txn, chunk).await?);
+    for chunk in finishes.chunks(ROWS_PER_STATEMENT) {
+        applied.extend(finish_queue_rows(&txn, chunk).await?);
     }
-    let mut streaks: HashMap<&str, Streak<'_>> = HashMap::new();
-    for u in batch {
-        if !applied.contains(&u.id) {
-            tracing::debug!(
-                event = u.id,
-                "lease lost before the result was recorded; result dropped"
-            );
-            continue;
-        }
-        // Results arrive in completion order, so "after the last success" is the streak.
-        match u.effect {
-            Effect::None => {}
-            Effect::Success => {
-                let s = streaks.entry(&u.webhook_id).or_default();
-                s.succeeded = true;
-                s.finals_after_success = 0;
-            }
-            Effect::FinalFailure => {
-                let s = streaks.entry(&u.webhook_id).or_default();
-                s.finals_after_success += 1;
-                s.last_error = &u.status_info;
-            }
-        }
+    for chunk in requeues.chunks(ROWS_PER_STATEMENT) {
+        applied.extend(requeue_rows(&txn, chunk).await?);
     }
-
-    let reset: Vec<Value> = streaks
+    let applied_updates: Vec<&Update> = batch
         .iter()
-        .filter(|(_, s)| s.succeeded && s.finals_after_success == 0)
-        .map(|(id, _)| Value::from(*id))
+        .filter(|u| {
+            let ok = applied.contains(&u.id);
+            if !ok {
+                tracing::debug!(
+                    event = u.id,
+                    "lease lost before the result was recorded; result dropped"
+                );
+            }
+            ok && u.kind != Kind::Release
+        })
         .collect();
-    if !reset.is_empty() {
-        let marks: Vec<String> = (1..=reset.len()).map(|i| format!("${i}")).collect();
+    for chunk in applied_updates.chunks(ROWS_PER_STATEMENT) {
+        update_events(&txn, chunk).await?;
+    }
+    let attempts: Vec<AttemptRow> = applied_updates
+        .iter()
+        .filter_map(|u| u.attempt.clone())
+        .collect();
+    insert_attempts(&txn, &attempts, false).await?;
+    streak::update(&txn, &applied_updates, disable_after).await?;
+    txn.commit().await
+}
+
+/// `WITH v(cols) AS (VALUES …)` for `rows`, padded to a power of two with `pad` rows (ids that
+/// match nothing), and the parameters in order.
+fn values_cte(
+    backend: sea_orm::DatabaseBackend,
+    cols: &str,
+    rows: Vec<Vec<Value>>,
+    pad: &[Value],
+) -> (String, Vec<Value>) {
+    let n = rows.len().next_power_of_two();
+    let width = pad.len();
+    let mut values: Vec<Value> = Vec::with_capacity(n * width);
+    for r in rows {
+        values.extend(r);
+    }
+    while values.len() < n * width {
+        values.extend_from_slice(pad);
+    }
+    let sql = format!(
+        "WITH v({cols}) AS (VALUES {}) ",
+        sql::values(backend, n, width, 1)
+    );
+    (sql, values)
+}
+
+fn returned_ids(rows: Vec<sea_orm::QueryResult>) -> Result<Vec<i64>, DbErr> {
+    rows.iter()
+        .map(|r| r.try_get::<i64>("", "event_id"))
+        .collect()
+}
+
+/// Deletes the queue rows of finished events still leased with the given tokens.
+async fn finish_queue_rows(
+    txn: &impl ConnectionTrait,
+    chunk: &[&Update],
+) -> Result<Vec<i64>, DbErr> {
+    let backend = txn.get_database_backend();
+    let rows = chunk
+        .iter()
+        .map(|u| vec![u.id.into(), u.lease_token.into()])
+        .collect();
+    let (cte, values) = values_cte(backend, "id, token", rows, &[(-1i64).into(), 0i64.into()]);
+    let sql = format!(
+        "{cte}DELETE FROM webhooks_queue WHERE (event_id, lease_token) IN (SELECT id, token FROM v) \
+         RETURNING event_id"
+    );
+    returned_ids(
+        txn.query_all(Statement::from_sql_and_values(backend, sql, values))
+            .await?,
+    )
+}
+
+/// Ends the lease of rows to be tried again (new `due_at`) or given back (`undo` takes back the
+/// attempt the claim counted).
+async fn requeue_rows(txn: &impl ConnectionTrait, chunk: &[&Update]) -> Result<Vec<i64>, DbErr> {
+    let backend = txn.get_database_backend();
+    let rows = chunk
+        .iter()
+        .map(|u| {
+            let (due, undo) = match u.kind {
+                Kind::Retry { due_at } => (Some(due_at), 0i32),
+                _ => (None, 1i32),
+            };
+            vec![u.id.into(), u.lease_token.into(), due.into(), undo.into()]
+        })
+        .collect();
+    let pad = [(-1i64).into(), 0i64.into(), Some(0i64).into(), 0i32.into()];
+    let (cte, values) = values_cte(backend, "id, token, due, undo", rows, &pad);
+    let sql = format!(
+        "{cte}UPDATE webhooks_queue SET due_at = COALESCE(v.due, webhooks_queue.due_at), \
+         attempt = webhooks_queue.attempt - v.undo, lease_token = NULL, lease_until = NULL, \
+         leased_at = NULL, prior_lease_at = NULL \
+         FROM v WHERE webhooks_queue.event_id = v.id AND webhooks_queue.lease_token = v.token \
+         RETURNING webhooks_queue.event_id"
+    );
+    returned_ids(
+        txn.query_all(Statement::from_sql_and_values(backend, sql, values))
+            .await?,
+    )
+}
+
+/// Speckle's columns of the event row; none of them is indexed.
+async fn update_events(txn: &impl ConnectionTrait, chunk: &[&Update]) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let pad_time = chunk.first().map_or_else(Utc::now, |u| u.last_update);
+    let rows = chunk
+        .iter()
+        .map(|u| {
+            vec![
+                u.id.into(),
+                u.status.into(),
+                u.status_info.as_str().into(),
+                u.retry_count.into(),
+                u.last_update.into(),
+            ]
+        })
+        .collect();
+    let pad = [
+        (-1i64).into(),
+        0i16.into(),
+        "".into(),
+        0i32.into(),
+        pad_time.into(),
+    ];
+    let (cte, values) = values_cte(backend, "id, status, info, retries, updated", rows, &pad);
+    let sql = format!(
+        "{cte}UPDATE webhooks_events SET status = v.status, status_info = v.info, \
+         retry_count = v.retries, last_update = v.updated FROM v WHERE webhooks_events.id = v.id"
+    );
+    txn.execute(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+/// Inserts attempt rows. `if_new` skips rows whose (event, number) exists already (interrupted
+/// attempts found by two claims in a race).
+pub async fn insert_attempts(
+    txn: &impl ConnectionTrait,
+    attempts: &[AttemptRow],
+    if_new: bool,
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    for chunk in attempts.chunks(ROWS_PER_STATEMENT) {
+        let pad_time = chunk.first().map_or_else(Utc::now, |a| a.started_at);
+        let rows = chunk
+            .iter()
+            .map(|a| {
+                vec![
+                    a.event_id.into(),
+                    a.number.into(),
+                    a.started_at.into(),
+                    a.duration_ms.into(),
+                    a.outcome.into(),
+                    a.status_code.into(),
+                    a.error.clone().into(),
+                    a.response_headers.as_str().into(),
+                    a.response_body.clone().into(),
+                    a.worker.as_deref().map(str::to_owned).into(),
+                ]
+            })
+            .collect();
+        let pad = [
+            (-1i64).into(),
+            0i32.into(),
+            pad_time.into(),
+            None::<i32>.into(),
+            "".into(),
+            None::<i32>.into(),
+            None::<String>.into(),
+            "".into(),
+            None::<String>.into(),
+            None::<String>.into(),
+        ];
+        let cols = "event_id, number, started_at, duration_ms, outcome, status_code, error, \
+                    response_headers, response_body, worker";
+        let (cte, values) = values_cte(backend, cols, rows, &pad);
+        let conflict = if if_new {
+            " ON CONFLICT (event_id, number) DO NOTHING"
+        } else {
+            ""
+        };
+        // `WHERE true`-style filter: SQLite needs a WHERE before ON CONFLICT after a SELECT.
         let sql = format!(
-            "UPDATE webhooks_config SET consecutive_failures = 0 \
-             WHERE consecutive_failures <> 0 AND id IN ({})",
-            marks.join(", ")
+            "{cte}INSERT INTO webhooks_event_attempts ({cols}) SELECT {cols} FROM v \
+             WHERE event_id <> -1{conflict}"
         );
-        txn.execute(Statement::from_sql_and_values(backend, sql, reset))
+        txn.execute(Statement::from_sql_and_values(backend, sql, values))
             .await?;
     }
-
-    let now = Utc::now();
-    for (id, s) in streaks.iter().filter(|(_, s)| s.finals_after_success > 0) {
-        let base = if s.succeeded {
-            "0"
-        } else {
-            "consecutive_failures"
-        };
-        let sql = format!(
-            "UPDATE webhooks_config SET consecutive_failures = {base} + $1 WHERE id = $2 \
-             RETURNING consecutive_failures, enabled"
-        );
-        let stmt = Statement::from_sql_and_values(
-            backend,
-            sql,
-            [s.finals_after_success.into(), (*id).into()],
-        );
-        let Some(c) = Counter::find_by_statement(stmt).one(&txn).await? else {
-            continue;
-        };
-        let limit = i64::from(disable_after);
-        if disable_after == 0 || i64::from(c.consecutive_failures) < limit || !c.enabled {
-            continue;
-        }
-        let reason = format!(
-            "Disabled automatically at {} after {} deliveries in a row failed finally. Last error: {}",
-            now.to_rfc3339_opts(SecondsFormat::Secs, true),
-            c.consecutive_failures,
-            s.last_error
-        );
-        tracing::warn!(webhook = *id, %reason, "webhook disabled");
-        txn.execute(Statement::from_sql_and_values(
-            backend,
-            "UPDATE webhooks_config SET enabled = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4",
-            [false.into(), reason.into(), now.into(), (*id).into()],
-        ))
-        .await?;
-    }
-    txn.commit().await
+    Ok(())
 }

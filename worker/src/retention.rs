@@ -1,6 +1,8 @@
 //! Pruning the history: finished events (status 2 or 3) older than `retention_max_age`, finished
 //! events beyond the newest `retention_keep_per_webhook` of each webhook, and webhooks whose stream
-//! is gone once nothing of theirs is pending (their events go with them by cascade).
+//! is gone once nothing of theirs is pending (their events go with them by cascade). An event's
+//! payload, attempts and queue row go with it by cascade, and its webhook's event count drops in
+//! the same transaction.
 //!
 //! Every delete is capped at [`BATCH`] rows per statement and the task yields between statements.
 //! One `DELETE` of a million rows would hold SQLite's single write lock (or, on PostgreSQL, a long
@@ -10,11 +12,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, Statement};
+use entity::webhook_event_count::SHARDS;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, Statement, TransactionTrait,
+};
 use tokio_util::sync::CancellationToken;
 
-use crate::WorkerConfig;
+use crate::{queue, WorkerConfig};
 
 /// Rows per `DELETE` statement.
 pub const BATCH: u64 = 5_000;
@@ -51,13 +58,35 @@ pub async fn run(db: DatabaseConnection, config: Arc<WorkerConfig>, cancel: Canc
 
 #[derive(FromQueryResult)]
 struct WebhookId {
-    webhook_id: String,
+    id: String,
 }
 
 #[derive(FromQueryResult)]
 struct Id {
     id: i64,
 }
+
+/// Retention's statements, for the query-plan doc. `$1` is the age cutoff, `$2` the batch size.
+/// Plan: a range scan of idx_webhooks_events_created up to the cutoff (any event whose last
+/// update is older than the cutoff was created before it), stopping after `$2` finished rows.
+pub const DELETE_AGED_SQL: &str = "DELETE FROM webhooks_events WHERE id IN (SELECT id FROM \
+     webhooks_events WHERE created_at < $1 AND last_update < $1 AND status IN (2, 3) LIMIT $2) \
+     RETURNING webhook_id";
+
+/// Webhooks with more than `$1` events in all: a scan of the small counts table.
+pub const OVER_LIMIT_SQL: &str = "SELECT webhook_id AS id FROM webhooks_event_counts \
+     GROUP BY webhook_id HAVING SUM(events) > $1 ORDER BY webhook_id";
+
+/// The id of a webhook's `$2`th newest finished event: a backward walk of
+/// idx_webhooks_events_webhook, reading each row's status, `$2` rows plus any pending ones long.
+pub const KEEP_CUTOFF_SQL: &str = "SELECT id FROM webhooks_events WHERE webhook_id = $1 \
+     AND status IN (2, 3) ORDER BY id DESC LIMIT 1 OFFSET $2";
+
+/// Finished events of webhook `$1` at or below id `$2`, `$3` at a time: a range of
+/// idx_webhooks_events_webhook.
+pub const DELETE_BEYOND_SQL: &str = "DELETE FROM webhooks_events WHERE id IN (SELECT id FROM \
+     webhooks_events WHERE webhook_id = $1 AND id <= $2 AND status IN (2, 3) LIMIT $3) \
+     RETURNING webhook_id";
 
 /// One pass, deleting at most `batch` rows per statement.
 pub async fn run_once(
@@ -81,34 +110,31 @@ pub async fn run_once(
             &mut report,
             cancel,
             batch,
-            Statement::from_sql_and_values(
-                backend,
-                "DELETE FROM webhooks_events WHERE id IN (SELECT id FROM webhooks_events \
-                 WHERE status IN (2, 3) AND last_update < $1 LIMIT $2)",
-                [cutoff.into(), limit.into()],
-            ),
+            Statement::from_sql_and_values(backend, DELETE_AGED_SQL, [cutoff.into(), limit.into()]),
         )
         .await?;
     }
 
     let keep = i64::try_from(config.retention_keep_per_webhook).unwrap_or(i64::MAX);
     if keep > 0 {
-        // Per webhook, the id of its newest finished event beyond the keep limit: everything at
-        // or below it goes. Both lookups walk the (webhook_id, id) index.
-        let over = WebhookId::find_by_statement(Statement::from_sql_and_values(
+        // Only webhooks with more events than the limit (from the counts, not a count over the
+        // events), and for each the id of its newest finished event beyond the limit: finished
+        // events at or below it go.
+        let webhooks = WebhookId::find_by_statement(Statement::from_sql_and_values(
             backend,
-            "SELECT webhook_id FROM webhooks_events WHERE status IN (2, 3) \
-             GROUP BY webhook_id HAVING COUNT(*) > $1",
+            OVER_LIMIT_SQL,
             [keep.into()],
         ))
         .all(db)
         .await?;
-        for w in over {
+        for w in webhooks {
+            if cancel.is_cancelled() {
+                break;
+            }
             let cutoff = Id::find_by_statement(Statement::from_sql_and_values(
                 backend,
-                "SELECT id FROM webhooks_events WHERE webhook_id = $1 AND status IN (2, 3) \
-                 ORDER BY id DESC LIMIT 1 OFFSET $2",
-                [w.webhook_id.as_str().into(), keep.into()],
+                KEEP_CUTOFF_SQL,
+                [w.id.as_str().into(), keep.into()],
             ))
             .one(db)
             .await?;
@@ -120,9 +146,8 @@ pub async fn run_once(
                 batch,
                 Statement::from_sql_and_values(
                     backend,
-                    "DELETE FROM webhooks_events WHERE id IN (SELECT id FROM webhooks_events \
-                     WHERE webhook_id = $1 AND status IN (2, 3) AND id <= $2 LIMIT $3)",
-                    [w.webhook_id.as_str().into(), cutoff.id.into(), limit.into()],
+                    DELETE_BEYOND_SQL,
+                    [w.id.as_str().into(), cutoff.id.into(), limit.into()],
                 ),
             )
             .await?;
@@ -136,15 +161,23 @@ pub async fn run_once(
             backend,
             "DELETE FROM webhooks_config WHERE NOT EXISTS \
                (SELECT 1 FROM streams s WHERE s.id = webhooks_config.stream_id) \
-             AND NOT EXISTS (SELECT 1 FROM webhooks_events e \
-               WHERE e.webhook_id = webhooks_config.id AND e.status IN (0, 1))",
+             AND NOT EXISTS (SELECT 1 FROM webhooks_queue q \
+               WHERE q.webhook_id = webhooks_config.id)",
         ))
         .await?;
     report.webhooks_deleted = res.rows_affected();
     Ok(report)
 }
 
-/// Repeats `stmt` until it deletes fewer than `batch` rows, yielding between statements.
+#[derive(FromQueryResult)]
+struct Gone {
+    webhook_id: String,
+}
+
+/// Repeats `stmt` (a `DELETE … RETURNING webhook_id`) until it deletes fewer than `batch` rows,
+/// yielding between statements. Each statement runs in a transaction with the matching decrement
+/// of the webhooks' event counts (on retention's own shard, so it never waits for queuing).
+/// Attempts, payloads and queue rows go with their events by cascade.
 async fn delete_in_batches(
     db: &DatabaseConnection,
     report: &mut Report,
@@ -153,7 +186,16 @@ async fn delete_in_batches(
     stmt: Statement,
 ) -> Result<(), DbErr> {
     loop {
-        let n = db.execute(stmt.clone()).await?.rows_affected();
+        let txn = db.begin().await?;
+        let gone = Gone::find_by_statement(stmt.clone()).all(&txn).await?;
+        let mut per_webhook: BTreeMap<&str, i64> = BTreeMap::new();
+        for g in &gone {
+            *per_webhook.entry(g.webhook_id.as_str()).or_default() -= 1;
+        }
+        let deltas: Vec<(&str, i64)> = per_webhook.into_iter().collect();
+        queue::add_counts(&txn, &deltas, Some(SHARDS)).await?;
+        txn.commit().await?;
+        let n = gone.len() as u64;
         report.events_deleted += n;
         if n > 0 {
             report.statements += 1;

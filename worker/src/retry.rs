@@ -4,15 +4,17 @@
 //! than our schedule, so its delay replaces the scheduled one (without jitter: it asked for a
 //! time), capped at a day so a hostile or broken header cannot park an event forever.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use entity::webhook_event::{self, STATUS_FAILED, STATUS_QUEUED, STATUS_SUCCEEDED};
+use entity::webhook_event::{STATUS_FAILED, STATUS_QUEUED, STATUS_SUCCEEDED};
 use rand::Rng;
 
+use crate::claim::Claimed;
 use crate::config::RetrySchedule;
 use crate::deliver::{human, Attempt};
-use crate::record::{Effect, Update};
+use crate::record::{AttemptRow, Effect, Kind, Update};
 
 /// The longest `Retry-After` we honour.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -52,20 +54,30 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     )
 }
 
-/// The row update an attempt leads to: success, a scheduled retry, or a final failure.
+/// What an attempt that started at `started_at` leads to: success, a scheduled retry, or a final
+/// failure; with the attempt's record, made by `worker`.
 pub fn conclude(
     schedule: &RetrySchedule,
-    event: &webhook_event::Model,
+    event: &Claimed,
     attempt: &Attempt,
+    started_at: DateTime<Utc>,
     now: DateTime<Utc>,
+    worker: Option<Arc<str>>,
 ) -> Update {
+    // Retries made so far decide the schedule; `event.attempt` may be higher when earlier
+    // attempts were interrupted, which do not use up the schedule.
     let this_attempt = u32::try_from(event.retry_count)
         .unwrap_or(0)
         .saturating_add(1);
     let of = max_attempts(schedule);
-    let base = Update::for_event(event, now);
+    let base = Update {
+        attempt: Some(record_of(event, attempt, started_at, worker)),
+        ..Update::for_event(event, now)
+    };
     match attempt {
-        Attempt::Delivered { status, elapsed } => Update {
+        Attempt::Delivered {
+            status, elapsed, ..
+        } => Update {
             status: STATUS_SUCCEEDED,
             status_info: format!(
                 "HTTP {} in {} on attempt {this_attempt}.",
@@ -97,6 +109,9 @@ pub fn conclude(
                             i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2),
                         );
                     Update {
+                        kind: Kind::Retry {
+                            due_at: at.timestamp_millis(),
+                        },
                         status: STATUS_QUEUED,
                         status_info: format!(
                             "{message} Attempt {this_attempt} of {of}; next attempt at {} (in {}).",
@@ -104,7 +119,6 @@ pub fn conclude(
                             human(d)
                         ),
                         retry_count,
-                        next_attempt_at: at.timestamp_millis(),
                         ..base
                     }
                 }
@@ -126,9 +140,43 @@ pub fn conclude(
     }
 }
 
+/// The attempt as `webhooks_event_attempts` stores it.
+fn record_of(
+    event: &Claimed,
+    attempt: &Attempt,
+    started_at: DateTime<Utc>,
+    worker: Option<Arc<str>>,
+) -> AttemptRow {
+    let ms = |d: &Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
+    let (status_code, error, response) = match attempt {
+        Attempt::Delivered {
+            status, response, ..
+        } => (Some(status.as_u16()), None, Some(response)),
+        Attempt::Failed {
+            message, response, ..
+        } => (
+            response.as_ref().map(|(s, _)| s.as_u16()),
+            Some(message.clone()),
+            response.as_ref().map(|(_, r)| r),
+        ),
+    };
+    AttemptRow {
+        event_id: event.id,
+        number: event.attempt,
+        started_at,
+        duration_ms: attempt.elapsed().as_ref().map(ms),
+        outcome: attempt.outcome().label(),
+        status_code: status_code.map(i32::from),
+        error,
+        response_headers: response.map_or_else(|| "[]".to_owned(), |r| r.headers_json()),
+        response_body: response.map(|r| r.body.clone()),
+        worker,
+    }
+}
+
 /// Deliveries a user asked for (pings, redeliveries) say nothing about the webhook's health for
 /// auto-disable: a failing ping must not switch off a webhook that works for real events.
-fn streak(event: &webhook_event::Model, effect: Effect) -> Effect {
+fn streak(event: &Claimed, effect: Effect) -> Effect {
     if event.manual {
         Effect::None
     } else {

@@ -39,6 +39,7 @@ pub struct MutationRoot(
     project_mutations::ProjectMutation,
     model::ModelMutation,
     version::VersionMutation,
+    user::UserMutation,
     branch::BranchMutation,
     commit::CommitMutation,
     webhook::WebhookMutation,

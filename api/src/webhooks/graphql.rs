@@ -1,16 +1,28 @@
 //! The webhook API exactly as Speckle defines it (`webhookCreate/Update/Delete`, `webhooks(id)`,
-//! `history(limit)`), plus `disabledReason`, an added field: a Speckle client that does not ask
-//! for it sees no difference. Every operation needs the stream's owner with `streams:write`,
-//! except `webhookTriggers`, the public list of trigger names that forms (the console's) offer.
+//! `history(limit)`), plus added fields a Speckle client that does not ask for them never sees:
+//! `disabledReason`, and `WebhookEvent.attempts` (every attempt with its response, like GitHub's
+//! "Recent deliveries"). Every operation needs the stream's owner with `streams:write`, except
+//! `webhookTriggers`, the public list of trigger names that forms (the console's) offer.
+//!
+//! `webhooks(...)` looks ahead: when the query selects `items { history }` (and perhaps their
+//! `attempts`), it loads every webhook's page in one batch ([`crate::webhooks::history::pages`])
+//! before the items resolve, so a stream's hundred webhooks cost three queries, not three hundred.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{webhook_config, webhook_event};
+use entity::{webhook_config, webhook_event_attempt};
 use streamhooks_worker::triggers::TRIGGERS;
 
 use crate::error::Result;
 use crate::graphql::{owner, state};
+use crate::webhooks::history::{self, EventRow, Page};
 use crate::webhooks::service as svc;
+
+/// Pages loaded ahead by `webhooks(...)` for its items, by (webhook id, limit).
+type Prefetched = Arc<HashMap<(String, u64), Page>>;
 
 #[derive(SimpleObject)]
 pub struct WebhookCollection {
@@ -31,6 +43,8 @@ pub struct Webhook {
     enabled: Option<bool>,
     /// Why the server disabled this webhook (it kept failing), if it did; null otherwise.
     disabled_reason: Option<String>,
+    #[graphql(skip)]
+    prefetched: Option<Prefetched>,
 }
 
 #[ComplexObject]
@@ -42,10 +56,31 @@ impl Webhook {
         #[graphql(default = 25)] limit: i32,
     ) -> Result<Option<WebhookEventCollection>> {
         let limit = svc::check_history_limit(limit)?;
-        let (total, items) = svc::history(&state(ctx).db, &self.id, limit).await?;
+        let key = (self.id.clone(), limit);
+        let ahead = self.prefetched.as_ref().and_then(|p| p.get(&key)).cloned();
+        let page = match ahead {
+            Some(page) => page,
+            None => {
+                let attempts = ctx.look_ahead().field("items").field("attempts").exists();
+                history::pages(&state(ctx).db, std::slice::from_ref(&key), attempts)
+                    .await?
+                    .remove(&key)
+                    .unwrap_or_default()
+            }
+        };
+        let now_ms = Utc::now().timestamp_millis();
+        let mut attempts = page.attempts.unwrap_or_default();
         Ok(Some(WebhookEventCollection {
-            total_count: Some(i32::try_from(total).unwrap_or(i32::MAX)),
-            items: Some(items.into_iter().map(|e| Some(e.into())).collect()),
+            total_count: Some(i32::try_from(page.total).unwrap_or(i32::MAX)),
+            items: Some(
+                page.items
+                    .into_iter()
+                    .map(|e| {
+                        let a = attempts.remove(&e.id);
+                        Some(WebhookEvent::new(e, a, now_ms))
+                    })
+                    .collect(),
+            ),
         }))
     }
 }
@@ -62,6 +97,7 @@ impl From<webhook_config::Model> for Webhook {
             description: w.description,
             enabled: Some(w.enabled),
             disabled_reason: w.disabled_reason,
+            prefetched: None,
         }
     }
 }
@@ -73,6 +109,7 @@ pub struct WebhookEventCollection {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct WebhookEvent {
     id: String,
     webhook_id: String,
@@ -84,18 +121,92 @@ pub struct WebhookEvent {
     last_update: DateTime<Utc>,
     /// The payload object as the JSON string that was (or will be) signed and sent.
     payload: String,
+    #[graphql(skip)]
+    event_id: i64,
+    /// Loaded with the page when the query asked for them.
+    #[graphql(skip)]
+    loaded_attempts: Option<Vec<webhook_event_attempt::Model>>,
 }
 
-impl From<webhook_event::Model> for WebhookEvent {
-    fn from(e: webhook_event::Model) -> Self {
+impl WebhookEvent {
+    fn new(e: EventRow, attempts: Option<Vec<webhook_event_attempt::Model>>, now_ms: i64) -> Self {
         Self {
             id: e.id.to_string(),
+            status: i32::from(e.status(now_ms)),
             webhook_id: e.webhook_id,
-            status: i32::from(e.status),
             status_info: e.status_info,
             retry_count: e.retry_count,
             last_update: e.last_update,
-            payload: e.payload,
+            payload: e.payload.unwrap_or_default(),
+            event_id: e.id,
+            loaded_attempts: attempts,
+        }
+    }
+}
+
+#[ComplexObject]
+impl WebhookEvent {
+    /// Every attempt to deliver this event, first attempt first, with what the receiver
+    /// answered. Not in Speckle.
+    async fn attempts(&self, ctx: &Context<'_>) -> Result<Vec<WebhookEventAttempt>> {
+        let rows = match &self.loaded_attempts {
+            Some(rows) => rows.clone(),
+            None => history::attempts(&state(ctx).db, &[self.event_id])
+                .await?
+                .remove(&self.event_id)
+                .unwrap_or_default(),
+        };
+        Ok(rows.into_iter().map(WebhookEventAttempt::from).collect())
+    }
+}
+
+/// One delivery attempt. Not in Speckle.
+#[derive(SimpleObject)]
+pub struct WebhookEventAttempt {
+    /// 1 for the first attempt (the `X-WEBHOOK-ATTEMPT` header it was sent with).
+    number: i32,
+    started_at: DateTime<Utc>,
+    /// How long until the response was read or the attempt failed; null when no request was
+    /// made or the attempt was interrupted.
+    duration_ms: Option<i32>,
+    /// `success`, `http_error`, `timeout`, `network`, `blocked` or `interrupted` (the worker
+    /// stopped before recording a result; the request may or may not have arrived).
+    outcome: String,
+    /// The HTTP status the receiver answered, if it answered.
+    status_code: Option<i32>,
+    /// What went wrong, as a sentence; null on success.
+    error: Option<String>,
+    /// The response headers (at most 32, values capped), as received.
+    response_headers: Vec<WebhookHeader>,
+    /// The start of the response body (at most 4 KiB), as text; null when no response arrived.
+    response_body: Option<String>,
+    /// The dispatcher that made the attempt (`WORKER_NAME`); null when unknown.
+    worker: Option<String>,
+}
+
+/// One HTTP header.
+#[derive(SimpleObject)]
+pub struct WebhookHeader {
+    name: String,
+    value: String,
+}
+
+impl From<webhook_event_attempt::Model> for WebhookEventAttempt {
+    fn from(a: webhook_event_attempt::Model) -> Self {
+        Self {
+            response_headers: a
+                .header_list()
+                .into_iter()
+                .map(|(name, value)| WebhookHeader { name, value })
+                .collect(),
+            number: a.number,
+            started_at: a.started_at,
+            duration_ms: a.duration_ms,
+            outcome: a.outcome,
+            status_code: a.status_code,
+            error: a.error,
+            response_body: a.response_body,
+            worker: a.worker,
         }
     }
 }
@@ -109,11 +220,43 @@ pub(crate) async fn webhooks_of(
 ) -> Result<WebhookCollection> {
     let st = state(ctx);
     owner(ctx, stream_id).await?;
-    let items: Vec<Webhook> = webhook_config::find_for_stream(&st.db, stream_id, id)
+    let mut items: Vec<Webhook> = webhook_config::find_for_stream(&st.db, stream_id, id)
         .await?
         .into_iter()
         .map(Webhook::from)
         .collect();
+    let history = ctx.look_ahead().field("items").field("history");
+    if history.exists() && !items.is_empty() {
+        // Every `history(limit:)` the query asks for (aliases may ask for several); a limit the
+        // resolver will refuse is not loaded.
+        let mut limits: Vec<u64> = history
+            .selection_fields()
+            .iter()
+            .filter_map(|f| {
+                let limit = f
+                    .arguments()
+                    .ok()?
+                    .into_iter()
+                    .find(|(name, _)| name.as_str() == "limit")
+                    .map_or(Some(25), |(_, v)| match v {
+                        async_graphql::Value::Number(n) => n.as_i64(),
+                        _ => None,
+                    })?;
+                svc::check_history_limit(i32::try_from(limit).ok()?).ok()
+            })
+            .collect();
+        limits.sort_unstable();
+        limits.dedup();
+        let keys: Vec<(String, u64)> = items
+            .iter()
+            .flat_map(|w| limits.iter().map(|l| (w.id.clone(), *l)))
+            .collect();
+        let attempts = history.field("items").field("attempts").exists();
+        let pages: Prefetched = Arc::new(history::pages(&st.db, &keys, attempts).await?);
+        for w in &mut items {
+            w.prefetched = Some(pages.clone());
+        }
+    }
     Ok(WebhookCollection {
         total_count: items.len() as i32,
         items,
@@ -230,15 +373,17 @@ impl WebhookMutation {
         let user = owner(ctx, &webhook.stream_id).await?;
         let st = state(ctx);
         let hook = svc::find_on_stream(&st.db, &webhook.id, &webhook.stream_id).await?;
+        // Event, payload, queue row and count are written together.
+        let txn = st.begin().await?;
         let id = crate::webhooks::ping::ping(
-            &st.db,
+            &txn,
             &st.server_info,
             user,
             &hook,
             webhook.trigger.as_deref(),
         )
         .await?;
-        st.queued(1);
+        st.commit(txn, 1).await?;
         Ok(id.to_string())
     }
 
@@ -252,8 +397,9 @@ impl WebhookMutation {
         owner(ctx, &event.stream_id).await?;
         let st = state(ctx);
         let hook = svc::find_on_stream(&st.db, &event.webhook_id, &event.stream_id).await?;
-        let id = crate::webhooks::ping::redeliver(&st.db, &hook, &event.id).await?;
-        st.queued(1);
+        let txn = st.begin().await?;
+        let id = crate::webhooks::ping::redeliver(&txn, &hook, &event.id).await?;
+        st.commit(txn, 1).await?;
         Ok(id.to_string())
     }
 

@@ -1,9 +1,11 @@
 //! The webhook API: Speckle's `webhookCreate/Update/Delete` and `webhooks { history }` in
-//! [`graphql`], their rules in [`service`], test deliveries (ping, redelivery) in [`ping`], and
+//! [`graphql`], their rules in [`service`], batched history and attempt reads in [`history`],
+//! test deliveries (ping, redelivery) in [`ping`], and
 //! `POST /api/events` for backends that are not this server in [`ingest`]. Delivery itself is
 //! the `streamhooks-worker` crate's.
 
 pub mod graphql;
+pub mod history;
 pub mod ingest;
 pub mod ping;
 pub mod service;

@@ -4,7 +4,7 @@
 //! other, marked `manual` so they reach a webhook that is still disabled.
 
 use chrono::Utc;
-use entity::{stream, user, webhook_config, webhook_event};
+use entity::{stream, user, webhook_config, webhook_event, webhook_event_payload};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{json, Value};
 use streamhooks_worker::outbox::{self, stream_json, timestamp, user_json, Event, ServerInfo};
@@ -19,7 +19,7 @@ const SAMPLE_ID: &str = "0000sample";
 fn sample_data(trigger: &str, s: &stream::Model, u: &user::Model) -> Value {
     let now = timestamp(&Utc::now());
     let branch = json!({ "id": SAMPLE_ID, "streamId": s.id, "name": "sample-branch", "description": "A sample branch", "authorId": u.id, "createdAt": now, "updatedAt": now });
-    let commit = json!({ "id": SAMPLE_ID, "streamId": s.id, "branchName": "main", "objectId": "0000sampleobject", "message": "A sample commit", "authorId": u.id, "sourceApplication": "streamhooks", "totalChildrenCount": 0, "parents": [], "createdAt": now });
+    let commit = json!({ "id": SAMPLE_ID, "streamId": s.id, "branchName": "main", "objectId": "0000sampleobject", "message": "A sample commit", "authorId": u.id, "sourceApplication": "streamhooks", "totalChildrenCount": 0, "parents": [], "createdAt": now, "projectId": s.id, "modelId": SAMPLE_ID, "versionId": SAMPLE_ID });
     let mut data = match trigger {
         triggers::STREAM_UPDATE => json!({ "old": stream_json(s), "new": stream_json(s) }),
         triggers::STREAM_DELETE => json!({ "stream": stream_json(s) }),
@@ -31,6 +31,9 @@ fn sample_data(trigger: &str, s: &stream::Model, u: &user::Model) -> Value {
             json!({ "id": SAMPLE_ID, "commit": commit, "sourceApplication": "streamhooks", "message": null })
         }
         triggers::COMMIT_DELETE => json!({ "commit": commit }),
+        triggers::COMMENT_CREATED | triggers::COMMENT_ARCHIVED | triggers::COMMENT_REPLIED => {
+            json!({ "comment": { "id": SAMPLE_ID, "streamId": s.id, "authorId": u.id, "text": "A sample comment", "createdAt": now } })
+        }
         _ => json!({ "targetUser": u.id, "role": "stream:reviewer" }),
     };
     if let Some(m) = data.as_object_mut() {
@@ -86,5 +89,10 @@ pub async fn redeliver<C: ConnectionTrait>(
         .await?
         .filter(|e| e.webhook_id == hook.id)
         .ok_or_else(not_found)?;
-    Ok(outbox::redeliver(db, &original).await?)
+    let payload = webhook_event_payload::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(|p| p.payload)
+        .ok_or_else(not_found)?;
+    Ok(outbox::redeliver(db, &original, payload).await?)
 }

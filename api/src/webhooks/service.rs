@@ -4,10 +4,9 @@
 
 use chrono::Utc;
 use entity::webhook_config::{self, MAX_PER_STREAM};
-use entity::webhook_event;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    TransactionTrait,
 };
 use streamhooks_worker::triggers::TRIGGERS;
 
@@ -238,21 +237,4 @@ pub fn check_history_limit(limit: i32) -> Result<u64> {
         )));
     }
     Ok(limit as u64)
-}
-
-/// The newest `limit` events of a webhook and the count of all of them.
-pub async fn history<C: ConnectionTrait>(
-    db: &C,
-    webhook_id: &str,
-    limit: u64,
-) -> Result<(u64, Vec<webhook_event::Model>)> {
-    let base =
-        webhook_event::Entity::find().filter(webhook_event::Column::WebhookId.eq(webhook_id));
-    let total = base.clone().count(db).await?;
-    let items = base
-        .order_by_desc(webhook_event::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
-    Ok((total, items))
 }

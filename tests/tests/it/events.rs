@@ -251,7 +251,13 @@ async fn stream_delete_is_queued_and_outlives_the_stream() {
         .unwrap_or_else(|e| panic!("read outbox: {e}"));
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].status, webhook_event::STATUS_QUEUED);
-    let p: Value = serde_json::from_str(&rows[0].payload).unwrap_or_default();
+    let payload = entity::webhook_event_payload::Entity::find_by_id(rows[0].id)
+        .one(&w.server.running.state.db)
+        .await
+        .unwrap_or_else(|e| panic!("read payload: {e}"))
+        .map(|p| p.payload)
+        .unwrap_or_default();
+    let p: Value = serde_json::from_str(&payload).unwrap_or_default();
     assert_eq!(p["event"]["event_name"], json!("stream_delete"));
     assert_eq!(p["event"]["data"]["stream"]["id"], json!(w.stream));
     assert_eq!(p["stream"]["name"], json!("Golden Nugget 🌻"));

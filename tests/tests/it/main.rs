@@ -3,13 +3,19 @@
 //! it over real HTTP. Subscribers are real HTTP receivers on 127.0.0.1.
 
 mod access;
+mod attempts;
 mod console;
 mod delivery;
 mod events;
 mod limits;
+mod objects;
 mod pings;
 mod schema;
+mod speckle_events;
+mod speckle_frontend2;
+mod speckle_models;
 mod speckle_projects;
+mod specklepy;
 mod storage;
 mod support;
 mod validation;

@@ -14,15 +14,19 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use chrono::Utc;
-use entity::{stream, webhook_config, webhook_event};
+use entity::{
+    stream, webhook_config, webhook_event, webhook_event_attempt, webhook_event_count,
+    webhook_queue,
+};
 use migration::{Migrator, MigratorTrait};
 use rand::Rng;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
-    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    EntityTrait, QueryFilter, QueryOrder, Set, Statement, TransactionTrait,
 };
 use streamhooks_worker::config::RetrySchedule;
+use streamhooks_worker::queue::{self, NewEvent};
 use streamhooks_worker::{Metrics, Notifier, WorkerConfig};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -45,6 +49,18 @@ fn random_name() -> String {
 
 /// A fresh, migrated SQLite database, plus a fresh PostgreSQL one if `TEST_DATABASE_URL` is set.
 pub async fn databases() -> Vec<TestDb> {
+    let mut out = Vec::new();
+    for t in empty_databases().await {
+        Migrator::up(&t.db, None)
+            .await
+            .unwrap_or_else(|e| panic!("migrate {}: {e}", t.name));
+        out.push(t);
+    }
+    out
+}
+
+/// Like [`databases`], without any migration applied.
+pub async fn empty_databases() -> Vec<TestDb> {
     let mut out = vec![sqlite().await];
     if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
         if !url.is_empty() {
@@ -66,7 +82,6 @@ async fn sqlite() -> TestDb {
             .foreign_keys(true)
     });
     let db = Database::connect(opts).await.expect("open sqlite");
-    Migrator::up(&db, None).await.expect("migrate sqlite");
     TestDb {
         db,
         name: "sqlite",
@@ -91,7 +106,6 @@ async fn postgres(admin_url: &str) -> TestDb {
     let db = Database::connect(opts)
         .await
         .expect("connect test database");
-    Migrator::up(&db, None).await.expect("migrate postgres");
     TestDb {
         db,
         name: "postgres",
@@ -141,6 +155,7 @@ pub fn config() -> WorkerConfig {
         retention_max_age: Duration::ZERO,
         retention_keep_per_webhook: 0,
         retention_interval: Duration::from_secs(3600),
+        worker_name: Some("test-worker".into()),
     }
 }
 
@@ -193,38 +208,173 @@ pub async fn insert_event(
     insert_event_with(db, webhook, payload, |_| {}).await
 }
 
+/// How a test wants an inserted event: queued and due now unless changed.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    /// 0 queued, 1 leased (needs `lease`), 2 or 3 finished (no queue row).
+    pub status: i16,
+    pub last_update: chrono::DateTime<Utc>,
+    pub manual: bool,
+    pub due_at: i64,
+    /// `(lease_token, lease_until)` of a lease some worker holds.
+    pub lease: Option<(i64, i64)>,
+}
+
 pub async fn insert_event_with(
     db: &DatabaseConnection,
     webhook: &webhook_config::Model,
     payload: &str,
-    tweak: impl FnOnce(&mut webhook_event::ActiveModel),
+    tweak: impl FnOnce(&mut Seed),
 ) -> i64 {
     let now = Utc::now();
-    let mut m = webhook_event::ActiveModel {
-        webhook_id: Set(webhook.id.clone()),
-        stream_id: Set(webhook.stream_id.clone()),
-        event_name: Set("stream_update".into()),
-        status: Set(webhook_event::STATUS_QUEUED),
-        status_info: Set("Queued.".into()),
-        retry_count: Set(0),
-        last_update: Set(now),
-        payload: Set(payload.to_owned()),
-        created_at: Set(now),
-        next_attempt_at: Set(now.timestamp_millis()),
-        lease_expires_at: Set(None),
-        lease_token: Set(None),
-        ..Default::default()
+    let mut seed = Seed {
+        status: webhook_event::STATUS_QUEUED,
+        last_update: now,
+        manual: false,
+        due_at: now.timestamp_millis(),
+        lease: None,
     };
-    tweak(&mut m);
-    m.insert(db).await.expect("insert event").id
+    tweak(&mut seed);
+    let txn = db.begin().await.expect("begin");
+    let ids = queue::insert(
+        &txn,
+        &[NewEvent {
+            webhook_id: webhook.id.clone(),
+            stream_id: webhook.stream_id.clone(),
+            event_name: "stream_update".into(),
+            payload: payload.to_owned(),
+            status_info: "Queued.".into(),
+            manual: seed.manual,
+        }],
+        now,
+    )
+    .await
+    .expect("insert event");
+    let id = ids[0];
+    let b = txn.get_database_backend();
+    let stored_status = if seed.status == 1 { 0 } else { seed.status };
+    txn.execute(Statement::from_sql_and_values(
+        b,
+        "UPDATE webhooks_events SET status = $1, last_update = $2, created_at = $3 WHERE id = $4",
+        [
+            stored_status.into(),
+            seed.last_update.into(),
+            seed.last_update.min(now).into(),
+            id.into(),
+        ],
+    ))
+    .await
+    .expect("set status");
+    if seed.status >= 2 {
+        txn.execute(Statement::from_sql_and_values(
+            b,
+            "DELETE FROM webhooks_queue WHERE event_id = $1",
+            [id.into()],
+        ))
+        .await
+        .expect("finish");
+    } else {
+        let (token, until) = match seed.lease {
+            Some((t, u)) => (Some(t), Some(u)),
+            None => (None, None),
+        };
+        txn.execute(Statement::from_sql_and_values(
+            b,
+            "UPDATE webhooks_queue SET due_at = $1, lease_token = $2, lease_until = $3, \
+             leased_at = $4, attempt = $5 WHERE event_id = $6",
+            [
+                seed.due_at.into(),
+                token.into(),
+                until.into(),
+                until.map(|u| u - 5_000).into(),
+                i32::from(seed.lease.is_some()).into(),
+                id.into(),
+            ],
+        ))
+        .await
+        .expect("schedule");
+    }
+    txn.commit().await.expect("commit");
+    id
 }
 
-pub async fn event(db: &DatabaseConnection, id: i64) -> webhook_event::Model {
-    webhook_event::Entity::find_by_id(id)
+/// An event as the tests look at it: its row, plus its queue row if it is not finished.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// As the API reports it: 1 while leased.
+    pub status: i16,
+    pub status_info: String,
+    pub retry_count: i32,
+    pub due_at: Option<i64>,
+    pub attempt: Option<i32>,
+    pub lease_token: Option<i64>,
+    pub lease_until: Option<i64>,
+}
+
+pub async fn event(db: &DatabaseConnection, id: i64) -> Row {
+    let e = webhook_event::Entity::find_by_id(id)
         .one(db)
         .await
         .expect("read event")
-        .expect("event exists")
+        .expect("event exists");
+    let q = webhook_queue::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .expect("read queue row");
+    let leased = q.as_ref().is_some_and(|q| q.lease_token.is_some());
+    Row {
+        status: if leased && e.status == 0 { 1 } else { e.status },
+        status_info: e.status_info,
+        retry_count: e.retry_count,
+        due_at: q.as_ref().map(|q| q.due_at),
+        attempt: q.as_ref().map(|q| q.attempt),
+        lease_token: q.as_ref().and_then(|q| q.lease_token),
+        lease_until: q.as_ref().and_then(|q| q.lease_until),
+    }
+}
+
+/// Records a finished attempt for event `id`, as the recorder would.
+pub async fn insert_attempt(db: &DatabaseConnection, id: i64, number: i32) {
+    streamhooks_worker::record::insert_attempts(
+        db,
+        &[streamhooks_worker::record::AttemptRow {
+            event_id: id,
+            number,
+            started_at: Utc::now(),
+            duration_ms: Some(5),
+            outcome: "success",
+            status_code: Some(200),
+            error: None,
+            response_headers: "[]".into(),
+            response_body: Some("ok".into()),
+            worker: None,
+        }],
+        false,
+    )
+    .await
+    .expect("insert attempt");
+}
+
+/// The webhook's event count as `history.totalCount` reads it.
+pub async fn counted(db: &DatabaseConnection, webhook_id: &str) -> i64 {
+    webhook_event_count::Entity::find()
+        .filter(webhook_event_count::Column::WebhookId.eq(webhook_id))
+        .all(db)
+        .await
+        .expect("read counts")
+        .iter()
+        .map(|c| c.events)
+        .sum()
+}
+
+/// The attempts recorded for an event, first first.
+pub async fn attempts(db: &DatabaseConnection, id: i64) -> Vec<webhook_event_attempt::Model> {
+    webhook_event_attempt::Entity::find()
+        .filter(webhook_event_attempt::Column::EventId.eq(id))
+        .order_by_asc(webhook_event_attempt::Column::Number)
+        .all(db)
+        .await
+        .expect("read attempts")
 }
 
 pub async fn webhook(db: &DatabaseConnection, id: &str) -> webhook_config::Model {
@@ -240,8 +390,8 @@ pub async fn wait_event(
     db: &DatabaseConnection,
     id: i64,
     within: Duration,
-    done: impl Fn(&webhook_event::Model) -> bool,
-) -> webhook_event::Model {
+    done: impl Fn(&Row) -> bool,
+) -> Row {
     let deadline = Instant::now() + within;
     loop {
         let e = event(db, id).await;
@@ -257,7 +407,7 @@ pub async fn wait_event(
 }
 
 /// Waits for a finished row (status 2 or 3).
-pub async fn wait_finished(db: &DatabaseConnection, id: i64) -> webhook_event::Model {
+pub async fn wait_finished(db: &DatabaseConnection, id: i64) -> Row {
     wait_event(db, id, Duration::from_secs(10), |e| e.status >= 2).await
 }
 

@@ -58,7 +58,7 @@ async fn repeated_final_failures_disable_the_webhook() {
 
         // A ping or redelivery (manual) still goes out to the disabled webhook, and its failure
         // does not count towards the streak.
-        let id = insert_event_with(db, &hook, "{}", |m| m.manual = Set(true)).await;
+        let id = insert_event_with(db, &hook, "{}", |m| m.manual = true).await;
         w.notifier.wake();
         let hit = rx.next(Duration::from_secs(5)).await;
         assert_eq!(hit.header("x-webhook-delivery"), id.to_string());

@@ -1,5 +1,6 @@
-//! Leases: a crashed worker's claim expires and the event is delivered again; a worker that lost
-//! its lease cannot overwrite the result of the worker that took over.
+//! Leases: a crashed worker's claim expires and the event is delivered again, with the abandoned
+//! attempt on record as interrupted; a worker that lost its lease cannot overwrite the result of
+//! the worker that took over.
 
 use std::time::Duration;
 
@@ -20,16 +21,14 @@ async fn an_expired_lease_is_claimed_and_delivered_again() {
         let now = Utc::now().timestamp_millis();
         // Left behind by a worker that died mid-delivery.
         let crashed = insert_event_with(db, &hook, "{\"n\":1}", |m| {
-            m.status = sea_orm::Set(webhook_event::STATUS_PROCESSING);
-            m.lease_expires_at = sea_orm::Set(Some(now - 1));
-            m.lease_token = sea_orm::Set(Some(42));
+            m.status = webhook_event::STATUS_PROCESSING;
+            m.lease = Some((42, now - 1));
         })
         .await;
         // Still held by a live worker: must not be touched.
         let held = insert_event_with(db, &hook, "{\"n\":2}", |m| {
-            m.status = sea_orm::Set(webhook_event::STATUS_PROCESSING);
-            m.lease_expires_at = sea_orm::Set(Some(now + 60_000));
-            m.lease_token = sea_orm::Set(Some(43));
+            m.status = webhook_event::STATUS_PROCESSING;
+            m.lease = Some((43, now + 60_000));
         })
         .await;
         let w = start(db, config());
@@ -40,13 +39,37 @@ async fn an_expired_lease_is_claimed_and_delivered_again() {
             "on {}",
             t.name
         );
+        assert_eq!(
+            hit.header("x-webhook-attempt"),
+            "2",
+            "the crashed attempt was the first"
+        );
         let e = wait_finished(db, crashed).await;
         assert_eq!(e.status, 2);
+        let a = attempts(db, crashed).await;
+        let summary: Vec<(i32, &str, Option<i32>)> = a
+            .iter()
+            .map(|a| (a.number, a.outcome.as_str(), a.status_code))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![(1, "interrupted", None), (2, "success", Some(200))],
+            "on {}",
+            t.name
+        );
+        assert_eq!(
+            a[0].started_at.timestamp_millis(),
+            now - 1 - 5_000,
+            "when the lease began"
+        );
+        assert_eq!((a[0].duration_ms, a[0].worker.as_deref()), (None, None));
+        assert_eq!(a[1].worker.as_deref(), Some("test-worker"));
         tokio::time::sleep(Duration::from_millis(200)).await;
         w.stop().await;
         assert!(rx.drain().is_empty(), "the live lease was respected");
         let h = event(db, held).await;
         assert_eq!((h.status, h.lease_token), (1, Some(43)));
+        assert!(attempts(db, held).await.is_empty());
         t.cleanup().await;
     }
 }
@@ -87,9 +110,11 @@ async fn a_stale_lease_token_cannot_overwrite_the_new_holder() {
         let e = event(db, id).await;
         assert_eq!(
             (e.status, e.lease_token),
-            (1, second[0].lease_token),
+            (1, Some(second[0].lease_token)),
             "stale write ignored"
         );
+        assert_eq!(second[0].attempt, 2, "the takeover counts as a new attempt");
+        assert_eq!(second[0].prior_lease_at, Some(now));
         assert_eq!(
             webhook(db, &hook.id).await.consecutive_failures,
             0,

@@ -2,11 +2,13 @@
 //! `TEST_DATABASE_URL` is set), a real HTTP receiver on 127.0.0.1, and `streamhooks_worker::run`
 //! started in-process. One binary with modules, so it links once.
 
+mod attempts;
 mod common;
 mod disable;
 mod guard;
 mod isolation;
 mod lease;
+mod migrate;
 mod outcomes;
 mod retention;
 mod schema;

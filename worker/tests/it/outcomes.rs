@@ -213,7 +213,7 @@ async fn retry_after_on_429_replaces_the_schedule() {
         let e = wait_event(db, id, Duration::from_secs(5), |e| e.retry_count == 1).await;
         assert_eq!(e.status, 0);
         // The schedule says 50ms; the receiver said 1s.
-        let wait = e.next_attempt_at - sent_ms;
+        let wait = e.due_at.unwrap_or(0) - sent_ms;
         assert!(
             (900..=1_100).contains(&wait),
             "next attempt in {wait}ms: {}",

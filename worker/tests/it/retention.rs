@@ -2,7 +2,7 @@
 
 use chrono::{Duration as Days, Utc};
 use entity::{webhook_config, webhook_event};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use std::time::Duration;
 use streamhooks_worker::retention;
 use streamhooks_worker::WorkerConfig;
@@ -25,23 +25,36 @@ async fn retention_deletes_old_finished_events_in_batches_and_keeps_pending_ones
         let s = insert_stream(db).await;
         let old = Utc::now() - Days::days(40);
         let aged = insert_webhook(db, &s, "http://203.0.113.1/", None).await;
+        let mut aged_ids = Vec::new();
         for i in 0..12 {
-            insert_event_with(db, &aged, "{}", |m| {
-                m.status = Set(if i % 2 == 0 { 2 } else { 3 });
-                m.last_update = Set(old);
+            let id = insert_event_with(db, &aged, "{}", |m| {
+                m.status = if i % 2 == 0 { 2 } else { 3 };
+                m.last_update = old;
             })
             .await;
+            insert_attempt(db, id, 1).await;
+            insert_attempt(db, id, 2).await;
+            aged_ids.push(id);
         }
         let mut kept = Vec::new();
         for _ in 0..3 {
-            kept.push(insert_event_with(db, &aged, "{}", |m| m.status = Set(2)).await);
+            let id = insert_event_with(db, &aged, "{}", |m| m.status = 2).await;
+            insert_attempt(db, id, 1).await;
+            kept.push(id);
         }
         // Old but still pending: a retry far in the future, and a leased row.
-        kept.push(insert_event_with(db, &aged, "{}", |m| m.last_update = Set(old)).await);
         kept.push(
             insert_event_with(db, &aged, "{}", |m| {
-                m.status = Set(1);
-                m.last_update = Set(old);
+                m.last_update = old;
+                m.due_at += 3_600_000;
+            })
+            .await,
+        );
+        kept.push(
+            insert_event_with(db, &aged, "{}", |m| {
+                m.status = 1;
+                m.lease = Some((7, Utc::now().timestamp_millis() + 60_000));
+                m.last_update = old;
             })
             .await,
         );
@@ -50,13 +63,13 @@ async fn retention_deletes_old_finished_events_in_batches_and_keeps_pending_ones
         let busy = insert_webhook(db, &s, "http://203.0.113.2/", None).await;
         let mut busy_ids = Vec::new();
         for _ in 0..8 {
-            busy_ids.push(insert_event_with(db, &busy, "{}", |m| m.status = Set(2)).await);
+            busy_ids.push(insert_event_with(db, &busy, "{}", |m| m.status = 2).await);
         }
         let busy_pending = insert_event(db, &busy, "{}").await;
 
         // Webhooks of a deleted stream: gone once nothing is pending, kept otherwise.
         let orphan_done = insert_webhook(db, "deleted-stream", "http://203.0.113.3/", None).await;
-        insert_event_with(db, &orphan_done, "{}", |m| m.status = Set(2)).await;
+        insert_event_with(db, &orphan_done, "{}", |m| m.status = 2).await;
         let orphan_pending =
             insert_webhook(db, "deleted-stream", "http://203.0.113.4/", None).await;
         insert_event(db, &orphan_pending, "{}").await;
@@ -78,6 +91,17 @@ async fn retention_deletes_old_finished_events_in_batches_and_keeps_pending_ones
         for id in &kept {
             event(db, *id).await;
         }
+        // Attempts went with their events; the kept events keep theirs; totalCount follows.
+        for id in &aged_ids {
+            assert!(
+                attempts(db, *id).await.is_empty(),
+                "attempts of {id} on {}",
+                t.name
+            );
+        }
+        assert_eq!(attempts(db, kept[0]).await.len(), 1);
+        assert_eq!(counted(db, &aged.id).await, 5);
+        assert_eq!(counted(db, &busy.id).await, 6);
         assert_eq!(
             count(db, &busy.id).await,
             6,

@@ -46,9 +46,9 @@ async fn shutdown_releases_unstarted_claims_and_records_in_flight_results() {
         for id in &ids {
             let e = event(db, *id).await;
             assert_eq!(e.status, 0, "{}", e.status_info);
-            assert_eq!((e.lease_token, e.lease_expires_at), (None, None));
+            assert_eq!((e.lease_token, e.lease_until), (None, None));
             if *id == in_flight {
-                assert_eq!(e.retry_count, 1);
+                assert_eq!((e.retry_count, e.attempt), (1, Some(1)));
                 assert!(
                     e.status_info.starts_with("Timed out after 1s"),
                     "{}",
@@ -56,9 +56,9 @@ async fn shutdown_releases_unstarted_claims_and_records_in_flight_results() {
                 );
             } else {
                 assert_eq!(
-                    (e.retry_count, e.status_info.as_str()),
-                    (0, "Queued."),
-                    "released untouched"
+                    (e.retry_count, e.status_info.as_str(), e.attempt),
+                    (0, "Queued.", Some(0)),
+                    "released untouched, the attempt it had counted taken back"
                 );
             }
         }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, Set, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 use streamhooks_worker::notifier::CHANNEL;
 use streamhooks_worker::WorkerConfig;
 
@@ -46,7 +46,7 @@ async fn new_events_and_due_retries_are_picked_up_without_waiting_for_the_poll()
 
         // Queued for later, with no wake-up at all: sent when due, not at the next poll.
         let later = Utc::now().timestamp_millis() + 400;
-        let id = insert_event_with(db, &hook, "{}", |m| m.next_attempt_at = Set(later)).await;
+        let id = insert_event_with(db, &hook, "{}", |m| m.due_at = later).await;
         // The dispatcher learns about the row when it next looks; a wake-up with nothing due
         // makes it look now, as any other queued event would.
         w.notifier.wake();

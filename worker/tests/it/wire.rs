@@ -88,7 +88,7 @@ async fn request_is_exactly_the_speckle_wire_format() {
                 "{}",
                 row.status_info
             );
-            assert_eq!((row.lease_token, row.lease_expires_at), (None, None));
+            assert_eq!((row.lease_token, row.lease_until), (None, None));
         }
 
         // No secret: still signed, with the empty key, as Speckle does.

@@ -151,8 +151,10 @@ impl ProjectPermissionChecks {
         self.access.contributor_write().into()
     }
 
-    async fn can_move_to_workspace(&self, workspace_id: Option<String>) -> PermissionCheckResult {
-        let _ = workspace_id;
+    async fn can_move_to_workspace(
+        &self,
+        #[graphql(name = "workspaceId")] _workspace_id: Option<String>,
+    ) -> PermissionCheckResult {
         not_enabled("WorkspacesNotEnabled", "workspaces")
     }
 

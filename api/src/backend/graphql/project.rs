@@ -18,6 +18,7 @@ use crate::backend::graphql::permissions::{Access, ProjectPermissionChecks};
 use crate::backend::graphql::stream::readable_stream;
 use crate::backend::graphql::user::LimitedUser;
 use crate::backend::graphql::version::{self, Version, VersionCollection};
+use crate::backend::service::page::page_cost;
 use crate::backend::service::project as svc;
 use crate::error::Result;
 use crate::graphql::{auth, state};
@@ -178,6 +179,7 @@ impl Project {
     }
 
     /// The project's models, most recently updated first.
+    #[graphql(complexity = "page_cost(limit, child_complexity)")]
     async fn models(
         &self,
         ctx: &Context<'_>,
@@ -197,6 +199,7 @@ impl Project {
     }
 
     /// All the project's versions, newest first.
+    #[graphql(complexity = "page_cost(limit, child_complexity)")]
     async fn versions(
         &self,
         ctx: &Context<'_>,

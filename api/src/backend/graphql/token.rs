@@ -1,4 +1,5 @@
-//! `apiTokenCreate`: a new personal access token for the caller, shown once.
+//! `apiTokenCreate`: a new personal access token for the caller, shown once; `apiTokenRevoke`:
+//! revoke one of the caller's tokens (by id, or the whole token, as Speckle accepts).
 
 use async_graphql::{Context, InputObject, Object};
 
@@ -43,5 +44,16 @@ impl TokenMutation {
             token.lifespan.map(|l| l.0),
         )
         .await?)
+    }
+
+    /// Revokes one of the caller's tokens; true once it is gone.
+    async fn api_token_revoke(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> async_graphql::Result<bool> {
+        let user = auth(ctx).require_scope(SCOPE_TOKENS_WRITE)?;
+        service::token::revoke(&state(ctx).db, &user.id, &token).await?;
+        Ok(true)
     }
 }

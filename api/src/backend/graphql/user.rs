@@ -1,16 +1,18 @@
 //! `activeUser` (the caller, as their token identifies them; null without a token) with what
 //! today's Speckle clients read from it: `verified`, `projects(limit, cursor, filter)`,
-//! `projectInvites`, `permissions`; and `LimitedUser`, the public face of a user that models,
-//! versions and teams show. This server sends no verification mails, so `verified` is false for
-//! everyone rather than a claim nobody checked.
+//! `projectInvites`, `permissions`; `activeUserMutations.update` for one's own profile; and
+//! `LimitedUser`, the public face of a user that models, versions and teams show. This server
+//! sends no verification mails, so `verified` is false for everyone rather than a claim nobody
+//! checked.
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
-use crate::auth::{SCOPE_PROFILE_READ, SCOPE_STREAMS_READ};
+use crate::auth::{Auth, SCOPE_PROFILE_READ, SCOPE_PROFILE_WRITE, SCOPE_STREAMS_READ};
 use crate::backend::graphql::permissions::{Access, RootPermissionChecks};
 use crate::backend::graphql::project::{projects_from, PendingStreamCollaborator, Project};
-use crate::backend::service::{page, project as svc};
+use crate::backend::service::page::page_cost;
+use crate::backend::service::{page, project as svc, user as user_svc};
 use crate::error::Result;
 use crate::graphql::scalars::JsonObject;
 use crate::graphql::{auth, state};
@@ -63,6 +65,7 @@ pub struct UserProjectCollection {
 #[ComplexObject]
 impl User {
     /// The projects the user has a role on, most recently updated first (needs `streams:read`).
+    #[graphql(complexity = "page_cost(limit, child_complexity)")]
     async fn projects(
         &self,
         ctx: &Context<'_>,
@@ -160,6 +163,23 @@ pub(crate) async fn limited_user(
         .map(LimitedUser::from))
 }
 
+/// The caller's own profile, as the token may see it.
+fn own_profile(a: &Auth, u: &entity::user::Model) -> User {
+    User {
+        id: ID(u.id.clone()),
+        name: u.name.clone(),
+        email: a.has_scope(SCOPE_PROFILE_READ).then(|| u.email.clone()),
+        avatar: u.avatar.clone(),
+        bio: u.bio.clone(),
+        company: u.company.clone(),
+        verified: Some(false),
+        profiles: None,
+        role: u.server_role.clone(),
+        is_onboarding_finished: Some(true),
+        created_at: u.created_at,
+    }
+}
+
 #[derive(Default)]
 pub struct UserQuery;
 
@@ -167,19 +187,46 @@ pub struct UserQuery;
 impl UserQuery {
     async fn active_user(&self, ctx: &Context<'_>) -> Option<User> {
         let a = auth(ctx);
-        let u = a.user.as_ref()?;
-        Some(User {
-            id: ID(u.id.clone()),
-            name: u.name.clone(),
-            email: a.has_scope(SCOPE_PROFILE_READ).then(|| u.email.clone()),
-            avatar: u.avatar.clone(),
-            bio: u.bio.clone(),
-            company: u.company.clone(),
-            verified: Some(false),
-            profiles: None,
-            role: u.server_role.clone(),
-            is_onboarding_finished: Some(true),
-            created_at: u.created_at,
-        })
+        Some(own_profile(a, a.user.as_ref()?))
+    }
+}
+
+/// Only the fields given change.
+#[derive(InputObject)]
+pub struct UserUpdateInput {
+    name: Option<String>,
+    company: Option<String>,
+    bio: Option<String>,
+    avatar: Option<String>,
+}
+
+pub struct ActiveUserMutations;
+
+#[Object]
+impl ActiveUserMutations {
+    /// Changes the caller's profile.
+    async fn update(&self, ctx: &Context<'_>, user: UserUpdateInput) -> Result<User> {
+        let a = auth(ctx);
+        let me = a.require_scope(SCOPE_PROFILE_WRITE)?;
+        let input = user_svc::ProfileUpdate {
+            name: user.name,
+            company: user.company,
+            bio: user.bio,
+            avatar: user.avatar,
+        };
+        let updated = user_svc::update_profile(&state(ctx).db, &me.id, input).await?;
+        Ok(own_profile(a, &updated))
+    }
+}
+
+#[derive(Default)]
+pub struct UserMutation;
+
+#[Object]
+impl UserMutation {
+    /// Changes to the caller's own account (needs a token with `profile:write`).
+    async fn active_user_mutations(&self, ctx: &Context<'_>) -> Result<ActiveUserMutations> {
+        auth(ctx).require_scope(SCOPE_PROFILE_WRITE)?;
+        Ok(ActiveUserMutations)
     }
 }

@@ -1,6 +1,8 @@
 //! Commits: create (on a named branch), update, delete and receive, each queuing its trigger in
 //! the caller's transaction. A commit on a branch that does not exist fails before anything is
-//! written, so it queues nothing.
+//! written, so it queues nothing. Payloads name the commit in both of Speckle's vocabularies:
+//! the legacy fields as before, plus today's `projectId`, `modelId` and `versionId` (in each
+//! commit object and at the top of `event.data`), a superset old receivers do not notice.
 
 use chrono::Utc;
 use entity::{branch, commit};
@@ -29,7 +31,20 @@ pub fn commit_json(c: &commit::Model, branch_name: &str) -> Value {
         "totalChildrenCount": c.total_children_count,
         "parents": parents,
         "createdAt": timestamp(&c.created_at),
+        "projectId": c.stream_id,
+        "modelId": c.branch_id,
+        "versionId": c.id,
     })
+}
+
+/// `event.data` with today's ids of `c` added beside what it carries.
+fn with_ids(mut data: Value, c: &commit::Model) -> Value {
+    if let Some(m) = data.as_object_mut() {
+        m.insert("projectId".into(), json!(c.stream_id));
+        m.insert("modelId".into(), json!(c.branch_id));
+        m.insert("versionId".into(), json!(c.id));
+    }
+    data
 }
 
 pub async fn find<C: ConnectionTrait>(
@@ -113,7 +128,10 @@ pub async fn create<C: ConnectionTrait>(
             c.id,
             c.message.as_deref().unwrap_or("")
         ),
-        json!({ "id": c.id, "commit": commit_json(&c, &b.name) }),
+        with_ids(
+            json!({ "id": c.id, "commit": commit_json(&c, &b.name) }),
+            &c,
+        ),
     );
     let n = emit(db, server, &ev).await?;
     Ok((c.id, n))
@@ -152,7 +170,10 @@ pub async fn update<C: ConnectionTrait>(
         user_id,
         triggers::COMMIT_UPDATE,
         format!("Commit updated: {id}"),
-        json!({ "old": commit_json(&old, &old_branch), "new": commit_json(&new, &branch_name) }),
+        with_ids(
+            json!({ "old": commit_json(&old, &old_branch), "new": commit_json(&new, &branch_name) }),
+            &new,
+        ),
     );
     Ok(emit(db, server, &ev).await?)
 }
@@ -171,7 +192,7 @@ pub async fn delete<C: ConnectionTrait>(
         user_id,
         triggers::COMMIT_DELETE,
         format!("Commit deleted: {id}"),
-        json!({ "commit": commit_json(&c, &branch_name) }),
+        with_ids(json!({ "commit": commit_json(&c, &branch_name) }), &c),
     );
     Ok(emit(db, server, &ev).await?)
 }
@@ -195,12 +216,15 @@ pub async fn receive<C: ConnectionTrait>(
         user_id,
         triggers::COMMIT_RECEIVE,
         format!("Commit {id} was received by user {user_id}"),
-        json!({
-            "id": c.id,
-            "commit": commit_json(&c, &branch_name),
-            "sourceApplication": source_application,
-            "message": message,
-        }),
+        with_ids(
+            json!({
+                "id": c.id,
+                "commit": commit_json(&c, &branch_name),
+                "sourceApplication": source_application,
+                "message": message,
+            }),
+            &c,
+        ),
     );
     Ok(emit(db, server, &ev).await?)
 }

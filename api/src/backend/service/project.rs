@@ -111,7 +111,8 @@ pub async fn allow_public_comments<C: ConnectionTrait>(
         .collect())
 }
 
-/// The distinct source applications of the project's versions, alphabetically.
+/// The distinct source applications of the project's versions, in byte order (sorted here, not
+/// in SQL, because PostgreSQL's collation and SQLite's differ).
 pub async fn source_apps<C: ConnectionTrait>(db: &C, stream_id: &str) -> Result<Vec<String>> {
     let apps: Vec<Option<String>> = commit::Entity::find()
         .select_only()
@@ -119,11 +120,12 @@ pub async fn source_apps<C: ConnectionTrait>(db: &C, stream_id: &str) -> Result<
         .distinct()
         .filter(commit::Column::StreamId.eq(stream_id))
         .filter(commit::Column::SourceApplication.is_not_null())
-        .order_by_asc(commit::Column::SourceApplication)
         .into_tuple()
         .all(db)
         .await?;
-    Ok(apps.into_iter().flatten().collect())
+    let mut apps: Vec<String> = apps.into_iter().flatten().collect();
+    apps.sort();
+    Ok(apps)
 }
 
 /// How many owners the project has (a last owner cannot leave).

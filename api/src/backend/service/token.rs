@@ -58,3 +58,23 @@ pub async fn create<C: ConnectionTrait>(
     .await?;
     Ok(format!("{id}{secret}"))
 }
+
+/// Revokes one of `owner_id`'s tokens, named by its id or given in full (as Speckle accepts
+/// both); someone else's token, or one that does not exist, is refused without saying which.
+pub async fn revoke<C: ConnectionTrait>(db: &C, owner_id: &str, token: &str) -> Result<()> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let token = token.trim();
+    let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
+    let id: String = token.chars().take(10).collect();
+    let gone = api_token::Entity::delete_many()
+        .filter(api_token::Column::Id.eq(id))
+        .filter(api_token::Column::OwnerId.eq(owner_id))
+        .exec(db)
+        .await?;
+    if gone.rows_affected == 0 {
+        return Err(Error::bad_input(
+            "No token of yours has that id; nothing was revoked",
+        ));
+    }
+    Ok(())
+}

@@ -66,3 +66,58 @@ pub async fn create_with_token<C: TransactionTrait>(
     txn.commit().await?;
     Ok(Created { id, token })
 }
+
+/// `UserUpdateInput`: only the fields given change.
+#[derive(Default)]
+pub struct ProfileUpdate {
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub bio: Option<String>,
+    pub avatar: Option<String>,
+}
+
+const MAX_COMPANY_LEN: usize = 512;
+const MAX_BIO_LEN: usize = 2048;
+/// Speckle stores avatars as data URLs of small images, so they are long.
+const MAX_AVATAR_LEN: usize = 262_144;
+
+/// Changes the user's own profile; returns it as stored.
+pub async fn update_profile<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    id: &str,
+    input: ProfileUpdate,
+) -> Result<user::Model> {
+    let Some(old) = user::Entity::find_by_id(id.to_owned()).one(db).await? else {
+        return Err(Error::forbidden("Your user no longer exists"));
+    };
+    let mut am: user::ActiveModel = old.into();
+    let limited = |v: &str, what: &str, max: usize| -> Result<()> {
+        if v.contains('\0') || v.chars().count() > max {
+            return Err(Error::bad_input(format!(
+                "The {what} must be at most {max} characters, without NUL"
+            )));
+        }
+        Ok(())
+    };
+    if let Some(n) = input.name {
+        let n = n.trim().to_owned();
+        if n.is_empty() {
+            return Err(Error::bad_input("A user name must be 1 to 512 characters"));
+        }
+        limited(&n, "name", 512)?;
+        am.name = Set(n);
+    }
+    if let Some(c) = input.company {
+        limited(&c, "company", MAX_COMPANY_LEN)?;
+        am.company = Set(Some(c));
+    }
+    if let Some(b) = input.bio {
+        limited(&b, "bio", MAX_BIO_LEN)?;
+        am.bio = Set(Some(b));
+    }
+    if let Some(a) = input.avatar {
+        limited(&a, "avatar", MAX_AVATAR_LEN)?;
+        am.avatar = Set(Some(a));
+    }
+    Ok(sea_orm::ActiveModelTrait::update(am, db).await?)
+}

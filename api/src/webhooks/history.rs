@@ -1,0 +1,208 @@
+//! Reading the delivery history in batches: `webhooks { items { history { items { attempts } } } }`
+//! costs the same three queries for one webhook or a hundred: the totals from
+//! `webhooks_event_counts`, the pages of events for every (webhook, limit) asked, and the attempts
+//! of every event on them. The `webhooks` resolver looks ahead at what the query selects and
+//! loads it all before its items resolve (see `graphql.rs`).
+//!
+//! Why look-ahead and not async-graphql's DataLoader: a DataLoader batches what arrives within a
+//! timer (1 ms by default), so how many queries a request costs depends on how fast the resolvers
+//! run, and a slow moment splits the batch. Looking ahead costs the same every time.
+//!
+//! Each page is its own `ORDER BY id DESC LIMIT n` subquery (a backward walk of
+//! idx_webhooks_events_webhook that stops after n rows), joined by `UNION ALL`: a window function
+//! over all of the webhooks' events would read every one of them to number them. `totalCount` is a
+//! sum over at most 17 counter rows, not a count over a million events.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::webhook_event::{STATUS_PROCESSING, STATUS_QUEUED};
+use entity::webhook_event_attempt;
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, Statement, Value};
+
+/// A page of history: at most `limit` events, newest first, and how many the webhook has.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub total: i64,
+    pub items: Vec<EventRow>,
+    /// The attempts of each event on the page, when they were asked for.
+    pub attempts: Option<HashMap<i64, Vec<webhook_event_attempt::Model>>>,
+}
+
+/// One event as the history shows it.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct EventRow {
+    pub id: i64,
+    pub webhook_id: String,
+    pub status: i16,
+    pub status_info: String,
+    pub retry_count: i32,
+    pub last_update: DateTime<Utc>,
+    pub payload: Option<String>,
+    /// The queue row's lease end, if the event is leased.
+    pub lease_until: Option<i64>,
+}
+
+impl EventRow {
+    /// Speckle's status: 1 while a worker holds a live lease (the row itself says 0 until the
+    /// result is in; see `entity::webhook_event`).
+    pub fn status(&self, now_ms: i64) -> i16 {
+        match self.lease_until {
+            Some(until) if self.status == STATUS_QUEUED && until >= now_ms => STATUS_PROCESSING,
+            _ => self.status,
+        }
+    }
+}
+
+#[derive(FromQueryResult)]
+struct Total {
+    webhook_id: String,
+    total: i64,
+}
+
+/// Pages for every `(webhook id, limit)` in `keys`: one query for the totals, one per distinct
+/// limit (in practice one), and with `with_attempts` one for the attempts of all their events.
+pub async fn pages(
+    db: &impl ConnectionTrait,
+    keys: &[(String, u64)],
+    with_attempts: bool,
+) -> Result<HashMap<(String, u64), Page>, DbErr> {
+    let backend = db.get_database_backend();
+    let mut ids: Vec<&str> = keys.iter().map(|(w, _)| w.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let totals: HashMap<String, i64> = Total::find_by_statement(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "SELECT webhook_id, CAST(SUM(events) AS BIGINT) AS total FROM webhooks_event_counts \
+             WHERE webhook_id IN ({}) GROUP BY webhook_id",
+            marks.join(", ")
+        ),
+        ids.iter().map(|w| Value::from(*w)),
+    ))
+    .all(db)
+    .await?
+    .into_iter()
+    .map(|t| (t.webhook_id, t.total))
+    .collect();
+
+    let mut by_limit: HashMap<u64, Vec<&str>> = HashMap::new();
+    for (w, limit) in keys {
+        by_limit.entry(*limit).or_default().push(w);
+    }
+    let mut out = HashMap::with_capacity(keys.len());
+    for (limit, mut webhooks) in by_limit {
+        webhooks.sort_unstable();
+        webhooks.dedup();
+        let mut items: HashMap<&str, Vec<EventRow>> = HashMap::new();
+        if limit > 0 {
+            for row in EventRow::find_by_statement(page_statement(backend, &webhooks, limit))
+                .all(db)
+                .await?
+            {
+                if let Some(w) = webhooks.iter().find(|w| **w == row.webhook_id) {
+                    items.entry(w).or_default().push(row);
+                }
+            }
+        }
+        for w in webhooks {
+            let mut rows = items.remove(w).unwrap_or_default();
+            rows.sort_unstable_by_key(|r| std::cmp::Reverse(r.id));
+            out.insert(
+                (w.to_owned(), limit),
+                Page {
+                    total: totals.get(w).copied().unwrap_or(0),
+                    items: rows,
+                    attempts: None,
+                },
+            );
+        }
+    }
+    if with_attempts {
+        let mut ids: Vec<i64> = out
+            .values()
+            .flat_map(|p| p.items.iter().map(|e| e.id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let all = attempts(db, &ids).await?;
+        for page in out.values_mut() {
+            let mine = page
+                .items
+                .iter()
+                .map(|e| (e.id, all.get(&e.id).cloned().unwrap_or_default()))
+                .collect();
+            page.attempts = Some(mine);
+        }
+    }
+    Ok(out)
+}
+
+/// The newest `limit` events of each webhook in `webhooks`, with payload and lease; public so the
+/// bench can EXPLAIN exactly what runs.
+pub fn page_statement(backend: DatabaseBackend, webhooks: &[&str], limit: u64) -> Statement {
+    let limit_mark = webhooks.len() + 1;
+    let parts: Vec<String> = (1..=webhooks.len())
+        .map(|i| {
+            format!(
+                "SELECT * FROM (SELECT e.id, e.webhook_id, e.status, e.status_info, \
+                 e.retry_count, e.last_update, p.payload, q.lease_until \
+                 FROM webhooks_events e \
+                 LEFT JOIN webhooks_event_payloads p ON p.event_id = e.id \
+                 LEFT JOIN webhooks_queue q ON q.event_id = e.id \
+                 WHERE e.webhook_id = ${i} ORDER BY e.id DESC LIMIT ${limit_mark}) AS h{i}"
+            )
+        })
+        .collect();
+    let mut values: Vec<Value> = webhooks.iter().map(|w| Value::from(*w)).collect();
+    values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+    Statement::from_sql_and_values(backend, parts.join(" UNION ALL "), values)
+}
+
+/// The attempts of each event in `ids`, first attempt first: one primary-key range per event.
+/// The ids travel as one JSON array, so the statement text (and its plan) is the same for any
+/// number of events.
+pub async fn attempts(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<webhook_event_attempt::Model>>, DbErr> {
+    let mut out: HashMap<i64, Vec<webhook_event_attempt::Model>> =
+        ids.iter().map(|id| (*id, Vec::new())).collect();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = webhook_event_attempt::Model::find_by_statement(attempts_statement(
+        db.get_database_backend(),
+        ids,
+    ))
+    .all(db)
+    .await?;
+    for a in rows {
+        out.entry(a.event_id).or_default().push(a);
+    }
+    Ok(out)
+}
+
+/// The attempts query; public so the bench can EXPLAIN exactly what runs.
+pub fn attempts_statement(backend: DatabaseBackend, ids: &[i64]) -> Statement {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let ids_sql = match backend {
+        DatabaseBackend::Postgres => {
+            "SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST($1 AS JSONB))"
+        }
+        _ => "SELECT value FROM json_each($1)",
+    };
+    Statement::from_sql_and_values(
+        backend,
+        format!(
+            "SELECT event_id, number, started_at, duration_ms, outcome, status_code, error, \
+             response_headers, response_body, worker FROM webhooks_event_attempts \
+             WHERE event_id IN ({ids_sql}) ORDER BY event_id, number"
+        ),
+        [format!("[{}]", list.join(",")).into()],
+    )
+}

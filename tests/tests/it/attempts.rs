@@ -1,0 +1,328 @@
+//! `WebhookEvent.attempts` through the API: every attempt of a fail, fail, succeed delivery with
+//! what the receiver answered; pings and redeliveries get attempts too; and the history of a
+//! stream's hundred webhooks costs the same few database statements as one webhook's.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::{json, Value};
+use streamhooks_api::testkit::{config_from_args, TestDatabase, TEST_ARGS};
+use streamhooks_api::{graphql, http, AppState};
+use streamhooks_worker::outbox::{emit, Event};
+use streamhooks_worker::Notifier;
+
+use crate::support::world;
+
+const HISTORY: &str = "query($s: String!, $w: String) { stream(id: $s) { webhooks(id: $w) { items { id history(limit: 5) { totalCount items { id status statusInfo retryCount attempts { number startedAt durationMs outcome statusCode error responseHeaders { name value } responseBody worker } } } } } } }";
+
+/// A receiver that answers from a script: (status, header value, body) per request.
+async fn scripted(replies: Vec<(u16, &'static str, &'static str)>) -> String {
+    let script = Arc::new(Mutex::new(VecDeque::from(replies)));
+    let app = Router::new().fallback(move || {
+        let script = script.clone();
+        async move {
+            let next = script.lock().ok().and_then(|mut s| s.pop_front());
+            let (status, tag, body) = next.unwrap_or((200, "extra", ""));
+            let mut r: Response =
+                (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
+            r.headers_mut().insert(
+                HeaderName::from_static("x-answer"),
+                HeaderValue::from_static(tag),
+            );
+            r
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/hook")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attempt_is_shown_with_its_response() {
+    let w = world().await;
+    // Receiver-controlled text that must come back intact as JSON: quotes, markup, a newline.
+    let url = scripted(vec![
+        (500, "one", "<b>\"boom\"</b>\nretry later"),
+        (502, "two", ""),
+        (200, "three", "thanks"),
+    ])
+    .await;
+    let hook = w
+        .server
+        .create_webhook(&w.owner, &w.stream, &url, &["stream_update"], Some("s"))
+        .await;
+    w.server
+        .gql_ok(
+            &w.owner.token,
+            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
+            json!({ "s": { "id": w.stream, "description": "changed" } }),
+        )
+        .await;
+    let done = w
+        .server
+        .wait_for_history(&w.owner, &w.stream, &hook, Duration::from_secs(10), |h| {
+            h.first().is_some_and(|e| e["status"] == json!(2))
+        })
+        .await;
+    assert_eq!(done[0]["status"], json!(2), "{done:?}");
+    let d = w
+        .server
+        .gql_ok(&w.owner.token, HISTORY, json!({ "s": w.stream, "w": hook }))
+        .await;
+    let event = &d["stream"]["webhooks"]["items"][0]["history"]["items"][0];
+    assert_eq!(event["retryCount"], json!(2));
+    assert!(event["statusInfo"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("HTTP 200 in ")));
+    let attempts = event["attempts"].as_array().cloned().unwrap_or_default();
+    let view: Vec<(Value, Value, Value, Value)> = attempts
+        .iter()
+        .map(|a| {
+            (
+                a["number"].clone(),
+                a["outcome"].clone(),
+                a["statusCode"].clone(),
+                a["responseBody"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        view,
+        vec![
+            (
+                json!(1),
+                json!("http_error"),
+                json!(500),
+                json!("<b>\"boom\"</b>\nretry later")
+            ),
+            (json!(2), json!("http_error"), json!(502), json!("")),
+            (json!(3), json!("success"), json!(200), json!("thanks")),
+        ]
+    );
+    for (a, tag) in attempts.iter().zip(["one", "two", "three"]) {
+        let headers = a["responseHeaders"].as_array().cloned().unwrap_or_default();
+        assert!(
+            headers.contains(&json!({ "name": "x-answer", "value": tag })),
+            "{headers:?}"
+        );
+        assert!(a["durationMs"].as_i64().is_some(), "{a}");
+        assert!(a["startedAt"]
+            .as_str()
+            .is_some_and(|s| s.ends_with('Z') || s.contains('+')));
+        assert!(a["worker"].as_str().is_some_and(|s| !s.is_empty()));
+    }
+    assert!(attempts[0]["error"].as_str().is_some_and(
+        |e| e.starts_with("HTTP 500 Internal Server Error: <b>\"boom\"</b> retry later")
+    ));
+    assert_eq!(attempts[2]["error"], Value::Null);
+    w.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_and_redeliveries_have_attempts() {
+    let w = world().await;
+    let url = scripted(vec![
+        (200, "ping", "pong"),
+        (418, "again", "short and stout"),
+    ])
+    .await;
+    let hook = w
+        .server
+        .create_webhook(&w.owner, &w.stream, &url, &["commit_create"], None)
+        .await;
+    let ping = w
+        .server
+        .gql_ok(
+            &w.owner.token,
+            "mutation($w: WebhookPingInput!) { webhookPing(webhook: $w) }",
+            json!({ "w": { "id": hook, "streamId": w.stream } }),
+        )
+        .await["webhookPing"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    w.server
+        .wait_for_history(&w.owner, &w.stream, &hook, Duration::from_secs(10), |h| {
+            h.first().is_some_and(|e| e["status"] == json!(2))
+        })
+        .await;
+    let again = w
+        .server
+        .gql_ok(
+            &w.owner.token,
+            "mutation($e: WebhookEventRedeliverInput!) { webhookEventRedeliver(event: $e) }",
+            json!({ "e": { "id": ping, "webhookId": hook, "streamId": w.stream } }),
+        )
+        .await["webhookEventRedeliver"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // The redelivery fails with 418 and waits for a retry (status 0 with an attempt on record).
+    let mut items = Vec::new();
+    for _ in 0..500 {
+        let d = w
+            .server
+            .gql_ok(&w.owner.token, HISTORY, json!({ "s": w.stream, "w": hook }))
+            .await;
+        items = d["stream"]["webhooks"]["items"][0]["history"]["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if items.len() == 2 && !items[0]["attempts"].as_array().is_none_or(|a| a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(items[0]["id"], json!(again), "{items:?}");
+    assert_eq!(items[1]["id"], json!(ping));
+    let first = |e: &Value, key: &str| e["attempts"][0][key].clone();
+    assert_eq!(first(&items[1], "outcome"), json!("success"));
+    assert_eq!(first(&items[1], "responseBody"), json!("pong"));
+    assert_eq!(first(&items[0], "outcome"), json!("http_error"));
+    assert_eq!(first(&items[0], "statusCode"), json!(418));
+    w.server.shutdown().await;
+}
+
+/// A server assembled from the library's parts around a database connection that counts every
+/// statement sea-orm runs on it: the real router, schema and loaders, no dispatcher.
+struct Counted {
+    url: String,
+    statements: Arc<AtomicUsize>,
+    state: AppState,
+    _db: TestDatabase,
+}
+
+async fn counted_server() -> Counted {
+    let tdb = TestDatabase::create()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut db = streamhooks_api::db::connect_and_migrate(&tdb.url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let statements = Arc::new(AtomicUsize::new(0));
+    let seen = statements.clone();
+    db.set_metric_callback(move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut args: Vec<&str> = TEST_ARGS.to_vec();
+    args.extend(["--database-url", &tdb.url]);
+    let config = config_from_args(args).unwrap_or_else(|e| panic!("{e}"));
+    let state = AppState::new(db, Arc::new(config), Notifier::new());
+    let app = http::router(state.clone(), graphql::build_schema(state.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let url = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Counted {
+        url,
+        statements,
+        state,
+        _db: tdb,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_webhooks_histories_cost_the_same_few_statements_as_one() {
+    let s = counted_server().await;
+    let user = streamhooks_api::backend::service::user::create_with_token(
+        &s.state.db,
+        "Olga",
+        "olga@example.com",
+        false,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{}", e.public_message()));
+    let http = reqwest::Client::new();
+    let gql = |query: &'static str, vars: Value| {
+        let req = http
+            .post(format!("{}/graphql", s.url))
+            .bearer_auth(&user.token)
+            .json(&json!({ "query": query, "variables": vars }));
+        async move {
+            let r: Value = req
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .json()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(r.get("errors").is_none(), "{r}");
+            r["data"].clone()
+        }
+    };
+    let mut streams = Vec::new();
+    for (name, hooks) in [("one", 1usize), ("hundred", 100)] {
+        let stream = gql(
+            "mutation($s: StreamCreateInput!) { streamCreate(stream: $s) }",
+            json!({ "s": { "name": name } }),
+        )
+        .await["streamCreate"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        for i in 0..hooks {
+            gql(
+                "mutation($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }",
+                json!({ "w": { "streamId": stream, "url": format!("http://203.0.113.1/{i}"), "triggers": ["commit_create"] } }),
+            )
+            .await;
+        }
+        // Three events per webhook, queued as a mutation queues them.
+        let txn = s.state.begin().await.unwrap_or_else(|e| panic!("{e}"));
+        for n in 0..3 {
+            let ev = Event::new(
+                &stream,
+                &user.id,
+                "commit_create",
+                format!("c{n}"),
+                json!({ "n": n }),
+            );
+            emit(&txn, &s.state.server_info, &ev)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        txn.commit().await.unwrap_or_else(|e| panic!("{e}"));
+        streams.push((stream, hooks));
+    }
+
+    let mut costs = Vec::new();
+    for (stream, hooks) in &streams {
+        let before = s.statements.load(Ordering::SeqCst);
+        let d = gql(
+            "query($s: String!) { stream(id: $s) { webhooks { totalCount items { id history(limit: 25) { totalCount items { id status payload attempts { number outcome } } } } } } }",
+            json!({ "s": stream }),
+        )
+        .await;
+        costs.push(s.statements.load(Ordering::SeqCst) - before);
+        let items = d["stream"]["webhooks"]["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(items.len(), *hooks);
+        for w in &items {
+            assert_eq!(w["history"]["totalCount"], json!(3), "{w}");
+            assert_eq!(w["history"]["items"].as_array().map(Vec::len), Some(3));
+        }
+    }
+    assert_eq!(
+        costs[0], costs[1],
+        "1 webhook vs 100 webhooks: {costs:?} statements"
+    );
+    assert!(costs[1] <= 10, "{costs:?} statements");
+}
