@@ -88,12 +88,13 @@ export const Q = {
   me: 'query ConsoleMe { activeUser { id name } }',
   streamWebhooks: `query ConsoleWebhooks($stream: String!) {
     stream(id: $stream) { id name role webhooks { totalCount items { ${WEBHOOK_FIELDS}
-      history(limit: 1) { totalCount items { id status statusInfo retryCount lastUpdate } } } } } }`,
+      history(limit: 1) { totalCount items { id status statusInfo retryCount lastUpdate attempts { number } } } } } } }`,
   webhook: `query ConsoleWebhook($stream: String!, $id: String!) {
     stream(id: $stream) { id name webhooks(id: $id) { items { ${WEBHOOK_FIELDS} } } } }`,
   deliveries: `query ConsoleDeliveries($stream: String!, $id: String!, $limit: Int!) {
     stream(id: $stream) { id name webhooks(id: $id) { items { ${WEBHOOK_FIELDS}
-      history(limit: $limit) { totalCount items { id status statusInfo retryCount lastUpdate payload } } } } } }`,
+      history(limit: $limit) { totalCount items { id status statusInfo retryCount lastUpdate payload
+        attempts { number startedAt durationMs outcome statusCode error responseHeaders { name value } responseBody worker } } } } } } }`,
   create: 'mutation ConsoleCreate($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }',
   update: 'mutation ConsoleUpdate($w: WebhookUpdateInput!) { webhookUpdate(webhook: $w) }',
   remove: 'mutation ConsoleDelete($w: WebhookDeleteInput!) { webhookDelete(webhook: $w) }',

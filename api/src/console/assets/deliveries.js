@@ -1,5 +1,6 @@
 // One webhook's Recent deliveries, after GitHub's: newest first, twenty to a page, each event's
-// state, trigger, time, retries and statusInfo; opened, its payload pretty-printed and Redeliver.
+// state, trigger, time, retries and statusInfo; opened, every attempt (status, duration, the
+// response's headers and body, as text), the payload pretty-printed, and Redeliver.
 // Ping sends a sample event of a chosen trigger. Events still queued or being retried refresh
 // in place until they settle.
 
@@ -19,6 +20,37 @@ function parsePayload(text) {
   } catch {
     return { value: null, pretty: text };
   }
+}
+
+const OUTCOMES = {
+  success: 'Delivered', http_error: 'HTTP error', timeout: 'Timed out', network: 'Network error',
+  blocked: 'Blocked', interrupted: 'Interrupted',
+};
+
+/** One attempt, after GitHub's request/response view: what came back, headers and body as text. */
+function attemptItem(a) {
+  const failed = a.outcome !== 'success';
+  const headline = [
+    `Attempt ${a.number}`,
+    a.statusCode ? `HTTP ${a.statusCode}` : OUTCOMES[a.outcome] ?? a.outcome,
+    a.durationMs == null ? null : `${a.durationMs} ms`,
+  ].filter(Boolean).join(' · ');
+  return h('li', { 'data-attempt': a.number, 'data-outcome': a.outcome },
+    h('details', { class: 'attempt' },
+      h('summary', {},
+        h('span', { class: `status-label ${failed ? 'failed' : 'sent'}` }, headline), ' ',
+        h('span', { class: 'muted' }, time(a.startedAt), a.worker ? ` on ${a.worker}` : '')),
+      h('div', { class: 'attempt-body' },
+        a.error ? h('p', { class: 'attempt-error' }, a.error) : null,
+        h('h4', {}, 'Response headers'),
+        a.responseHeaders.length === 0
+          ? h('p', { class: 'muted' }, 'None.')
+          : h('table', { class: 'attempts' },
+            h('tbody', {}, a.responseHeaders.map((x) => h('tr', {}, h('th', { class: 'mono' }, x.name), h('td', { class: 'mono' }, x.value))))),
+        h('h4', {}, 'Response body'),
+        a.responseBody == null || a.responseBody === ''
+          ? h('p', { class: 'muted' }, a.responseBody == null ? 'No response.' : 'Empty.')
+          : h('pre', { class: 'response-body', tabindex: '0' }, a.responseBody))));
 }
 
 function deliveryItem(e, open, redeliver) {
@@ -41,6 +73,12 @@ function deliveryItem(e, open, redeliver) {
         h('dt', {}, 'Trigger'), h('dd', { class: 'mono' }, trigger),
         h('dt', {}, 'Last update'), h('dd', {}, time(e.lastUpdate)),
         h('dt', {}, 'Last attempt'), h('dd', { class: 'status-info' }, e.statusInfo)),
+      Array.isArray(e.attempts) ? [
+        h('h3', {}, `Attempts (${e.attempts.length})`),
+        e.attempts.length === 0
+          ? h('p', { class: 'muted' }, 'None yet.')
+          : h('ol', { class: 'attempt-list' }, e.attempts.map(attemptItem)),
+      ] : null,
       h('h3', {}, 'Payload'),
       h('pre', { class: 'payload', tabindex: '0', 'aria-label': `Payload of event ${e.id}` }, pretty),
       h('div', { class: 'actions' }, button)));

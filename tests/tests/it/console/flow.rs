@@ -151,11 +151,11 @@ async fn scenario(
     assert_eq!(got["event"]["data"]["sample"], true);
     b.wait(
         "a delivered ping",
-        "document.querySelector('#deliveries li')?.dataset.status === 'sent'",
+        "document.querySelector('#deliveries > li')?.dataset.status === 'sent'",
     )
     .await;
     assert_eq!(
-        b.find("#deliveries li .d-trigger").await.text().await,
+        b.find("#deliveries > li .d-trigger").await.text().await,
         "commit_create"
     );
     b.find(&format!("nav.crumbs a[href='#/streams/{stream}']"))
@@ -268,17 +268,17 @@ async fn scenario(
         .click()
         .await;
     let failed_id = b
-        .find("#deliveries li[data-event-status='3']")
+        .find("#deliveries > li[data-event-status='3']")
         .await
         .attr("data-id")
         .await;
-    b.find(&format!("#deliveries li[data-id='{failed_id}'] summary"))
+    b.find(&format!("#deliveries > li[data-id='{failed_id}'] summary"))
         .await
         .click()
         .await;
     let payload = b
         .find(&format!(
-            "#deliveries li[data-id='{failed_id}'] pre.payload"
+            "#deliveries > li[data-id='{failed_id}'] pre.payload"
         ))
         .await
         .text()
@@ -289,17 +289,39 @@ async fn scenario(
     );
     let info = b
         .find(&format!(
-            "#deliveries li[data-id='{failed_id}'] .status-info"
+            "#deliveries > li[data-id='{failed_id}'] .status-info"
         ))
         .await
         .text()
         .await;
     assert!(info.contains("HTTP 500"), "{info}");
+    // Its attempts, as the delivery record keeps them: three (two retries), each an HTTP 500.
+    let attempts = format!("#deliveries > li[data-id='{failed_id}'] .attempt-list > li");
+    let outcomes = b
+        .script(
+            "return [...document.querySelectorAll(arguments[0])].map((li) => li.dataset.outcome)",
+            json!([attempts]),
+        )
+        .await;
+    assert_eq!(outcomes, json!(["http_error", "http_error", "http_error"]));
+    b.find(&format!("{attempts}:first-child summary"))
+        .await
+        .click()
+        .await;
+    let first = b
+        .find(&format!("{attempts}:first-child"))
+        .await
+        .text()
+        .await;
+    assert!(
+        first.contains("Attempt 1 · HTTP 500") && first.contains("content-length"),
+        "{first}"
+    );
     check_widths(b, "deliveries").await;
     receiver.set_status(200);
     receiver.drain().await;
     b.find(&format!(
-        "#deliveries li[data-id='{failed_id}'] [data-action=redeliver]"
+        "#deliveries > li[data-id='{failed_id}'] [data-action=redeliver]"
     ))
     .await
     .click()
@@ -317,7 +339,7 @@ async fn scenario(
     .unwrap_or_else(|e| panic!("stored payload: {e}"));
     assert_eq!(again, original, "a redelivery sends the same payload");
     b.wait("the redelivery on top, delivered", &format!(
-        "(() => {{ const li = document.querySelector('#deliveries li'); return li.dataset.id !== '{failed_id}' && li.dataset.status === 'sent'; }})()"
+        "(() => {{ const li = document.querySelector('#deliveries > li'); return li.dataset.id !== '{failed_id}' && li.dataset.status === 'sent'; }})()"
     )).await;
 
     // Edit: new description, other triggers, clear the secret.

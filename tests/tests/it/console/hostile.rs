@@ -26,6 +26,7 @@ type Hits = Arc<Mutex<Vec<String>>>;
 /// (a GET would be the markup calling back).
 struct HostileReceiver {
     addr: SocketAddr,
+    body: String,
     hits: Hits,
     cancel: CancellationToken,
 }
@@ -34,7 +35,7 @@ async fn answer(
     State(s): State<(Hits, String)>,
     method: Method,
     uri: Uri,
-) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+) -> (StatusCode, [(&'static str, &'static str); 2], String) {
     if let Ok(mut hits) = s.0.lock() {
         hits.push(format!("{method} {uri}"));
     }
@@ -43,7 +44,11 @@ async fn answer(
     } else {
         StatusCode::OK
     };
-    (status, [("content-type", "text/html")], s.1.clone())
+    (
+        status,
+        [("content-type", "text/html"), ("x-hostile", HEADER)],
+        s.1.clone(),
+    )
 }
 
 impl HostileReceiver {
@@ -58,9 +63,10 @@ impl HostileReceiver {
             "<script>window.__pwned='body'</script><img src=x onerror=\"window.__pwned='img'\"><img src=\"http://{addr}/beacon\">"
         );
         let hits = Hits::default();
+        let answer_with = body.clone();
         let app = Router::new()
             .fallback(answer)
-            .with_state((hits.clone(), body));
+            .with_state((hits.clone(), answer_with));
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
         tokio::spawn(async move {
@@ -68,7 +74,12 @@ impl HostileReceiver {
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .await;
         });
-        Self { addr, hits, cancel }
+        Self {
+            addr,
+            body,
+            hits,
+            cancel,
+        }
     }
 
     fn gets(&self) -> Vec<String> {
@@ -90,6 +101,7 @@ impl Drop for HostileReceiver {
     }
 }
 
+const HEADER: &str = "<img src=x onerror=\"window.__pwned='header'\">";
 const STREAM_NAME: &str = "<img src=x onerror=\"window.__pwned='stream'\">Nugget";
 const DESCRIPTION: &str =
     "<script>window.__pwned='description'</script><b onmouseover=\"window.__pwned='b'\">hi</b>";
@@ -135,7 +147,12 @@ async fn text_from_receivers_and_users_is_shown_as_text_and_runs_nothing() {
     );
 
     with_browser(move |b| async move {
-        scenario(&b, &server, &ada, &stream, &id, &url, &status_info).await;
+        let shown = Shown {
+            url,
+            status_info,
+            body: hostile.body.clone(),
+        };
+        scenario(&b, &server, &ada, &stream, &id, &shown).await;
         assert!(
             hostile.gets().is_empty(),
             "the page called the receiver: {:?}",
@@ -145,6 +162,13 @@ async fn text_from_receivers_and_users_is_shown_as_text_and_runs_nothing() {
         server.shutdown().await;
     })
     .await;
+}
+
+/// What the page must show, character for character.
+struct Shown {
+    url: String,
+    status_info: String,
+    body: String,
 }
 
 /// Nothing ran and nothing was made of the markup on the current screen.
@@ -171,9 +195,13 @@ async fn scenario(
     ada: &TestUser,
     stream: &str,
     id: &str,
-    url: &str,
-    status_info: &str,
+    shown: &Shown,
 ) {
+    let (url, status_info, hostile_body) = (
+        shown.url.as_str(),
+        shown.status_info.as_str(),
+        shown.body.as_str(),
+    );
     sign_in(b, server, ada).await;
     assert_eq!(b.find("#who").await.text().await, "Ada <b>Lovelace</b>");
     let link = b
@@ -207,17 +235,37 @@ async fn scenario(
         .await
         .click()
         .await;
-    b.find("#deliveries li summary").await.click().await;
-    let payload = b.find("#deliveries li pre.payload").await.text().await;
+    b.find("#deliveries > li summary").await.click().await;
+    let payload = b.find("#deliveries > li pre.payload").await.text().await;
     let parsed: Value = serde_json::from_str(&payload)
         .unwrap_or_else(|e| panic!("payload shown is not the JSON: {e}"));
     assert_eq!(parsed["webhook"]["description"], DESCRIPTION);
     assert_eq!(parsed["stream"]["name"], STREAM_NAME);
     assert_eq!(
-        b.find("#deliveries li .status-info").await.text().await,
+        b.find("#deliveries > li .status-info").await.text().await,
         status_info
     );
     assert_eq!(b.find("#webhook-url").await.text().await, url);
+    // The whole response, as the delivery record keeps it: body and headers, as text.
+    b.find("#deliveries > li .attempt-list > li:first-child summary")
+        .await
+        .click()
+        .await;
+    let body = b
+        .find("#deliveries > li pre.response-body")
+        .await
+        .text()
+        .await;
+    assert_eq!(body, hostile_body);
+    let headers = b
+        .find("#deliveries > li .attempt-body table")
+        .await
+        .text()
+        .await;
+    assert!(
+        headers.contains(&format!("x-hostile {HEADER}")),
+        "{headers}"
+    );
     assert_inert(b, "deliveries").await;
 
     b.find("a.button[href$='/edit']").await.click().await;

@@ -54,7 +54,7 @@ async fn recent_deliveries_are_newest_first_twenty_to_a_page() {
                 &format!("page {page}"),
                 &format!(
                     "document.querySelector('.pager .muted')?.textContent === {} && \
-                     document.querySelectorAll('#deliveries li').length === {size}",
+                     document.querySelectorAll('#deliveries > li').length === {size}",
                     json!(info)
                 ),
             )
@@ -79,7 +79,7 @@ async fn recent_deliveries_are_newest_first_twenty_to_a_page() {
 async fn ids(b: &Browser) -> Vec<String> {
     let v = b
         .script(
-            "return [...document.querySelectorAll('#deliveries li')].map((li) => li.dataset.id)",
+            "return [...document.querySelectorAll('#deliveries > li')].map((li) => li.dataset.id)",
             json!([]),
         )
         .await;
