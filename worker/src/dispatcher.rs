@@ -232,7 +232,7 @@ impl Dispatcher {
 
     fn database_ok(&mut self) {
         if let Some((since, _)) = self.outage.take() {
-            tracing::warn!(
+            tracing::info!(
                 down_ms = since.elapsed().as_millis() as u64,
                 "database reachable again; resuming deliveries"
             );

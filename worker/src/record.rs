@@ -14,7 +14,7 @@
 //! event while the database still shows it leased; a crash then means one more delivery after the
 //! lease (at least once), never a lost event.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -191,7 +191,7 @@ pub async fn write(
 ) -> Result<(), DbErr> {
     let txn = db.begin().await?;
     let (finishes, requeues): (Vec<&Update>, Vec<&Update>) =
-        batch.iter().partition(|u| u.kind == Kind::Finish);
+        latest_per_event(batch).partition(|u| u.kind == Kind::Finish);
     let mut applied = HashSet::with_capacity(batch.len());
     for chunk in finishes.chunks(ROWS_PER_STATEMENT) {
         applied.extend(finish_queue_rows(&txn, chunk).await?);
@@ -199,8 +199,7 @@ pub async fn write(
     for chunk in requeues.chunks(ROWS_PER_STATEMENT) {
         applied.extend(requeue_rows(&txn, chunk).await?);
     }
-    let applied_updates: Vec<&Update> = batch
-        .iter()
+    let applied_updates: Vec<&Update> = latest_per_event(batch)
         .filter(|u| {
             let ok = applied.contains(&u.id);
             if !ok {
@@ -222,6 +221,28 @@ pub async fn write(
     insert_attempts(&txn, &attempts, false).await?;
     streak::update(&txn, &applied_updates, disable_after).await?;
     txn.commit().await
+}
+
+/// The updates of `batch`, but for an event that appears more than once only the one from its
+/// latest claim. Several can only meet in one batch when this process's lease ran out and it
+/// claimed the event again (during a database outage, say); only the latest claim's token can
+/// still hold the row, and the statements below match rows by event id, so an earlier claim's
+/// result would otherwise ride along with the latest one's.
+fn latest_per_event(batch: &[Update]) -> impl Iterator<Item = &Update> {
+    let mut latest: HashMap<i64, (i64, usize)> = HashMap::with_capacity(batch.len());
+    for (i, u) in batch.iter().enumerate() {
+        let e = latest.entry(u.id).or_insert((u.lease_until, i));
+        if u.lease_until >= e.0 {
+            *e = (u.lease_until, i);
+        }
+    }
+    batch.iter().enumerate().filter_map(move |(i, u)| {
+        let keep = latest.get(&u.id).is_some_and(|(_, j)| *j == i);
+        if !keep {
+            tracing::debug!(event = u.id, "result of a superseded claim dropped");
+        }
+        keep.then_some(u)
+    })
 }
 
 /// `WITH v(cols) AS (VALUES …)` for `rows`, padded to a power of two with `pad` rows (ids that
