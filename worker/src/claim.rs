@@ -138,14 +138,13 @@ pub async fn claim(
             return Ok(Vec::new());
         }
         let ids: Vec<i64> = leased.iter().map(|r| r.event_id).collect();
-        let mut events: HashMap<i64, EventRow> = EventRow::find_by_statement(
-            Statement::from_sql_and_values(backend, EVENTS_SQLITE, [json_ids(&ids).into()]),
-        )
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|e| (e.event_id, e))
-        .collect();
+        let mut events: HashMap<i64, EventRow> =
+            EventRow::find_by_statement(events_statement(backend, &ids))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|e| (e.event_id, e))
+                .collect();
         // An event missing here was deleted with its webhook since the claim; its queue row went
         // with it, so there is nothing to release.
         leased
@@ -178,6 +177,11 @@ pub async fn claim(
 const EVENTS_SQLITE: &str = "SELECT e.id AS event_id, e.event_name, e.retry_count, e.manual, \
      p.payload FROM webhooks_events e JOIN webhooks_event_payloads p ON p.event_id = e.id \
      WHERE e.id IN (SELECT value FROM json_each($1))";
+
+/// SQLite's second claim statement; public for the query-plan doc.
+pub fn events_statement(backend: DatabaseBackend, ids: &[i64]) -> Statement {
+    Statement::from_sql_and_values(backend, EVENTS_SQLITE, [json_ids(ids).into()])
+}
 
 fn json_ids(ids: &[i64]) -> String {
     let inner: Vec<String> = ids.iter().map(i64::to_string).collect();

@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::webhook_event::{self, STATUS_FAILED};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait, Value,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -248,7 +250,7 @@ fn latest_per_event(batch: &[Update]) -> impl Iterator<Item = &Update> {
 /// `WITH v(cols) AS (VALUES …)` for `rows`, padded to a power of two with `pad` rows (ids that
 /// match nothing), and the parameters in order.
 fn values_cte(
-    backend: sea_orm::DatabaseBackend,
+    backend: DatabaseBackend,
     cols: &str,
     rows: Vec<Vec<Value>>,
     pad: &[Value],
@@ -280,7 +282,13 @@ async fn finish_queue_rows(
     txn: &impl ConnectionTrait,
     chunk: &[&Update],
 ) -> Result<Vec<i64>, DbErr> {
-    let backend = txn.get_database_backend();
+    let stmt = finish_statement(txn.get_database_backend(), chunk);
+    returned_ids(txn.query_all(stmt).await?)
+}
+
+/// The statements of a result batch, public so the bench can EXPLAIN exactly what runs
+/// (docs/query-plans.md). Each matches rows through the primary key of the table it changes.
+pub fn finish_statement(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
     let rows = chunk
         .iter()
         .map(|u| vec![u.id.into(), u.lease_token.into()])
@@ -290,16 +298,17 @@ async fn finish_queue_rows(
         "{cte}DELETE FROM webhooks_queue WHERE (event_id, lease_token) IN (SELECT id, token FROM v) \
          RETURNING event_id"
     );
-    returned_ids(
-        txn.query_all(Statement::from_sql_and_values(backend, sql, values))
-            .await?,
-    )
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// Ends the lease of rows to be tried again (new `due_at`) or given back (`undo` takes back the
 /// attempt the claim counted).
 async fn requeue_rows(txn: &impl ConnectionTrait, chunk: &[&Update]) -> Result<Vec<i64>, DbErr> {
-    let backend = txn.get_database_backend();
+    let stmt = requeue_statement(txn.get_database_backend(), chunk);
+    returned_ids(txn.query_all(stmt).await?)
+}
+
+pub fn requeue_statement(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
     let rows = chunk
         .iter()
         .map(|u| {
@@ -319,15 +328,17 @@ async fn requeue_rows(txn: &impl ConnectionTrait, chunk: &[&Update]) -> Result<V
          FROM v WHERE webhooks_queue.event_id = v.id AND webhooks_queue.lease_token = v.token \
          RETURNING webhooks_queue.event_id"
     );
-    returned_ids(
-        txn.query_all(Statement::from_sql_and_values(backend, sql, values))
-            .await?,
-    )
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// Speckle's columns of the event row; none of them is indexed.
 async fn update_events(txn: &impl ConnectionTrait, chunk: &[&Update]) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
+    txn.execute(events_statement(txn.get_database_backend(), chunk))
+        .await?;
+    Ok(())
+}
+
+pub fn events_statement(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
     let pad_time = chunk.first().map_or_else(Utc::now, |u| u.last_update);
     let rows = chunk
         .iter()
@@ -353,9 +364,7 @@ async fn update_events(txn: &impl ConnectionTrait, chunk: &[&Update]) -> Result<
         "{cte}UPDATE webhooks_events SET status = v.status, status_info = v.info, \
          retry_count = v.retries, last_update = v.updated FROM v WHERE webhooks_events.id = v.id"
     );
-    txn.execute(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
-    Ok(())
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// Inserts attempt rows. `if_new` skips rows whose (event, number) exists already (interrupted
@@ -365,53 +374,64 @@ pub async fn insert_attempts(
     attempts: &[AttemptRow],
     if_new: bool,
 ) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
     for chunk in attempts.chunks(ROWS_PER_STATEMENT) {
-        let pad_time = chunk.first().map_or_else(Utc::now, |a| a.started_at);
-        let rows = chunk
-            .iter()
-            .map(|a| {
-                vec![
-                    a.event_id.into(),
-                    a.number.into(),
-                    a.started_at.into(),
-                    a.duration_ms.into(),
-                    a.outcome.into(),
-                    a.status_code.into(),
-                    a.error.clone().into(),
-                    a.response_headers.as_str().into(),
-                    a.response_body.clone().into(),
-                    a.worker.as_deref().map(str::to_owned).into(),
-                ]
-            })
-            .collect();
-        let pad = [
-            (-1i64).into(),
-            0i32.into(),
-            pad_time.into(),
-            None::<i32>.into(),
-            "".into(),
-            None::<i32>.into(),
-            None::<String>.into(),
-            "".into(),
-            None::<String>.into(),
-            None::<String>.into(),
-        ];
-        let cols = "event_id, number, started_at, duration_ms, outcome, status_code, error, \
-                    response_headers, response_body, worker";
-        let (cte, values) = values_cte(backend, cols, rows, &pad);
-        let conflict = if if_new {
-            " ON CONFLICT (event_id, number) DO NOTHING"
-        } else {
-            ""
-        };
-        // `WHERE true`-style filter: SQLite needs a WHERE before ON CONFLICT after a SELECT.
-        let sql = format!(
-            "{cte}INSERT INTO webhooks_event_attempts ({cols}) SELECT {cols} FROM v \
-             WHERE event_id <> -1{conflict}"
-        );
-        txn.execute(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
+        txn.execute(attempts_statement(
+            txn.get_database_backend(),
+            chunk,
+            if_new,
+        ))
+        .await?;
     }
     Ok(())
+}
+
+pub fn attempts_statement(
+    backend: DatabaseBackend,
+    chunk: &[AttemptRow],
+    if_new: bool,
+) -> Statement {
+    let pad_time = chunk.first().map_or_else(Utc::now, |a| a.started_at);
+    let rows = chunk
+        .iter()
+        .map(|a| {
+            vec![
+                a.event_id.into(),
+                a.number.into(),
+                a.started_at.into(),
+                a.duration_ms.into(),
+                a.outcome.into(),
+                a.status_code.into(),
+                a.error.clone().into(),
+                a.response_headers.as_str().into(),
+                a.response_body.clone().into(),
+                a.worker.as_deref().map(str::to_owned).into(),
+            ]
+        })
+        .collect();
+    let pad = [
+        (-1i64).into(),
+        0i32.into(),
+        pad_time.into(),
+        None::<i32>.into(),
+        "".into(),
+        None::<i32>.into(),
+        None::<String>.into(),
+        "".into(),
+        None::<String>.into(),
+        None::<String>.into(),
+    ];
+    let cols = "event_id, number, started_at, duration_ms, outcome, status_code, error, \
+                response_headers, response_body, worker";
+    let (cte, values) = values_cte(backend, cols, rows, &pad);
+    let conflict = if if_new {
+        " ON CONFLICT (event_id, number) DO NOTHING"
+    } else {
+        ""
+    };
+    // The WHERE drops the padding rows; SQLite also needs one before ON CONFLICT after a SELECT.
+    let sql = format!(
+        "{cte}INSERT INTO webhooks_event_attempts ({cols}) SELECT {cols} FROM v \
+         WHERE event_id <> -1{conflict}"
+    );
+    Statement::from_sql_and_values(backend, sql, values)
 }

@@ -74,21 +74,12 @@ pub async fn pages(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let totals: HashMap<String, i64> = Total::find_by_statement(Statement::from_sql_and_values(
-        backend,
-        format!(
-            "SELECT webhook_id, CAST(SUM(events) AS BIGINT) AS total FROM webhooks_event_counts \
-             WHERE webhook_id IN ({}) GROUP BY webhook_id",
-            marks.join(", ")
-        ),
-        ids.iter().map(|w| Value::from(*w)),
-    ))
-    .all(db)
-    .await?
-    .into_iter()
-    .map(|t| (t.webhook_id, t.total))
-    .collect();
+    let totals: HashMap<String, i64> = Total::find_by_statement(totals_statement(backend, &ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.webhook_id, t.total))
+        .collect();
 
     let mut by_limit: HashMap<u64, Vec<&str>> = HashMap::new();
     for (w, limit) in keys {
@@ -140,6 +131,20 @@ pub async fn pages(
         }
     }
     Ok(out)
+}
+
+/// The event counts of `webhooks`: at most 17 rows each, by primary key.
+pub fn totals_statement(backend: DatabaseBackend, webhooks: &[&str]) -> Statement {
+    let marks: Vec<String> = (1..=webhooks.len()).map(|i| format!("${i}")).collect();
+    Statement::from_sql_and_values(
+        backend,
+        format!(
+            "SELECT webhook_id, CAST(SUM(events) AS BIGINT) AS total FROM webhooks_event_counts \
+             WHERE webhook_id IN ({}) GROUP BY webhook_id",
+            marks.join(", ")
+        ),
+        webhooks.iter().map(|w| Value::from(*w)),
+    )
 }
 
 /// The newest `limit` events of each webhook in `webhooks`, with payload and lease; public so the
