@@ -285,35 +285,27 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
         ),
         (
             "retention: finished events older than 30 days (5,000 at a time)",
-            Statement::from_sql_and_values(
-                backend,
-                retention::DELETE_AGED_SQL,
-                [cutoff.into(), 5_000i64.into()],
-            ),
+            retention::delete_aged(backend, cutoff, 5_000),
         ),
         (
             "retention: webhooks over the per-webhook limit",
             Statement::from_sql_and_values(backend, retention::OVER_LIMIT_SQL, [1_000i64.into()]),
         ),
         (
-            "retention: the limit's cutoff id",
+            "retention: a webhook's pending events",
             Statement::from_sql_and_values(
                 backend,
-                retention::KEEP_CUTOFF_SQL,
-                [b.webhook.as_str().into(), 1_000i64.into()],
+                retention::PENDING_SQL,
+                [b.webhook.as_str().into()],
             ),
         ),
         (
+            "retention: the limit's cutoff id",
+            retention::keep_cutoff(backend, &b.webhook, 1_000),
+        ),
+        (
             "retention: finished events beyond the limit (5,000 at a time)",
-            Statement::from_sql_and_values(
-                backend,
-                retention::DELETE_BEYOND_SQL,
-                [
-                    b.webhook.as_str().into(),
-                    (i64::MAX / 2).into(),
-                    5_000i64.into(),
-                ],
-            ),
+            retention::delete_beyond(backend, &b.webhook, i64::MAX / 2, 5_000),
         ),
     ];
     if backend != DatabaseBackend::Postgres {

@@ -271,6 +271,20 @@ fn values_cte(
     (sql, values)
 }
 
+/// On PostgreSQL, ` AND column = ANY('{ids}')`, appended to `values`: the join with `v` alone
+/// leaves the planner free to hash-join it against a sequential scan of the table, which it
+/// prefers for small tables (a backlog of a few thousand) and which then costs O(table) per
+/// batch; with the array it finds the rows by primary key whatever its statistics say. SQLite
+/// already drives the join from `v` (see docs/query-plans.md) and gets nothing.
+fn by_ids(backend: DatabaseBackend, column: &str, ids: &[i64], values: &mut Vec<Value>) -> String {
+    if backend != DatabaseBackend::Postgres {
+        return String::new();
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    values.push(format!("{{{}}}", list.join(",")).into());
+    format!(" AND {column} = ANY(CAST(${} AS BIGINT[]))", values.len())
+}
+
 fn returned_ids(rows: Vec<sea_orm::QueryResult>) -> Result<Vec<i64>, DbErr> {
     rows.iter()
         .map(|r| r.try_get::<i64>("", "event_id"))
@@ -293,10 +307,12 @@ pub fn finish_statement(backend: DatabaseBackend, chunk: &[&Update]) -> Statemen
         .iter()
         .map(|u| vec![u.id.into(), u.lease_token.into()])
         .collect();
-    let (cte, values) = values_cte(backend, "id, token", rows, &[(-1i64).into(), 0i64.into()]);
+    let (cte, mut values) = values_cte(backend, "id, token", rows, &[(-1i64).into(), 0i64.into()]);
+    let ids: Vec<i64> = chunk.iter().map(|u| u.id).collect();
+    let hint = by_ids(backend, "event_id", &ids, &mut values);
     let sql = format!(
-        "{cte}DELETE FROM webhooks_queue WHERE (event_id, lease_token) IN (SELECT id, token FROM v) \
-         RETURNING event_id"
+        "{cte}DELETE FROM webhooks_queue WHERE (event_id, lease_token) IN (SELECT id, token FROM v)\
+         {hint} RETURNING event_id"
     );
     Statement::from_sql_and_values(backend, sql, values)
 }
@@ -320,13 +336,15 @@ pub fn requeue_statement(backend: DatabaseBackend, chunk: &[&Update]) -> Stateme
         })
         .collect();
     let pad = [(-1i64).into(), 0i64.into(), Some(0i64).into(), 0i32.into()];
-    let (cte, values) = values_cte(backend, "id, token, due, undo", rows, &pad);
+    let (cte, mut values) = values_cte(backend, "id, token, due, undo", rows, &pad);
+    let ids: Vec<i64> = chunk.iter().map(|u| u.id).collect();
+    let hint = by_ids(backend, "webhooks_queue.event_id", &ids, &mut values);
     let sql = format!(
         "{cte}UPDATE webhooks_queue SET due_at = COALESCE(v.due, webhooks_queue.due_at), \
          attempt = webhooks_queue.attempt - v.undo, lease_token = NULL, lease_until = NULL, \
          leased_at = NULL, prior_lease_at = NULL \
-         FROM v WHERE webhooks_queue.event_id = v.id AND webhooks_queue.lease_token = v.token \
-         RETURNING webhooks_queue.event_id"
+         FROM v WHERE webhooks_queue.event_id = v.id AND webhooks_queue.lease_token = v.token\
+         {hint} RETURNING webhooks_queue.event_id"
     );
     Statement::from_sql_and_values(backend, sql, values)
 }
@@ -359,10 +377,13 @@ pub fn events_statement(backend: DatabaseBackend, chunk: &[&Update]) -> Statemen
         0i32.into(),
         pad_time.into(),
     ];
-    let (cte, values) = values_cte(backend, "id, status, info, retries, updated", rows, &pad);
+    let (cte, mut values) = values_cte(backend, "id, status, info, retries, updated", rows, &pad);
+    let ids: Vec<i64> = chunk.iter().map(|u| u.id).collect();
+    let hint = by_ids(backend, "webhooks_events.id", &ids, &mut values);
     let sql = format!(
         "{cte}UPDATE webhooks_events SET status = v.status, status_info = v.info, \
-         retry_count = v.retries, last_update = v.updated FROM v WHERE webhooks_events.id = v.id"
+         retry_count = v.retries, last_update = v.updated FROM v WHERE webhooks_events.id = v.id\
+         {hint}"
     );
     Statement::from_sql_and_values(backend, sql, values)
 }
