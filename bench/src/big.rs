@@ -16,7 +16,8 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
 use serde_json::{json, Value};
 use streamhooks_api::{Running, StartOptions};
-use streamhooks_worker::record::{self, AttemptRow, Effect, Kind, Update};
+use streamhooks_worker::record::{AttemptRow, Effect, Kind, Update};
+use streamhooks_worker::record_sql;
 use streamhooks_worker::{claim, retention};
 use tokio_util::sync::CancellationToken;
 
@@ -257,19 +258,19 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
         ),
         (
             "record: finished events leave the queue (256 rows)",
-            record::finish_statement(backend, &refs),
+            record_sql::finish(backend, &refs),
         ),
         (
             "record: retries go back to the queue (256 rows)",
-            record::requeue_statement(backend, &retry_refs),
+            record_sql::requeue(backend, &retry_refs),
         ),
         (
             "record: the event rows (256 rows)",
-            record::events_statement(backend, &refs),
+            record_sql::events(backend, &refs),
         ),
         (
             "record: the attempts (256 rows)",
-            record::attempts_statement(backend, &attempts, false),
+            record_sql::attempts(backend, &attempts, false),
         ),
         (
             "history: totals",

@@ -147,13 +147,17 @@ fn sample(postmaster: u32, seen: &Mutex<Seen>, initial: bool) {
     let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
     for pid in pids {
         let Some(ns) = process_ns(pid) else { continue };
+        // A backend's title says who it serves: "postgres: USER DB HOST(PORT) STATE". A process
+        // just forked may not have its title yet, so this is looked at again until it does.
+        let backend = |known: bool| known || (pid != postmaster && cmdline(pid).contains('('));
         match seen.procs.get_mut(&pid) {
-            Some(p) => p.2 = p.2.max(ns),
+            Some(p) => {
+                p.0 = backend(p.0);
+                p.2 = p.2.max(ns);
+            }
             None => {
-                // A backend's title says who it serves: "postgres: USER DB HOST(PORT) STATE".
-                let backend = pid != postmaster && cmdline(pid).contains('(');
                 let first = if initial { ns } else { 0 };
-                seen.procs.insert(pid, (backend, first, ns));
+                seen.procs.insert(pid, (backend(false), first, ns));
             }
         }
     }

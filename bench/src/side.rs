@@ -28,6 +28,8 @@ pub struct Measure {
     pub pg_backends: f64,
     pub pg_other: f64,
     pub receiver: f64,
+    /// WAL written per delivery, in bytes (the whole server's, which only the bench uses).
+    pub wal: f64,
 }
 
 /// The receiver process.
@@ -68,13 +70,14 @@ impl Receiver {
         Ok(self.http.get(url).send().await?.text().await?)
     }
 
-    /// (requests since the last reset, first arrival in Unix µs).
-    async fn count(&self) -> Result<(u64, i64), BoxError> {
+    /// (requests since the last reset, first and last arrival in Unix µs).
+    async fn count(&self) -> Result<(u64, i64, i64), BoxError> {
         let s = self.get("/__count").await?;
         let mut f = s.split_whitespace();
         let n = f.next().and_then(|v| v.parse().ok()).ok_or("bad count")?;
         let first = f.next().and_then(|v| v.parse().ok()).ok_or("bad count")?;
-        Ok((n, first))
+        let last = f.next().and_then(|v| v.parse().ok()).ok_or("bad count")?;
+        Ok((n, first, last))
     }
 }
 
@@ -104,6 +107,8 @@ pub async fn once(
     let migrated = Command::new(bin)
         .args(["migrate", "--database-url", &bench.url])
         .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()?;
     if !migrated.success() {
         return Err(format!("{} migrate failed", bin.display()).into());
@@ -113,6 +118,7 @@ pub async fn once(
     let new_schema = seed::has_queue_table(&bench.db).await?;
     bench.db.execute_unprepared("VACUUM ANALYZE").await?;
     bench.db.execute_unprepared("CHECKPOINT").await?;
+    let wal_before = wal_lsn(&bench.db).await?;
     receiver.get("/__reset").await?;
     let receiver_before = cpu::process_ns(receiver.pid()).unwrap_or(0);
     let sampler = PgSampler::start(postmaster);
@@ -131,12 +137,13 @@ pub async fn once(
             return Err(format!("only {got} of {n} deliveries arrived").into());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-        (got, first_us) = receiver.count().await?;
+        (got, first_us, _) = receiver.count().await?;
     }
     while seed::depth(&bench.db, new_schema).await? > 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let end_us = unix_us();
+    let wal_bytes = wal_since(&bench.db, &wal_before).await?;
     let worker_ns = cpu::process_ns(worker.id()).unwrap_or(0);
     let pg = sampler.finish();
     let receiver_ns = cpu::process_ns(receiver.pid())
@@ -155,7 +162,31 @@ pub async fn once(
         pg_backends: per_k(pg.backends_ns),
         pg_other: per_k(pg.other_ns),
         receiver: per_k(receiver_ns),
+        wal: wal_bytes as f64 / n as f64,
     })
+}
+
+async fn wal_lsn(db: &sea_orm::DatabaseConnection) -> Result<String, BoxError> {
+    let row = db
+        .query_one(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT CAST(pg_current_wal_lsn() AS TEXT) AS lsn",
+        ))
+        .await?
+        .ok_or("no WAL position")?;
+    Ok(row.try_get("", "lsn")?)
+}
+
+async fn wal_since(db: &sea_orm::DatabaseConnection, from: &str) -> Result<i64, BoxError> {
+    let row = db
+        .query_one(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT CAST(pg_wal_lsn_diff(pg_current_wal_lsn(), CAST($1 AS pg_lsn)) AS BIGINT) AS n",
+            [from.into()],
+        ))
+        .await?
+        .ok_or("no WAL position")?;
+    Ok(row.try_get("", "n")?)
 }
 
 /// Runs every (binary, backlog) pair `runs` times, interleaved, and prints each run and the
@@ -182,8 +213,8 @@ pub async fn run(
             for (label, bin) in bins {
                 let m = once(pg_url, postmaster, bin, n, webhooks, &receiver).await?;
                 println!(
-                    "  run {run}: {label}, {n} queued: {:.0} deliveries/s; CPU ms per 1,000: worker {:.0}, PostgreSQL backends {:.0} + other {:.0}, receiver {:.0}",
-                    m.rate, m.worker, m.pg_backends, m.pg_other, m.receiver
+                    "  run {run}: {label}, {n} queued: {:.0} deliveries/s; CPU ms per 1,000: worker {:.0}, PostgreSQL backends {:.0} + other {:.0}, receiver {:.0}; WAL {:.0} B per delivery",
+                    m.rate, m.worker, m.pg_backends, m.pg_other, m.receiver, m.wal
                 );
                 if let Some(r) = results.iter_mut().find(|r| r.0 == *label && r.1 == n) {
                     r.2.push(m);
@@ -191,19 +222,20 @@ pub async fn run(
             }
         }
     }
-    println!("| binary | queued | deliveries/s (runs) | CPU ms per 1,000: worker | PostgreSQL backends | PostgreSQL other | receiver |");
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| binary | queued | deliveries/s (runs) | CPU ms per 1,000: worker | PostgreSQL backends | PostgreSQL other | receiver | WAL per delivery |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (label, n, ms) in &results {
         let med = |f: fn(&Measure) -> f64| median(ms.iter().map(f).collect());
         let each: Vec<String> = ms.iter().map(|m| format!("{:.0}", m.rate)).collect();
         println!(
-            "| {label} | {n} | **{:.0}** ({}) | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {label} | {n} | **{:.0}** ({}) | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} B |",
             med(|m| m.rate),
             each.join(" / "),
             med(|m| m.worker),
             med(|m| m.pg_backends),
             med(|m| m.pg_other),
-            med(|m| m.receiver)
+            med(|m| m.receiver),
+            med(|m| m.wal)
         );
     }
     Ok(())

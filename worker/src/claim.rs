@@ -183,6 +183,15 @@ pub fn events_statement(backend: DatabaseBackend, ids: &[i64]) -> Statement {
     Statement::from_sql_and_values(backend, EVENTS_SQLITE, [json_ids(ids).into()])
 }
 
+/// A PostgreSQL `text[]` literal: every element quoted, `\` and `"` escaped.
+fn text_array(items: &[String]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
 fn json_ids(ids: &[i64]) -> String {
     let inner: Vec<String> = ids.iter().map(i64::to_string).collect();
     format!("[{}]", inner.join(","))
@@ -204,7 +213,12 @@ pub fn claim_statement(
         i64::try_from(limit).unwrap_or(i64::MAX).into(),
     ];
     let mut not_in = String::new();
-    if !exclude.is_empty() {
+    if !exclude.is_empty() && backend == DatabaseBackend::Postgres {
+        // One array parameter: a list of parameters is rebuilt into an array for every row the
+        // scan looks at (construct_md_array was a visible share of the server's time).
+        not_in = " AND webhook_id <> ALL(CAST($5 AS TEXT[]))".to_owned();
+        values.push(text_array(exclude).into());
+    } else if !exclude.is_empty() {
         let marks: Vec<String> = (0..exclude.len()).map(|i| format!("${}", i + 5)).collect();
         not_in = format!(" AND webhook_id NOT IN ({})", marks.join(", "));
         values.extend(exclude.iter().map(|w| Value::from(w.as_str())));
@@ -347,5 +361,9 @@ mod tests {
     fn ids_are_a_json_array() {
         assert_eq!(json_ids(&[3, 14, 15]), "[3,14,15]");
         assert_eq!(json_ids(&[]), "[]");
+        assert_eq!(
+            text_array(&["ab".into(), "a\"b\\c".into()]),
+            r#"{"ab","a\"b\\c"}"#
+        );
     }
 }

@@ -25,6 +25,7 @@ pub mod notifier;
 pub mod outbox;
 pub mod queue;
 pub mod record;
+pub mod record_sql;
 pub mod retention;
 pub mod retry;
 pub mod sign;

@@ -20,20 +20,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::webhook_event::{self, STATUS_FAILED};
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::claim::Claimed;
-use crate::{sql, streak, Notifier};
+use crate::{record_sql, streak, Notifier};
 
 /// Results written per transaction at most.
-const MAX_BATCH: usize = 1024;
-
-/// Rows per statement at most (a power of two; see [`crate::sql`]).
-const ROWS_PER_STATEMENT: usize = 256;
+pub const MAX_BATCH: usize = 1024;
 
 /// What a recorded result does to its webhook's failure streak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,13 +187,14 @@ pub async fn write(
     disable_after: u32,
 ) -> Result<(), DbErr> {
     let txn = db.begin().await?;
+    let rows = record_sql::rows_per_statement(txn.get_database_backend());
     let (finishes, requeues): (Vec<&Update>, Vec<&Update>) =
         latest_per_event(batch).partition(|u| u.kind == Kind::Finish);
     let mut applied = HashSet::with_capacity(batch.len());
-    for chunk in finishes.chunks(ROWS_PER_STATEMENT) {
+    for chunk in finishes.chunks(rows) {
         applied.extend(finish_queue_rows(&txn, chunk).await?);
     }
-    for chunk in requeues.chunks(ROWS_PER_STATEMENT) {
+    for chunk in requeues.chunks(rows) {
         applied.extend(requeue_rows(&txn, chunk).await?);
     }
     let applied_updates: Vec<&Update> = latest_per_event(batch)
@@ -213,7 +209,7 @@ pub async fn write(
             ok && u.kind != Kind::Release
         })
         .collect();
-    for chunk in applied_updates.chunks(ROWS_PER_STATEMENT) {
+    for chunk in applied_updates.chunks(rows) {
         update_events(&txn, chunk).await?;
     }
     let attempts: Vec<AttemptRow> = applied_updates
@@ -247,145 +243,27 @@ fn latest_per_event(batch: &[Update]) -> impl Iterator<Item = &Update> {
     })
 }
 
-/// `WITH v(cols) AS (VALUES …)` for `rows`, padded to a power of two with `pad` rows (ids that
-/// match nothing), and the parameters in order.
-fn values_cte(
-    backend: DatabaseBackend,
-    cols: &str,
-    rows: Vec<Vec<Value>>,
-    pad: &[Value],
-) -> (String, Vec<Value>) {
-    let n = rows.len().next_power_of_two();
-    let width = pad.len();
-    let mut values: Vec<Value> = Vec::with_capacity(n * width);
-    for r in rows {
-        values.extend(r);
-    }
-    while values.len() < n * width {
-        values.extend_from_slice(pad);
-    }
-    let sql = format!(
-        "WITH v({cols}) AS (VALUES {}) ",
-        sql::values(backend, n, width, 1)
-    );
-    (sql, values)
-}
-
-/// On PostgreSQL, ` AND column = ANY('{ids}')`, appended to `values`: the join with `v` alone
-/// leaves the planner free to hash-join it against a sequential scan of the table, which it
-/// prefers for small tables (a backlog of a few thousand) and which then costs O(table) per
-/// batch; with the array it finds the rows by primary key whatever its statistics say. SQLite
-/// already drives the join from `v` (see docs/query-plans.md) and gets nothing.
-fn by_ids(backend: DatabaseBackend, column: &str, ids: &[i64], values: &mut Vec<Value>) -> String {
-    if backend != DatabaseBackend::Postgres {
-        return String::new();
-    }
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    values.push(format!("{{{}}}", list.join(",")).into());
-    format!(" AND {column} = ANY(CAST(${} AS BIGINT[]))", values.len())
-}
-
-fn returned_ids(rows: Vec<sea_orm::QueryResult>) -> Result<Vec<i64>, DbErr> {
-    rows.iter()
-        .map(|r| r.try_get::<i64>("", "event_id"))
-        .collect()
-}
-
 /// Deletes the queue rows of finished events still leased with the given tokens.
 async fn finish_queue_rows(
     txn: &impl ConnectionTrait,
     chunk: &[&Update],
 ) -> Result<Vec<i64>, DbErr> {
-    let stmt = finish_statement(txn.get_database_backend(), chunk);
+    let stmt = record_sql::finish(txn.get_database_backend(), chunk);
     returned_ids(txn.query_all(stmt).await?)
-}
-
-/// The statements of a result batch, public so the bench can EXPLAIN exactly what runs
-/// (docs/query-plans.md). Each matches rows through the primary key of the table it changes.
-pub fn finish_statement(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
-    let rows = chunk
-        .iter()
-        .map(|u| vec![u.id.into(), u.lease_token.into()])
-        .collect();
-    let (cte, mut values) = values_cte(backend, "id, token", rows, &[(-1i64).into(), 0i64.into()]);
-    let ids: Vec<i64> = chunk.iter().map(|u| u.id).collect();
-    let hint = by_ids(backend, "event_id", &ids, &mut values);
-    let sql = format!(
-        "{cte}DELETE FROM webhooks_queue WHERE (event_id, lease_token) IN (SELECT id, token FROM v)\
-         {hint} RETURNING event_id"
-    );
-    Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// Ends the lease of rows to be tried again (new `due_at`) or given back (`undo` takes back the
 /// attempt the claim counted).
 async fn requeue_rows(txn: &impl ConnectionTrait, chunk: &[&Update]) -> Result<Vec<i64>, DbErr> {
-    let stmt = requeue_statement(txn.get_database_backend(), chunk);
+    let stmt = record_sql::requeue(txn.get_database_backend(), chunk);
     returned_ids(txn.query_all(stmt).await?)
-}
-
-pub fn requeue_statement(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
-    let rows = chunk
-        .iter()
-        .map(|u| {
-            let (due, undo) = match u.kind {
-                Kind::Retry { due_at } => (Some(due_at), 0i32),
-                _ => (None, 1i32),
-            };
-            vec![u.id.into(), u.lease_token.into(), due.into(), undo.into()]
-        })
-        .collect();
-    let pad = [(-1i64).into(), 0i64.into(), Some(0i64).into(), 0i32.into()];
-    let (cte, mut values) = values_cte(backend, "id, token, due, undo", rows, &pad);
-    let ids: Vec<i64> = chunk.iter().map(|u| u.id).collect();
-    let hint = by_ids(backend, "webhooks_queue.event_id", &ids, &mut values);
-    let sql = format!(
-        "{cte}UPDATE webhooks_queue SET due_at = COALESCE(v.due, webhooks_queue.due_at), \
-         attempt = webhooks_queue.attempt - v.undo, lease_token = NULL, lease_until = NULL, \
-         leased_at = NULL, prior_lease_at = NULL \
-         FROM v WHERE webhooks_queue.event_id = v.id AND webhooks_queue.lease_token = v.token\
-         {hint} RETURNING webhooks_queue.event_id"
-    );
-    Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// Speckle's columns of the event row; none of them is indexed.
 async fn update_events(txn: &impl ConnectionTrait, chunk: &[&Update]) -> Result<(), DbErr> {
-    txn.execute(events_statement(txn.get_database_backend(), chunk))
+    txn.execute(record_sql::events(txn.get_database_backend(), chunk))
         .await?;
     Ok(())
-}
-
-pub fn events_statement(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
-    let pad_time = chunk.first().map_or_else(Utc::now, |u| u.last_update);
-    let rows = chunk
-        .iter()
-        .map(|u| {
-            vec![
-                u.id.into(),
-                u.status.into(),
-                u.status_info.as_str().into(),
-                u.retry_count.into(),
-                u.last_update.into(),
-            ]
-        })
-        .collect();
-    let pad = [
-        (-1i64).into(),
-        0i16.into(),
-        "".into(),
-        0i32.into(),
-        pad_time.into(),
-    ];
-    let (cte, mut values) = values_cte(backend, "id, status, info, retries, updated", rows, &pad);
-    let ids: Vec<i64> = chunk.iter().map(|u| u.id).collect();
-    let hint = by_ids(backend, "webhooks_events.id", &ids, &mut values);
-    let sql = format!(
-        "{cte}UPDATE webhooks_events SET status = v.status, status_info = v.info, \
-         retry_count = v.retries, last_update = v.updated FROM v WHERE webhooks_events.id = v.id\
-         {hint}"
-    );
-    Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// Inserts attempt rows. `if_new` skips rows whose (event, number) exists already (interrupted
@@ -395,64 +273,16 @@ pub async fn insert_attempts(
     attempts: &[AttemptRow],
     if_new: bool,
 ) -> Result<(), DbErr> {
-    for chunk in attempts.chunks(ROWS_PER_STATEMENT) {
-        txn.execute(attempts_statement(
-            txn.get_database_backend(),
-            chunk,
-            if_new,
-        ))
-        .await?;
+    let backend = txn.get_database_backend();
+    for chunk in attempts.chunks(record_sql::rows_per_statement(backend)) {
+        txn.execute(record_sql::attempts(backend, chunk, if_new))
+            .await?;
     }
     Ok(())
 }
 
-pub fn attempts_statement(
-    backend: DatabaseBackend,
-    chunk: &[AttemptRow],
-    if_new: bool,
-) -> Statement {
-    let pad_time = chunk.first().map_or_else(Utc::now, |a| a.started_at);
-    let rows = chunk
-        .iter()
-        .map(|a| {
-            vec![
-                a.event_id.into(),
-                a.number.into(),
-                a.started_at.into(),
-                a.duration_ms.into(),
-                a.outcome.into(),
-                a.status_code.into(),
-                a.error.clone().into(),
-                a.response_headers.as_str().into(),
-                a.response_body.clone().into(),
-                a.worker.as_deref().map(str::to_owned).into(),
-            ]
-        })
-        .collect();
-    let pad = [
-        (-1i64).into(),
-        0i32.into(),
-        pad_time.into(),
-        None::<i32>.into(),
-        "".into(),
-        None::<i32>.into(),
-        None::<String>.into(),
-        "".into(),
-        None::<String>.into(),
-        None::<String>.into(),
-    ];
-    let cols = "event_id, number, started_at, duration_ms, outcome, status_code, error, \
-                response_headers, response_body, worker";
-    let (cte, values) = values_cte(backend, cols, rows, &pad);
-    let conflict = if if_new {
-        " ON CONFLICT (event_id, number) DO NOTHING"
-    } else {
-        ""
-    };
-    // The WHERE drops the padding rows; SQLite also needs one before ON CONFLICT after a SELECT.
-    let sql = format!(
-        "{cte}INSERT INTO webhooks_event_attempts ({cols}) SELECT {cols} FROM v \
-         WHERE event_id <> -1{conflict}"
-    );
-    Statement::from_sql_and_values(backend, sql, values)
+fn returned_ids(rows: Vec<sea_orm::QueryResult>) -> Result<Vec<i64>, DbErr> {
+    rows.iter()
+        .map(|r| r.try_get::<i64>("", "event_id"))
+        .collect()
 }
