@@ -238,7 +238,6 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
         .collect();
     let retry_refs: Vec<&Update> = retries.iter().collect();
     let attempts: Vec<AttemptRow> = updates.iter().filter_map(|u| u.attempt.clone()).collect();
-    let ids: Vec<i64> = queued.iter().map(|c| c.id).collect();
     let big_ids: Vec<i64> = {
         let page = streamhooks_api::webhooks::history::pages(db, &[(b.webhook.clone(), 25)], false)
             .await?;
@@ -247,7 +246,7 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
             .collect()
     };
     let cutoff = now - chrono::Duration::days(30);
-    let mut stmts: Vec<(&str, Statement)> = vec![
+    let stmts: Vec<(&str, Statement)> = vec![
         (
             "claim (500 rows)",
             claim::claim_statement(backend, now_ms, now_ms + 60_000, 7, 500, &[]),
@@ -309,15 +308,6 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
             retention::delete_beyond(backend, &b.webhook, i64::MAX / 2, 5_000),
         ),
     ];
-    if backend != DatabaseBackend::Postgres {
-        stmts.insert(
-            1,
-            (
-                "claim: the claimed events and payloads",
-                claim::events_statement(backend, &ids),
-            ),
-        );
-    }
     for (name, stmt) in stmts {
         out.push_str(&format!(
             "### {name}\n\n```sql\n{}\n```\n\n```\n",
