@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use clap::Args;
+use streamhooks_worker::secrets::SecretsConfig;
 use streamhooks_worker::WorkerConfig;
 
 /// Settings shared by every subcommand that opens the database.
@@ -72,6 +73,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub worker: WorkerConfig,
+
+    #[command(flatten)]
+    pub secrets: SecretsConfig,
 }
 
 impl Config {

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use streamhooks_api::backend::service;
 use streamhooks_api::config::{Config, DbArgs};
 use streamhooks_api::{bind_and_start, db, StartOptions};
+use streamhooks_worker::secrets::{store, SecretsConfig};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -62,6 +63,29 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Manage the key webhook secrets are encrypted with.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Re-encrypt every webhook secret under a new key, in one transaction. Safe to run again:
+    /// secrets already under the new key are left as they are. Then give every process the new
+    /// key and restart it.
+    Rekey {
+        /// File holding the new key (32 bytes as base64 or hex, mode 0600); created with a fresh
+        /// random key if it does not exist.
+        #[arg(long)]
+        new_key_file: std::path::PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+        /// The current key, found as `serve` finds it.
+        #[command(flatten)]
+        secrets: SecretsConfig,
     },
 }
 
@@ -160,6 +184,14 @@ async fn main() -> ExitCode {
                     db: d,
                 },
         }) => user_create(&d, &name, &email, admin).await,
+        Some(Command::Secrets {
+            command:
+                SecretsCommand::Rekey {
+                    new_key_file,
+                    db: d,
+                    secrets,
+                },
+        }) => rekey(&d, &secrets, &new_key_file).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -199,6 +231,34 @@ async fn user_create(d: &DbArgs, name: &str, email: &str, admin: bool) -> Result
     println!(
         "{}",
         serde_json::json!({ "id": created.id, "token": created.token })
+    );
+    Ok(())
+}
+
+async fn rekey(
+    d: &DbArgs,
+    current: &SecretsConfig,
+    new_key_file: &std::path::Path,
+) -> Result<(), String> {
+    let db = db::connect_and_migrate(&d.url())
+        .await
+        .map_err(|e| e.to_string())?;
+    let current = store::prepare(&db, current)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (new, source) = store::key_file_or_create(new_key_file).map_err(|e| e.to_string())?;
+    let done = store::rekey(&db, &current, &new)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "re-encrypted {} webhook secret(s) under the key in {source} (fingerprint {}); {} were \
+         already under it. Now give every process that shares this database the new key \
+         (SECRETS_KEY_FILE={}, or SECRETS_KEY set to its contents) and restart them; if one wrote \
+         a secret with the old key meanwhile, run this again.",
+        done.resealed + done.legacy,
+        new.fingerprint(),
+        done.already_new,
+        new_key_file.display(),
     );
     Ok(())
 }

@@ -8,6 +8,7 @@ mod events;
 mod limits;
 mod pings;
 mod schema;
+mod secrets;
 mod storage;
 mod support;
 mod validation;
