@@ -116,29 +116,34 @@ fn init_tracing() {
         .init();
 }
 
-/// Cancels `token` on Ctrl-C or SIGTERM.
+/// Cancels `token` on Ctrl-C or SIGTERM. The handlers are registered before this returns, so a
+/// signal sent as soon as the process says it is listening is handled, not fatal.
 fn cancel_on_signals(token: CancellationToken) {
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still works");
-                        let _ = ctrl_c.await;
-                        token.cancel();
-                        return;
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
                     }
-                };
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
+                    tracing::info!("shutting down");
+                    token.cancel();
+                });
+                return;
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still works");
             }
         }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
+    }
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
         token.cancel();
     });
@@ -204,11 +209,11 @@ async fn main() -> ExitCode {
 
 async fn serve(config: Config, no_worker: bool) -> Result<(), String> {
     let cancel = CancellationToken::new();
-    let running = bind_and_start(config, StartOptions { worker: !no_worker }, cancel.clone())
+    cancel_on_signals(cancel.clone());
+    let running = bind_and_start(config, StartOptions { worker: !no_worker }, cancel)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(url = %running.url(), graphiql = %format!("{}/graphql", running.url()), "listening");
-    cancel_on_signals(cancel);
     running.wait().await.map_err(|e| e.to_string())
 }
 
