@@ -65,12 +65,13 @@ fn hmac_hex(secret: &str, msg: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// A server without a dispatcher of its own, to queue events through the real API.
+/// A server without a dispatcher of its own, to queue events through the real API. It allows the
+/// local network like its workers do: the API refuses to save a URL the dispatchers would block.
 async fn api_only() -> TestServer {
     let db = TestDatabase::create()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    TestServer::start_on(db, &[], false).await
+    TestServer::start_on(db, &["--allow-local-network", "true"], false).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,7 @@
 //! Bad input is refused with `BAD_USER_INPUT`, a message that says what is wrong, and nothing
-//! stored — on create and on update.
+//! stored — on create and on update. That includes a URL whose host is an address literal the
+//! dispatcher would refuse, unless the server allows it (these tests start a server without
+//! `TEST_ARGS`' `--allow-local-network true`).
 
 use serde_json::{json, Value};
 use streamhooks_api::testkit::{TestServer, TestUser};
