@@ -95,6 +95,7 @@ impl Config {
         if self.graphql_max_depth == 0 || self.graphql_max_complexity == 0 {
             return Err("GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_COMPLEXITY must be positive".into());
         }
+        self.secrets.validate().map_err(|e| e.to_string())?;
         self.worker.validate()
     }
 }

@@ -256,7 +256,7 @@ async fn rekey(
         .await
         .map_err(|e| e.to_string())?;
     eprintln!(
-        "re-encrypted {} webhook secret(s) under the key in {source} (fingerprint {}); {} were \
+        "re-encrypted {} webhook secret(s) under the key from {source}, fingerprint {}; {} were \
          already under it. Now give every process that shares this database the new key \
          (SECRETS_KEY_FILE={}, or SECRETS_KEY set to its contents) and restart them; if one wrote \
          a secret with the old key meanwhile, run this again.",

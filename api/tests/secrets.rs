@@ -1,7 +1,8 @@
 //! The secrets key as an operator meets it through the `streamhooks` binary: made private (0600)
 //! on first run in the working directory and kept; a key that cannot be right stops `serve` with
 //! one sentence naming the variable or file; a lost key file is not silently replaced; and
-//! `streamhooks secrets rekey` moves every secret to a new key, all or nothing, safe to repeat.
+//! `streamhooks secrets rekey` moves every secret to a new key, all or nothing, safe to repeat
+//! (on PostgreSQL too when `TEST_DATABASE_URL` is set).
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use entity::webhook_config;
 use sea_orm::EntityTrait;
 use streamhooks_api::db::connect_and_migrate;
+use streamhooks_api::testkit::TestDatabase;
 use streamhooks_api::webhooks::service::{self, CreateInput};
 use streamhooks_worker::guard::Guard;
 use streamhooks_worker::secrets::store::key_file_or_create;
@@ -241,12 +243,17 @@ fn opened(values: &[Option<String>], key: &Secrets) -> Vec<Option<String>> {
 
 #[tokio::test]
 async fn rekey_moves_every_secret_to_the_new_key_and_is_safe_to_repeat() {
+    // On PostgreSQL too when TEST_DATABASE_URL is set: the re-key locks the table there.
+    let tdb = TestDatabase::create()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let db_url = tdb.url.clone();
     let dir = Scratch::new();
     let old_file = dir.path("old.key");
     let (old, _) = key_file_or_create(&old_file).unwrap_or_else(|e| panic!("{e}"));
-    webhooks_with_secrets(&dir.db_url(), &old, &["s3cr3t", "🔑 two", ""]).await;
+    webhooks_with_secrets(&db_url, &old, &["s3cr3t", "🔑 two", ""]).await;
     let expected = vec![Some("s3cr3t".to_owned()), Some("🔑 two".to_owned()), None];
-    assert_eq!(opened(&stored(&dir.db_url()).await, &old), expected);
+    assert_eq!(opened(&stored(&db_url).await, &old), expected);
 
     let rekey = |current: (&str, String), new_file: &Path| {
         let mut cmd = streamhooks(
@@ -258,8 +265,7 @@ async fn rekey_moves_every_secret_to_the_new_key_and_is_safe_to_repeat() {
                 &new_file.display().to_string(),
             ],
         );
-        cmd.env("DATABASE_URL", dir.db_url())
-            .env(current.0, current.1);
+        cmd.env("DATABASE_URL", &db_url).env(current.0, current.1);
         finish(cmd)
     };
     let new_file = dir.path("new.key");
@@ -275,7 +281,7 @@ async fn rekey_moves_every_secret_to_the_new_key_and_is_safe_to_repeat() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     let new = Secrets::from_text(&std::fs::read_to_string(&new_file).unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}"));
-    let after = stored(&dir.db_url()).await;
+    let after = stored(&db_url).await;
     assert_eq!(opened(&after, &new), expected, "same secrets, new key");
     assert_eq!(
         opened(&after, &old),
@@ -292,11 +298,7 @@ async fn rekey_moves_every_secret_to_the_new_key_and_is_safe_to_repeat() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(
-        stored(&dir.db_url()).await,
-        after,
-        "a repeat changes nothing"
-    );
+    assert_eq!(stored(&db_url).await, after, "a repeat changes nothing");
 
     // Neither key opens them: refused, nothing changed.
     let stranger = streamhooks_worker::secrets::generate_key().unwrap_or_default();
@@ -309,11 +311,11 @@ async fn rekey_moves_every_secret_to_the_new_key_and_is_safe_to_repeat() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(stored(&dir.db_url()).await, after);
+    assert_eq!(stored(&db_url).await, after);
 
     // A missing key file while sealed secrets exist is a lost key: not silently replaced.
     let mut cmd = streamhooks(&dir.0, &["serve", "--bind", "127.0.0.1:0"]);
-    cmd.env("DATABASE_URL", dir.db_url());
+    cmd.env("DATABASE_URL", &db_url);
     let out = finish(cmd);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(

@@ -87,6 +87,13 @@ impl SecretsConfig {
         }
     }
 
+    /// Refuses, before anything else starts, a key that cannot be right: a malformed
+    /// `SECRETS_KEY`, or a key file that is unreadable, too open or of the wrong length. A
+    /// missing key file is fine here; whether to create it is decided once the database is open.
+    pub fn validate(&self) -> Result<(), KeyError> {
+        self.load().map(|_| ())
+    }
+
     /// The key from the config, `SECRETS_KEY` or the key file, without creating anything.
     pub fn load(&self) -> Result<Loaded, KeyError> {
         if let Some(k) = &self.key {
