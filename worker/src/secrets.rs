@@ -66,6 +66,8 @@ pub struct SealError(String);
 #[derive(Clone)]
 pub struct Secrets {
     cipher: Arc<Aes256Gcm>,
+    /// SHA-256 of the key: compared to tell keys apart, its start shown as the fingerprint.
+    digest: [u8; 32],
     fingerprint: String,
 }
 
@@ -78,9 +80,11 @@ impl fmt::Debug for Secrets {
 impl Secrets {
     pub fn new(key: &[u8; KEY_LEN]) -> Self {
         // A short digest lets operators check that processes share a key without showing it.
-        let fingerprint = hex::encode(&Sha256::digest(key)[..4]);
+        let digest: [u8; 32] = Sha256::digest(key).into();
+        let fingerprint = hex::encode(&digest[..4]);
         Self {
             cipher: Arc::new(Aes256Gcm::new(GenericArray::from_slice(key))),
+            digest,
             fingerprint,
         }
     }
@@ -93,6 +97,11 @@ impl Secrets {
     /// Eight hex digits derived from the key (not the key): equal keys, equal fingerprints.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+
+    /// Whether `other` is the same key.
+    pub fn same_key(&self, other: &Secrets) -> bool {
+        self.digest == other.digest
     }
 
     /// The stored form of `plaintext`: `v1:` and base64 of a fresh nonce, the ciphertext and tag.

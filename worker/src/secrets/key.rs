@@ -176,7 +176,14 @@ pub fn create_key_file(path: &Path) -> Result<(Secrets, KeySource), KeyError> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Ok((read_key_file(path)?, KeySource::File(path.to_owned())))
         }
-        Err(e) => return Err(file_error(path, &format!("cannot be created: {e}"))),
+        Err(e) => {
+            return Err(file_error(
+                path,
+                &format!(
+                    "cannot be created: {e}; set SECRETS_KEY_FILE to a writable path, or SECRETS_KEY to a key."
+                ),
+            ))
+        }
     };
     let text = format!("{}\n", STANDARD.encode(key));
     file.write_all(text.as_bytes())
@@ -247,5 +254,6 @@ mod tests {
         let key = |b: u8| Secrets::new(&[b; KEY_LEN]);
         assert_eq!(key(3).fingerprint(), key(3).fingerprint());
         assert_ne!(key(3).fingerprint(), key(4).fingerprint());
+        assert!(key(3).same_key(&key(3)) && !key(3).same_key(&key(4)));
     }
 }

@@ -119,7 +119,7 @@ pub async fn rekey(
     current: &Secrets,
     new: &Secrets,
 ) -> Result<RekeyReport, StoreError> {
-    if current.fingerprint() == new.fingerprint() {
+    if current.same_key(new) {
         return Err(StoreError::Refused(
             "The new key is the key already in use; nothing to do.".into(),
         ));
