@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use clap::Args;
+use streamhooks_worker::secrets::SecretsConfig;
 use streamhooks_worker::WorkerConfig;
 
 /// Settings shared by every subcommand that opens the database.
@@ -78,6 +79,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub worker: WorkerConfig,
+
+    #[command(flatten)]
+    pub secrets: SecretsConfig,
 }
 
 impl Config {
@@ -100,6 +104,7 @@ impl Config {
         if self.graphql_max_depth == 0 || self.graphql_max_complexity == 0 {
             return Err("GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_COMPLEXITY must be positive".into());
         }
+        self.secrets.validate().map_err(|e| e.to_string())?;
         self.worker.validate()
     }
 }

@@ -29,6 +29,7 @@ pub mod webhooks;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use streamhooks_worker::secrets;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -51,6 +52,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("dispatcher failed: {0}")]
     Worker(String),
+    #[error(transparent)]
+    Secrets(#[from] streamhooks_worker::secrets::store::StoreError),
 }
 
 /// What [`start`] runs besides the HTTP API.
@@ -116,7 +119,8 @@ pub async fn start(
     config.validate().map_err(StartError::Config)?;
     let config = Arc::new(config);
     let db = db::connect_and_migrate(&config.db.url()).await?;
-    let state = AppState::new(db, config, streamhooks_worker::Notifier::new());
+    let secrets = secrets::store::prepare(&db, &config.secrets).await?;
+    let state = AppState::new(db, config, secrets, streamhooks_worker::Notifier::new());
     let worker = opts.worker.then(|| spawn_worker(&state, cancel.clone()));
     let schema = graphql::build_schema(state.clone());
     let app = http::router(state.clone(), schema);
@@ -143,6 +147,7 @@ fn spawn_worker(
     tokio::spawn(streamhooks_worker::run(
         state.db.clone(),
         Arc::new(state.config.worker.clone()),
+        state.secrets.clone(),
         state.notifier.clone(),
         state.metrics.clone(),
         cancel,
@@ -154,8 +159,14 @@ fn spawn_worker(
 pub async fn run_worker(config: Config, cancel: CancellationToken) -> Result<(), StartError> {
     config.validate().map_err(StartError::Config)?;
     let db = db::connect_and_migrate(&config.db.url()).await?;
+    let secrets = secrets::store::prepare(&db, &config.secrets).await?;
     let metrics_bind = config.metrics_bind;
-    let state = AppState::new(db, Arc::new(config), streamhooks_worker::Notifier::new());
+    let state = AppState::new(
+        db,
+        Arc::new(config),
+        secrets,
+        streamhooks_worker::Notifier::new(),
+    );
     let ops = match metrics_bind {
         Some(addr) => {
             let listener = TcpListener::bind(addr)

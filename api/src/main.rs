@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use streamhooks_api::backend::service;
 use streamhooks_api::config::{Config, DbArgs};
 use streamhooks_api::{bind_and_start, db, StartOptions};
+use streamhooks_worker::secrets::{store, SecretsConfig};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -63,6 +64,29 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage the key webhook secrets are encrypted with.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Re-encrypt every webhook secret under a new key, in one transaction. Safe to run again:
+    /// secrets already under the new key are left as they are. Then give every process the new
+    /// key and restart it.
+    Rekey {
+        /// File holding the new key (32 bytes as base64 or hex, mode 0600); created with a fresh
+        /// random key if it does not exist.
+        #[arg(long)]
+        new_key_file: std::path::PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+        /// The current key, found as `serve` finds it.
+        #[command(flatten)]
+        secrets: SecretsConfig,
+    },
 }
 
 #[derive(Subcommand)]
@@ -92,32 +116,34 @@ fn init_tracing() {
         .init();
 }
 
-/// Cancels `token` on Ctrl-C or SIGTERM. The SIGTERM handler is registered before this returns
-/// (not inside the spawned task), so a signal sent right after the caller reports "listening"
-/// cannot hit the default action and kill the process uncleanly.
+/// Cancels `token` on Ctrl-C or SIGTERM. The handlers are registered before this returns, so a
+/// signal sent as soon as the process says it is listening is handled, not fatal.
 fn cancel_on_signals(token: CancellationToken) {
     #[cfg(unix)]
-    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term = match term {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still works");
-                    let _ = ctrl_c.await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                    tracing::info!("shutting down");
                     token.cancel();
-                    return;
-                }
-            };
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
+                });
+                return;
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still works");
             }
         }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
+    }
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
         token.cancel();
     });
@@ -163,6 +189,14 @@ async fn main() -> ExitCode {
                     db: d,
                 },
         }) => user_create(&d, &name, &email, admin).await,
+        Some(Command::Secrets {
+            command:
+                SecretsCommand::Rekey {
+                    new_key_file,
+                    db: d,
+                    secrets,
+                },
+        }) => rekey(&d, &secrets, &new_key_file).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -175,10 +209,10 @@ async fn main() -> ExitCode {
 
 async fn serve(config: Config, no_worker: bool) -> Result<(), String> {
     let cancel = CancellationToken::new();
-    let running = bind_and_start(config, StartOptions { worker: !no_worker }, cancel.clone())
+    cancel_on_signals(cancel.clone());
+    let running = bind_and_start(config, StartOptions { worker: !no_worker }, cancel)
         .await
         .map_err(|e| e.to_string())?;
-    cancel_on_signals(cancel);
     tracing::info!(url = %running.url(), graphiql = %format!("{}/graphql", running.url()), "listening");
     running.wait().await.map_err(|e| e.to_string())
 }
@@ -202,6 +236,34 @@ async fn user_create(d: &DbArgs, name: &str, email: &str, admin: bool) -> Result
     println!(
         "{}",
         serde_json::json!({ "id": created.id, "token": created.token })
+    );
+    Ok(())
+}
+
+async fn rekey(
+    d: &DbArgs,
+    current: &SecretsConfig,
+    new_key_file: &std::path::Path,
+) -> Result<(), String> {
+    let db = db::connect_and_migrate(&d.url())
+        .await
+        .map_err(|e| e.to_string())?;
+    let current = store::prepare(&db, current)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (new, source) = store::key_file_or_create(new_key_file).map_err(|e| e.to_string())?;
+    let done = store::rekey(&db, &current, &new)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "re-encrypted {} webhook secret(s) under the key from {source}, fingerprint {}; {} were \
+         already under it. Now give every process that shares this database the new key \
+         (SECRETS_KEY_FILE={}, or SECRETS_KEY set to its contents) and restart them; if one wrote \
+         a secret with the old key meanwhile, run this again.",
+        done.resealed + done.legacy,
+        new.fingerprint(),
+        done.already_new,
+        new_key_file.display(),
     );
     Ok(())
 }

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::{queue_depth, Metrics, Notifier, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -62,6 +63,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 struct Harness {
     bench: seed::BenchDb,
+    /// The key the webhooks' secrets are sealed with, as a server would seal them, and its text
+    /// for worker processes (`SECRETS_KEY`).
+    secrets: Secrets,
+    key: String,
     hooks: Vec<String>,
     seen: Arc<receiver::Seen>,
     notifier: Notifier,
@@ -76,9 +81,15 @@ impl Harness {
             None => seed::sqlite().await?,
         };
         let (addr, seen) = receiver::start().await?;
-        let hooks = seed::webhooks(&bench.db, &format!("http://{addr}"), args.webhooks).await?;
+        let key = streamhooks_worker::secrets::generate_key()?;
+        let secrets = Secrets::from_text(&key)?;
+        let sealed = secrets.seal("bench-secret")?;
+        let hooks =
+            seed::webhooks(&bench.db, &format!("http://{addr}"), args.webhooks, &sealed).await?;
         Ok(Harness {
             bench,
+            secrets,
+            key,
             hooks,
             seen,
             notifier: Notifier::new(),
@@ -93,6 +104,7 @@ impl Harness {
         self.worker = Some(tokio::spawn(streamhooks_worker::run(
             self.bench.db.clone(),
             Arc::new(config),
+            self.secrets.clone(),
             self.notifier.clone(),
             Arc::new(Metrics::new()),
             self.cancel.clone(),
@@ -210,6 +222,7 @@ async fn two_processes(args: &Args, pg: &str, n: usize) -> Result<f64, BoxError>
                 "true",
             ])
             .env("RUST_LOG", "warn")
+            .env("SECRETS_KEY", &h.key)
             .stdout(std::process::Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", args.streamhooks_bin.display()))

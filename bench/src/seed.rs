@@ -78,11 +78,13 @@ impl BenchDb {
     }
 }
 
-/// One stream and `n` webhooks pointing at `base_url/hook/<i>`; returns the webhook ids.
+/// One stream and `n` webhooks pointing at `base_url/hook/<i>`, each with the stored (sealed)
+/// secret `secret`; returns the webhook ids.
 pub async fn webhooks(
     db: &DatabaseConnection,
     base_url: &str,
     n: usize,
+    secret: &str,
 ) -> Result<Vec<String>, DbErr> {
     let b = db.get_database_backend();
     let now = Utc::now();
@@ -100,7 +102,7 @@ pub async fn webhooks(
             "INSERT INTO webhooks_config (id, stream_id, url, description, secret, triggers, enabled, \
              disabled_reason, consecutive_failures, created_at, updated_at) \
              VALUES ($1, 'benchstream', $2, NULL, $3, '[\"commit_create\"]', $4, NULL, 0, $5, $5)",
-            [id.as_str().into(), format!("{base_url}/hook/{i}").into(), "bench-secret".into(), true.into(), now.into()],
+            [id.as_str().into(), format!("{base_url}/hook/{i}").into(), secret.into(), true.into(), now.into()],
         ))
         .await?;
         ids.push(id);

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_init;
 mod m20261122_000002_manual_events;
+mod m20261123_000003_encrypted_secrets;
 mod m20261123_000004_current_speckle;
 mod m20261123_000005_objects;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_init::Migration),
             Box::new(m20261122_000002_manual_events::Migration),
+            Box::new(m20261123_000003_encrypted_secrets::Migration),
             Box::new(m20261123_000004_current_speckle::Migration),
             Box::new(m20261123_000005_objects::Migration),
         ]

@@ -19,6 +19,8 @@ use serde::Serialize;
 
 use crate::guard::{Guard, GuardError, GuardedResolver};
 use crate::metrics::Outcome;
+use crate::secrets::store::unusable_sentence;
+use crate::secrets::Secrets;
 use crate::{retry, sign, WorkerConfig};
 
 pub const USER_AGENT: &str = concat!("streamhooks/", env!("CARGO_PKG_VERSION"));
@@ -93,6 +95,7 @@ pub async fn attempt(
     client: &Client,
     guard: &Guard,
     config: &WorkerConfig,
+    secrets: &Secrets,
     event: &webhook_event::Model,
     webhook: &webhook_config::Model,
 ) -> Attempt {
@@ -122,14 +125,31 @@ pub async fn attempt(
             )
         }
     };
-    let secret = webhook.secret.as_deref().unwrap_or("");
+    // Opened per attempt rather than kept decrypted: a plaintext secret then lives only for one
+    // request. A secret that does not open is never replaced by the empty key (that would sign
+    // with a key anyone can compute); the attempt fails, to be retried once the key is fixed.
+    let secret = match webhook.secret.as_deref() {
+        None => String::new(),
+        Some(stored) => match secrets.open(stored) {
+            Ok(s) => s,
+            Err(e) => {
+                return Attempt::Failed {
+                    outcome: Outcome::NotSent,
+                    message: unusable_sentence(e),
+                    retry_after: None,
+                    retryable: true,
+                    elapsed: None,
+                }
+            }
+        },
+    };
     let started = Instant::now();
     let sent = client
         .post(url.clone())
         .header(header::CONTENT_TYPE, "application/json")
         .header(
             "X-WEBHOOK-SIGNATURE",
-            sign::signature(secret, &event.payload),
+            sign::signature(&secret, &event.payload),
         )
         .header("X-WEBHOOK-DELIVERY", event.id.to_string())
         .header("X-WEBHOOK-EVENT", event.event_name.as_str())

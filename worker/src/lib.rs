@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod record;
 pub mod retention;
 pub mod retry;
+pub mod secrets;
 pub mod sign;
 pub mod triggers;
 

@@ -141,6 +141,10 @@ pub async fn run_once(
         ))
         .await?;
     report.webhooks_deleted = res.rows_affected();
+    if report.webhooks_deleted > 0 {
+        // Their sealed secrets go with them, off the disk too.
+        crate::secrets::store::scrub(db).await;
+    }
     Ok(report)
 }
 

@@ -175,8 +175,11 @@ impl WebhookMutation {
         webhook: WebhookCreateInput,
     ) -> Result<String> {
         owner(ctx, &webhook.stream_id).await?;
+        let st = state(ctx);
         svc::create(
-            &state(ctx).db,
+            &st.db,
+            &st.secrets,
+            &st.guard,
             svc::CreateInput {
                 stream_id: webhook.stream_id,
                 url: webhook.url,
@@ -196,8 +199,11 @@ impl WebhookMutation {
         webhook: WebhookUpdateInput,
     ) -> Result<String> {
         owner(ctx, &webhook.stream_id).await?;
+        let st = state(ctx);
         svc::update(
-            &state(ctx).db,
+            &st.db,
+            &st.secrets,
+            &st.guard,
             svc::UpdateInput {
                 id: webhook.id,
                 stream_id: webhook.stream_id,

@@ -1,6 +1,11 @@
 //! Webhook configuration rules: owner-only access, Speckle's id/stream mismatch answer, the
 //! atomic 100-per-stream cap, the write-only secret, partial updates and input validation.
 //! Every refusal happens before anything is written.
+//!
+//! Secrets are sealed here, before they reach the database, and a URL whose host is an IP literal
+//! is judged by the dispatcher's own [`Guard`] when it is saved (same rule, same sentence): such a
+//! URL can never be delivered, so accepting it would only defer the refusal. Host names are still
+//! judged at delivery time, on the addresses actually connected to, since DNS answers change.
 
 use chrono::Utc;
 use entity::webhook_config::{self, MAX_PER_STREAM};
@@ -9,6 +14,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, TransactionTrait,
 };
+use streamhooks_worker::guard::Guard;
+use streamhooks_worker::secrets::{store, Secrets};
 use streamhooks_worker::triggers::TRIGGERS;
 
 use crate::backend::service::stream::check_no_nul;
@@ -71,6 +78,28 @@ pub fn validate_url(url: &str) -> Result<String> {
     Ok(url.to_owned())
 }
 
+/// Refuses a URL (already validated) whose host is an address literal the guard would block,
+/// with the guard's sentence.
+pub fn check_destination(guard: &Guard, url: &str) -> Result<()> {
+    match url::Url::parse(url) {
+        Ok(parsed) => guard
+            .check_url(&parsed)
+            .map_err(|e| Error::bad_input(e.to_string())),
+        Err(_) => Ok(()),
+    }
+}
+
+/// The stored form of a new secret: sealed, or `None` for none (`""` clears it, as in Speckle).
+fn seal_secret(secrets: &Secrets, secret: Option<String>) -> Result<Option<String>> {
+    match secret.filter(|s| !s.is_empty()) {
+        Some(s) => secrets
+            .seal(&s)
+            .map(Some)
+            .map_err(|e| Error::Internal(e.to_string())),
+        None => Ok(None),
+    }
+}
+
 /// Known, non-empty, de-duplicated (first occurrence kept) trigger names.
 pub fn validate_triggers(triggers: &[String]) -> Result<Vec<String>> {
     if triggers.is_empty() {
@@ -121,8 +150,14 @@ fn triggers_json(triggers: &[String]) -> String {
 }
 
 /// Creates a webhook; the caller has checked ownership.
-pub async fn create<C: TransactionTrait>(db: &C, input: CreateInput) -> Result<String> {
+pub async fn create<C: TransactionTrait>(
+    db: &C,
+    secrets: &Secrets,
+    guard: &Guard,
+    input: CreateInput,
+) -> Result<String> {
     let url = validate_url(&input.url)?;
+    check_destination(guard, &url)?;
     let triggers = validate_triggers(&input.triggers)?;
     if let Some(d) = &input.description {
         validate_description(d)?;
@@ -130,6 +165,7 @@ pub async fn create<C: TransactionTrait>(db: &C, input: CreateInput) -> Result<S
     if let Some(s) = &input.secret {
         validate_secret(s)?;
     }
+    let secret = seal_secret(secrets, input.secret)?;
     let now = Utc::now();
     let id = new_id();
     let txn = db.begin().await?;
@@ -162,7 +198,7 @@ pub async fn create<C: TransactionTrait>(db: &C, input: CreateInput) -> Result<S
         stream_id: Set(input.stream_id),
         url: Set(url),
         description: Set(input.description),
-        secret: Set(input.secret.filter(|s| !s.is_empty())),
+        secret: Set(secret),
         triggers: Set(triggers_json(&triggers)),
         enabled: Set(input.enabled.unwrap_or(true)),
         disabled_reason: Set(None),
@@ -193,19 +229,27 @@ pub async fn find_on_stream<C: ConnectionTrait>(
 }
 
 /// Changes only the fields given. Re-enabling clears an automatic disable and its failure count.
-pub async fn update<C: ConnectionTrait>(db: &C, input: UpdateInput) -> Result<String> {
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    secrets: &Secrets,
+    guard: &Guard,
+    input: UpdateInput,
+) -> Result<String> {
     let existing = find_on_stream(db, &input.id, &input.stream_id).await?;
     let mut am: webhook_config::ActiveModel = existing.into();
     if let Some(url) = &input.url {
-        am.url = Set(validate_url(url)?);
+        let url = validate_url(url)?;
+        check_destination(guard, &url)?;
+        am.url = Set(url);
     }
     if let Some(d) = input.description {
         validate_description(&d)?;
         am.description = Set(Some(d));
     }
+    let secret_changed = input.secret.is_some();
     if let Some(s) = input.secret {
         validate_secret(&s)?;
-        am.secret = Set(if s.is_empty() { None } else { Some(s) });
+        am.secret = Set(seal_secret(secrets, Some(s))?);
     }
     if let Some(t) = &input.triggers {
         am.triggers = Set(triggers_json(&validate_triggers(t)?));
@@ -219,6 +263,9 @@ pub async fn update<C: ConnectionTrait>(db: &C, input: UpdateInput) -> Result<St
     }
     am.updated_at = Set(Utc::now());
     am.update(db).await?;
+    if secret_changed {
+        store::scrub(db).await;
+    }
     Ok(input.id)
 }
 
@@ -228,6 +275,7 @@ pub async fn delete<C: ConnectionTrait>(db: &C, id: &str, stream_id: &str) -> Re
     webhook_config::Entity::delete_by_id(id.to_owned())
         .exec(db)
         .await?;
+    store::scrub(db).await;
     Ok(id.to_owned())
 }
 

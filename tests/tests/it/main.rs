@@ -9,6 +9,7 @@ mod limits;
 mod objects;
 mod pings;
 mod schema;
+mod secrets;
 mod speckle_events;
 mod speckle_frontend2;
 mod speckle_models;

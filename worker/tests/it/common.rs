@@ -23,6 +23,7 @@ use sea_orm::{
     Set,
 };
 use streamhooks_worker::config::RetrySchedule;
+use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::{Metrics, Notifier, WorkerConfig};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -171,7 +172,7 @@ pub async fn insert_webhook(
         stream_id: Set(stream_id.to_owned()),
         url: Set(url.to_owned()),
         description: Set(None),
-        secret: Set(secret.map(str::to_owned)),
+        secret: Set(secret.map(|s| key().seal(s).expect("seal"))),
         triggers: Set(r#"["stream_update"]"#.into()),
         enabled: Set(true),
         disabled_reason: Set(None),
@@ -269,13 +270,23 @@ pub struct Worker {
     handle: JoinHandle<Result<(), streamhooks_worker::Error>>,
 }
 
+/// The key webhook secrets are sealed with in these tests, as the API seals them.
+pub fn key() -> Secrets {
+    Secrets::new(&[42; 32])
+}
+
 pub fn start(db: &DatabaseConnection, config: WorkerConfig) -> Worker {
+    start_with_key(db, config, key())
+}
+
+pub fn start_with_key(db: &DatabaseConnection, config: WorkerConfig, secrets: Secrets) -> Worker {
     let cancel = CancellationToken::new();
     let notifier = Notifier::new();
     let metrics = Arc::new(Metrics::new());
     let handle = tokio::spawn(streamhooks_worker::run(
         db.clone(),
         Arc::new(config),
+        secrets,
         notifier.clone(),
         metrics.clone(),
         cancel.clone(),

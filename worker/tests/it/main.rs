@@ -10,6 +10,7 @@ mod lease;
 mod outcomes;
 mod retention;
 mod schema;
+mod secrets;
 mod shutdown;
 mod wakeup;
 mod wire;
