@@ -19,3 +19,4 @@ mod storage;
 mod support;
 mod validation;
 mod webhooks;
+mod wire;
