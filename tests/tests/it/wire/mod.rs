@@ -11,6 +11,7 @@
 
 mod formats;
 mod interop;
+mod readme;
 mod rotation;
 
 use std::path::{Path, PathBuf};
