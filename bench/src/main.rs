@@ -43,6 +43,9 @@ struct Args {
     /// Webhooks the events are spread over.
     #[arg(long, default_value_t = 100)]
     webhooks: usize,
+    /// Wire format of those webhooks (`speckle-string`, the default, or `speckle-object`).
+    #[arg(long, default_value = "speckle-string", value_parser = |s: &str| s.parse::<streamhooks_worker::wire::Format>())]
+    format: streamhooks_worker::wire::Format,
     /// Only these scenarios (comma-separated: throughput, latency, rss, postgres, processes,
     /// emit). `processes` drains PostgreSQL with two `streamhooks worker` processes.
     #[arg(
@@ -84,8 +87,14 @@ impl Harness {
         let key = streamhooks_worker::secrets::generate_key()?;
         let secrets = Secrets::from_text(&key)?;
         let sealed = secrets.seal("bench-secret")?;
-        let hooks =
-            seed::webhooks(&bench.db, &format!("http://{addr}"), args.webhooks, &sealed).await?;
+        let hooks = seed::webhooks(
+            &bench.db,
+            &format!("http://{addr}"),
+            args.webhooks,
+            &sealed,
+            args.format.as_str(),
+        )
+        .await?;
         Ok(Harness {
             bench,
             secrets,
@@ -310,8 +319,9 @@ async fn main() -> Result<(), BoxError> {
     let want = |s: &str| args.only.iter().any(|o| o == s);
     let runs = args.runs.max(1);
     println!(
-        "streamhooks-bench: {} webhooks, ~{} B payloads, concurrency {}, per webhook {}, batch {}, {} runs each",
+        "streamhooks-bench: {} webhooks ({}), ~{} B payloads, concurrency {}, per webhook {}, batch {}, {} runs each",
         args.webhooks,
+        args.format,
         seed::payload().len(),
         args.worker.concurrency,
         args.worker.per_webhook_concurrency,
