@@ -142,7 +142,7 @@ impl Keys {
 #[derive(Debug)]
 pub struct Outgoing {
     pub headers: HeaderMap,
-    pub body: String,
+    pub body: Vec<u8>,
 }
 
 /// Why an attempt could not even be built; it is recorded without sending anything.
@@ -158,17 +158,22 @@ struct StringBody<'a> {
     payload: &'a str,
 }
 
-/// The body of `payload` in `format`.
-pub fn body(format: Format, payload: &str) -> Result<String, serde_json::Error> {
+/// The body of `payload` in `format`, written once into a buffer sized for it (a growing
+/// buffer would copy a 1 MB body several times over).
+pub fn body(format: Format, payload: &str) -> Result<Vec<u8>, serde_json::Error> {
     match format {
         // Serialised from a borrowed struct: the same bytes as `json!({"payload": p})` without
-        // copying P into a `Value` first.
-        Format::SpeckleString => serde_json::to_string(&StringBody { payload }),
+        // copying P into a `Value` first. P's own quotes gain a backslash each: room for them.
+        Format::SpeckleString => {
+            let mut b = Vec::with_capacity(payload.len() + payload.len() / 8 + 16);
+            serde_json::to_writer(&mut b, &StringBody { payload })?;
+            Ok(b)
+        }
         Format::SpeckleObject => {
-            let mut b = String::with_capacity(payload.len() + 12);
-            b.push_str("{\"payload\":");
-            b.push_str(payload);
-            b.push('}');
+            let mut b = Vec::with_capacity(payload.len() + 12);
+            b.extend_from_slice(b"{\"payload\":");
+            b.extend_from_slice(payload.as_bytes());
+            b.push(b'}');
             Ok(b)
         }
     }
@@ -215,22 +220,17 @@ pub fn headers(
     delivery: &Delivery<'_>,
     keys: &Keys,
     timestamp: i64,
-    body: &str,
+    body: &[u8],
 ) -> Result<HeaderMap, reqwest::header::InvalidHeaderValue> {
     let speckle = match format {
         Format::SpeckleString => sign::signature(&keys.current, delivery.payload),
-        Format::SpeckleObject => sign::signature_of_bytes(&keys.current, body.as_bytes()),
+        Format::SpeckleObject => sign::signature_of_bytes(&keys.current, body),
     };
     let id = delivery.id.to_string();
-    let mut standard = sign::standard(keys.current.as_bytes(), &id, timestamp, body.as_bytes());
+    let mut standard = sign::standard(keys.current.as_bytes(), &id, timestamp, body);
     if let Some(previous) = &keys.previous {
         standard.push(' ');
-        standard.push_str(&sign::standard(
-            previous.as_bytes(),
-            &id,
-            timestamp,
-            body.as_bytes(),
-        ));
+        standard.push_str(&sign::standard(previous.as_bytes(), &id, timestamp, body));
     }
     let value = |s: String| HeaderValue::try_from(s);
     let mut h = HeaderMap::with_capacity(8);

@@ -64,14 +64,16 @@ fn bodies_are_serde_json_bytes_of_either_shape() {
         let string = body(Format::SpeckleString, &p).unwrap_or_default();
         assert_eq!(
             string,
-            serde_json::json!({ "payload": p }).to_string(),
+            serde_json::json!({ "payload": p }).to_string().as_bytes(),
             "speckle-string"
         );
         let value: serde_json::Value = serde_json::from_str(&p).unwrap_or_default();
         let object = body(Format::SpeckleObject, &p).unwrap_or_default();
         assert_eq!(
             object,
-            serde_json::json!({ "payload": value }).to_string(),
+            serde_json::json!({ "payload": value })
+                .to_string()
+                .as_bytes(),
             "speckle-object"
         );
         assert_eq!(object.len(), p.len() + 12);
@@ -117,14 +119,14 @@ fn every_header_signs_what_the_receiver_gets() {
             assert_eq!(header(h, "webhook-timestamp"), ts.to_string());
             let signed = match format {
                 Format::SpeckleString => p.as_bytes(),
-                Format::SpeckleObject => out.body.as_bytes(),
+                Format::SpeckleObject => &out.body,
             };
             assert_eq!(
                 header(h, "x-webhook-signature"),
                 hex::encode(hmac("n3w 🔑".as_bytes(), signed)),
                 "{format}: the current secret only"
             );
-            let msg = [b"42.", ts.to_string().as_bytes(), b".", out.body.as_bytes()].concat();
+            let msg = [b"42.", ts.to_string().as_bytes(), b".", &out.body].concat();
             let expected = format!(
                 "v1,{} v1,{}",
                 STANDARD.encode(hmac("n3w 🔑".as_bytes(), &msg)),
