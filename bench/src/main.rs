@@ -12,6 +12,7 @@
 
 mod receiver;
 mod seed;
+mod wire;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -47,11 +48,12 @@ struct Args {
     #[arg(long, default_value = "speckle-string", value_parser = |s: &str| s.parse::<streamhooks_worker::wire::Format>())]
     format: streamhooks_worker::wire::Format,
     /// Only these scenarios (comma-separated: throughput, latency, rss, postgres, processes,
-    /// emit). `processes` drains PostgreSQL with two `streamhooks worker` processes.
+    /// emit, wire). `processes` drains PostgreSQL with two `streamhooks worker` processes;
+    /// `wire` is the CPU cost of building one request.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput,latency,rss,postgres,processes,emit"
+        default_value = "throughput,latency,rss,postgres,processes,emit,wire"
     )]
     only: Vec<String>,
     /// The `streamhooks` binary the `processes` scenario runs (build it with
@@ -422,6 +424,10 @@ async fn main() -> Result<(), BoxError> {
             }
             _ => println!("(f) two worker processes: skipped (TEST_DATABASE_URL not set)"),
         }
+    }
+    if want("wire") {
+        let secrets = Secrets::from_text(&streamhooks_worker::secrets::generate_key()?)?;
+        wire::run(&secrets, &seed::payload(), 50_000);
     }
     if want("emit") {
         let pg = std::env::var("TEST_DATABASE_URL")
