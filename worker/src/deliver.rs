@@ -118,12 +118,11 @@ pub async fn attempt(
         Err(u) => return unsendable(u),
     };
     let started = Instant::now();
-    let sent = client
-        .post(url.clone())
-        .headers(request.headers)
-        .body(request.body)
-        .send()
-        .await;
+    let mut builder = client.post(url.clone());
+    for (name, value) in request.headers {
+        builder = builder.header(name, value);
+    }
+    let sent = builder.body(request.body).send().await;
     let mut resp = match sent {
         Ok(r) => r,
         Err(e) => return from_error(&e, &url, config.request_timeout, started.elapsed()),

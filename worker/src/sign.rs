@@ -39,14 +39,14 @@ pub fn signature_of_bytes(secret: &str, message: &[u8]) -> String {
 
 /// One Standard Webhooks signature entry, `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`,
 /// under the raw key bytes `key` (the secret's UTF-8 bytes here; what the libraries get after
-/// decoding the base64 they are given).
-pub fn standard(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+/// decoding the base64 they are given). `id` and `timestamp` are the header values' bytes.
+pub fn standard(key: &[u8], id: &[u8], timestamp: &[u8], body: &[u8]) -> String {
     let Some(mut m) = mac(key) else {
         return String::new();
     };
-    m.update(id.as_bytes());
+    m.update(id);
     m.update(b".");
-    m.update(timestamp.to_string().as_bytes());
+    m.update(timestamp);
     m.update(b".");
     m.update(body);
     format!("v1,{}", STANDARD.encode(m.finalize().into_bytes()))
@@ -87,8 +87,8 @@ mod tests {
         assert_eq!(
             standard(
                 &key,
-                "msg_p5jXN8AQM9LWM0D4loKWxJek",
-                1_614_265_330,
+                b"msg_p5jXN8AQM9LWM0D4loKWxJek",
+                b"1614265330",
                 br#"{"test": 2432232314}"#
             ),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="

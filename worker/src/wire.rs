@@ -24,7 +24,7 @@ use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use entity::webhook_config;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use serde::Serialize;
 
 use crate::metrics::Outcome;
@@ -138,10 +138,13 @@ impl Keys {
     }
 }
 
+/// Header names and values, in the order sent.
+pub type Headers = Vec<(HeaderName, HeaderValue)>;
+
 /// A request ready to send.
 #[derive(Debug)]
 pub struct Outgoing {
-    pub headers: HeaderMap,
+    pub headers: Headers,
     pub body: Vec<u8>,
 }
 
@@ -214,53 +217,50 @@ pub fn prepare(
     Ok(Outgoing { headers, body })
 }
 
-/// Every header of the request but `User-Agent`.
+/// Every header of the request but `User-Agent`, in the order sent. A list rather than a
+/// `HeaderMap`: the request builder appends them straight into its own map.
 pub fn headers(
     format: Format,
     delivery: &Delivery<'_>,
     keys: &Keys,
     timestamp: i64,
     body: &[u8],
-) -> Result<HeaderMap, reqwest::header::InvalidHeaderValue> {
+) -> Result<Headers, reqwest::header::InvalidHeaderValue> {
     let speckle = match format {
         Format::SpeckleString => sign::signature(&keys.current, delivery.payload),
         Format::SpeckleObject => sign::signature_of_bytes(&keys.current, body),
     };
-    let id = delivery.id.to_string();
-    let mut standard = sign::standard(keys.current.as_bytes(), &id, timestamp, body);
+    // Signed from the very bytes the two headers carry.
+    let id = HeaderValue::from(delivery.id);
+    let ts = HeaderValue::from(timestamp);
+    let sign = |key: &str| sign::standard(key.as_bytes(), id.as_bytes(), ts.as_bytes(), body);
+    let mut standard = sign(&keys.current);
     if let Some(previous) = &keys.previous {
         standard.push(' ');
-        standard.push_str(&sign::standard(previous.as_bytes(), &id, timestamp, body));
+        standard.push_str(&sign(previous));
     }
-    let value = |s: String| HeaderValue::try_from(s);
-    let mut h = HeaderMap::with_capacity(8);
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(
-        HeaderName::from_static("x-webhook-signature"),
-        value(speckle)?,
-    );
-    h.insert(
-        HeaderName::from_static("x-webhook-delivery"),
-        value(id.clone())?,
-    );
-    h.insert(
-        HeaderName::from_static("x-webhook-event"),
-        HeaderValue::from_str(delivery.event_name)?,
-    );
-    h.insert(
-        HeaderName::from_static("x-webhook-attempt"),
-        value(delivery.attempt.to_string())?,
-    );
-    h.insert(HeaderName::from_static("webhook-id"), value(id)?);
-    h.insert(
-        HeaderName::from_static("webhook-timestamp"),
-        value(timestamp.to_string())?,
-    );
-    h.insert(
-        HeaderName::from_static("webhook-signature"),
-        value(standard)?,
-    );
-    Ok(h)
+    Ok(vec![
+        (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (
+            HeaderName::from_static("x-webhook-signature"),
+            HeaderValue::try_from(speckle)?,
+        ),
+        (HeaderName::from_static("x-webhook-delivery"), id.clone()),
+        (
+            HeaderName::from_static("x-webhook-event"),
+            HeaderValue::from_str(delivery.event_name)?,
+        ),
+        (
+            HeaderName::from_static("x-webhook-attempt"),
+            HeaderValue::from(delivery.attempt),
+        ),
+        (HeaderName::from_static("webhook-id"), id),
+        (HeaderName::from_static("webhook-timestamp"), ts),
+        (
+            HeaderName::from_static("webhook-signature"),
+            HeaderValue::try_from(standard)?,
+        ),
+    ])
 }
 
 #[cfg(test)]

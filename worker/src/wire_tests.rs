@@ -54,8 +54,14 @@ fn webhook(
     }
 }
 
-fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
-    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+fn header<'a>(h: &'a Headers, name: &str) -> &'a str {
+    let mut found = h.iter().filter(|(n, _)| n.as_str() == name);
+    let first = found
+        .next()
+        .and_then(|(_, v)| v.to_str().ok())
+        .unwrap_or("");
+    assert!(found.next().is_none(), "{name} sent once");
+    first
 }
 
 #[test]
