@@ -53,17 +53,8 @@ pub struct Config {
     )]
     pub server_description: String,
 
-    /// Largest accepted HTTP request body, in bytes.
-    #[arg(long, env = "MAX_REQUEST_BYTES", default_value_t = 1_048_576)]
-    pub max_request_bytes: usize,
-
-    /// Deepest GraphQL query accepted.
-    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 12)]
-    pub graphql_max_depth: usize,
-
-    /// Highest GraphQL query complexity accepted (one point per field, lists multiply).
-    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 2_000)]
-    pub graphql_max_complexity: usize,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitsConfig,
 
     /// For `streamhooks worker`: serve /healthz, /readyz and /metrics on this address (the worker
     /// serves no HTTP without it). `serve` has them on `--bind` already.
@@ -75,7 +66,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// Checks what clap cannot: a usable canonical URL, non-zero limits, the worker settings.
+    /// Checks what clap cannot: a usable canonical URL, usable limits, the worker settings.
     pub fn validate(&self) -> Result<(), String> {
         let u = url::Url::parse(&self.canonical_url)
             .map_err(|e| format!("CANONICAL_URL {:?} is not a URL: {e}", self.canonical_url))?;
@@ -85,12 +76,7 @@ impl Config {
                 self.canonical_url
             ));
         }
-        if self.max_request_bytes < 1024 {
-            return Err("MAX_REQUEST_BYTES must be at least 1024".into());
-        }
-        if self.graphql_max_depth == 0 || self.graphql_max_complexity == 0 {
-            return Err("GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_COMPLEXITY must be positive".into());
-        }
+        self.limits.validate()?;
         self.worker.validate()
     }
 }

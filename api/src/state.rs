@@ -19,6 +19,8 @@ pub struct AppState {
     pub notifier: Notifier,
     /// Delivery counters of this process's dispatcher (zero when it runs none), for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Requests in flight and the answer-size pool, shared by every request (`crate::limits`).
+    pub limits: Arc<crate::limits::Guards>,
 }
 
 impl AppState {
@@ -30,6 +32,7 @@ impl AppState {
             version: env!("CARGO_PKG_VERSION").to_owned(),
         });
         Self {
+            limits: Arc::new(crate::limits::Guards::new(&config.limits)),
             db,
             config,
             server_info,
