@@ -153,6 +153,12 @@ pub async fn graphql(
         }
     };
     drop(body);
+    if req.query.trim().is_empty() {
+        return sentence(
+            StatusCode::BAD_REQUEST,
+            "The GraphQL request has no query: send {\"query\": \"…\"} with an operation in it.",
+        );
+    }
     let doc = match async_graphql::parser::parse_query(&req.query) {
         Ok(d) => d,
         Err(e) => return refuse(StatusCode::OK, "GRAPHQL_PARSE_FAILED", syntax_problem(&e)),

@@ -116,6 +116,9 @@ pub(crate) async fn webhooks_of(
 ) -> Result<WebhookCollection> {
     let st = state(ctx);
     owner(ctx, stream_id).await?;
+    if let Some(id) = id {
+        crate::validate::id(id, "webhook id")?;
+    }
     let items: Vec<Webhook> = webhook_config::find_for_stream(&st.db, stream_id, id)
         .await?
         .into_iter()
