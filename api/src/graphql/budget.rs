@@ -5,24 +5,28 @@
 //! exhaust memory either (the request that finds the pool empty is answered 503).
 //!
 //! Counted: every string a resolver returns ([`BudgetExtension`] sees each field's value), and
-//! the history events a `history` field loads, as soon as they are loaded, because their
-//! payloads are in memory whether or not the client asked for them. The decision a reader may
-//! question: those two fields (`WebhookEvent.payload`, `.statusInfo`) are then not counted again
-//! when returned, so the budget measures what the request holds, not a theoretical double.
+//! the history events a `history` field will load, *before* it loads them ([`reserve_history`]):
+//! their payloads are in memory whether or not the client asked for them, and decoding a page
+//! briefly takes several times its size, so an oversized page must be refused unread. The
+//! decision a reader may question: those two fields (`WebhookEvent.payload`, `.statusInfo`) are
+//! then not counted again when returned, so the budget measures what the request holds.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo,
 };
 use async_graphql::{Context, Response, ServerError, ServerResult, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::Error;
 use crate::limits::bytes;
 
-/// Fields whose text was counted when their rows were loaded (see [`charge_loaded`]).
+/// Fields whose text was counted before their rows were loaded (see [`reserve_history`]).
 const COUNTED_AT_LOAD: &[(&str, &str)] =
     &[("WebhookEvent", "payload"), ("WebhookEvent", "statusInfo")];
 
@@ -149,16 +153,77 @@ impl Budget {
     }
 }
 
-/// Counts the text of history rows a resolver has just loaded (their payloads and statusInfo),
-/// before it keeps them: a page that does not fit is dropped at once.
-pub fn charge_loaded(ctx: &Context<'_>, n: usize) -> Result<(), Error> {
+/// Counts a history page before it is loaded: `limit` newest events of `webhook_id`, their
+/// payload and statusInfo bytes as the database holds them. Loading a page takes several times
+/// its size while rows are decoded, so a page that does not fit must be refused unread; the
+/// sizes come from [`HistoryBytes`], one statement for every page asked at once.
+pub async fn reserve_history(ctx: &Context<'_>, webhook_id: &str, limit: u64) -> Result<(), Error> {
     let Some(budget) = ctx.data_opt::<Arc<Budget>>() else {
         return Ok(());
     };
-    budget.charge(n).map_err(|o| {
-        let (code, message) = budget.explain(o);
-        Error::Limit { code, message }
-    })
+    let Some(loader) = ctx.data_opt::<DataLoader<HistoryBytes>>() else {
+        return Ok(());
+    };
+    let bytes = loader
+        .load_one((webhook_id.to_owned(), limit))
+        .await
+        .map_err(|e| Error::Internal(format!("history page sizes: {e}")))?
+        .unwrap_or(0);
+    budget
+        .charge(usize::try_from(bytes).unwrap_or(usize::MAX))
+        .map_err(|o| {
+            let (code, message) = budget.explain(o);
+            Error::Limit { code, message }
+        })
+}
+
+/// Sizes of history pages, keyed by (webhook id, limit), batched: concurrent `history` fields
+/// (a stream's hundred webhooks) cost one statement, a scalar subquery per page, each an index
+/// range scan on `(webhook_id, id)` reading lengths, not text (`octet_length`, SQLite >= 3.43
+/// and PostgreSQL, reads the stored length).
+pub struct HistoryBytes {
+    pub db: DatabaseConnection,
+}
+
+impl Loader<(String, u64)> for HistoryBytes {
+    type Value = u64;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[(String, u64)],
+    ) -> Result<HashMap<(String, u64), u64>, Self::Error> {
+        let backend = self.db.get_database_backend();
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(keys.len() * 2);
+        let mut columns = Vec::with_capacity(keys.len());
+        for (i, (id, limit)) in keys.iter().enumerate() {
+            let (a, b) = match backend {
+                DbBackend::Postgres => (format!("${}", 2 * i + 1), format!("${}", 2 * i + 2)),
+                _ => ("?".to_owned(), "?".to_owned()),
+            };
+            columns.push(format!(
+                "(SELECT COALESCE(SUM(octet_length(payload) + octet_length(status_info)), 0) \
+                 FROM (SELECT payload, status_info FROM webhooks_events WHERE webhook_id = {a} \
+                 ORDER BY id DESC LIMIT {b}) AS p{i})"
+            ));
+            values.push(id.clone().into());
+            values.push(i64::try_from(*limit).unwrap_or(i64::MAX).into());
+        }
+        let sql = format!("SELECT {}", columns.join(", "));
+        let row = self
+            .db
+            .query_one(Statement::from_sql_and_values(backend, sql, values))
+            .await
+            .map_err(Arc::new)?;
+        let mut out = HashMap::with_capacity(keys.len());
+        if let Some(row) = row {
+            for (i, key) in keys.iter().enumerate() {
+                let n: i64 = row.try_get_by_index(i).map_err(Arc::new)?;
+                out.insert(key.clone(), u64::try_from(n).unwrap_or(0));
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Bytes of text in a field's own value; objects inside were counted by their own fields.

@@ -16,12 +16,16 @@ use async_graphql::{ErrorExtensionValues, ServerError};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 
 use crate::graphql::budget::{Budget, Overrun, CODE_BUSY};
 use crate::graphql::cost::{measure, CostModel, Measure};
 use crate::graphql::AppSchema;
 use crate::limits::body::{json_problem, sentence, LimitedBody};
 use crate::state::AppState;
+
+/// Answers holding more text than this are written on a blocking thread.
+const LARGE_ANSWER: usize = 256 * 1024;
 
 #[derive(Clone)]
 pub struct Endpoint {
@@ -45,13 +49,38 @@ fn error(message: impl Into<String>, code: &str) -> ServerError {
     e
 }
 
-fn json(status: StatusCode, response: &async_graphql::Response) -> Response {
-    match serde_json::to_vec(response) {
-        Ok(body) => (
+/// `response` with its body handed out in 64 KiB pieces, `guard` dropped only once the last is
+/// taken (or the client goes away).
+fn hold_until_sent<G: Send + Sync + 'static>(response: Response, guard: G) -> Response {
+    let (parts, body) = response.into_parts();
+    let body = axum::body::Body::from_stream(
+        futures_util::stream::once(async move { axum::body::to_bytes(body, usize::MAX).await })
+            .flat_map(move |whole| {
+                let _ = &guard;
+                let pieces: Vec<Result<axum::body::Bytes, axum::Error>> = match whole {
+                    Ok(b) => (0..b.len())
+                        .step_by(64 * 1024)
+                        .map(|i| Ok(b.slice(i..b.len().min(i + 64 * 1024))))
+                        .collect(),
+                    Err(e) => vec![Err(e)],
+                };
+                futures_util::stream::iter(pieces)
+            }),
+    );
+    Response::from_parts(parts, body)
+}
+
+/// `response` as JSON. `size_hint` (the text it holds) sizes the buffer up front: a growing
+/// buffer doubles, and the copy at its last doubling held two to three times the answer at once.
+fn json(status: StatusCode, response: &async_graphql::Response, size_hint: usize) -> Response {
+    let mut body = Vec::with_capacity(size_hint.saturating_add(size_hint / 4).saturating_add(4096));
+    match serde_json::to_writer(&mut body, response) {
+        Ok(()) => (
             status,
+            // What async-graphql's own responder sent, so no client sees a difference.
             [(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
+                HeaderValue::from_static("application/graphql-response+json"),
             )],
             body,
         )
@@ -71,6 +100,7 @@ fn refuse(status: StatusCode, code: &str, message: impl Into<String>) -> Respons
     let mut r = json(
         status,
         &async_graphql::Response::from_errors(vec![error(message, code)]),
+        0,
     );
     if status == StatusCode::SERVICE_UNAVAILABLE {
         r.headers_mut()
@@ -177,7 +207,7 @@ pub async fn graphql(
     }
     req.set_parsed_query(doc);
     let limits = &s.app.config.limits;
-    let _slot = match s.app.limits.in_flight.admit(m.cost).await {
+    let slot = match s.app.limits.in_flight.admit(m.cost).await {
         Ok(slot) => slot,
         Err(busy) => return refuse(StatusCode::SERVICE_UNAVAILABLE, CODE_BUSY, busy.sentence()),
     };
@@ -214,7 +244,24 @@ pub async fn graphql(
         Some(Overrun::Server) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::OK,
     };
-    let mut answer = json(status, &response);
+    // Writing a large answer takes milliseconds of CPU: the worker thread hands its other tasks
+    // to the rest of the runtime meanwhile (block_in_place), so that the requests around it (a
+    // trivial query, a refusal) are not held up behind it.
+    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread;
+    let large = budget.used() > LARGE_ANSWER;
+    let mut answer = if multi_thread && large {
+        tokio::task::block_in_place(|| json(status, &response, budget.used()))
+    } else {
+        json(status, &response, budget.used())
+    };
+    drop(response);
+    if large {
+        // A large answer keeps its place in flight and its share of the answer pool until the
+        // client has taken all of it: a client that reads slowly must not let finished answers
+        // pile up in memory uncounted while new requests take their places.
+        answer = hold_until_sent(answer, (slot, budget));
+    }
     if status == StatusCode::SERVICE_UNAVAILABLE {
         answer
             .headers_mut()

@@ -52,7 +52,16 @@ pub fn schema_builder(
 }
 
 pub fn build_schema(state: AppState) -> AppSchema {
-    schema_builder(&state.config).data(state).finish()
+    let history_bytes = async_graphql::dataloader::DataLoader::new(
+        budget::HistoryBytes {
+            db: state.db.clone(),
+        },
+        tokio::spawn,
+    );
+    schema_builder(&state.config)
+        .data(state)
+        .data(history_bytes)
+        .finish()
 }
 
 /// The SDL clients see; `schema.graphql` at the repository root must equal it.

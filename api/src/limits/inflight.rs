@@ -1,8 +1,9 @@
 //! Requests executing at once: a flood queues for a short while and is then answered 503,
 //! instead of every request starting and the process running out of memory or database
-//! connections. Expensive requests (a cost above a tenth of the limit) also need one of a few
-//! expensive slots, so a burst of them cannot take every slot from the cheap ones: a trivial
-//! query never waits behind a queue of heavy ones.
+//! connections. Expensive requests (a cost above GRAPHQL_EXPENSIVE_COST) also need one of a few
+//! expensive places, fewer than the database pool's connections, so a crowd of them can neither
+//! take every place from the cheap ones nor every connection: a trivial query does not wait
+//! behind a queue of heavy ones.
 //!
 //! The slot is taken after the body has been read and the GraphQL document measured (the cost
 //! decides the lane), so a client trickling its body holds memory bounded by MAX_REQUEST_BYTES
@@ -49,13 +50,13 @@ impl Busy {
 
 impl InFlight {
     pub fn new(cfg: &LimitsConfig) -> Self {
-        let max_expensive = cfg.expensive_in_flight();
+        let max_expensive = cfg.max_expensive_in_flight;
         Self {
             all: Arc::new(Semaphore::new(cfg.max_in_flight)),
             expensive: Arc::new(Semaphore::new(max_expensive)),
             max: cfg.max_in_flight,
             max_expensive,
-            expensive_cost: cfg.expensive_cost(),
+            expensive_cost: cfg.graphql_expensive_cost as u64,
             wait: cfg.in_flight_queue_timeout,
             refused: AtomicU64::new(0),
         }

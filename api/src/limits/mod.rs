@@ -34,14 +34,14 @@ pub struct LimitsConfig {
     #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 5_000)]
     pub graphql_max_complexity: usize,
 
-    /// Most bytes of text one GraphQL request may load and return (history events count their
-    /// payload and statusInfo when loaded, other text when returned); beyond it the request
-    /// stops with RESPONSE_TOO_LARGE.
-    #[arg(long, env = "GRAPHQL_MAX_RESPONSE_BYTES", default_value_t = 32 * MIB)]
+    /// Most bytes of text one GraphQL request may load and return (a history page counts its
+    /// events' payload and statusInfo before it is loaded, other text counts when returned);
+    /// beyond it the request stops with RESPONSE_TOO_LARGE.
+    #[arg(long, env = "GRAPHQL_MAX_RESPONSE_BYTES", default_value_t = 16 * MIB)]
     pub graphql_max_response_bytes: usize,
 
     /// The same, all requests in flight together; a request that would exceed it stops with 503.
-    #[arg(long, env = "GRAPHQL_MAX_RESPONSE_BYTES_TOTAL", default_value_t = 128 * MIB)]
+    #[arg(long, env = "GRAPHQL_MAX_RESPONSE_BYTES_TOTAL", default_value_t = 48 * MIB)]
     pub graphql_max_response_bytes_total: usize,
 
     /// Time a request may take: to send its body (else 408), and again from then to its answer
@@ -49,10 +49,18 @@ pub struct LimitsConfig {
     #[arg(long, env = "REQUEST_DEADLINE", default_value = "10s", value_parser = parse_duration)]
     pub request_deadline: Duration,
 
-    /// Requests (GraphQL and event ingest) executing at once; an eighth of them, at least one,
-    /// may be expensive (cost above a tenth of GRAPHQL_MAX_COMPLEXITY).
+    /// Requests (GraphQL and event ingest) executing at once.
     #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 64)]
     pub max_in_flight: usize,
+
+    /// Of those, GraphQL requests costing more than GRAPHQL_EXPENSIVE_COST, so that a crowd of
+    /// heavy requests leaves cheap ones their places and database connections.
+    #[arg(long, env = "MAX_EXPENSIVE_IN_FLIGHT", default_value_t = 2)]
+    pub max_expensive_in_flight: usize,
+
+    /// The cost above which a GraphQL request is expensive (a page of a hundred fields).
+    #[arg(long, env = "GRAPHQL_EXPENSIVE_COST", default_value_t = 100)]
+    pub graphql_expensive_cost: usize,
 
     /// How long a request waits for a free slot before it is answered 503.
     #[arg(long, env = "IN_FLIGHT_QUEUE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
@@ -72,6 +80,7 @@ impl LimitsConfig {
                 self.graphql_max_response_bytes,
             ),
             ("MAX_IN_FLIGHT", self.max_in_flight),
+            ("MAX_EXPENSIVE_IN_FLIGHT", self.max_expensive_in_flight),
         ] {
             if v == 0 {
                 return Err(format!("{name} must be positive"));
@@ -87,15 +96,6 @@ impl LimitsConfig {
             return Err("REQUEST_DEADLINE must be positive".into());
         }
         Ok(())
-    }
-
-    /// Requests above this cost take one of the few expensive slots.
-    pub fn expensive_cost(&self) -> u64 {
-        (self.graphql_max_complexity as u64 / 10).max(1)
-    }
-
-    pub fn expensive_in_flight(&self) -> usize {
-        (self.max_in_flight / 8).max(1)
     }
 }
 

@@ -39,17 +39,11 @@ impl Webhook {
         ctx: &Context<'_>,
         #[graphql(default = 25)] limit: i32,
     ) -> Result<Option<WebhookEventCollection>> {
-        // Priced by its limit before it runs (graphql::cost); its rows' text counts against the
-        // request's answer budget as soon as they are loaded.
+        // Priced by its limit before the request runs (graphql::cost); its events' text counts
+        // against the request's answer budget before they are loaded.
         let limit = svc::check_history_limit(limit)?;
+        crate::graphql::budget::reserve_history(ctx, &self.id, limit).await?;
         let (total, items) = svc::history(&state(ctx).db, &self.id, limit).await?;
-        crate::graphql::budget::charge_loaded(
-            ctx,
-            items
-                .iter()
-                .map(|e| e.payload.len() + e.status_info.len())
-                .sum(),
-        )?;
         Ok(Some(WebhookEventCollection {
             total_count: Some(i32::try_from(total).unwrap_or(i32::MAX)),
             items: Some(items.into_iter().map(|e| Some(e.into())).collect()),

@@ -103,7 +103,7 @@ pub async fn ingest(
     let Ok(result) = tokio::time::timeout(deadline, result).await else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("the event was not queued within {deadline:?} (REQUEST_DEADLINE); nothing was queued, send it again"),
+            format!("queuing the event took longer than {deadline:?} (REQUEST_DEADLINE) and was stopped; unless it had already committed, nothing was queued"),
         );
     };
     match result {
