@@ -92,22 +92,25 @@ fn init_tracing() {
         .init();
 }
 
-/// Cancels `token` on Ctrl-C or SIGTERM.
+/// Cancels `token` on Ctrl-C or SIGTERM. The SIGTERM listener is registered before this returns
+/// (not inside the spawned task), so a SIGTERM that arrives right after the caller announces it
+/// is listening shuts down gracefully instead of killing the process.
 fn cancel_on_signals(token: CancellationToken) {
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
     tokio::spawn(async move {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still works");
-                        let _ = ctrl_c.await;
-                        token.cancel();
-                        return;
-                    }
-                };
+            let mut term = match term {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still works");
+                    let _ = ctrl_c.await;
+                    token.cancel();
+                    return;
+                }
+            };
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}
@@ -175,8 +178,8 @@ async fn serve(config: Config, no_worker: bool) -> Result<(), String> {
     let running = bind_and_start(config, StartOptions { worker: !no_worker }, cancel.clone())
         .await
         .map_err(|e| e.to_string())?;
-    tracing::info!(url = %running.url(), graphiql = %format!("{}/graphql", running.url()), "listening");
     cancel_on_signals(cancel);
+    tracing::info!(url = %running.url(), graphiql = %format!("{}/graphql", running.url()), "listening");
     running.wait().await.map_err(|e| e.to_string())
 }
 

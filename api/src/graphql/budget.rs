@@ -84,8 +84,9 @@ impl Budget {
         }
     }
 
+    /// Bytes counted so far (a size hint; 0 if the lock was poisoned).
     pub fn used(&self) -> usize {
-        self.held.lock().map(|h| h.0).unwrap_or(usize::MAX)
+        self.held.lock().map(|h| h.0).unwrap_or(0)
     }
 
     /// Counts `n` more bytes; the first overrun sticks, so every later field stops at once.

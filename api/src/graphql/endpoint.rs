@@ -73,7 +73,8 @@ fn hold_until_sent<G: Send + Sync + 'static>(response: Response, guard: G) -> Re
 /// `response` as JSON. `size_hint` (the text it holds) sizes the buffer up front: a growing
 /// buffer doubles, and the copy at its last doubling held two to three times the answer at once.
 fn json(status: StatusCode, response: &async_graphql::Response, size_hint: usize) -> Response {
-    let mut body = Vec::with_capacity(size_hint.saturating_add(size_hint / 4).saturating_add(4096));
+    let hint = size_hint.min(256 * crate::limits::MIB);
+    let mut body = Vec::with_capacity(hint + hint / 4 + 4096);
     match serde_json::to_writer(&mut body, response) {
         Ok(()) => (
             status,
