@@ -54,23 +54,14 @@ pub struct Config {
     )]
     pub server_description: String,
 
-    /// Largest accepted HTTP request body, in bytes.
-    #[arg(long, env = "MAX_REQUEST_BYTES", default_value_t = 1_048_576)]
-    pub max_request_bytes: usize,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitsConfig,
 
     /// Largest request body on the object routes (`POST /objects/…`, `/api/diff/…`,
     /// `/api/getobjects/…`), in bytes, and the most one upload may decompress to (its gzipped
     /// parts together). Separate from `MAX_REQUEST_BYTES`: object batches are bigger than queries.
     #[arg(long, env = "MAX_OBJECT_UPLOAD_BYTES", default_value_t = 104_857_600)]
     pub max_object_upload_bytes: usize,
-
-    /// Deepest GraphQL query accepted.
-    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 12)]
-    pub graphql_max_depth: usize,
-
-    /// Highest GraphQL query complexity accepted (one point per field, lists multiply).
-    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 2_000)]
-    pub graphql_max_complexity: usize,
 
     /// For `streamhooks worker`: serve /healthz, /readyz and /metrics on this address (the worker
     /// serves no HTTP without it). `serve` has them on `--bind` already.
@@ -85,7 +76,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// Checks what clap cannot: a usable canonical URL, non-zero limits, the worker settings.
+    /// Checks what clap cannot: a usable canonical URL, usable limits, the worker settings.
     pub fn validate(&self) -> Result<(), String> {
         let u = url::Url::parse(&self.canonical_url)
             .map_err(|e| format!("CANONICAL_URL {:?} is not a URL: {e}", self.canonical_url))?;
@@ -95,16 +86,11 @@ impl Config {
                 self.canonical_url
             ));
         }
-        if self.max_request_bytes < 1024 {
-            return Err("MAX_REQUEST_BYTES must be at least 1024".into());
-        }
         if self.max_object_upload_bytes < 1024 {
             return Err("MAX_OBJECT_UPLOAD_BYTES must be at least 1024".into());
         }
-        if self.graphql_max_depth == 0 || self.graphql_max_complexity == 0 {
-            return Err("GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_COMPLEXITY must be positive".into());
-        }
         self.secrets.validate().map_err(|e| e.to_string())?;
+        self.limits.validate()?;
         self.worker.validate()
     }
 }
