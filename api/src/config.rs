@@ -63,6 +63,17 @@ pub struct Config {
     #[arg(long, env = "MAX_OBJECT_UPLOAD_BYTES", default_value_t = 104_857_600)]
     pub max_object_upload_bytes: usize,
 
+    /// Object requests with a body (uploads, `/api/diff/…`, `/api/getobjects/…`) handled at once.
+    /// Each may hold up to MAX_OBJECT_UPLOAD_BYTES (more once parsed), so this bounds their memory
+    /// together; the next one waits up to IN_FLIGHT_QUEUE_TIMEOUT, then gets 503.
+    #[arg(long, env = "MAX_OBJECT_REQUESTS_IN_FLIGHT", default_value_t = 4)]
+    pub max_object_requests_in_flight: usize,
+
+    /// Time allowed for an object request's body to arrive; a slower one gets 408 and gives its
+    /// place back.
+    #[arg(long, env = "OBJECT_BODY_DEADLINE", default_value = "5m", value_parser = streamhooks_worker::config::parse_duration)]
+    pub object_body_deadline: std::time::Duration,
+
     /// For `streamhooks worker`: serve /healthz, /readyz and /metrics on this address (the worker
     /// serves no HTTP without it). `serve` has them on `--bind` already.
     #[arg(long, env = "METRICS_BIND")]
@@ -88,6 +99,11 @@ impl Config {
         }
         if self.max_object_upload_bytes < 1024 {
             return Err("MAX_OBJECT_UPLOAD_BYTES must be at least 1024".into());
+        }
+        if self.max_object_requests_in_flight == 0 || self.object_body_deadline.is_zero() {
+            return Err(
+                "MAX_OBJECT_REQUESTS_IN_FLIGHT and OBJECT_BODY_DEADLINE must be positive".into(),
+            );
         }
         self.secrets.validate().map_err(|e| e.to_string())?;
         self.limits.validate()?;
