@@ -57,9 +57,8 @@ pub struct Config {
     )]
     pub server_description: String,
 
-    /// Largest accepted HTTP request body, in bytes.
-    #[arg(long, env = "MAX_REQUEST_BYTES", default_value_t = 1_048_576)]
-    pub max_request_bytes: usize,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitsConfig,
 
     /// Largest request body on the object routes (`POST /objects/…`, `/api/diff/…`,
     /// `/api/getobjects/…`), in bytes, and the most one upload may decompress to (its gzipped
@@ -67,13 +66,16 @@ pub struct Config {
     #[arg(long, env = "MAX_OBJECT_UPLOAD_BYTES", default_value_t = 104_857_600)]
     pub max_object_upload_bytes: usize,
 
-    /// Deepest GraphQL query accepted.
-    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 12)]
-    pub graphql_max_depth: usize,
+    /// Object requests with a body (uploads, `/api/diff/…`, `/api/getobjects/…`) handled at once.
+    /// Each may hold up to MAX_OBJECT_UPLOAD_BYTES (more once parsed), so this bounds their memory
+    /// together; the next one waits up to IN_FLIGHT_QUEUE_TIMEOUT, then gets 503.
+    #[arg(long, env = "MAX_OBJECT_REQUESTS_IN_FLIGHT", default_value_t = 4)]
+    pub max_object_requests_in_flight: usize,
 
-    /// Highest GraphQL query complexity accepted (one point per field, lists multiply).
-    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 2_000)]
-    pub graphql_max_complexity: usize,
+    /// Time allowed for an object request's body to arrive; a slower one gets 408 and gives its
+    /// place back.
+    #[arg(long, env = "OBJECT_BODY_DEADLINE", default_value = "5m", value_parser = streamhooks_worker::config::parse_duration)]
+    pub object_body_deadline: std::time::Duration,
 
     /// For `streamhooks worker`: serve /healthz, /readyz and /metrics on this address (the worker
     /// serves no HTTP without it). `serve` has them on `--bind` already.
@@ -123,7 +125,7 @@ fn parse_format(s: &str) -> Result<Format, String> {
 }
 
 impl Config {
-    /// Checks what clap cannot: a usable canonical URL, non-zero limits, the worker settings.
+    /// Checks what clap cannot: a usable canonical URL, usable limits, the worker settings.
     pub fn validate(&self) -> Result<(), String> {
         let u = url::Url::parse(&self.canonical_url)
             .map_err(|e| format!("CANONICAL_URL {:?} is not a URL: {e}", self.canonical_url))?;
@@ -133,16 +135,16 @@ impl Config {
                 self.canonical_url
             ));
         }
-        if self.max_request_bytes < 1024 {
-            return Err("MAX_REQUEST_BYTES must be at least 1024".into());
-        }
         if self.max_object_upload_bytes < 1024 {
             return Err("MAX_OBJECT_UPLOAD_BYTES must be at least 1024".into());
         }
-        if self.graphql_max_depth == 0 || self.graphql_max_complexity == 0 {
-            return Err("GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_COMPLEXITY must be positive".into());
+        if self.max_object_requests_in_flight == 0 || self.object_body_deadline.is_zero() {
+            return Err(
+                "MAX_OBJECT_REQUESTS_IN_FLIGHT and OBJECT_BODY_DEADLINE must be positive".into(),
+            );
         }
         self.secrets.validate().map_err(|e| e.to_string())?;
+        self.limits.validate()?;
         self.worker.validate()
     }
 }

@@ -8,8 +8,9 @@
 //!   commits/versions) whose changes queue webhook events;
 //! - [`webhooks`]: the webhook API (configuration, history, pings, event ingest);
 //! - [`graphql`] assembles the schema, [`http`] the router; [`auth`], [`db`], [`config`],
-//!   [`state`] and [`error`] are shared by all; [`receive`] and [`testkit`] are tools for
-//!   people testing their receivers and integrations.
+//!   [`state`] and [`error`] are shared by all, as are [`validate`] (every check on text a user
+//!   sends) and [`limits`] (what one request may cost); [`receive`] and [`testkit`] are tools
+//!   for people testing their receivers and integrations.
 
 #![forbid(unsafe_code)]
 
@@ -21,9 +22,11 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod receive;
 pub mod state;
 pub mod testkit;
+pub mod validate;
 pub mod webhooks;
 
 use std::net::SocketAddr;

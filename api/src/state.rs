@@ -25,6 +25,8 @@ pub struct AppState {
     pub secrets: Secrets,
     /// The dispatcher's outbound rule, applied to literal addresses when a webhook is saved.
     pub guard: Arc<Guard>,
+    /// Requests in flight and the answer-size pool, shared by every request (`crate::limits`).
+    pub limits: Arc<crate::limits::Guards>,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
         });
         let guard = Arc::new(Guard::from_config(&config.worker));
         Self {
+            limits: Arc::new(crate::limits::Guards::new(&config.limits)),
             db,
             config,
             server_info,

@@ -10,6 +10,7 @@
 //! two-core machine vary by tens of percent. Peak RSS is `VmHWM`, reset (via `clear_refs`) after
 //! seeding, so it measures the draining, not the bulk insert.
 
+mod attack;
 mod receiver;
 mod seed;
 mod wire;
@@ -48,15 +49,16 @@ struct Args {
     #[arg(long, default_value = "speckle-string", value_parser = |s: &str| s.parse::<streamhooks_worker::wire::Format>())]
     format: streamhooks_worker::wire::Format,
     /// Only these scenarios (comma-separated: throughput, latency, rss, postgres, processes,
-    /// emit, wire). `processes` drains PostgreSQL with two `streamhooks worker` processes;
-    /// `wire` is the CPU cost of building one request.
+    /// emit, attack, wire). `processes` drains PostgreSQL with two `streamhooks worker` processes;
+    /// `attack` sends issue 9's hostile requests to a `streamhooks serve` process; `wire` is the
+    /// CPU cost of building one request.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput,latency,rss,postgres,processes,emit,wire"
+        default_value = "throughput,latency,rss,postgres,processes,emit,attack,wire"
     )]
     only: Vec<String>,
-    /// The `streamhooks` binary the `processes` scenario runs (build it with
+    /// The `streamhooks` binary the `processes` and `attack` scenarios run (build it with
     /// `cargo build --release -p streamhooks-api`).
     #[arg(long, default_value = "target/release/streamhooks")]
     streamhooks_bin: std::path::PathBuf,
@@ -456,6 +458,36 @@ async fn main() -> Result<(), BoxError> {
                 median(p99s)
             );
         }
+    }
+    if want("attack") {
+        let (mut worst, mut p99, mut peak) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let f = attack::run(&args.streamhooks_bin).await?;
+            println!(
+                "  attack run: trivial query worst {:.1} ms (serverInfo {:.1} ms, stream(id) {:.1} ms; {:.1} ms before the attack), p99 {:.1} ms ({} probes over {:.1} s); peak RSS {:.1} MB ({:.1} MB after seeding); fan-out refused in {:.1} ms at worst, history flood in {:.1} ms; the 500: {:?}",
+                f.worst_trivial_ms,
+                f.worst_no_db_ms,
+                f.worst_db_ms,
+                f.quiet_worst_ms,
+                f.p99_trivial_ms,
+                f.probes,
+                f.attack_secs,
+                f.peak_rss_mb,
+                f.seeded_rss_mb,
+                f.fan_out_worst_ms,
+                f.flood_worst_ms,
+                f.outcomes
+            );
+            worst.push(f.worst_trivial_ms);
+            p99.push(f.p99_trivial_ms);
+            peak.push(f.peak_rss_mb);
+        }
+        println!(
+            "(g) attack on streamhooks serve (defaults): median worst trivial-query latency {:.1} ms, median p99 {:.1} ms, median peak RSS {:.1} MB",
+            median(worst),
+            median(p99),
+            median(peak)
+        );
     }
     Ok(())
 }

@@ -44,7 +44,10 @@ impl Webhook {
         ctx: &Context<'_>,
         #[graphql(default = 25)] limit: i32,
     ) -> Result<Option<WebhookEventCollection>> {
+        // Priced by its limit before the request runs (graphql::cost); its events' text counts
+        // against the request's answer budget before they are loaded.
         let limit = svc::check_history_limit(limit)?;
+        crate::graphql::budget::reserve_history(ctx, &self.id, limit).await?;
         let (total, items) = svc::history(&state(ctx).db, &self.id, limit).await?;
         Ok(Some(WebhookEventCollection {
             total_count: Some(i32::try_from(total).unwrap_or(i32::MAX)),
@@ -113,6 +116,9 @@ pub(crate) async fn webhooks_of(
 ) -> Result<WebhookCollection> {
     let st = state(ctx);
     owner(ctx, stream_id).await?;
+    if let Some(id) = id {
+        crate::validate::id(id, "webhook id")?;
+    }
     let items: Vec<Webhook> = webhook_config::find_for_stream(&st.db, stream_id, id)
         .await?
         .into_iter()

@@ -24,12 +24,11 @@ use streamhooks_worker::secrets::{store, Secrets};
 use streamhooks_worker::triggers::TRIGGERS;
 use streamhooks_worker::wire::Format;
 
-use crate::backend::service::stream::check_no_nul;
 use crate::config::WireConfig;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
+use crate::validate;
 
-pub const MAX_URL_LEN: usize = 2048;
 pub const MAX_DESCRIPTION_LEN: usize = 1024;
 pub const MAX_SECRET_LEN: usize = 256;
 pub const MAX_HISTORY_LIMIT: i32 = 1000;
@@ -60,17 +59,18 @@ pub struct UpdateInput {
 
 /// A known format name, or `BAD_USER_INPUT` listing the valid ones.
 pub fn validate_format(format: &str) -> Result<Format> {
-    format.parse().map_err(Error::bad_input)
+    format.parse().map_err(|_| {
+        Error::bad_input(format!(
+            "Unknown webhook format {}; valid formats are: {}",
+            validate::shown(format),
+            Format::names()
+        ))
+    })
 }
 
 pub fn validate_url(url: &str) -> Result<String> {
+    validate::url_text(url, "webhook URL")?;
     let url = url.trim();
-    if url.len() > MAX_URL_LEN {
-        return Err(Error::bad_input(format!(
-            "The webhook URL is too long ({} characters; the limit is {MAX_URL_LEN})",
-            url.len()
-        )));
-    }
     let parsed = url::Url::parse(url).map_err(|e| {
         Error::bad_input(format!(
             "The webhook URL {url:?} is not an absolute URL: {e}"
@@ -117,6 +117,7 @@ fn seal_secret(secrets: &Secrets, secret: Option<String>) -> Result<Option<Strin
 
 /// Known, non-empty, de-duplicated (first occurrence kept) trigger names.
 pub fn validate_triggers(triggers: &[String]) -> Result<Vec<String>> {
+    validate::list(triggers, "triggers", validate::MAX_CHOICES)?;
     if triggers.is_empty() {
         return Err(Error::bad_input(format!(
             "A webhook needs at least one trigger; choose from: {}",
@@ -127,7 +128,8 @@ pub fn validate_triggers(triggers: &[String]) -> Result<Vec<String>> {
     for t in triggers {
         if !TRIGGERS.contains(&t.as_str()) {
             return Err(Error::bad_input(format!(
-                "Unknown trigger {t:?}; valid triggers are: {}",
+                "Unknown trigger {}; valid triggers are: {}",
+                validate::shown(t),
                 TRIGGERS.join(", ")
             )));
         }
@@ -139,25 +141,11 @@ pub fn validate_triggers(triggers: &[String]) -> Result<Vec<String>> {
 }
 
 fn validate_description(d: &str) -> Result<()> {
-    check_no_nul(d, "webhook description")?;
-    let n = d.chars().count();
-    if n > MAX_DESCRIPTION_LEN {
-        return Err(Error::bad_input(format!(
-            "The webhook description is too long ({n} characters; the limit is {MAX_DESCRIPTION_LEN})"
-        )));
-    }
-    Ok(())
+    validate::text(d, "webhook description", MAX_DESCRIPTION_LEN)
 }
 
 fn validate_secret(s: &str) -> Result<()> {
-    check_no_nul(s, "webhook secret")?;
-    let n = s.chars().count();
-    if n > MAX_SECRET_LEN {
-        return Err(Error::bad_input(format!(
-            "The webhook secret is too long ({n} characters; the limit is {MAX_SECRET_LEN})"
-        )));
-    }
-    Ok(())
+    validate::text(s, "webhook secret", MAX_SECRET_LEN)
 }
 
 fn triggers_json(triggers: &[String]) -> String {
@@ -172,6 +160,7 @@ pub async fn create<C: TransactionTrait>(
     wire: &WireConfig,
     input: CreateInput,
 ) -> Result<String> {
+    validate::id(&input.stream_id, "stream id")?;
     let url = validate_url(&input.url)?;
     check_destination(guard, &url)?;
     let triggers = validate_triggers(&input.triggers)?;
@@ -242,6 +231,8 @@ pub async fn find_on_stream<C: ConnectionTrait>(
     id: &str,
     stream_id: &str,
 ) -> Result<webhook_config::Model> {
+    validate::id(id, "webhook id")?;
+    validate::id(stream_id, "stream id")?;
     match webhook_config::Entity::find_by_id(id.to_owned())
         .one(db)
         .await?
@@ -358,6 +349,7 @@ pub async fn history<C: ConnectionTrait>(
     webhook_id: &str,
     limit: u64,
 ) -> Result<(u64, Vec<webhook_event::Model>)> {
+    validate::id(webhook_id, "webhook id")?;
     let base =
         webhook_event::Entity::find().filter(webhook_event::Column::WebhookId.eq(webhook_id));
     let total = base.clone().count(db).await?;

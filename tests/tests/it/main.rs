@@ -5,6 +5,7 @@
 mod access;
 mod delivery;
 mod events;
+mod hostile;
 mod limits;
 mod objects;
 mod pings;
