@@ -3,9 +3,12 @@
 //! the README's configuration table, so defaults are written where a user reads them.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Args;
+use streamhooks_worker::config::parse_duration;
 use streamhooks_worker::secrets::SecretsConfig;
+use streamhooks_worker::wire::Format;
 use streamhooks_worker::WorkerConfig;
 
 /// Settings shared by every subcommand that opens the database.
@@ -84,6 +87,41 @@ pub struct Config {
 
     #[command(flatten)]
     pub secrets: SecretsConfig,
+
+    #[command(flatten)]
+    pub wire: WireConfig,
+}
+
+/// How new webhooks are sent and how secret changes roll over; read where webhooks are created
+/// and updated (the API), not by dispatchers, which follow what each webhook row says.
+#[derive(Args, Clone, Debug)]
+pub struct WireConfig {
+    /// Wire format of webhooks created without one: `speckle-string` (`{"payload":"<json
+    /// string>"}`, what the seeds' receivers parse) or `speckle-object` (`{"payload":{…}}`, what
+    /// Speckle sends since 2.12). Existing webhooks keep theirs.
+    #[arg(long, env = "WEBHOOK_FORMAT", default_value = "speckle-string", value_parser = parse_format)]
+    pub webhook_format: Format,
+
+    /// After a webhook's secret changes, the previous secret also signs (a second
+    /// `webhook-signature` entry) for this long, so receivers can switch without refusing
+    /// deliveries. `0s` ends it at once.
+    #[arg(long, env = "SECRET_ROTATION_GRACE", default_value = "24h", value_parser = parse_duration)]
+    pub secret_rotation_grace: Duration,
+}
+
+impl Default for WireConfig {
+    /// The flags' defaults (a test holds them equal), for code that creates webhooks without a
+    /// command line.
+    fn default() -> Self {
+        Self {
+            webhook_format: Format::SpeckleString,
+            secret_rotation_grace: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.trim().parse()
 }
 
 impl Config {
@@ -108,5 +146,45 @@ impl Config {
         self.secrets.validate().map_err(|e| e.to_string())?;
         self.limits.validate()?;
         self.worker.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_defaults_are_the_flags_defaults_and_bad_values_are_refused() {
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            wire: WireConfig,
+        }
+        let parse = |args: &[&str]| {
+            <P as clap::Parser>::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+                .map(|p| p.wire)
+        };
+        let d = parse(&[]).unwrap_or_else(|e| panic!("{e}"));
+        let expected = WireConfig::default();
+        assert_eq!(d.webhook_format, expected.webhook_format);
+        assert_eq!(d.secret_rotation_grace, expected.secret_rotation_grace);
+        let o = parse(&[
+            "--webhook-format",
+            "speckle-object",
+            "--secret-rotation-grace",
+            "0s",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.webhook_format, Format::SpeckleObject);
+        assert!(o.secret_rotation_grace.is_zero());
+        let err = parse(&["--webhook-format", "json"])
+            .map(|_| ())
+            .expect_err("unknown");
+        assert!(
+            err.to_string()
+                .contains("valid formats are: speckle-string, speckle-object"),
+            "{err}"
+        );
+        assert!(parse(&["--secret-rotation-grace", "soon"]).is_err());
     }
 }

@@ -41,7 +41,8 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// A local receiver that verifies signatures and prints payloads (for testing integrations).
+    /// A local receiver that verifies signatures and prints payloads (for testing integrations):
+    /// either body format, X-WEBHOOK-SIGNATURE and the Standard Webhooks signature and timestamp.
     Receive {
         /// Port to listen on (0 picks a free one and prints it).
         #[arg(long)]
@@ -56,6 +57,14 @@ enum Command {
         /// Status to answer (e.g. 500 to test retries).
         #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(100..=599))]
         status: u16,
+        /// Accept only this body format (`speckle-string` or `speckle-object`); by default the
+        /// format is detected from the body and printed.
+        #[arg(long, value_parser = |s: &str| s.parse::<streamhooks_worker::wire::Format>())]
+        format: Option<streamhooks_worker::wire::Format>,
+        /// How far `webhook-timestamp` may be from now before the request is refused as a
+        /// replay (the Standard Webhooks libraries' 5 minutes by default).
+        #[arg(long, default_value = "5m", value_parser = streamhooks_worker::config::parse_duration)]
+        tolerance: std::time::Duration,
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` in the repository is this output.
     Schema,
@@ -175,7 +184,19 @@ async fn main() -> ExitCode {
             host,
             secret,
             status,
-        }) => receive(port, host, secret, status).await,
+            format,
+            tolerance,
+        }) => {
+            let opts = streamhooks_api::receive::ReceiveOptions {
+                addr: std::net::SocketAddr::new(host, port),
+                secret,
+                status: axum::http::StatusCode::from_u16(status)
+                    .unwrap_or(axum::http::StatusCode::OK),
+                format,
+                tolerance,
+            };
+            receive(opts).await
+        }
         Some(Command::Schema) => {
             print!("{}", streamhooks_api::graphql::sdl());
             Ok(())
@@ -268,27 +289,16 @@ async fn rekey(
     Ok(())
 }
 
-async fn receive(
-    port: u16,
-    host: std::net::IpAddr,
-    secret: Option<String>,
-    status: u16,
-) -> Result<(), String> {
-    let status =
-        axum::http::StatusCode::from_u16(status).map_err(|e| format!("--status {status}: {e}"))?;
-    let opts = streamhooks_api::receive::ReceiveOptions {
-        addr: std::net::SocketAddr::new(host, port),
-        secret,
-        status,
-    };
+async fn receive(opts: streamhooks_api::receive::ReceiveOptions) -> Result<(), String> {
     let cancel = CancellationToken::new();
     cancel_on_signals(cancel.clone());
-    streamhooks_api::receive::run(opts, cancel, |addr| {
+    let (addr, status) = (opts.addr, opts.status);
+    streamhooks_api::receive::run(opts, cancel, |bound| {
         eprintln!(
-            "receiving webhooks on http://{addr}/ (any path); answering {}",
+            "receiving webhooks on http://{bound}/ (any path); answering {}",
             status.as_u16()
         );
     })
     .await
-    .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))
+    .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use entity::webhook_config;
 use sea_orm::EntityTrait;
+use streamhooks_api::config::WireConfig;
 use streamhooks_api::db::connect_and_migrate;
 use streamhooks_api::testkit::TestDatabase;
 use streamhooks_api::webhooks::service::{self, CreateInput};
@@ -212,8 +213,9 @@ async fn webhooks_with_secrets(url: &str, key: &Secrets, plain: &[&str]) {
             triggers: vec!["stream_update".into()],
             secret: (!p.is_empty()).then(|| (*p).to_owned()),
             enabled: None,
+            format: None,
         };
-        service::create(&db, key, &Guard::default(), input)
+        service::create(&db, key, &Guard::default(), &WireConfig::default(), input)
             .await
             .unwrap_or_else(|e| panic!("create: {}", e.public_message()));
     }

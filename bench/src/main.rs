@@ -13,6 +13,7 @@
 mod attack;
 mod receiver;
 mod seed;
+mod wire;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -44,13 +45,17 @@ struct Args {
     /// Webhooks the events are spread over.
     #[arg(long, default_value_t = 100)]
     webhooks: usize,
+    /// Wire format of those webhooks (`speckle-string`, the default, or `speckle-object`).
+    #[arg(long, default_value = "speckle-string", value_parser = |s: &str| s.parse::<streamhooks_worker::wire::Format>())]
+    format: streamhooks_worker::wire::Format,
     /// Only these scenarios (comma-separated: throughput, latency, rss, postgres, processes,
-    /// emit, attack). `processes` drains PostgreSQL with two `streamhooks worker` processes;
-    /// `attack` sends issue 9's hostile requests to a `streamhooks serve` process.
+    /// emit, attack, wire). `processes` drains PostgreSQL with two `streamhooks worker` processes;
+    /// `attack` sends issue 9's hostile requests to a `streamhooks serve` process; `wire` is the
+    /// CPU cost of building one request.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput,latency,rss,postgres,processes,emit,attack"
+        default_value = "throughput,latency,rss,postgres,processes,emit,attack,wire"
     )]
     only: Vec<String>,
     /// The `streamhooks` binary the `processes` and `attack` scenarios run (build it with
@@ -86,8 +91,14 @@ impl Harness {
         let key = streamhooks_worker::secrets::generate_key()?;
         let secrets = Secrets::from_text(&key)?;
         let sealed = secrets.seal("bench-secret")?;
-        let hooks =
-            seed::webhooks(&bench.db, &format!("http://{addr}"), args.webhooks, &sealed).await?;
+        let hooks = seed::webhooks(
+            &bench.db,
+            &format!("http://{addr}"),
+            args.webhooks,
+            &sealed,
+            args.format.as_str(),
+        )
+        .await?;
         Ok(Harness {
             bench,
             secrets,
@@ -312,8 +323,9 @@ async fn main() -> Result<(), BoxError> {
     let want = |s: &str| args.only.iter().any(|o| o == s);
     let runs = args.runs.max(1);
     println!(
-        "streamhooks-bench: {} webhooks, ~{} B payloads, concurrency {}, per webhook {}, batch {}, {} runs each",
+        "streamhooks-bench: {} webhooks ({}), ~{} B payloads, concurrency {}, per webhook {}, batch {}, {} runs each",
         args.webhooks,
+        args.format,
         seed::payload().len(),
         args.worker.concurrency,
         args.worker.per_webhook_concurrency,
@@ -414,6 +426,10 @@ async fn main() -> Result<(), BoxError> {
             }
             _ => println!("(f) two worker processes: skipped (TEST_DATABASE_URL not set)"),
         }
+    }
+    if want("wire") {
+        let secrets = Secrets::from_text(&streamhooks_worker::secrets::generate_key()?)?;
+        wire::run(&secrets, &seed::payload(), 50_000);
     }
     if want("emit") {
         let pg = std::env::var("TEST_DATABASE_URL")

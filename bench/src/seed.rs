@@ -79,12 +79,13 @@ impl BenchDb {
 }
 
 /// One stream and `n` webhooks pointing at `base_url/hook/<i>`, each with the stored (sealed)
-/// secret `secret`; returns the webhook ids.
+/// secret `secret` and the wire format `format`; returns the webhook ids.
 pub async fn webhooks(
     db: &DatabaseConnection,
     base_url: &str,
     n: usize,
     secret: &str,
+    format: &str,
 ) -> Result<Vec<String>, DbErr> {
     let b = db.get_database_backend();
     let now = Utc::now();
@@ -100,9 +101,9 @@ pub async fn webhooks(
         db.execute(Statement::from_sql_and_values(
             b,
             "INSERT INTO webhooks_config (id, stream_id, url, description, secret, triggers, enabled, \
-             disabled_reason, consecutive_failures, created_at, updated_at) \
-             VALUES ($1, 'benchstream', $2, NULL, $3, '[\"commit_create\"]', $4, NULL, 0, $5, $5)",
-            [id.as_str().into(), format!("{base_url}/hook/{i}").into(), secret.into(), true.into(), now.into()],
+             disabled_reason, consecutive_failures, created_at, updated_at, format) \
+             VALUES ($1, 'benchstream', $2, NULL, $3, '[\"commit_create\"]', $4, NULL, 0, $5, $5, $6)",
+            [id.as_str().into(), format!("{base_url}/hook/{i}").into(), secret.into(), true.into(), now.into(), format.into()],
         ))
         .await?;
         ids.push(id);

@@ -8,6 +8,7 @@ mod m20261122_000002_manual_events;
 mod m20261123_000003_encrypted_secrets;
 mod m20261123_000004_current_speckle;
 mod m20261123_000005_objects;
+mod m20261123_000007_wire_formats;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_encrypted_secrets::Migration),
             Box::new(m20261123_000004_current_speckle::Migration),
             Box::new(m20261123_000005_objects::Migration),
+            Box::new(m20261123_000007_wire_formats::Migration),
         ]
     }
 }

@@ -26,6 +26,7 @@ pub mod retry;
 pub mod secrets;
 pub mod sign;
 pub mod triggers;
+pub mod wire;
 
 pub use claim::queue_depth;
 pub use config::WorkerConfig;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
@@ -62,7 +62,12 @@ impl TestReceiver {
             status: status.clone(),
             delay_ms: delay_ms.clone(),
         };
-        let app = Router::new().fallback(post(receive)).with_state(state);
+        // Deliveries of a 1 MB payload and more are normal; axum's default 2 MB cap is not the
+        // subscriber's.
+        let app = Router::new()
+            .fallback(post(receive))
+            .layer(DefaultBodyLimit::disable())
+            .with_state(state);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind receiver: {e}"));

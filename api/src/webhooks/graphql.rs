@@ -1,6 +1,7 @@
 //! The webhook API exactly as Speckle defines it (`webhookCreate/Update/Delete`, `webhooks(id)`,
-//! `history(limit)`), plus `disabledReason`, an added field: a Speckle client that does not ask
-//! for it sees no difference. Every operation needs the stream's owner with `streams:write`.
+//! `history(limit)`), plus added fields a Speckle client that does not ask for them never sees:
+//! `disabledReason`, and `format` (output, and optional on both inputs). Every operation needs
+//! the stream's owner with `streams:write`.
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -29,6 +30,10 @@ pub struct Webhook {
     enabled: Option<bool>,
     /// Why the server disabled this webhook (it kept failing), if it did; null otherwise.
     disabled_reason: Option<String>,
+    /// How deliveries are encoded and signed: `speckle-string` (`{"payload":"<json string>"}`,
+    /// signed over that string) or `speckle-object` (`{"payload":{…}}`, signed over the raw body,
+    /// as Speckle sends since 2.12). Both also carry the Standard Webhooks headers.
+    format: String,
 }
 
 #[ComplexObject]
@@ -63,6 +68,7 @@ impl From<webhook_config::Model> for Webhook {
             description: w.description,
             enabled: Some(w.enabled),
             disabled_reason: w.disabled_reason,
+            format: w.format,
         }
     }
 }
@@ -132,6 +138,8 @@ pub struct WebhookCreateInput {
     triggers: Vec<String>,
     secret: Option<String>,
     enabled: Option<bool>,
+    /// `speckle-string` or `speckle-object`; the server's default (`WEBHOOK_FORMAT`) if omitted.
+    format: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -143,6 +151,9 @@ pub struct WebhookUpdateInput {
     secret: Option<String>,
     enabled: Option<bool>,
     triggers: Option<Vec<String>>,
+    /// `speckle-string` or `speckle-object`; queued events, retries, pings and redeliveries are
+    /// sent in the new format from now on.
+    format: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -186,6 +197,7 @@ impl WebhookMutation {
             &st.db,
             &st.secrets,
             &st.guard,
+            &st.config.wire,
             svc::CreateInput {
                 stream_id: webhook.stream_id,
                 url: webhook.url,
@@ -193,6 +205,7 @@ impl WebhookMutation {
                 triggers: webhook.triggers,
                 secret: webhook.secret,
                 enabled: webhook.enabled,
+                format: webhook.format,
             },
         )
         .await
@@ -210,6 +223,7 @@ impl WebhookMutation {
             &st.db,
             &st.secrets,
             &st.guard,
+            &st.config.wire,
             svc::UpdateInput {
                 id: webhook.id,
                 stream_id: webhook.stream_id,
@@ -218,6 +232,7 @@ impl WebhookMutation {
                 secret: webhook.secret,
                 enabled: webhook.enabled,
                 triggers: webhook.triggers,
+                format: webhook.format,
             },
         )
         .await

@@ -2,7 +2,11 @@
 //! atomic 100-per-stream cap, the write-only secret, partial updates and input validation.
 //! Every refusal happens before anything is written.
 //!
-//! Secrets are sealed here, before they reach the database, and a URL whose host is an IP literal
+//! Secrets are sealed here, before they reach the database. Changing a secret keeps the one it
+//! replaces (still sealed: the stored value is moved, never opened and sealed again) as the
+//! previous secret until `SECRET_ROTATION_GRACE` from now; the move is one `UPDATE` setting
+//! `previous_secret = secret`, so two changes racing each other cannot both keep the same old
+//! value. A URL whose host is an IP literal
 //! is judged by the dispatcher's own [`Guard`] when it is saved (same rule, same sentence): such a
 //! URL can never be delivered, so accepting it would only defer the refusal. Host names are still
 //! judged at delivery time, on the addresses actually connected to, since DNS answers change.
@@ -10,6 +14,7 @@
 use chrono::Utc;
 use entity::webhook_config::{self, MAX_PER_STREAM};
 use entity::webhook_event;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -17,7 +22,9 @@ use sea_orm::{
 use streamhooks_worker::guard::Guard;
 use streamhooks_worker::secrets::{store, Secrets};
 use streamhooks_worker::triggers::TRIGGERS;
+use streamhooks_worker::wire::Format;
 
+use crate::config::WireConfig;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
 use crate::validate;
@@ -34,6 +41,8 @@ pub struct CreateInput {
     pub triggers: Vec<String>,
     pub secret: Option<String>,
     pub enabled: Option<bool>,
+    /// `None`: the server's `WEBHOOK_FORMAT`.
+    pub format: Option<String>,
 }
 
 #[derive(Default)]
@@ -45,6 +54,18 @@ pub struct UpdateInput {
     pub secret: Option<String>,
     pub enabled: Option<bool>,
     pub triggers: Option<Vec<String>>,
+    pub format: Option<String>,
+}
+
+/// A known format name, or `BAD_USER_INPUT` listing the valid ones.
+pub fn validate_format(format: &str) -> Result<Format> {
+    format.parse().map_err(|_| {
+        Error::bad_input(format!(
+            "Unknown webhook format {}; valid formats are: {}",
+            validate::shown(format),
+            Format::names()
+        ))
+    })
 }
 
 pub fn validate_url(url: &str) -> Result<String> {
@@ -136,6 +157,7 @@ pub async fn create<C: TransactionTrait>(
     db: &C,
     secrets: &Secrets,
     guard: &Guard,
+    wire: &WireConfig,
     input: CreateInput,
 ) -> Result<String> {
     validate::id(&input.stream_id, "stream id")?;
@@ -148,6 +170,10 @@ pub async fn create<C: TransactionTrait>(
     if let Some(s) = &input.secret {
         validate_secret(s)?;
     }
+    let format = match &input.format {
+        Some(f) => validate_format(f)?,
+        None => wire.webhook_format,
+    };
     let secret = seal_secret(secrets, input.secret)?;
     let now = Utc::now();
     let id = new_id();
@@ -188,6 +214,9 @@ pub async fn create<C: TransactionTrait>(
         consecutive_failures: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
+        format: Set(format.as_str().to_owned()),
+        previous_secret: Set(None),
+        previous_secret_expires_at: Set(None),
     }
     .insert(&txn)
     .await?;
@@ -214,14 +243,17 @@ pub async fn find_on_stream<C: ConnectionTrait>(
 }
 
 /// Changes only the fields given. Re-enabling clears an automatic disable and its failure count.
+/// A new secret starts a rotation (see the module docs); setting the current secret again
+/// changes nothing, and clearing it (`""`) ends any grace at once.
 pub async fn update<C: ConnectionTrait>(
     db: &C,
     secrets: &Secrets,
     guard: &Guard,
+    wire: &WireConfig,
     input: UpdateInput,
 ) -> Result<String> {
     let existing = find_on_stream(db, &input.id, &input.stream_id).await?;
-    let mut am: webhook_config::ActiveModel = existing.into();
+    let mut am = <webhook_config::ActiveModel as Default>::default();
     if let Some(url) = &input.url {
         let url = validate_url(url)?;
         check_destination(guard, &url)?;
@@ -231,10 +263,33 @@ pub async fn update<C: ConnectionTrait>(
         validate_description(&d)?;
         am.description = Set(Some(d));
     }
+    let mut keep_previous = false;
     let secret_changed = input.secret.is_some();
     if let Some(s) = input.secret {
         validate_secret(&s)?;
-        am.secret = Set(seal_secret(secrets, Some(s))?);
+        let current = existing.secret.as_deref().map(|c| secrets.open(c));
+        if s.is_empty() {
+            am.secret = Set(None);
+            am.previous_secret = Set(None);
+            am.previous_secret_expires_at = Set(None);
+        } else if !matches!(&current, Some(Ok(c)) if *c == s) {
+            am.secret = Set(seal_secret(secrets, Some(s))?);
+            // Only a secret that signs today may sign during the grace: none when there was no
+            // secret (the empty key is no secret) or when it cannot be opened any more.
+            keep_previous = matches!(current, Some(Ok(_))) && !wire.secret_rotation_grace.is_zero();
+            if keep_previous {
+                let grace =
+                    i64::try_from(wire.secret_rotation_grace.as_millis()).unwrap_or(i64::MAX);
+                am.previous_secret_expires_at =
+                    Set(Some(Utc::now().timestamp_millis().saturating_add(grace)));
+            } else {
+                am.previous_secret = Set(None);
+                am.previous_secret_expires_at = Set(None);
+            }
+        }
+    }
+    if let Some(f) = &input.format {
+        am.format = Set(validate_format(f)?.as_str().to_owned());
     }
     if let Some(t) = &input.triggers {
         am.triggers = Set(triggers_json(&validate_triggers(t)?));
@@ -247,7 +302,22 @@ pub async fn update<C: ConnectionTrait>(
         }
     }
     am.updated_at = Set(Utc::now());
-    am.update(db).await?;
+    let mut q = webhook_config::Entity::update_many().set(am);
+    if keep_previous {
+        // The value stored when this statement runs, not the one read above.
+        q = q.col_expr(
+            webhook_config::Column::PreviousSecret,
+            Expr::col(webhook_config::Column::Secret).into(),
+        );
+    }
+    let updated = q
+        .filter(webhook_config::Column::Id.eq(&input.id))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        // Deleted since it was read.
+        return Err(Error::forbidden(MISMATCH));
+    }
     if secret_changed {
         store::scrub(db).await;
     }

@@ -20,3 +20,4 @@ mod storage;
 mod support;
 mod validation;
 mod webhooks;
+mod wire;

@@ -24,7 +24,7 @@ use super::{
 
 /// Every `webhooks_config` column that holds a sealed secret. A second secret per webhook (the
 /// previous one, during rotation) is one more entry here: the passes below cover it unchanged.
-pub const SEALED_COLUMNS: &[&str] = &["secret"];
+pub const SEALED_COLUMNS: &[&str] = &["secret", "previous_secret"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -179,6 +179,21 @@ pub async fn scrub<C: ConnectionTrait>(db: &C) {
             tracing::warn!(error = %e, "the SQLite checkpoint after removing a webhook secret failed")
         }
     }
+}
+
+/// Erases the previous secrets whose rotation grace ended before `now_ms` (the dispatcher
+/// already ignores them); returns how many. The caller scrubs.
+pub async fn forget_expired_previous<C: ConnectionTrait>(
+    db: &C,
+    now_ms: i64,
+) -> Result<u64, DbErr> {
+    let stmt = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE webhooks_config SET previous_secret = NULL, previous_secret_expires_at = NULL \
+         WHERE previous_secret_expires_at <= $1",
+        [now_ms.into()],
+    );
+    Ok(db.execute(stmt).await?.rows_affected())
 }
 
 /// Why a stored secret is unusable, as a sentence for `statusInfo`.

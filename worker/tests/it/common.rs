@@ -179,6 +179,8 @@ pub async fn insert_webhook(
         consecutive_failures: Set(0),
         created_at: Set(Utc::now()),
         updated_at: Set(Utc::now()),
+        // The format is the column's default, `speckle-string`, as for webhooks made before it.
+        ..Default::default()
     }
     .insert(db)
     .await

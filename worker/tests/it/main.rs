@@ -9,6 +9,7 @@ mod isolation;
 mod lease;
 mod outcomes;
 mod retention;
+mod rotation;
 mod schema;
 mod secrets;
 mod shutdown;
