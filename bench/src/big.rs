@@ -101,7 +101,7 @@ pub async fn build(pg: Option<&str>, n: usize) -> Result<Big, BoxError> {
         .to_owned();
     let t = Instant::now();
     seed_history(&big.bench.db, &big.webhook, n).await?;
-    let hooks = seed::webhooks(&big.bench.db, "http://203.0.113.2", 10).await?;
+    let hooks = seed::plain_webhooks(&big.bench.db, "http://203.0.113.2", 10).await?;
     seed::events(&big.bench.db, &hooks, BACKLOG).await?;
     let analyse = match big.bench.db.get_database_backend() {
         DatabaseBackend::Postgres => "VACUUM ANALYZE",

@@ -10,17 +10,20 @@
 //! two-core machine vary by tens of percent. Peak RSS is `VmHWM`, reset (via `clear_refs`) after
 //! seeding, so it measures the draining, not the bulk insert.
 
+mod attack;
 mod big;
 mod cpu;
 mod receiver;
 mod seed;
 mod side;
+mod wire;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::{queue_depth, Metrics, Notifier, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -45,18 +48,23 @@ struct Args {
     /// Webhooks the events are spread over.
     #[arg(long, default_value_t = 100)]
     webhooks: usize,
+    /// Wire format of those webhooks (`speckle-string`, the default, or `speckle-object`).
+    #[arg(long, default_value = "speckle-string", value_parser = |s: &str| s.parse::<streamhooks_worker::wire::Format>())]
+    format: streamhooks_worker::wire::Format,
     /// Only these scenarios (comma-separated: throughput, latency, rss, postgres, processes,
-    /// emit, and, not run by default, side, history, explain). `processes` drains PostgreSQL with
-    /// two `streamhooks worker` processes; `side` compares binaries on PostgreSQL with a separate
-    /// receiver process and CPU per process; `history` times `history(limit: 25)` on a webhook
-    /// with `--history-events` events; `explain` prints the query plans of docs/query-plans.md.
+    /// emit, attack, wire, and, not run by default, side, history, explain). `processes` drains
+    /// PostgreSQL with two `streamhooks worker` processes; `attack` sends issue 9's hostile
+    /// requests to a `streamhooks serve` process; `wire` is the CPU cost of building one request;
+    /// `side` compares binaries on PostgreSQL with a separate receiver process and CPU per
+    /// process; `history` times `history(limit: 25)` on a webhook with `--history-events` events;
+    /// `explain` prints the query plans of docs/query-plans.md.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput,latency,rss,postgres,processes,emit"
+        default_value = "throughput,latency,rss,postgres,processes,emit,attack,wire"
     )]
     only: Vec<String>,
-    /// The `streamhooks` binary the `processes` and `side` scenarios run (build it with
+    /// The `streamhooks` binary the `processes`, `attack` and `side` scenarios run (build it with
     /// `cargo build --release -p streamhooks-api`).
     #[arg(long, default_value = "target/release/streamhooks")]
     streamhooks_bin: std::path::PathBuf,
@@ -91,6 +99,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 struct Harness {
     bench: seed::BenchDb,
+    /// The key the webhooks' secrets are sealed with, as a server would seal them, and its text
+    /// for worker processes (`SECRETS_KEY`).
+    secrets: Secrets,
+    key: String,
     hooks: Vec<String>,
     seen: Arc<receiver::Seen>,
     notifier: Notifier,
@@ -105,9 +117,21 @@ impl Harness {
             None => seed::sqlite().await?,
         };
         let (addr, seen) = receiver::start().await?;
-        let hooks = seed::webhooks(&bench.db, &format!("http://{addr}"), args.webhooks).await?;
+        let key = streamhooks_worker::secrets::generate_key()?;
+        let secrets = Secrets::from_text(&key)?;
+        let sealed = secrets.seal("bench-secret")?;
+        let hooks = seed::webhooks(
+            &bench.db,
+            &format!("http://{addr}"),
+            args.webhooks,
+            &sealed,
+            args.format.as_str(),
+        )
+        .await?;
         Ok(Harness {
             bench,
+            secrets,
+            key,
             hooks,
             seen,
             notifier: Notifier::new(),
@@ -122,6 +146,7 @@ impl Harness {
         self.worker = Some(tokio::spawn(streamhooks_worker::run(
             self.bench.db.clone(),
             Arc::new(config),
+            self.secrets.clone(),
             self.notifier.clone(),
             Arc::new(Metrics::new()),
             self.cancel.clone(),
@@ -259,6 +284,7 @@ async fn two_processes(args: &Args, pg: &str, n: usize) -> Result<f64, BoxError>
                 "true",
             ])
             .env("RUST_LOG", "warn")
+            .env("SECRETS_KEY", &h.key)
             .stdout(std::process::Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", args.streamhooks_bin.display()))
@@ -349,8 +375,9 @@ async fn main() -> Result<(), BoxError> {
     let want = |s: &str| args.only.iter().any(|o| o == s);
     let runs = args.runs.max(1);
     println!(
-        "streamhooks-bench: {} webhooks, ~{} B payloads, concurrency {}, per webhook {}, batch {}, {} runs each",
+        "streamhooks-bench: {} webhooks ({}), ~{} B payloads, concurrency {}, per webhook {}, batch {}, {} runs each",
         args.webhooks,
+        args.format,
         seed::payload().len(),
         args.worker.concurrency,
         args.worker.per_webhook_concurrency,
@@ -452,6 +479,10 @@ async fn main() -> Result<(), BoxError> {
             _ => println!("(f) two worker processes: skipped (TEST_DATABASE_URL not set)"),
         }
     }
+    if want("wire") {
+        let secrets = Secrets::from_text(&streamhooks_worker::secrets::generate_key()?)?;
+        wire::run(&secrets, &seed::payload(), 50_000);
+    }
     if want("emit") {
         let pg = std::env::var("TEST_DATABASE_URL")
             .ok()
@@ -545,6 +576,36 @@ async fn main() -> Result<(), BoxError> {
             }
             b.finish().await;
         }
+    }
+    if want("attack") {
+        let (mut worst, mut p99, mut peak) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let f = attack::run(&args.streamhooks_bin).await?;
+            println!(
+                "  attack run: trivial query worst {:.1} ms (serverInfo {:.1} ms, stream(id) {:.1} ms; {:.1} ms before the attack), p99 {:.1} ms ({} probes over {:.1} s); peak RSS {:.1} MB ({:.1} MB after seeding); fan-out refused in {:.1} ms at worst, history flood in {:.1} ms; the 500: {:?}",
+                f.worst_trivial_ms,
+                f.worst_no_db_ms,
+                f.worst_db_ms,
+                f.quiet_worst_ms,
+                f.p99_trivial_ms,
+                f.probes,
+                f.attack_secs,
+                f.peak_rss_mb,
+                f.seeded_rss_mb,
+                f.fan_out_worst_ms,
+                f.flood_worst_ms,
+                f.outcomes
+            );
+            worst.push(f.worst_trivial_ms);
+            p99.push(f.p99_trivial_ms);
+            peak.push(f.peak_rss_mb);
+        }
+        println!(
+            "(g) attack on streamhooks serve (defaults): median worst trivial-query latency {:.1} ms, median p99 {:.1} ms, median peak RSS {:.1} MB",
+            median(worst),
+            median(p99),
+            median(peak)
+        );
     }
     Ok(())
 }

@@ -90,8 +90,44 @@ impl BenchDb {
     }
 }
 
-/// One stream and `n` webhooks pointing at `base_url/hook/<i>`; returns the webhook ids.
+/// One stream and `n` webhooks pointing at `base_url/hook/<i>`, each with the stored (sealed)
+/// secret `secret` and the wire format `format`; returns the webhook ids.
 pub async fn webhooks(
+    db: &DatabaseConnection,
+    base_url: &str,
+    n: usize,
+    secret: &str,
+    format: &str,
+) -> Result<Vec<String>, DbErr> {
+    let b = db.get_database_backend();
+    let now = Utc::now();
+    db.execute(Statement::from_sql_and_values(
+        b,
+        "INSERT INTO streams (id, name, description, is_public, created_at, updated_at) VALUES ($1, $2, NULL, $3, $4, $4)",
+        ["benchstream".into(), "Bench".into(), false.into(), now.into()],
+    ))
+    .await?;
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = format!("wh{i:05}");
+        db.execute(Statement::from_sql_and_values(
+            b,
+            "INSERT INTO webhooks_config (id, stream_id, url, description, secret, triggers, enabled, \
+             disabled_reason, consecutive_failures, created_at, updated_at, format) \
+             VALUES ($1, 'benchstream', $2, NULL, $3, '[\"commit_create\"]', $4, NULL, 0, $5, $5, $6)",
+            [id.as_str().into(), format!("{base_url}/hook/{i}").into(), secret.into(), true.into(), now.into(), format.into()],
+        ))
+        .await?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// One stream and `n` webhooks without a secret, pointing at `base_url/hook/<i>`, written with
+/// the columns every schema since the first has, so the side-by-side can seed a database made by
+/// any build (the format defaults to `speckle-string` where it exists; deliveries are signed with
+/// the empty key, as Speckle signs for a webhook without a secret). Returns the webhook ids.
+pub async fn plain_webhooks(
     db: &DatabaseConnection,
     base_url: &str,
     n: usize,
@@ -111,8 +147,8 @@ pub async fn webhooks(
             b,
             "INSERT INTO webhooks_config (id, stream_id, url, description, secret, triggers, enabled, \
              disabled_reason, consecutive_failures, created_at, updated_at) \
-             VALUES ($1, 'benchstream', $2, NULL, $3, '[\"commit_create\"]', $4, NULL, 0, $5, $5)",
-            [id.as_str().into(), format!("{base_url}/hook/{i}").into(), "bench-secret".into(), true.into(), now.into()],
+             VALUES ($1, 'benchstream', $2, NULL, NULL, '[\"commit_create\"]', $3, NULL, 0, $4, $4)",
+            [id.as_str().into(), format!("{base_url}/hook/{i}").into(), true.into(), now.into()],
         ))
         .await?;
         ids.push(id);

@@ -113,7 +113,8 @@ pub async fn once(
     if !migrated.success() {
         return Err(format!("{} migrate failed", bin.display()).into());
     }
-    let hooks = seed::webhooks(&bench.db, &format!("http://{}", receiver.addr), webhooks).await?;
+    let hooks =
+        seed::plain_webhooks(&bench.db, &format!("http://{}", receiver.addr), webhooks).await?;
     seed::events(&bench.db, &hooks, n).await?;
     let new_schema = seed::has_queue_table(&bench.db).await?;
     bench.db.execute_unprepared("VACUUM ANALYZE").await?;

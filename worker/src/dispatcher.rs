@@ -41,6 +41,7 @@ use crate::claim::Claimed;
 use crate::guard::Guard;
 use crate::metrics::{Metrics, Outcome};
 use crate::record::{self, Update};
+use crate::secrets::Secrets;
 use crate::{claim, deliver, listen, retention, retry, Error, Notifier, WorkerConfig};
 
 /// Full lanes named in one claim's `NOT IN`, to stay well within bind-parameter limits; rows of
@@ -57,15 +58,13 @@ const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(5);
 pub async fn run(
     db: DatabaseConnection,
     config: Arc<WorkerConfig>,
+    secrets: Secrets,
     notifier: Notifier,
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
 ) -> Result<(), Error> {
     config.validate().map_err(Error::Config)?;
-    let guard = Arc::new(Guard {
-        allow_local_network: config.allow_local_network,
-        allowed_cidrs: config.allowed_cidrs.clone(),
-    });
+    let guard = Arc::new(Guard::from_config(&config));
     let client = deliver::client(&config, guard.clone())?;
     let (records, recorder) =
         record::spawn(db.clone(), config.disable_after_failures, notifier.clone());
@@ -93,6 +92,7 @@ pub async fn run(
         config,
         client,
         guard,
+        secrets,
         metrics,
         records,
         lanes: HashMap::new(),
@@ -145,6 +145,7 @@ struct Dispatcher {
     config: Arc<WorkerConfig>,
     client: reqwest::Client,
     guard: Arc<Guard>,
+    secrets: Secrets,
     metrics: Arc<Metrics>,
     records: mpsc::Sender<Update>,
     global: Arc<Semaphore>,
@@ -433,6 +434,7 @@ impl Dispatcher {
     fn spawn(&mut self, job: Job, global: OwnedSemaphorePermit, lane: OwnedSemaphorePermit) {
         let client = self.client.clone();
         let guard = self.guard.clone();
+        let secrets = self.secrets.clone();
         let config = self.config.clone();
         let metrics = self.metrics.clone();
         let records = self.records.clone();
@@ -441,7 +443,7 @@ impl Dispatcher {
             let started_at = Utc::now();
             let attempt = {
                 let _in_flight = metrics.start_request();
-                deliver::attempt(&client, &guard, &config, &job.event, &job.webhook).await
+                deliver::attempt(&client, &guard, &config, &secrets, &job.event, &job.webhook).await
             };
             metrics.record(attempt.outcome(), attempt.elapsed());
             let update = retry::conclude(

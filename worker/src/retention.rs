@@ -1,8 +1,8 @@
 //! Pruning the history: finished events (status 2 or 3) older than `retention_max_age`, finished
 //! events beyond the newest `retention_keep_per_webhook` of each webhook, and webhooks whose stream
-//! is gone once nothing of theirs is pending (their events go with them by cascade). An event's
-//! payload, attempts and queue row go with it by cascade, and its webhook's event count drops in
-//! the same transaction.
+//! is gone once nothing of theirs is pending (their events go with them by cascade); and previous
+//! secrets whose rotation grace has ended. An event's payload, attempts and queue row go with it
+//! by cascade, and its webhook's event count drops in the same transaction.
 //!
 //! Every delete is capped at [`BATCH`] rows per statement and the task yields between statements.
 //! One `DELETE` of a million rows would hold SQLite's single write lock (or, on PostgreSQL, a long
@@ -211,6 +211,13 @@ pub async fn run_once(
         ))
         .await?;
     report.webhooks_deleted = res.rows_affected();
+    // A previous secret whose rotation grace is over signs nothing any more: it goes too.
+    let forgotten =
+        crate::secrets::store::forget_expired_previous(db, Utc::now().timestamp_millis()).await?;
+    if report.webhooks_deleted > 0 || forgotten > 0 {
+        // Their sealed secrets go with them, off the disk too.
+        crate::secrets::store::scrub(db).await;
+    }
     Ok(report)
 }
 
