@@ -69,6 +69,7 @@ impl Auth {
         scope: &str,
     ) -> Result<&user::Model> {
         let user = self.require_scope(scope)?;
+        crate::validate::id(stream_id, "stream id")?;
         let role = stream_acl::role_of(db, stream_id, &user.id).await?;
         match role {
             Some(r) if role_rank(&r) >= role_rank(min_role) => Ok(user),

@@ -66,12 +66,16 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
         // Per-connection settings, so they go on the connect options, not one PRAGMA on one
         // connection. WAL lets GraphQL reads run while the dispatcher writes; NORMAL keeps every
         // committed status across a process crash, which is what the outbox promises; the busy
-        // timeout turns writer contention into waiting rather than errors.
+        // timeout turns writer contention into waiting rather than errors. `secure_delete`
+        // overwrites deleted and replaced values with zeros (a changed or deleted webhook secret,
+        // a revoked token's digest), so free pages keep nothing readable; the WAL's older page
+        // copies are emptied after such writes (`secrets::store::scrub`).
         opts.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
+                .pragma("secure_delete", "ON")
         });
     }
     let db = Database::connect(opts)

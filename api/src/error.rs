@@ -20,6 +20,11 @@ pub enum Error {
         code: &'static str,
         message: String,
     },
+    /// A limit on what one request may cost (answer size, server busy); the code says which.
+    Limit {
+        code: &'static str,
+        message: String,
+    },
     Db(sea_orm::DbErr),
     Internal(String),
 }
@@ -44,7 +49,7 @@ impl Error {
         match self {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::BadInput(_) => "BAD_USER_INPUT",
-            Self::NotFound { code, .. } => code,
+            Self::NotFound { code, .. } | Self::Limit { code, .. } => code,
             Self::Db(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -52,7 +57,10 @@ impl Error {
     /// What the client may see.
     pub fn public_message(&self) -> String {
         match self {
-            Self::Forbidden(m) | Self::BadInput(m) | Self::NotFound { message: m, .. } => m.clone(),
+            Self::Forbidden(m)
+            | Self::BadInput(m)
+            | Self::NotFound { message: m, .. }
+            | Self::Limit { message: m, .. } => m.clone(),
             Self::Db(_) | Self::Internal(_) => {
                 "Internal server error; the server log has the details".into()
             }

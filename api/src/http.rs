@@ -1,41 +1,38 @@
-//! The HTTP surface: GraphiQL on `GET /graphql`, queries on `POST /graphql`, and the operator
-//! endpoints. The body limit wraps everything, so an oversized request is refused with 413
-//! before any of it is parsed. The object routes are merged after that layer: they have their
-//! own, larger limit (`MAX_OBJECT_UPLOAD_BYTES`, see [`crate::backend::objects`]).
+//! The HTTP surface: GraphiQL on `GET /graphql`, queries on `POST /graphql`
+//! ([`crate::graphql::endpoint`]), event ingest, the object routes, and the operator endpoints.
+//! The API routes read their bodies within MAX_REQUEST_BYTES ([`crate::limits::body`]), so an
+//! oversized request is refused with 413 before any of it is parsed; the object routes have their
+//! own, larger limit (`MAX_OBJECT_UPLOAD_BYTES`, see [`crate::backend::objects`]); the operator
+//! endpoints take no body.
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use sea_orm::ConnectionTrait;
-use tower_http::limit::RequestBodyLimitLayer;
 
+use crate::graphql::endpoint::{self, Endpoint};
 use crate::graphql::AppSchema;
+use crate::limits::body::limited;
 use crate::state::AppState;
 
-#[derive(Clone)]
-struct HttpState {
-    app: AppState,
-    schema: AppSchema,
-}
-
 pub fn router(app: AppState, schema: AppSchema) -> Router {
-    let limit = app.config.max_request_bytes;
-    let objects = crate::backend::objects::router(app.clone());
-    let rest = Router::new()
+    let limits = &app.config.limits;
+    let (max, deadline) = (limits.max_request_bytes, limits.request_deadline);
+    // Body limits are per router: a router with another limit (object uploads) brings its own.
+    let graphql = Router::new()
+        .route("/graphql", get(graphiql).post(endpoint::graphql))
+        .with_state(Endpoint::new(app.clone(), schema));
+    let ingest = Router::new()
         .route("/api/events", post(crate::webhooks::ingest::ingest))
-        .with_state(app.clone())
-        .merge(operator_router(app.clone()))
-        .merge(crate::console::router());
-    Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
-        .with_state(HttpState { app, schema })
-        .merge(rest)
-        .layer(RequestBodyLimitLayer::new(limit))
-        .merge(objects) // after the layer: object routes have their own, larger limit
+        .with_state(app.clone());
+    limited(graphql, max, deadline)
+        .merge(limited(ingest, max, deadline))
+        .merge(crate::backend::objects::router(app.clone()))
+        .merge(operator_router(app))
+        .merge(crate::console::router())
 }
 
 /// `/healthz`, `/readyz`, `/metrics`: served by `serve`, and by `worker` on `--metrics-bind`.
@@ -49,20 +46,6 @@ pub fn operator_router(app: AppState) -> Router {
 
 async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").finish())
-}
-
-async fn graphql(State(s): State<HttpState>, headers: HeaderMap, req: GraphQLRequest) -> Response {
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let auth = match crate::auth::from_header(&s.app.db, header).await {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::error!(error = ?e, "token lookup failed");
-            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
-        }
-    };
-    GraphQLResponse::from(s.schema.execute(req.into_inner().data(auth)).await).into_response()
 }
 
 /// Liveness: the process answers.
@@ -92,7 +75,7 @@ async fn metrics(State(app): State<AppState>) -> Response {
     };
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(depth),
+        app.metrics.render(depth) + &app.limits.in_flight.render(),
     )
         .into_response()
 }

@@ -9,8 +9,9 @@
 //! - [`webhooks`]: the webhook API (configuration, history, pings, event ingest);
 //! - [`console`]: the web console at `GET /`, a GraphQL client served from files in the binary;
 //! - [`graphql`] assembles the schema, [`http`] the router; [`auth`], [`db`], [`config`],
-//!   [`state`] and [`error`] are shared by all; [`receive`] and [`testkit`] are tools for
-//!   people testing their receivers and integrations.
+//!   [`state`] and [`error`] are shared by all, as are [`validate`] (every check on text a user
+//!   sends) and [`limits`] (what one request may cost); [`receive`] and [`testkit`] are tools
+//!   for people testing their receivers and integrations.
 
 #![forbid(unsafe_code)]
 
@@ -23,14 +24,17 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod receive;
 pub mod state;
 pub mod testkit;
+pub mod validate;
 pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use streamhooks_worker::secrets;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +57,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("dispatcher failed: {0}")]
     Worker(String),
+    #[error(transparent)]
+    Secrets(#[from] streamhooks_worker::secrets::store::StoreError),
 }
 
 /// What [`start`] runs besides the HTTP API.
@@ -118,7 +124,8 @@ pub async fn start(
     config.validate().map_err(StartError::Config)?;
     let config = Arc::new(config);
     let db = db::connect_and_migrate(&config.db.url()).await?;
-    let state = AppState::new(db, config, streamhooks_worker::Notifier::new());
+    let secrets = secrets::store::prepare(&db, &config.secrets).await?;
+    let state = AppState::new(db, config, secrets, streamhooks_worker::Notifier::new());
     let worker = opts.worker.then(|| spawn_worker(&state, cancel.clone()));
     let schema = graphql::build_schema(state.clone());
     let app = http::router(state.clone(), schema);
@@ -145,6 +152,7 @@ fn spawn_worker(
     tokio::spawn(streamhooks_worker::run(
         state.db.clone(),
         Arc::new(state.config.worker.clone()),
+        state.secrets.clone(),
         state.notifier.clone(),
         state.metrics.clone(),
         cancel,
@@ -156,8 +164,14 @@ fn spawn_worker(
 pub async fn run_worker(config: Config, cancel: CancellationToken) -> Result<(), StartError> {
     config.validate().map_err(StartError::Config)?;
     let db = db::connect_and_migrate(&config.db.url()).await?;
+    let secrets = secrets::store::prepare(&db, &config.secrets).await?;
     let metrics_bind = config.metrics_bind;
-    let state = AppState::new(db, Arc::new(config), streamhooks_worker::Notifier::new());
+    let state = AppState::new(
+        db,
+        Arc::new(config),
+        secrets,
+        streamhooks_worker::Notifier::new(),
+    );
     let ops = match metrics_bind {
         Some(addr) => {
             let listener = TcpListener::bind(addr)

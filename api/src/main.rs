@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use streamhooks_api::backend::service;
 use streamhooks_api::config::{Config, DbArgs};
 use streamhooks_api::{bind_and_start, db, StartOptions};
+use streamhooks_worker::secrets::{store, SecretsConfig};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -40,7 +41,8 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// A local receiver that verifies signatures and prints payloads (for testing integrations).
+    /// A local receiver that verifies signatures and prints payloads (for testing integrations):
+    /// either body format, X-WEBHOOK-SIGNATURE and the Standard Webhooks signature and timestamp.
     Receive {
         /// Port to listen on (0 picks a free one and prints it).
         #[arg(long)]
@@ -55,6 +57,14 @@ enum Command {
         /// Status to answer (e.g. 500 to test retries).
         #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(100..=599))]
         status: u16,
+        /// Accept only this body format (`speckle-string` or `speckle-object`); by default the
+        /// format is detected from the body and printed.
+        #[arg(long, value_parser = |s: &str| s.parse::<streamhooks_worker::wire::Format>())]
+        format: Option<streamhooks_worker::wire::Format>,
+        /// How far `webhook-timestamp` may be from now before the request is refused as a
+        /// replay (the Standard Webhooks libraries' 5 minutes by default).
+        #[arg(long, default_value = "5m", value_parser = streamhooks_worker::config::parse_duration)]
+        tolerance: std::time::Duration,
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` in the repository is this output.
     Schema,
@@ -62,6 +72,29 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Manage the key webhook secrets are encrypted with.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Re-encrypt every webhook secret under a new key, in one transaction. Safe to run again:
+    /// secrets already under the new key are left as they are. Then give every process the new
+    /// key and restart it.
+    Rekey {
+        /// File holding the new key (32 bytes as base64 or hex, mode 0600); created with a fresh
+        /// random key if it does not exist.
+        #[arg(long)]
+        new_key_file: std::path::PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+        /// The current key, found as `serve` finds it.
+        #[command(flatten)]
+        secrets: SecretsConfig,
     },
 }
 
@@ -92,32 +125,34 @@ fn init_tracing() {
         .init();
 }
 
-/// Cancels `token` on Ctrl-C or SIGTERM. The SIGTERM handler is registered before this returns
-/// (not inside the spawned task), so a signal sent right after the caller reports "listening"
-/// cannot hit the default action and kill the process uncleanly.
+/// Cancels `token` on Ctrl-C or SIGTERM. The handlers are registered before this returns, so a
+/// signal sent as soon as the process says it is listening is handled, not fatal.
 fn cancel_on_signals(token: CancellationToken) {
     #[cfg(unix)]
-    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term = match term {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still works");
-                    let _ = ctrl_c.await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                    tracing::info!("shutting down");
                     token.cancel();
-                    return;
-                }
-            };
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
+                });
+                return;
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still works");
             }
         }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
+    }
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
         token.cancel();
     });
@@ -149,7 +184,19 @@ async fn main() -> ExitCode {
             host,
             secret,
             status,
-        }) => receive(port, host, secret, status).await,
+            format,
+            tolerance,
+        }) => {
+            let opts = streamhooks_api::receive::ReceiveOptions {
+                addr: std::net::SocketAddr::new(host, port),
+                secret,
+                status: axum::http::StatusCode::from_u16(status)
+                    .unwrap_or(axum::http::StatusCode::OK),
+                format,
+                tolerance,
+            };
+            receive(opts).await
+        }
         Some(Command::Schema) => {
             print!("{}", streamhooks_api::graphql::sdl());
             Ok(())
@@ -163,6 +210,14 @@ async fn main() -> ExitCode {
                     db: d,
                 },
         }) => user_create(&d, &name, &email, admin).await,
+        Some(Command::Secrets {
+            command:
+                SecretsCommand::Rekey {
+                    new_key_file,
+                    db: d,
+                    secrets,
+                },
+        }) => rekey(&d, &secrets, &new_key_file).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -175,10 +230,10 @@ async fn main() -> ExitCode {
 
 async fn serve(config: Config, no_worker: bool) -> Result<(), String> {
     let cancel = CancellationToken::new();
-    let running = bind_and_start(config, StartOptions { worker: !no_worker }, cancel.clone())
+    cancel_on_signals(cancel.clone());
+    let running = bind_and_start(config, StartOptions { worker: !no_worker }, cancel)
         .await
         .map_err(|e| e.to_string())?;
-    cancel_on_signals(cancel);
     tracing::info!(url = %running.url(), graphiql = %format!("{}/graphql", running.url()), "listening");
     running.wait().await.map_err(|e| e.to_string())
 }
@@ -206,27 +261,44 @@ async fn user_create(d: &DbArgs, name: &str, email: &str, admin: bool) -> Result
     Ok(())
 }
 
-async fn receive(
-    port: u16,
-    host: std::net::IpAddr,
-    secret: Option<String>,
-    status: u16,
+async fn rekey(
+    d: &DbArgs,
+    current: &SecretsConfig,
+    new_key_file: &std::path::Path,
 ) -> Result<(), String> {
-    let status =
-        axum::http::StatusCode::from_u16(status).map_err(|e| format!("--status {status}: {e}"))?;
-    let opts = streamhooks_api::receive::ReceiveOptions {
-        addr: std::net::SocketAddr::new(host, port),
-        secret,
-        status,
-    };
+    let db = db::connect_and_migrate(&d.url())
+        .await
+        .map_err(|e| e.to_string())?;
+    let current = store::prepare(&db, current)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (new, source) = store::key_file_or_create(new_key_file).map_err(|e| e.to_string())?;
+    let done = store::rekey(&db, &current, &new)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "re-encrypted {} webhook secret(s) under the key from {source}, fingerprint {}; {} were \
+         already under it. Now give every process that shares this database the new key \
+         (SECRETS_KEY_FILE={}, or SECRETS_KEY set to its contents) and restart them; if one wrote \
+         a secret with the old key meanwhile, run this again.",
+        done.resealed + done.legacy,
+        new.fingerprint(),
+        done.already_new,
+        new_key_file.display(),
+    );
+    Ok(())
+}
+
+async fn receive(opts: streamhooks_api::receive::ReceiveOptions) -> Result<(), String> {
     let cancel = CancellationToken::new();
     cancel_on_signals(cancel.clone());
-    streamhooks_api::receive::run(opts, cancel, |addr| {
+    let (addr, status) = (opts.addr, opts.status);
+    streamhooks_api::receive::run(opts, cancel, |bound| {
         eprintln!(
-            "receiving webhooks on http://{addr}/ (any path); answering {}",
+            "receiving webhooks on http://{bound}/ (any path); answering {}",
             status.as_u16()
         );
     })
     .await
-    .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))
+    .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }

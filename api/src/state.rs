@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
+use streamhooks_worker::guard::Guard;
 use streamhooks_worker::outbox::ServerInfo;
+use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::{Metrics, Notifier};
 
 use crate::config::Config;
@@ -19,22 +21,37 @@ pub struct AppState {
     pub notifier: Notifier,
     /// Delivery counters of this process's dispatcher (zero when it runs none), for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The key webhook secrets are sealed with (the API seals, the dispatcher opens).
+    pub secrets: Secrets,
+    /// The dispatcher's outbound rule, applied to literal addresses when a webhook is saved.
+    pub guard: Arc<Guard>,
+    /// Requests in flight and the answer-size pool, shared by every request (`crate::limits`).
+    pub limits: Arc<crate::limits::Guards>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, config: Arc<Config>, notifier: Notifier) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        config: Arc<Config>,
+        secrets: Secrets,
+        notifier: Notifier,
+    ) -> Self {
         let server_info = Arc::new(ServerInfo {
             name: config.server_name.clone(),
             description: config.server_description.clone(),
             canonical_url: config.canonical_url.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         });
+        let guard = Arc::new(Guard::from_config(&config.worker));
         Self {
+            limits: Arc::new(crate::limits::Guards::new(&config.limits)),
             db,
             config,
             server_info,
             notifier,
             metrics: Arc::new(Metrics::new()),
+            secrets,
+            guard,
         }
     }
 

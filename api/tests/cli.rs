@@ -10,11 +10,16 @@ use streamhooks_api::testkit::TestDatabase;
 
 const BIN: &str = env!("CARGO_BIN_EXE_streamhooks");
 
+/// A secrets key for the commands below, so none of them writes `streamhooks.key` into the
+/// working directory (the repository).
+const KEY: &str = "c3RyZWFtaG9va3MgY2xpIHRlc3RzIHNlY3JldHMgayE=";
+
 /// Runs the binary to completion with `DATABASE_URL` set and logging off.
 fn run<const N: usize>(args: [&str; N], database_url: &str) -> std::process::Output {
     Command::new(BIN)
         .args(args)
         .env("DATABASE_URL", database_url)
+        .env("SECRETS_KEY", KEY)
         .env("RUST_LOG", "off")
         .output()
         .unwrap_or_else(|e| panic!("run {args:?}: {e}"))
@@ -129,6 +134,7 @@ fn sigterm_shuts_serve_down_gracefully() {
     let mut child = Command::new(BIN)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("DATABASE_URL", &url)
+        .env("SECRETS_KEY", KEY)
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())

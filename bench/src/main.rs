@@ -10,14 +10,20 @@
 //! two-core machine vary by tens of percent. Peak RSS is `VmHWM`, reset (via `clear_refs`) after
 //! seeding, so it measures the draining, not the bulk insert.
 
+mod attack;
+mod big;
+mod cpu;
 mod receiver;
 mod seed;
+mod side;
+mod wire;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::{queue_depth, Metrics, Notifier, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -42,26 +48,61 @@ struct Args {
     /// Webhooks the events are spread over.
     #[arg(long, default_value_t = 100)]
     webhooks: usize,
+    /// Wire format of those webhooks (`speckle-string`, the default, or `speckle-object`).
+    #[arg(long, default_value = "speckle-string", value_parser = |s: &str| s.parse::<streamhooks_worker::wire::Format>())]
+    format: streamhooks_worker::wire::Format,
     /// Only these scenarios (comma-separated: throughput, latency, rss, postgres, processes,
-    /// emit). `processes` drains PostgreSQL with two `streamhooks worker` processes.
+    /// emit, attack, wire, and, not run by default, side, history, explain). `processes` drains
+    /// PostgreSQL with two `streamhooks worker` processes; `attack` sends issue 9's hostile
+    /// requests to a `streamhooks serve` process; `wire` is the CPU cost of building one request;
+    /// `side` compares binaries on PostgreSQL with a separate receiver process and CPU per
+    /// process; `history` times `history(limit: 25)` on a webhook with `--history-events` events;
+    /// `explain` prints the query plans of docs/query-plans.md.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput,latency,rss,postgres,processes,emit"
+        default_value = "throughput,latency,rss,postgres,processes,emit,attack,wire"
     )]
     only: Vec<String>,
-    /// The `streamhooks` binary the `processes` scenario runs (build it with
+    /// The `streamhooks` binary the `processes`, `attack` and `side` scenarios run (build it with
     /// `cargo build --release -p streamhooks-api`).
     #[arg(long, default_value = "target/release/streamhooks")]
     streamhooks_bin: std::path::PathBuf,
+    /// `side`: another `streamhooks` binary to run alternately with `--streamhooks-bin`, e.g.
+    /// today's main built in its own worktree.
+    #[arg(long)]
+    baseline_bin: Option<std::path::PathBuf>,
+    /// `side`: the PostgreSQL server's `postmaster.pid` (in its data directory), to find its
+    /// processes and read their CPU time. The server must be the one TEST_DATABASE_URL names.
+    #[arg(long)]
+    pg_pidfile: Option<std::path::PathBuf>,
+    /// `side`: backlogs drained, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "5000,50000")]
+    side_queued: Vec<usize>,
+    /// `side`: webhooks the backlog is spread over.
+    #[arg(long, default_value_t = 10)]
+    side_webhooks: usize,
+    /// `history` and `explain`: events stored for the one webhook whose history is read.
+    #[arg(long, default_value_t = 1_000_000)]
+    history_events: usize,
+    /// `history`: requests timed (after 20 to warm up).
+    #[arg(long, default_value_t = 500)]
+    history_requests: usize,
+    /// Internal: serve as the `side` scenario's receiver process.
+    #[arg(long, hide = true)]
+    serve_receiver: bool,
     #[command(flatten)]
     worker: WorkerConfig,
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 struct Harness {
     bench: seed::BenchDb,
+    /// The key the webhooks' secrets are sealed with, as a server would seal them, and its text
+    /// for worker processes (`SECRETS_KEY`).
+    secrets: Secrets,
+    key: String,
     hooks: Vec<String>,
     seen: Arc<receiver::Seen>,
     notifier: Notifier,
@@ -76,9 +117,21 @@ impl Harness {
             None => seed::sqlite().await?,
         };
         let (addr, seen) = receiver::start().await?;
-        let hooks = seed::webhooks(&bench.db, &format!("http://{addr}"), args.webhooks).await?;
+        let key = streamhooks_worker::secrets::generate_key()?;
+        let secrets = Secrets::from_text(&key)?;
+        let sealed = secrets.seal("bench-secret")?;
+        let hooks = seed::webhooks(
+            &bench.db,
+            &format!("http://{addr}"),
+            args.webhooks,
+            &sealed,
+            args.format.as_str(),
+        )
+        .await?;
         Ok(Harness {
             bench,
+            secrets,
+            key,
             hooks,
             seen,
             notifier: Notifier::new(),
@@ -93,6 +146,7 @@ impl Harness {
         self.worker = Some(tokio::spawn(streamhooks_worker::run(
             self.bench.db.clone(),
             Arc::new(config),
+            self.secrets.clone(),
             self.notifier.clone(),
             Arc::new(Metrics::new()),
             self.cancel.clone(),
@@ -128,11 +182,31 @@ async fn throughput(args: &Args, pg: Option<&str>, n: usize) -> Result<f64, BoxE
     h.drained().await?;
     let secs = t.elapsed().as_secs_f64();
     let received = h.seen.count.load(Ordering::Relaxed);
+    let recorded = count(
+        &h.bench.db,
+        "SELECT COUNT(*) AS n FROM webhooks_event_attempts",
+    )
+    .await?;
     h.finish().await?;
     if received < n as u64 {
         return Err(format!("only {received} of {n} deliveries arrived").into());
     }
+    if recorded < n as i64 {
+        return Err(format!("only {recorded} of {n} attempts recorded").into());
+    }
     Ok(n as f64 / secs)
+}
+
+async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> Result<i64, BoxError> {
+    use sea_orm::ConnectionTrait;
+    let row = db
+        .query_one(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await?
+        .ok_or("no row")?;
+    Ok(row.try_get::<i64>("", "n")?)
 }
 
 /// Commit-to-request latencies (p50, p99, max) at `rate` events/s offered.
@@ -210,6 +284,7 @@ async fn two_processes(args: &Args, pg: &str, n: usize) -> Result<f64, BoxError>
                 "true",
             ])
             .env("RUST_LOG", "warn")
+            .env("SECRETS_KEY", &h.key)
             .stdout(std::process::Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", args.streamhooks_bin.display()))
@@ -282,7 +357,7 @@ fn proc_status_kb(field: &str) -> Result<u64, BoxError> {
         .ok_or_else(|| format!("no {field} in /proc/self/status").into())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
@@ -294,11 +369,15 @@ fn ms(d: Duration) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
+    if args.serve_receiver {
+        return Ok(receiver::serve_standalone().await?);
+    }
     let want = |s: &str| args.only.iter().any(|o| o == s);
     let runs = args.runs.max(1);
     println!(
-        "streamhooks-bench: {} webhooks, ~{} B payloads, concurrency {}, per webhook {}, batch {}, {} runs each",
+        "streamhooks-bench: {} webhooks ({}), ~{} B payloads, concurrency {}, per webhook {}, batch {}, {} runs each",
         args.webhooks,
+        args.format,
         seed::payload().len(),
         args.worker.concurrency,
         args.worker.per_webhook_concurrency,
@@ -400,6 +479,10 @@ async fn main() -> Result<(), BoxError> {
             _ => println!("(f) two worker processes: skipped (TEST_DATABASE_URL not set)"),
         }
     }
+    if want("wire") {
+        let secrets = Secrets::from_text(&streamhooks_worker::secrets::generate_key()?)?;
+        wire::run(&secrets, &seed::payload(), 50_000);
+    }
     if want("emit") {
         let pg = std::env::var("TEST_DATABASE_URL")
             .ok()
@@ -427,6 +510,102 @@ async fn main() -> Result<(), BoxError> {
                 median(p99s)
             );
         }
+    }
+    let pg_url = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if want("side") {
+        match (&pg_url, &args.pg_pidfile) {
+            (Some(url), Some(pidfile)) => {
+                let mut bins = Vec::new();
+                if let Some(b) = &args.baseline_bin {
+                    bins.push(("baseline".to_owned(), b.clone()));
+                }
+                bins.push(("this build".to_owned(), args.streamhooks_bin.clone()));
+                println!(
+                    "(side) PostgreSQL, {} webhooks, receiver in its own process, {} runs of each, interleaved",
+                    args.side_webhooks, runs
+                );
+                side::run(
+                    url,
+                    pidfile,
+                    &bins,
+                    &args.side_queued,
+                    args.side_webhooks,
+                    runs,
+                )
+                .await?;
+            }
+            _ => println!("(side) skipped: needs TEST_DATABASE_URL and --pg-pidfile"),
+        }
+    }
+    for scenario in ["history", "explain"] {
+        if !want(scenario) {
+            continue;
+        }
+        for (name, url) in [("SQLite", None), ("PostgreSQL", pg_url.as_deref())] {
+            if name == "PostgreSQL" && url.is_none() {
+                println!("({scenario}) PostgreSQL: skipped (TEST_DATABASE_URL not set)");
+                continue;
+            }
+            let b = big::build(url, args.history_events).await?;
+            if scenario == "history" {
+                let (mut p50s, mut p99s, mut maxes) = (Vec::new(), Vec::new(), Vec::new());
+                for _ in 0..runs {
+                    let (p50, p99, max) = big::history_latency(&b, args.history_requests).await?;
+                    println!(
+                        "  {name} history run: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                        ms(p50),
+                        ms(p99),
+                        ms(max)
+                    );
+                    p50s.push(ms(p50));
+                    p99s.push(ms(p99));
+                    maxes.push(ms(max));
+                }
+                println!(
+                    "(history) {name}, history(limit: 25) with attempts on a webhook with {} events, {} requests: median p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                    args.history_events,
+                    args.history_requests,
+                    median(p50s),
+                    median(p99s),
+                    median(maxes)
+                );
+            } else {
+                println!("## {name}\n\n{}", big::explain(&b).await?);
+            }
+            b.finish().await;
+        }
+    }
+    if want("attack") {
+        let (mut worst, mut p99, mut peak) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let f = attack::run(&args.streamhooks_bin).await?;
+            println!(
+                "  attack run: trivial query worst {:.1} ms (serverInfo {:.1} ms, stream(id) {:.1} ms; {:.1} ms before the attack), p99 {:.1} ms ({} probes over {:.1} s); peak RSS {:.1} MB ({:.1} MB after seeding); fan-out refused in {:.1} ms at worst, history flood in {:.1} ms; the 500: {:?}",
+                f.worst_trivial_ms,
+                f.worst_no_db_ms,
+                f.worst_db_ms,
+                f.quiet_worst_ms,
+                f.p99_trivial_ms,
+                f.probes,
+                f.attack_secs,
+                f.peak_rss_mb,
+                f.seeded_rss_mb,
+                f.fan_out_worst_ms,
+                f.flood_worst_ms,
+                f.outcomes
+            );
+            worst.push(f.worst_trivial_ms);
+            p99.push(f.p99_trivial_ms);
+            peak.push(f.peak_rss_mb);
+        }
+        println!(
+            "(g) attack on streamhooks serve (defaults): median worst trivial-query latency {:.1} ms, median p99 {:.1} ms, median peak RSS {:.1} MB",
+            median(worst),
+            median(p99),
+            median(peak)
+        );
     }
     Ok(())
 }

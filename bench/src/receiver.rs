@@ -47,3 +47,65 @@ async fn handle(State(seen): State<Arc<Seen>>, headers: HeaderMap, _body: Bytes)
     }
     StatusCode::OK
 }
+
+/// The receiver as a process of its own (`streamhooks-bench --serve-receiver`), so its CPU is not
+/// the dispatcher's: prints `listening on ADDR`, answers 200 to every POST at once, answers
+/// `GET /__count` with `COUNT FIRST_US LAST_US` (arrival times in Unix microseconds since the last
+/// `GET /__reset`).
+pub async fn serve_standalone() -> std::io::Result<()> {
+    use std::sync::atomic::AtomicI64;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    #[derive(Default)]
+    struct Tally {
+        count: AtomicU64,
+        first_us: AtomicI64,
+        last_us: AtomicI64,
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("listening on {}", listener.local_addr()?);
+    let tally = Arc::new(Tally::default());
+    let (t0, t1, t2) = (tally.clone(), tally.clone(), tally);
+    let app = Router::new()
+        .route(
+            "/__reset",
+            axum::routing::get(move || {
+                let t = t0.clone();
+                async move {
+                    t.count.store(0, Ordering::Relaxed);
+                    t.first_us.store(0, Ordering::Relaxed);
+                    t.last_us.store(0, Ordering::Relaxed);
+                    "ok"
+                }
+            }),
+        )
+        .route(
+            "/__count",
+            axum::routing::get(move || {
+                let t = t1.clone();
+                async move {
+                    format!(
+                        "{} {} {}",
+                        t.count.load(Ordering::Relaxed),
+                        t.first_us.load(Ordering::Relaxed),
+                        t.last_us.load(Ordering::Relaxed)
+                    )
+                }
+            }),
+        )
+        .fallback(move |_body: Bytes| {
+            let t = t2.clone();
+            async move {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_micros() as i64);
+                t.count.fetch_add(1, Ordering::Relaxed);
+                let _ = t
+                    .first_us
+                    .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+                t.last_us.fetch_max(now, Ordering::Relaxed);
+                StatusCode::OK
+            }
+        });
+    axum::serve(listener, app).await
+}

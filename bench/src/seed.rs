@@ -8,6 +8,7 @@ use rand::Rng;
 use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DbErr, Statement, TransactionTrait, Value,
 };
+use streamhooks_worker::queue::{self, NewEvent};
 
 pub struct BenchDb {
     pub db: DatabaseConnection,
@@ -44,6 +45,12 @@ pub async fn sqlite() -> Result<BenchDb, DbErr> {
 }
 
 pub async fn postgres(admin_url: &str) -> Result<BenchDb, DbErr> {
+    postgres_with(admin_url, true).await
+}
+
+/// A fresh PostgreSQL database; unmigrated when `migrate` is false (the binary under test
+/// migrates it, so it gets that binary's schema).
+pub async fn postgres_with(admin_url: &str, migrate: bool) -> Result<BenchDb, DbErr> {
     let name = format!("sh_bench_{}", rand_name());
     let admin = Database::connect(admin_url).await?;
     admin
@@ -53,8 +60,13 @@ pub async fn postgres(admin_url: &str) -> Result<BenchDb, DbErr> {
     let mut url = url::Url::parse(admin_url).map_err(|e| DbErr::Custom(e.to_string()))?;
     url.set_path(&format!("/{name}"));
     let url = url.to_string();
+    let db = if migrate {
+        open(url.clone()).await?
+    } else {
+        Database::connect(&url).await?
+    };
     Ok(BenchDb {
-        db: open(url.clone()).await?,
+        db,
         url,
         drop_pg: Some((admin_url.to_owned(), name)),
         dir: None,
@@ -78,8 +90,44 @@ impl BenchDb {
     }
 }
 
-/// One stream and `n` webhooks pointing at `base_url/hook/<i>`; returns the webhook ids.
+/// One stream and `n` webhooks pointing at `base_url/hook/<i>`, each with the stored (sealed)
+/// secret `secret` and the wire format `format`; returns the webhook ids.
 pub async fn webhooks(
+    db: &DatabaseConnection,
+    base_url: &str,
+    n: usize,
+    secret: &str,
+    format: &str,
+) -> Result<Vec<String>, DbErr> {
+    let b = db.get_database_backend();
+    let now = Utc::now();
+    db.execute(Statement::from_sql_and_values(
+        b,
+        "INSERT INTO streams (id, name, description, is_public, created_at, updated_at) VALUES ($1, $2, NULL, $3, $4, $4)",
+        ["benchstream".into(), "Bench".into(), false.into(), now.into()],
+    ))
+    .await?;
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = format!("wh{i:05}");
+        db.execute(Statement::from_sql_and_values(
+            b,
+            "INSERT INTO webhooks_config (id, stream_id, url, description, secret, triggers, enabled, \
+             disabled_reason, consecutive_failures, created_at, updated_at, format) \
+             VALUES ($1, 'benchstream', $2, NULL, $3, '[\"commit_create\"]', $4, NULL, 0, $5, $5, $6)",
+            [id.as_str().into(), format!("{base_url}/hook/{i}").into(), secret.into(), true.into(), now.into(), format.into()],
+        ))
+        .await?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// One stream and `n` webhooks without a secret, pointing at `base_url/hook/<i>`, written with
+/// the columns every schema since the first has, so the side-by-side can seed a database made by
+/// any build (the format defaults to `speckle-string` where it exists; deliveries are signed with
+/// the empty key, as Speckle signs for a webhook without a secret). Returns the webhook ids.
+pub async fn plain_webhooks(
     db: &DatabaseConnection,
     base_url: &str,
     n: usize,
@@ -99,8 +147,8 @@ pub async fn webhooks(
             b,
             "INSERT INTO webhooks_config (id, stream_id, url, description, secret, triggers, enabled, \
              disabled_reason, consecutive_failures, created_at, updated_at) \
-             VALUES ($1, 'benchstream', $2, NULL, $3, '[\"commit_create\"]', $4, NULL, 0, $5, $5)",
-            [id.as_str().into(), format!("{base_url}/hook/{i}").into(), "bench-secret".into(), true.into(), now.into()],
+             VALUES ($1, 'benchstream', $2, NULL, NULL, '[\"commit_create\"]', $3, NULL, 0, $4, $4)",
+            [id.as_str().into(), format!("{base_url}/hook/{i}").into(), true.into(), now.into()],
         ))
         .await?;
         ids.push(id);
@@ -120,8 +168,75 @@ pub fn payload() -> String {
 
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// Queues `n` events round-robin over `webhooks`, due now.
+/// Whether `db` has the delivery-record schema (a `webhooks_queue` table) rather than the one
+/// before it, so the side-by-side can seed a database made by either binary.
+pub async fn has_queue_table(db: &DatabaseConnection) -> Result<bool, DbErr> {
+    let sql = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name = 'webhooks_queue'"
+        }
+        _ => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'webhooks_queue'",
+    };
+    let row = db
+        .query_one(Statement::from_string(db.get_database_backend(), sql))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0)
+        > 0)
+}
+
+/// Events not finished yet, in either schema.
+pub async fn depth(db: &DatabaseConnection, new_schema: bool) -> Result<i64, DbErr> {
+    let sql = if new_schema {
+        "SELECT COUNT(*) AS n FROM webhooks_queue"
+    } else {
+        "SELECT COUNT(*) AS n FROM webhooks_events WHERE status IN (0, 1)"
+    };
+    let row = db
+        .query_one(Statement::from_string(db.get_database_backend(), sql))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0))
+}
+
+/// Queues `n` events round-robin over `webhooks`, due now, in whichever schema `db` has.
 pub async fn events(db: &DatabaseConnection, webhooks: &[String], n: usize) -> Result<(), DbErr> {
+    if has_queue_table(db).await? {
+        events_new(db, webhooks, n).await
+    } else {
+        events_old(db, webhooks, n).await
+    }
+}
+
+/// The delivery-record schema, through the same `queue::insert` the outbox uses.
+async fn events_new(db: &DatabaseConnection, webhooks: &[String], n: usize) -> Result<(), DbErr> {
+    let payload = payload();
+    let mut done = 0;
+    while done < n {
+        let rows: Vec<NewEvent> = (done..n.min(done + 4096))
+            .map(|i| NewEvent {
+                webhook_id: webhooks[i % webhooks.len()].clone(),
+                stream_id: "benchstream".into(),
+                event_name: "commit_create".into(),
+                payload: payload.clone(),
+                status_info: "Queued.".into(),
+                manual: false,
+            })
+            .collect();
+        let txn = db.begin().await?;
+        queue::insert(&txn, &rows, Utc::now()).await?;
+        txn.commit().await?;
+        done += rows.len();
+    }
+    Ok(())
+}
+
+/// The schema before the delivery record (today's main at 6366400), as its bench seeded it.
+async fn events_old(db: &DatabaseConnection, webhooks: &[String], n: usize) -> Result<(), DbErr> {
     let b = db.get_database_backend();
     let payload = payload();
     let mut done = 0;
@@ -167,17 +282,22 @@ pub async fn one_event(
     webhook: &str,
     payload: &str,
 ) -> Result<i64, DbErr> {
-    let b = db.get_database_backend();
-    let now = Utc::now();
-    let row = db
-        .query_one(Statement::from_sql_and_values(
-            b,
-            "INSERT INTO webhooks_events (webhook_id, stream_id, event_name, status, status_info, \
-             retry_count, last_update, payload, created_at, next_attempt_at) \
-             VALUES ($1, 'benchstream', 'commit_create', 0, 'Queued.', 0, $2, $3, $2, $4) RETURNING id",
-            [webhook.into(), now.into(), payload.into(), now.timestamp_millis().into()],
-        ))
-        .await?
-        .ok_or_else(|| DbErr::Custom("INSERT returned no id".into()))?;
-    row.try_get::<i64>("", "id")
+    let txn = db.begin().await?;
+    let ids = queue::insert(
+        &txn,
+        &[NewEvent {
+            webhook_id: webhook.to_owned(),
+            stream_id: "benchstream".into(),
+            event_name: "commit_create".into(),
+            payload: payload.to_owned(),
+            status_info: "Queued.".into(),
+            manual: false,
+        }],
+        Utc::now(),
+    )
+    .await?;
+    txn.commit().await?;
+    ids.first()
+        .copied()
+        .ok_or_else(|| DbErr::Custom("INSERT returned no id".into()))
 }

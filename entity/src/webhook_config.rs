@@ -25,6 +25,15 @@ pub struct Model {
     pub disabled_reason: Option<String>,
     /// Final failures in a row; reset by any success.
     pub consecutive_failures: i32,
+    /// How deliveries are encoded and signed: `speckle-string` (the seeds' double-encoded body)
+    /// or `speckle-object` (Speckle 2.12 and later). Read at send time, so retries, pings and
+    /// redeliveries all use the webhook's current format.
+    pub format: String,
+    /// The secret replaced by the last change, sealed like `secret`; it also signs (a second
+    /// `webhook-signature` entry) until `previous_secret_expires_at`.
+    pub previous_secret: Option<String>,
+    /// End of the rotation grace (epoch ms); the previous secret signs only before it.
+    pub previous_secret_expires_at: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -51,6 +60,14 @@ impl Model {
 
     pub fn has_secret(&self) -> bool {
         self.secret.as_deref().is_some_and(|s| !s.is_empty())
+    }
+
+    /// The stored previous secret if its grace has not ended at `now_ms` (epoch ms).
+    pub fn previous_secret_at(&self, now_ms: i64) -> Option<&str> {
+        match (&self.previous_secret, self.previous_secret_expires_at) {
+            (Some(p), Some(until)) if now_ms < until && !p.is_empty() => Some(p),
+            _ => None,
+        }
     }
 }
 

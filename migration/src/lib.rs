@@ -5,9 +5,11 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_init;
 mod m20261122_000002_manual_events;
+mod m20261123_000003_encrypted_secrets;
 mod m20261123_000004_current_speckle;
 mod m20261123_000005_objects;
 mod m20261123_000006_delivery_record;
+mod m20261123_000007_wire_formats;
 
 pub struct Migrator;
 
@@ -17,9 +19,11 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_init::Migration),
             Box::new(m20261122_000002_manual_events::Migration),
+            Box::new(m20261123_000003_encrypted_secrets::Migration),
             Box::new(m20261123_000004_current_speckle::Migration),
             Box::new(m20261123_000005_objects::Migration),
             Box::new(m20261123_000006_delivery_record::Migration),
+            Box::new(m20261123_000007_wire_formats::Migration),
         ]
     }
 }

@@ -1,13 +1,11 @@
-//! One delivery attempt: build the Speckle-compatible request, send it through the shared client,
-//! and turn whatever happens into an [`Attempt`] with a sentence a stream owner can act on.
+//! One delivery attempt: send the request [`wire::prepare`] builds (body and headers in the
+//! webhook's format) through the shared client, and turn whatever happens into an [`Attempt`] with
+//! a sentence a stream owner can act on.
 //!
 //! The client is built once and shared (connection pooling is most of the throughput) with no
 //! redirects (a redirect is reported, not followed: following it would bypass the guard and send
 //! the signed payload somewhere the owner never configured), no proxy (a proxy would connect on
-//! our behalf to addresses the guard never saw) and the guarded resolver. The body is
-//! `{"payload":"<P>"}` with P the stored string, serialised from a borrowed struct so a 1 MB
-//! payload is not copied into a `serde_json::Value` first; the bytes are the same as
-//! `serde_json::json!({"payload": p})`.
+//! our behalf to addresses the guard never saw) and the guarded resolver.
 //!
 //! What the receiver answered is kept for the attempt record ([`Response`]): its headers and the
 //! start of its body, capped, as text. That text is the receiver's, so it is made safe to store
@@ -19,12 +17,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use entity::webhook_config;
 use reqwest::{header, redirect, Client, StatusCode};
-use serde::Serialize;
 
 use crate::claim::Claimed;
 use crate::guard::{Guard, GuardError, GuardedResolver};
 use crate::metrics::Outcome;
-use crate::{retry, sign, WorkerConfig};
+use crate::secrets::Secrets;
+use crate::{retry, wire, WorkerConfig};
 
 pub const USER_AGENT: &str = concat!("streamhooks/", env!("CARGO_PKG_VERSION"));
 
@@ -115,16 +113,12 @@ impl Attempt {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    payload: &'a str,
-}
-
 /// Sends `event` to `webhook` once.
 pub async fn attempt(
     client: &Client,
     guard: &Guard,
     config: &WorkerConfig,
+    secrets: &Secrets,
     event: &Claimed,
     webhook: &webhook_config::Model,
 ) -> Attempt {
@@ -143,32 +137,24 @@ pub async fn attempt(
     if let Err(e) = guard.check_url(&url) {
         return Attempt::fatal(Outcome::Blocked, e.to_string());
     }
-    let body = match serde_json::to_string(&Body {
+    // The whole request (body in the webhook's format, signatures, identifying headers) is built
+    // in `wire`; this function only sends it and reads what comes back.
+    let delivery = wire::Delivery {
+        id: event.id,
+        event_name: &event.event_name,
+        attempt: i64::from(event.attempt),
         payload: &event.payload,
-    }) {
-        Ok(b) => b,
-        Err(e) => {
-            return Attempt::fatal(
-                Outcome::Network,
-                format!("Could not encode the payload: {e}."),
-            )
-        }
     };
-    let secret = webhook.secret.as_deref().unwrap_or("");
+    let request = match wire::prepare(secrets, webhook, &delivery, SystemTime::now()) {
+        Ok(r) => r,
+        Err(u) => return unsendable(u),
+    };
     let started = Instant::now();
-    let sent = client
-        .post(url.clone())
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(
-            "X-WEBHOOK-SIGNATURE",
-            sign::signature(secret, &event.payload),
-        )
-        .header("X-WEBHOOK-DELIVERY", event.id.to_string())
-        .header("X-WEBHOOK-EVENT", event.event_name.as_str())
-        .header("X-WEBHOOK-ATTEMPT", event.attempt.to_string())
-        .body(body)
-        .send()
-        .await;
+    let mut builder = client.post(url.clone());
+    for (name, value) in request.headers {
+        builder = builder.header(name, value);
+    }
+    let sent = builder.body(request.body).send().await;
     let mut resp = match sent {
         Ok(r) => r,
         Err(e) => return from_error(&e, &url, config.request_timeout, started.elapsed()),
@@ -273,6 +259,18 @@ fn clean(bytes: &[u8], max: usize) -> String {
         out.pop();
     }
     out
+}
+
+/// An attempt that could not be built ([`wire::prepare`]): recorded, nothing sent.
+fn unsendable(u: wire::Unsendable) -> Attempt {
+    Attempt::Failed {
+        outcome: u.outcome,
+        message: u.message,
+        retry_after: None,
+        retryable: u.retryable,
+        elapsed: None,
+        response: None,
+    }
 }
 
 fn status_line(status: StatusCode) -> String {

@@ -6,13 +6,17 @@
 //! permit in their task. Awaiting would either hold a global permit while waiting for the webhook
 //! (one slow endpoint then eats every slot) or let tasks pile up unboundedly. Instead only this
 //! loop acquires permits, always with `try_acquire`, never holding one while waiting for the
-//! other; a webhook whose lane is full is left out of the next claim (`NOT IN`) so its backlog
-//! stays in the database, where it costs nothing, and everything else keeps flowing. A lane's
-//! queue therefore holds at most one claim's worth, and a queued job whose lease would run out
-//! before its request could finish is released rather than sent (another worker may own it).
+//! other; a webhook whose lane is full (a round of requests already waiting) is left out of the
+//! next claim (`NOT IN`) so its backlog stays in the database, where it costs nothing, and
+//! everything else keeps flowing. A lane's queue therefore holds at most one round plus one
+//! claim's worth, and a queued job whose lease would run out before its request could finish is
+//! released rather than sent (another worker may own it).
 //!
 //! Claims are sized to the free global permits, so what is claimed starts at once unless its own
-//! webhook is at its cap. A full batch is followed by another claim straight away; otherwise the
+//! webhook is at its cap. One claim at a time runs beside the loop, not in it: a claim commits,
+//! and with PostgreSQL's default durability a commit waits for the disk, time in which finished
+//! requests must go on handing their slots to waiting events. A full batch is followed by another
+//! claim straight away; otherwise the
 //! loop sleeps until a wake-up (in-process, PostgreSQL NOTIFY via `listen`, or the recorder after
 //! scheduling a retry), the earliest due time, or the poll interval. When the database fails
 //! (a restart, a failover) the loop says so once, backs off (250 ms doubling to 5 s) and says
@@ -20,6 +24,8 @@
 //! claimed ones are either recorded later or their leases expire.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +41,7 @@ use crate::claim::Claimed;
 use crate::guard::Guard;
 use crate::metrics::{Metrics, Outcome};
 use crate::record::{self, Update};
+use crate::secrets::Secrets;
 use crate::{claim, deliver, listen, retention, retry, Error, Notifier, WorkerConfig};
 
 /// Full lanes named in one claim's `NOT IN`, to stay well within bind-parameter limits; rows of
@@ -51,15 +58,13 @@ const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(5);
 pub async fn run(
     db: DatabaseConnection,
     config: Arc<WorkerConfig>,
+    secrets: Secrets,
     notifier: Notifier,
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
 ) -> Result<(), Error> {
     config.validate().map_err(Error::Config)?;
-    let guard = Arc::new(Guard {
-        allow_local_network: config.allow_local_network,
-        allowed_cidrs: config.allowed_cidrs.clone(),
-    });
+    let guard = Arc::new(Guard::from_config(&config));
     let client = deliver::client(&config, guard.clone())?;
     let (records, recorder) =
         record::spawn(db.clone(), config.disable_after_failures, notifier.clone());
@@ -87,6 +92,7 @@ pub async fn run(
         config,
         client,
         guard,
+        secrets,
         metrics,
         records,
         lanes: HashMap::new(),
@@ -104,6 +110,10 @@ pub async fn run(
     Ok(())
 }
 
+/// What a claim got: the leased events and their webhooks.
+type ClaimResult = (Vec<Claimed>, HashMap<String, webhook_config::Model>);
+type ClaimFuture = Pin<Box<dyn Future<Output = Result<ClaimResult, Error>> + Send>>;
+
 /// A claimed event and the webhook it goes to.
 struct Job {
     event: Claimed,
@@ -114,12 +124,19 @@ struct Job {
 struct Lane {
     permits: Arc<Semaphore>,
     pending: VecDeque<Job>,
+    /// `per_webhook_concurrency`: the lane is full once this many events wait.
+    cap: usize,
 }
 
 impl Lane {
-    /// Full lanes are left out of claims until they have room again.
+    /// Full lanes are left out of claims until they have room again. Full means a round of
+    /// requests waiting, not one: a claim must step over every queued row of the webhooks it
+    /// leaves out, so leaving out a lane as soon as anything waits in it made nearly every claim
+    /// of a backlog spread over a few busy webhooks leave most of them out and dig through their
+    /// rows (the claims' cost grew with the backlog). Waiting rows stay bounded: a lane stops
+    /// receiving as soon as `cap` of them wait.
     fn is_full(&self) -> bool {
-        !self.pending.is_empty() || self.permits.available_permits() == 0
+        self.pending.len() >= self.cap
     }
 }
 
@@ -128,6 +145,7 @@ struct Dispatcher {
     config: Arc<WorkerConfig>,
     client: reqwest::Client,
     guard: Arc<Guard>,
+    secrets: Secrets,
     metrics: Arc<Metrics>,
     records: mpsc::Sender<Update>,
     global: Arc<Semaphore>,
@@ -153,29 +171,64 @@ impl Dispatcher {
         let mut last_full = false;
         let mut excluded: HashSet<String> = HashSet::new();
         let mut wake_at = Instant::now() + poll;
+        // The claim in flight, with its limit and the lanes it left out. It runs beside the loop
+        // rather than in it: a claim commits, and a commit waits for the WAL to reach the disk
+        // (milliseconds with PostgreSQL's default durability), during which finished requests
+        // must still hand their slots to waiting events.
+        let mut claiming: Option<(ClaimFuture, usize, HashSet<String>)> = None;
         loop {
             let free = self.global.available_permits();
-            if want_claim && !cancel.is_cancelled() && (free >= min_claim || self.tasks.is_empty())
+            if want_claim
+                && claiming.is_none()
+                && !cancel.is_cancelled()
+                && (free >= min_claim || self.tasks.is_empty())
             {
                 want_claim = false;
                 let limit = free.min(batch);
-                match self.claim_and_start(limit).await {
-                    Ok((claimed, skipped)) => {
-                        self.database_ok();
-                        last_full = limit > 0 && claimed == limit;
-                        excluded = skipped;
-                        if last_full {
-                            want_claim = true;
-                            continue;
-                        }
-                        wake_at = self.next_wake(poll).await;
-                    }
-                    Err(e) => wake_at = Instant::now() + self.database_failed(&e),
+                let skipped = self.full_lanes();
+                if limit == 0 {
+                    last_full = false;
+                    excluded = skipped.into_iter().collect();
+                    wake_at = self.next_wake(poll).await;
+                } else {
+                    let claim = self.begin_claim(limit, &skipped);
+                    claiming = Some((claim, limit, skipped.into_iter().collect()));
                 }
             }
             tokio::select! {
                 biased;
-                () = cancel.cancelled() => return,
+                () = cancel.cancelled() => {
+                    // What the claim in flight gets is given back by `shutdown`, not leaked
+                    // until its lease runs out.
+                    if let Some((claim, _, _)) = claiming.take() {
+                        if let Ok(got) = claim.await {
+                            self.take_claimed(got, false).await;
+                        }
+                    }
+                    return;
+                }
+                got = async {
+                    match claiming.as_mut() {
+                        Some((claim, _, _)) => claim.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    let Some((_, limit, skipped)) = claiming.take() else { continue };
+                    match got {
+                        Ok(got) => {
+                            self.database_ok();
+                            let claimed = self.take_claimed(got, true).await;
+                            last_full = claimed == limit;
+                            excluded = skipped;
+                            if last_full {
+                                want_claim = true;
+                            } else {
+                                wake_at = self.next_wake(poll).await;
+                            }
+                        }
+                        Err(e) => wake_at = Instant::now() + self.database_failed(&e),
+                    }
+                }
                 Some(done) = self.tasks.join_next() => {
                     let webhook_id = match done {
                         Ok(id) => id,
@@ -232,7 +285,7 @@ impl Dispatcher {
 
     fn database_ok(&mut self) {
         if let Some((since, _)) = self.outage.take() {
-            tracing::warn!(
+            tracing::info!(
                 down_ms = since.elapsed().as_millis() as u64,
                 "database reachable again; resuming deliveries"
             );
@@ -258,34 +311,44 @@ impl Dispatcher {
         fallback.min(now + Duration::from_millis(ms))
     }
 
-    /// Claims up to `limit` rows and starts what can start. Returns how many were claimed and
-    /// which webhooks were left out of the claim.
-    async fn claim_and_start(&mut self, limit: usize) -> Result<(usize, HashSet<String>), Error> {
-        let skipped: Vec<String> = self
-            .lanes
+    /// The lanes to leave out of the next claim.
+    fn full_lanes(&self) -> Vec<String> {
+        self.lanes
             .iter()
             .filter(|(_, l)| l.is_full())
             .map(|(id, _)| id.clone())
             .take(MAX_EXCLUDED)
-            .collect();
-        if limit == 0 {
-            return Ok((0, skipped.into_iter().collect()));
-        }
-        let now = Utc::now();
+            .collect()
+    }
+
+    /// A claim of up to `limit` rows, leaving out `skipped`, with the webhooks of what it got;
+    /// it owns what it needs, so it can run while the loop goes on.
+    fn begin_claim(&self, limit: usize, skipped: &[String]) -> ClaimFuture {
+        let db = self.db.clone();
         let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX / 4);
-        let rows = claim::claim(
-            &self.db,
-            now.timestamp_millis(),
-            lease_ms,
-            limit as u64,
-            &skipped,
-        )
-        .await?;
+        let skipped = skipped.to_vec();
+        Box::pin(async move {
+            let now_ms = Utc::now().timestamp_millis();
+            let rows = claim::claim(&db, now_ms, lease_ms, limit as u64, &skipped).await?;
+            let webhooks = if rows.is_empty() {
+                HashMap::new()
+            } else {
+                claim::webhooks_of(&db, &rows).await?
+            };
+            Ok((rows, webhooks))
+        })
+    }
+
+    /// Puts claimed events in their lanes (and starts what can start, unless `start` is false,
+    /// as at shutdown); finishes those whose webhook is gone or off. Returns how many were
+    /// claimed.
+    async fn take_claimed(&mut self, got: ClaimResult, start: bool) -> usize {
+        let (rows, webhooks) = got;
         let claimed = rows.len();
         if claimed == 0 {
-            return Ok((0, skipped.into_iter().collect()));
+            return 0;
         }
-        let webhooks = claim::webhooks_of(&self.db, &rows).await?;
+        let now = Utc::now();
         let webhooks: HashMap<String, Arc<webhook_config::Model>> = webhooks
             .into_iter()
             .map(|(k, v)| (k, Arc::new(v)))
@@ -318,12 +381,15 @@ impl Dispatcher {
                 .or_insert_with(|| Lane {
                     permits: Arc::new(Semaphore::new(cap)),
                     pending: VecDeque::new(),
+                    cap,
                 });
             lane.pending.push_back(Job { event, webhook });
             self.waiting_jobs += 1;
         }
-        self.start_pending();
-        Ok((claimed, skipped.into_iter().collect()))
+        if start {
+            self.start_pending();
+        }
+        claimed
     }
 
     /// Starts every waiting job that has both a lane permit and a global permit, oldest first
@@ -368,6 +434,7 @@ impl Dispatcher {
     fn spawn(&mut self, job: Job, global: OwnedSemaphorePermit, lane: OwnedSemaphorePermit) {
         let client = self.client.clone();
         let guard = self.guard.clone();
+        let secrets = self.secrets.clone();
         let config = self.config.clone();
         let metrics = self.metrics.clone();
         let records = self.records.clone();
@@ -376,7 +443,7 @@ impl Dispatcher {
             let started_at = Utc::now();
             let attempt = {
                 let _in_flight = metrics.start_request();
-                deliver::attempt(&client, &guard, &config, &job.event, &job.webhook).await
+                deliver::attempt(&client, &guard, &config, &secrets, &job.event, &job.webhook).await
             };
             metrics.record(attempt.outcome(), attempt.elapsed());
             let update = retry::conclude(

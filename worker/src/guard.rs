@@ -5,7 +5,8 @@
 //! reqwest's DNS resolver, so the addresses it returns, already filtered, are the only ones the
 //! connector can use. Checking a name and then letting the client resolve it again would leave a
 //! DNS-rebinding gap (a first answer public, the second private); here there is no second answer.
-//! IP-literal URLs never reach a resolver, so [`Guard::check_url`] checks them before sending.
+//! IP-literal URLs never reach a resolver, so [`Guard::check_url`] checks them before sending; the
+//! webhook API calls the same function to refuse such a URL when it is saved.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -13,6 +14,8 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+use crate::WorkerConfig;
 
 /// Why an address is not public; `None` for a public address.
 pub fn non_public_kind(ip: IpAddr) -> Option<&'static str> {
@@ -59,8 +62,17 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
         [0, 0, 0, 0, 0, 0, 0, 1] => "a loopback address",
         // Deprecated IPv4-compatible form ::a.b.c.d.
         [0, 0, 0, 0, 0, 0, _, _] => "an IPv4-compatible (::/96) address",
+        // The next three reach whatever a translator or relay in between decides, by an IPv4
+        // address we cannot judge from here (SIIT's ::ffff:0:a.b.c.d is only meaningful inside
+        // the translating network, a local-use NAT64 prefix is the operator's own, and a Teredo
+        // address hides its IPv4 ends), so none of them counts as public.
+        [0, 0, 0, 0, 0xffff, 0, _, _] => "an IPv4-translated (SIIT, ::ffff:0:0:0/96) address",
+        [0x64, 0xff9b, 1, ..] => "a local-use NAT64 (64:ff9b:1::/48) address",
+        [0x2001, 0, ..] => "a Teredo (2001::/32) address",
+        [0x2001, 2, 0, ..] => "a benchmarking (2001:2::/48) address",
         [0x100, 0, 0, 0, ..] => "a discard-only (100::/64) address",
         [0x2001, 0xdb8, ..] => "a documentation address",
+        [0x3fff, b, ..] if b < 0x1000 => "a documentation (3fff::/20) address",
         [a, ..] if a & 0xfe00 == 0xfc00 => "a unique local (fc00::/7) address",
         [a, ..] if a & 0xffc0 == 0xfe80 => "a link-local address",
         [a, ..] if a & 0xffc0 == 0xfec0 => "a site-local address",
@@ -100,6 +112,14 @@ pub struct Guard {
 }
 
 impl Guard {
+    /// The guard a dispatcher and the webhook API both apply: one rule, one message.
+    pub fn from_config(config: &WorkerConfig) -> Self {
+        Self {
+            allow_local_network: config.allow_local_network,
+            allowed_cidrs: config.allowed_cidrs.clone(),
+        }
+    }
+
     /// `None` if `ip` may be connected to, else why not (e.g. "a private address").
     pub fn refusal(&self, ip: IpAddr) -> Option<&'static str> {
         if self.allow_local_network {
@@ -230,6 +250,12 @@ mod tests {
             "::ffff:10.0.0.1",
             "64:ff9b::a9fe:a9fe",
             "2002:7f00:1::1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:808:808",
+            "64:ff9b:1::808:808",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "3fff::1",
         ] {
             assert!(non_public_kind(ip(s)).is_some(), "{s} should not be public");
         }
@@ -240,6 +266,9 @@ mod tests {
             "8.8.8.8",
             "2606:4700::1111",
             "::ffff:1.1.1.1",
+            "64:ff9b::808:808",
+            "2001:4860::8888",
+            "3fff:1000::1",
         ] {
             assert_eq!(non_public_kind(ip(s)), None, "{s} should be public");
         }

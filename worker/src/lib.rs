@@ -25,12 +25,15 @@ pub mod notifier;
 pub mod outbox;
 pub mod queue;
 pub mod record;
+pub mod record_sql;
 pub mod retention;
 pub mod retry;
+pub mod secrets;
 pub mod sign;
 pub mod sql;
 pub mod streak;
 pub mod triggers;
+pub mod wire;
 
 pub use claim::queue_depth;
 pub use config::WorkerConfig;

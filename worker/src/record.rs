@@ -14,24 +14,21 @@
 //! event while the database still shows it leased; a crash then means one more delivery after the
 //! lease (at least once), never a lost event.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::webhook_event::{self, STATUS_FAILED};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::claim::Claimed;
-use crate::{sql, streak, Notifier};
+use crate::{record_sql, streak, Notifier};
 
 /// Results written per transaction at most.
-const MAX_BATCH: usize = 1024;
-
-/// Rows per statement at most (a power of two; see [`crate::sql`]).
-const ROWS_PER_STATEMENT: usize = 256;
+pub const MAX_BATCH: usize = 1024;
 
 /// What a recorded result does to its webhook's failure streak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,17 +187,17 @@ pub async fn write(
     disable_after: u32,
 ) -> Result<(), DbErr> {
     let txn = db.begin().await?;
+    let rows = record_sql::rows_per_statement(txn.get_database_backend());
     let (finishes, requeues): (Vec<&Update>, Vec<&Update>) =
-        batch.iter().partition(|u| u.kind == Kind::Finish);
+        latest_per_event(batch).partition(|u| u.kind == Kind::Finish);
     let mut applied = HashSet::with_capacity(batch.len());
-    for chunk in finishes.chunks(ROWS_PER_STATEMENT) {
+    for chunk in finishes.chunks(rows) {
         applied.extend(finish_queue_rows(&txn, chunk).await?);
     }
-    for chunk in requeues.chunks(ROWS_PER_STATEMENT) {
+    for chunk in requeues.chunks(rows) {
         applied.extend(requeue_rows(&txn, chunk).await?);
     }
-    let applied_updates: Vec<&Update> = batch
-        .iter()
+    let applied_updates: Vec<&Update> = latest_per_event(batch)
         .filter(|u| {
             let ok = applied.contains(&u.id);
             if !ok {
@@ -212,7 +209,7 @@ pub async fn write(
             ok && u.kind != Kind::Release
         })
         .collect();
-    for chunk in applied_updates.chunks(ROWS_PER_STATEMENT) {
+    for chunk in applied_updates.chunks(rows) {
         update_events(&txn, chunk).await?;
     }
     let attempts: Vec<AttemptRow> = applied_updates
@@ -224,34 +221,26 @@ pub async fn write(
     txn.commit().await
 }
 
-/// `WITH v(cols) AS (VALUES …)` for `rows`, padded to a power of two with `pad` rows (ids that
-/// match nothing), and the parameters in order.
-fn values_cte(
-    backend: sea_orm::DatabaseBackend,
-    cols: &str,
-    rows: Vec<Vec<Value>>,
-    pad: &[Value],
-) -> (String, Vec<Value>) {
-    let n = rows.len().next_power_of_two();
-    let width = pad.len();
-    let mut values: Vec<Value> = Vec::with_capacity(n * width);
-    for r in rows {
-        values.extend(r);
+/// The updates of `batch`, but for an event that appears more than once only the one from its
+/// latest claim. Several can only meet in one batch when this process's lease ran out and it
+/// claimed the event again (during a database outage, say); only the latest claim's token can
+/// still hold the row, and the statements below match rows by event id, so an earlier claim's
+/// result would otherwise ride along with the latest one's.
+fn latest_per_event(batch: &[Update]) -> impl Iterator<Item = &Update> {
+    let mut latest: HashMap<i64, (i64, usize)> = HashMap::with_capacity(batch.len());
+    for (i, u) in batch.iter().enumerate() {
+        let e = latest.entry(u.id).or_insert((u.lease_until, i));
+        if u.lease_until >= e.0 {
+            *e = (u.lease_until, i);
+        }
     }
-    while values.len() < n * width {
-        values.extend_from_slice(pad);
-    }
-    let sql = format!(
-        "WITH v({cols}) AS (VALUES {}) ",
-        sql::values(backend, n, width, 1)
-    );
-    (sql, values)
-}
-
-fn returned_ids(rows: Vec<sea_orm::QueryResult>) -> Result<Vec<i64>, DbErr> {
-    rows.iter()
-        .map(|r| r.try_get::<i64>("", "event_id"))
-        .collect()
+    batch.iter().enumerate().filter_map(move |(i, u)| {
+        let keep = latest.get(&u.id).is_some_and(|(_, j)| *j == i);
+        if !keep {
+            tracing::debug!(event = u.id, "result of a superseded claim dropped");
+        }
+        keep.then_some(u)
+    })
 }
 
 /// Deletes the queue rows of finished events still leased with the given tokens.
@@ -259,80 +248,20 @@ async fn finish_queue_rows(
     txn: &impl ConnectionTrait,
     chunk: &[&Update],
 ) -> Result<Vec<i64>, DbErr> {
-    let backend = txn.get_database_backend();
-    let rows = chunk
-        .iter()
-        .map(|u| vec![u.id.into(), u.lease_token.into()])
-        .collect();
-    let (cte, values) = values_cte(backend, "id, token", rows, &[(-1i64).into(), 0i64.into()]);
-    let sql = format!(
-        "{cte}DELETE FROM webhooks_queue WHERE (event_id, lease_token) IN (SELECT id, token FROM v) \
-         RETURNING event_id"
-    );
-    returned_ids(
-        txn.query_all(Statement::from_sql_and_values(backend, sql, values))
-            .await?,
-    )
+    let stmt = record_sql::finish(txn.get_database_backend(), chunk);
+    returned_ids(txn.query_all(stmt).await?)
 }
 
 /// Ends the lease of rows to be tried again (new `due_at`) or given back (`undo` takes back the
 /// attempt the claim counted).
 async fn requeue_rows(txn: &impl ConnectionTrait, chunk: &[&Update]) -> Result<Vec<i64>, DbErr> {
-    let backend = txn.get_database_backend();
-    let rows = chunk
-        .iter()
-        .map(|u| {
-            let (due, undo) = match u.kind {
-                Kind::Retry { due_at } => (Some(due_at), 0i32),
-                _ => (None, 1i32),
-            };
-            vec![u.id.into(), u.lease_token.into(), due.into(), undo.into()]
-        })
-        .collect();
-    let pad = [(-1i64).into(), 0i64.into(), Some(0i64).into(), 0i32.into()];
-    let (cte, values) = values_cte(backend, "id, token, due, undo", rows, &pad);
-    let sql = format!(
-        "{cte}UPDATE webhooks_queue SET due_at = COALESCE(v.due, webhooks_queue.due_at), \
-         attempt = webhooks_queue.attempt - v.undo, lease_token = NULL, lease_until = NULL, \
-         leased_at = NULL, prior_lease_at = NULL \
-         FROM v WHERE webhooks_queue.event_id = v.id AND webhooks_queue.lease_token = v.token \
-         RETURNING webhooks_queue.event_id"
-    );
-    returned_ids(
-        txn.query_all(Statement::from_sql_and_values(backend, sql, values))
-            .await?,
-    )
+    let stmt = record_sql::requeue(txn.get_database_backend(), chunk);
+    returned_ids(txn.query_all(stmt).await?)
 }
 
 /// Speckle's columns of the event row; none of them is indexed.
 async fn update_events(txn: &impl ConnectionTrait, chunk: &[&Update]) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
-    let pad_time = chunk.first().map_or_else(Utc::now, |u| u.last_update);
-    let rows = chunk
-        .iter()
-        .map(|u| {
-            vec![
-                u.id.into(),
-                u.status.into(),
-                u.status_info.as_str().into(),
-                u.retry_count.into(),
-                u.last_update.into(),
-            ]
-        })
-        .collect();
-    let pad = [
-        (-1i64).into(),
-        0i16.into(),
-        "".into(),
-        0i32.into(),
-        pad_time.into(),
-    ];
-    let (cte, values) = values_cte(backend, "id, status, info, retries, updated", rows, &pad);
-    let sql = format!(
-        "{cte}UPDATE webhooks_events SET status = v.status, status_info = v.info, \
-         retry_count = v.retries, last_update = v.updated FROM v WHERE webhooks_events.id = v.id"
-    );
-    txn.execute(Statement::from_sql_and_values(backend, sql, values))
+    txn.execute(record_sql::events(txn.get_database_backend(), chunk))
         .await?;
     Ok(())
 }
@@ -345,52 +274,15 @@ pub async fn insert_attempts(
     if_new: bool,
 ) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
-    for chunk in attempts.chunks(ROWS_PER_STATEMENT) {
-        let pad_time = chunk.first().map_or_else(Utc::now, |a| a.started_at);
-        let rows = chunk
-            .iter()
-            .map(|a| {
-                vec![
-                    a.event_id.into(),
-                    a.number.into(),
-                    a.started_at.into(),
-                    a.duration_ms.into(),
-                    a.outcome.into(),
-                    a.status_code.into(),
-                    a.error.clone().into(),
-                    a.response_headers.as_str().into(),
-                    a.response_body.clone().into(),
-                    a.worker.as_deref().map(str::to_owned).into(),
-                ]
-            })
-            .collect();
-        let pad = [
-            (-1i64).into(),
-            0i32.into(),
-            pad_time.into(),
-            None::<i32>.into(),
-            "".into(),
-            None::<i32>.into(),
-            None::<String>.into(),
-            "".into(),
-            None::<String>.into(),
-            None::<String>.into(),
-        ];
-        let cols = "event_id, number, started_at, duration_ms, outcome, status_code, error, \
-                    response_headers, response_body, worker";
-        let (cte, values) = values_cte(backend, cols, rows, &pad);
-        let conflict = if if_new {
-            " ON CONFLICT (event_id, number) DO NOTHING"
-        } else {
-            ""
-        };
-        // `WHERE true`-style filter: SQLite needs a WHERE before ON CONFLICT after a SELECT.
-        let sql = format!(
-            "{cte}INSERT INTO webhooks_event_attempts ({cols}) SELECT {cols} FROM v \
-             WHERE event_id <> -1{conflict}"
-        );
-        txn.execute(Statement::from_sql_and_values(backend, sql, values))
+    for chunk in attempts.chunks(record_sql::rows_per_statement(backend)) {
+        txn.execute(record_sql::attempts(backend, chunk, if_new))
             .await?;
     }
     Ok(())
+}
+
+fn returned_ids(rows: Vec<sea_orm::QueryResult>) -> Result<Vec<i64>, DbErr> {
+    rows.iter()
+        .map(|r| r.try_get::<i64>("", "event_id"))
+        .collect()
 }

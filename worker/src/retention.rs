@@ -1,8 +1,8 @@
 //! Pruning the history: finished events (status 2 or 3) older than `retention_max_age`, finished
 //! events beyond the newest `retention_keep_per_webhook` of each webhook, and webhooks whose stream
-//! is gone once nothing of theirs is pending (their events go with them by cascade). An event's
-//! payload, attempts and queue row go with it by cascade, and its webhook's event count drops in
-//! the same transaction.
+//! is gone once nothing of theirs is pending (their events go with them by cascade); and previous
+//! secrets whose rotation grace has ended. An event's payload, attempts and queue row go with it
+//! by cascade, and its webhook's event count drops in the same transaction.
 //!
 //! Every delete is capped at [`BATCH`] rows per statement and the task yields between statements.
 //! One `DELETE` of a million rows would hold SQLite's single write lock (or, on PostgreSQL, a long
@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::webhook_event_count::SHARDS;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement,
+    TransactionTrait,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -66,27 +67,71 @@ struct Id {
     id: i64,
 }
 
-/// Retention's statements, for the query-plan doc. `$1` is the age cutoff, `$2` the batch size.
-/// Plan: a range scan of idx_webhooks_events_created up to the cutoff (any event whose last
-/// update is older than the cutoff was created before it), stopping after `$2` finished rows.
-pub const DELETE_AGED_SQL: &str = "DELETE FROM webhooks_events WHERE id IN (SELECT id FROM \
-     webhooks_events WHERE created_at < $1 AND last_update < $1 AND status IN (2, 3) LIMIT $2) \
-     RETURNING webhook_id";
+/// `DELETE FROM webhooks_events WHERE id IN (ids) RETURNING webhook_id`. On PostgreSQL the ids
+/// go in as `id = ANY(ARRAY(ids))`, so the rows are found through the primary key: as a
+/// semi-join, the planner hashed the ids against a sequential scan of every event, per batch.
+fn delete_events(backend: DatabaseBackend, ids: &str) -> String {
+    match backend {
+        DatabaseBackend::Postgres => {
+            format!("DELETE FROM webhooks_events WHERE id = ANY(ARRAY({ids})) RETURNING webhook_id")
+        }
+        _ => format!("DELETE FROM webhooks_events WHERE id IN ({ids}) RETURNING webhook_id"),
+    }
+}
+
+/// Finished events last updated before `cutoff`, `limit` at a time: a range scan of
+/// idx_webhooks_events_created up to the cutoff (an event last updated before it was created
+/// before it), stopping after `limit` finished rows. Public, like the others, so the bench can
+/// EXPLAIN exactly what runs (docs/query-plans.md).
+pub fn delete_aged(backend: DatabaseBackend, cutoff: DateTime<Utc>, limit: i64) -> Statement {
+    let ids = "SELECT id FROM webhooks_events WHERE created_at < $1 AND last_update < $1 \
+               AND status IN (2, 3) LIMIT $2";
+    Statement::from_sql_and_values(
+        backend,
+        delete_events(backend, ids),
+        [cutoff.into(), limit.into()],
+    )
+}
 
 /// Webhooks with more than `$1` events in all: a scan of the small counts table.
 pub const OVER_LIMIT_SQL: &str = "SELECT webhook_id AS id FROM webhooks_event_counts \
      GROUP BY webhook_id HAVING SUM(events) > $1 ORDER BY webhook_id";
 
-/// The id of a webhook's `$2`th newest finished event: a backward walk of
-/// idx_webhooks_events_webhook, reading each row's status, `$2` rows plus any pending ones long.
-pub const KEEP_CUTOFF_SQL: &str = "SELECT id FROM webhooks_events WHERE webhook_id = $1 \
-     AND status IN (2, 3) ORDER BY id DESC LIMIT 1 OFFSET $2";
+/// A webhook's pending events: they are the newest ones, mostly, and must not count towards the
+/// finished events kept. A scan of the queue (the backlog, not the history), once per webhook
+/// over the limit and pass.
+pub const PENDING_SQL: &str = "SELECT COUNT(*) AS id FROM webhooks_queue WHERE webhook_id = $1";
 
-/// Finished events of webhook `$1` at or below id `$2`, `$3` at a time: a range of
+/// The id `offset` events back from a webhook's newest: a backward walk of
+/// idx_webhooks_events_webhook reading only ids (an index-only scan on PostgreSQL), `offset`
+/// entries long. With `offset` = limit + pending events, everything at or below it is beyond
+/// the newest `limit` finished events (a few more may be kept if pending events are older).
+/// Asking for the status as well let PostgreSQL prefer walking the primary key backwards through
+/// every other webhook's events, by its estimate.
+pub fn keep_cutoff(backend: DatabaseBackend, webhook: &str, offset: i64) -> Statement {
+    Statement::from_sql_and_values(
+        backend,
+        "SELECT id FROM webhooks_events WHERE webhook_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2",
+        [webhook.into(), offset.into()],
+    )
+}
+
+/// Finished events of `webhook` at or below id `cutoff`, `limit` at a time: a range of
 /// idx_webhooks_events_webhook.
-pub const DELETE_BEYOND_SQL: &str = "DELETE FROM webhooks_events WHERE id IN (SELECT id FROM \
-     webhooks_events WHERE webhook_id = $1 AND id <= $2 AND status IN (2, 3) LIMIT $3) \
-     RETURNING webhook_id";
+pub fn delete_beyond(
+    backend: DatabaseBackend,
+    webhook: &str,
+    cutoff: i64,
+    limit: i64,
+) -> Statement {
+    let ids = "SELECT id FROM webhooks_events WHERE webhook_id = $1 AND id <= $2 \
+               AND status IN (2, 3) LIMIT $3";
+    Statement::from_sql_and_values(
+        backend,
+        delete_events(backend, ids),
+        [webhook.into(), cutoff.into(), limit.into()],
+    )
+}
 
 /// One pass, deleting at most `batch` rows per statement.
 pub async fn run_once(
@@ -110,7 +155,7 @@ pub async fn run_once(
             &mut report,
             cancel,
             batch,
-            Statement::from_sql_and_values(backend, DELETE_AGED_SQL, [cutoff.into(), limit.into()]),
+            delete_aged(backend, cutoff, limit),
         )
         .await?;
     }
@@ -131,24 +176,24 @@ pub async fn run_once(
             if cancel.is_cancelled() {
                 break;
             }
-            let cutoff = Id::find_by_statement(Statement::from_sql_and_values(
+            let pending = Id::find_by_statement(Statement::from_sql_and_values(
                 backend,
-                KEEP_CUTOFF_SQL,
-                [w.id.as_str().into(), keep.into()],
+                PENDING_SQL,
+                [w.id.as_str().into()],
             ))
             .one(db)
-            .await?;
+            .await?
+            .map_or(0, |p| p.id);
+            let cutoff = Id::find_by_statement(keep_cutoff(backend, &w.id, keep + pending))
+                .one(db)
+                .await?;
             let Some(cutoff) = cutoff else { continue };
             delete_in_batches(
                 db,
                 &mut report,
                 cancel,
                 batch,
-                Statement::from_sql_and_values(
-                    backend,
-                    DELETE_BEYOND_SQL,
-                    [w.id.as_str().into(), cutoff.id.into(), limit.into()],
-                ),
+                delete_beyond(backend, &w.id, cutoff.id, limit),
             )
             .await?;
         }
@@ -166,6 +211,13 @@ pub async fn run_once(
         ))
         .await?;
     report.webhooks_deleted = res.rows_affected();
+    // A previous secret whose rotation grace is over signs nothing any more: it goes too.
+    let forgotten =
+        crate::secrets::store::forget_expired_previous(db, Utc::now().timestamp_millis()).await?;
+    if report.webhooks_deleted > 0 || forgotten > 0 {
+        // Their sealed secrets go with them, off the disk too.
+        crate::secrets::store::scrub(db).await;
+    }
     Ok(report)
 }
 

@@ -13,6 +13,9 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::state::AppState;
 
+pub mod budget;
+pub mod cost;
+pub mod endpoint;
 pub mod scalars;
 
 use crate::backend::graphql::{
@@ -48,23 +51,33 @@ pub struct MutationRoot(
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
-/// The schema without data, for exporting the SDL.
+/// The schema without data. Depth and cost are not async-graphql's settings: they are measured
+/// before it sees the document ([`cost`], applied by [`endpoint`]), because its own visitors
+/// expand every fragment spread without memoising.
 pub fn schema_builder(
-    config: &Config,
+    _config: &Config,
 ) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         EmptySubscription,
     )
-    .limit_depth(config.graphql_max_depth)
-    .limit_complexity(config.graphql_max_complexity)
     .limit_recursive_depth(64)
     .limit_directives(32)
+    .extension(budget::BudgetExtension)
 }
 
 pub fn build_schema(state: AppState) -> AppSchema {
-    schema_builder(&state.config).data(state).finish()
+    let history_bytes = async_graphql::dataloader::DataLoader::new(
+        budget::HistoryBytes {
+            db: state.db.clone(),
+        },
+        tokio::spawn,
+    );
+    schema_builder(&state.config)
+        .data(state)
+        .data(history_bytes)
+        .finish()
 }
 
 /// The SDL clients see; `schema.graphql` at the repository root must equal it.

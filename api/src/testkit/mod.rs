@@ -1,29 +1,25 @@
 //! Run the whole server in-process in a test: [`TestServer::start`] serves on `127.0.0.1:0` with
 //! a fresh database (a temporary SQLite file, or a new PostgreSQL database when
-//! `TEST_DATABASE_URL` names a server), the dispatcher embedded and local delivery allowed;
+//! `TEST_DATABASE_URL` names a server), its own random secrets key (so no key file lands in the
+//! working directory), the dispatcher embedded and local delivery allowed;
 //! [`TestReceiver`] is a real HTTP endpoint that records what it is sent. Our own end-to-end tests
 //! use exactly this, and so can a project that builds on these webhooks.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::Router;
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use crate::{start, Config, Running, StartOptions};
 
 pub mod interop;
+mod receiver;
+
+pub use receiver::{Received, TestReceiver};
 
 /// Parses a [`Config`] from command-line style arguments, e.g. `["--retry-schedule", "50ms"]`.
 pub fn config_from_args<I, S>(args: I) -> Result<Config, clap::Error>
@@ -143,9 +139,30 @@ impl TestServer {
     }
 
     pub async fn start_on(db: TestDatabase, args: &[&str], worker: bool) -> Self {
+        Self::start_keyed(db, args, worker, None).await
+    }
+
+    /// [`TestServer::start_on`] with the secrets key given (base64 or hex), e.g. to restart on
+    /// the same database with the same key, or with another. Without one, and unless `args` name
+    /// a `--secrets-key-file`, the server gets a random key of its own.
+    pub async fn start_keyed(
+        db: TestDatabase,
+        args: &[&str],
+        worker: bool,
+        key: Option<&str>,
+    ) -> Self {
         let mut all: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
         all.extend(["--database-url".to_owned(), db.url.clone()]);
-        let config = config_from_args(all).unwrap_or_else(|e| panic!("test config: {e}"));
+        let mut config = config_from_args(all).unwrap_or_else(|e| panic!("test config: {e}"));
+        let key_file_given = args.iter().any(|a| a.starts_with("--secrets-key-file"));
+        config.secrets.key = match key {
+            Some(k) => Some(k.to_owned()),
+            None if key_file_given => None,
+            None => Some(
+                streamhooks_worker::secrets::generate_key()
+                    .unwrap_or_else(|e| panic!("test secrets key: {e}")),
+            ),
+        };
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind 127.0.0.1:0: {e}"));
@@ -166,6 +183,18 @@ impl TestServer {
 
     pub fn url(&self) -> String {
         self.running.url()
+    }
+
+    /// The key this server seals webhook secrets with, as base64 (for `SECRETS_KEY` of worker
+    /// processes sharing its database); `None` if it read a key file.
+    pub fn secrets_key(&self) -> Option<String> {
+        self.running.state.config.secrets.key.clone()
+    }
+
+    /// Shuts down and hands back the database, to start another server on it.
+    pub async fn stop(self) -> TestDatabase {
+        let _ = self.running.shutdown().await;
+        self.db
     }
 
     pub async fn create_user(&self, name: &str, email: &str) -> TestUser {
@@ -298,121 +327,4 @@ impl TestServer {
     pub async fn shutdown(self) {
         let _ = self.running.shutdown().await;
     }
-}
-
-/// One request the receiver got.
-#[derive(Clone, Debug)]
-pub struct Received {
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-impl Received {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The `payload` string of the double-encoded body.
-    pub fn payload_string(&self) -> Option<String> {
-        let v: Value = serde_json::from_slice(&self.body).ok()?;
-        v.get("payload")?.as_str().map(str::to_owned)
-    }
-}
-
-#[derive(Clone)]
-struct ReceiverState {
-    tx: mpsc::UnboundedSender<Received>,
-    status: Arc<AtomicU16>,
-    delay_ms: Arc<AtomicU64>,
-}
-
-/// A subscriber endpoint on `127.0.0.1`: answers `status` (200 unless set) after `delay`, and
-/// hands every request to the test.
-pub struct TestReceiver {
-    pub addr: std::net::SocketAddr,
-    rx: Mutex<mpsc::UnboundedReceiver<Received>>,
-    status: Arc<AtomicU16>,
-    delay_ms: Arc<AtomicU64>,
-    cancel: CancellationToken,
-}
-
-impl TestReceiver {
-    pub async fn start() -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let status = Arc::new(AtomicU16::new(200));
-        let delay_ms = Arc::new(AtomicU64::new(0));
-        let state = ReceiverState {
-            tx,
-            status: status.clone(),
-            delay_ms: delay_ms.clone(),
-        };
-        let app = Router::new().fallback(post(receive)).with_state(state);
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind receiver: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("receiver addr: {e}"));
-        let cancel = CancellationToken::new();
-        let c = cancel.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { c.cancelled().await })
-                .await;
-        });
-        Self {
-            addr,
-            rx: Mutex::new(rx),
-            status,
-            delay_ms,
-            cancel,
-        }
-    }
-
-    /// `http://127.0.0.1:PORT/hook`
-    pub fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
-    }
-
-    pub fn set_status(&self, status: u16) {
-        self.status.store(status, Ordering::SeqCst);
-    }
-
-    pub fn set_delay(&self, delay: Duration) {
-        self.delay_ms
-            .store(delay.as_millis() as u64, Ordering::SeqCst);
-    }
-
-    /// The next request, or `None` after `timeout`.
-    pub async fn next(&self, timeout: Duration) -> Option<Received> {
-        tokio::time::timeout(timeout, async { self.rx.lock().await.recv().await })
-            .await
-            .ok()
-            .flatten()
-    }
-
-    /// Requests already received, without waiting.
-    pub async fn drain(&self) -> Vec<Received> {
-        let mut rx = self.rx.lock().await;
-        let mut out = Vec::new();
-        while let Ok(r) = rx.try_recv() {
-            out.push(r);
-        }
-        out
-    }
-}
-
-impl Drop for TestReceiver {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-    }
-}
-
-async fn receive(State(s): State<ReceiverState>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let delay = s.delay_ms.load(Ordering::SeqCst);
-    let _ = s.tx.send(Received { headers, body });
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
-    StatusCode::from_u16(s.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
 }

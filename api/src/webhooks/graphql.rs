@@ -1,12 +1,13 @@
 //! The webhook API exactly as Speckle defines it (`webhookCreate/Update/Delete`, `webhooks(id)`,
 //! `history(limit)`), plus added fields a Speckle client that does not ask for them never sees:
-//! `disabledReason`, and `WebhookEvent.attempts` (every attempt with its response, like GitHub's
-//! "Recent deliveries"). Every operation needs the stream's owner with `streams:write`, except
-//! `webhookTriggers`, the public list of trigger names that forms (the console's) offer.
+//! `disabledReason`, `format` (output, and optional on both inputs), and `WebhookEvent.attempts`
+//! (every attempt with its response, like GitHub's "Recent deliveries"). Every operation needs
+//! the stream's owner with `streams:write`, except `webhookTriggers`, the public list of trigger
+//! names that forms (the console's) offer.
 //!
 //! `webhooks(...)` looks ahead: when the query selects `items { history }` (and perhaps their
 //! `attempts`), it loads every webhook's page in one batch ([`crate::webhooks::history::pages`])
-//! before the items resolve, so a stream's hundred webhooks cost three queries, not three hundred.
+//! before the items resolve, so a stream's hundred webhooks cost one query, not three hundred.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,6 +44,10 @@ pub struct Webhook {
     enabled: Option<bool>,
     /// Why the server disabled this webhook (it kept failing), if it did; null otherwise.
     disabled_reason: Option<String>,
+    /// How deliveries are encoded and signed: `speckle-string` (`{"payload":"<json string>"}`,
+    /// signed over that string) or `speckle-object` (`{"payload":{…}}`, signed over the raw body,
+    /// as Speckle sends since 2.12). Both also carry the Standard Webhooks headers.
+    format: String,
     #[graphql(skip)]
     prefetched: Option<Prefetched>,
 }
@@ -55,12 +60,19 @@ impl Webhook {
         ctx: &Context<'_>,
         #[graphql(default = 25)] limit: i32,
     ) -> Result<Option<WebhookEventCollection>> {
+        // Priced by its limit before the request runs (graphql::cost); its events' text counts
+        // against the request's answer budget before they are loaded.
         let limit = svc::check_history_limit(limit)?;
         let key = (self.id.clone(), limit);
         let ahead = self.prefetched.as_ref().and_then(|p| p.get(&key)).cloned();
         let page = match ahead {
-            Some(page) => page,
+            // Loaded with its neighbours already: charged by its exact size, no query.
+            Some(page) => {
+                crate::graphql::budget::charge_history(ctx, page.text_bytes())?;
+                page
+            }
             None => {
+                crate::graphql::budget::reserve_history(ctx, &self.id, limit).await?;
                 let attempts = ctx.look_ahead().field("items").field("attempts").exists();
                 history::pages(&state(ctx).db, std::slice::from_ref(&key), attempts)
                     .await?
@@ -97,6 +109,7 @@ impl From<webhook_config::Model> for Webhook {
             description: w.description,
             enabled: Some(w.enabled),
             disabled_reason: w.disabled_reason,
+            format: w.format,
             prefetched: None,
         }
     }
@@ -220,6 +233,9 @@ pub(crate) async fn webhooks_of(
 ) -> Result<WebhookCollection> {
     let st = state(ctx);
     owner(ctx, stream_id).await?;
+    if let Some(id) = id {
+        crate::validate::id(id, "webhook id")?;
+    }
     let mut items: Vec<Webhook> = webhook_config::find_for_stream(&st.db, stream_id, id)
         .await?
         .into_iter()
@@ -271,6 +287,8 @@ pub struct WebhookCreateInput {
     triggers: Vec<String>,
     secret: Option<String>,
     enabled: Option<bool>,
+    /// `speckle-string` or `speckle-object`; the server's default (`WEBHOOK_FORMAT`) if omitted.
+    format: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -282,6 +300,9 @@ pub struct WebhookUpdateInput {
     secret: Option<String>,
     enabled: Option<bool>,
     triggers: Option<Vec<String>>,
+    /// `speckle-string` or `speckle-object`; queued events, retries, pings and redeliveries are
+    /// sent in the new format from now on.
+    format: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -331,8 +352,12 @@ impl WebhookMutation {
         webhook: WebhookCreateInput,
     ) -> Result<String> {
         owner(ctx, &webhook.stream_id).await?;
+        let st = state(ctx);
         svc::create(
-            &state(ctx).db,
+            &st.db,
+            &st.secrets,
+            &st.guard,
+            &st.config.wire,
             svc::CreateInput {
                 stream_id: webhook.stream_id,
                 url: webhook.url,
@@ -340,6 +365,7 @@ impl WebhookMutation {
                 triggers: webhook.triggers,
                 secret: webhook.secret,
                 enabled: webhook.enabled,
+                format: webhook.format,
             },
         )
         .await
@@ -352,8 +378,12 @@ impl WebhookMutation {
         webhook: WebhookUpdateInput,
     ) -> Result<String> {
         owner(ctx, &webhook.stream_id).await?;
+        let st = state(ctx);
         svc::update(
-            &state(ctx).db,
+            &st.db,
+            &st.secrets,
+            &st.guard,
+            &st.config.wire,
             svc::UpdateInput {
                 id: webhook.id,
                 stream_id: webhook.stream_id,
@@ -362,6 +392,7 @@ impl WebhookMutation {
                 secret: webhook.secret,
                 enabled: webhook.enabled,
                 triggers: webhook.triggers,
+                format: webhook.format,
             },
         )
         .await

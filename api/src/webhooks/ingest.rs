@@ -14,7 +14,10 @@ use streamhooks_worker::outbox::{emit, Event};
 use streamhooks_worker::triggers::{is_trigger, TRIGGERS};
 
 use crate::auth::SCOPE_STREAMS_WRITE;
+use crate::error::{Error, Result};
+use crate::limits::body::{json_problem, LimitedBody};
 use crate::state::AppState;
+use crate::validate;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -39,8 +42,17 @@ fn error(status: StatusCode, msg: impl Into<String>) -> Response {
 pub async fn ingest(
     State(app): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Response {
+    let _slot = match app.limits.in_flight.admit(1).await {
+        Ok(slot) => slot,
+        Err(busy) => {
+            let mut r = error(StatusCode::SERVICE_UNAVAILABLE, busy.sentence());
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            return r;
+        }
+    };
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -65,31 +77,10 @@ pub async fn ingest(
     }
     let req: IngestRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("malformed event: {e}")),
+        Err(e) => return error(StatusCode::BAD_REQUEST, json_problem(&e, "an event")),
     };
-    if !is_trigger(&req.event) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "unknown event {:?}; valid events are: {}",
-                req.event,
-                TRIGGERS.join(", ")
-            ),
-        );
-    }
-    if req.stream_id.trim().is_empty() || req.user_id.trim().is_empty() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "streamId and userId must not be empty",
-        );
-    }
-    for (name, v) in [("stream", &req.stream), ("user", &req.user)] {
-        if v.as_ref().is_some_and(|v| !v.is_object()) {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("{name} must be a JSON object"),
-            );
-        }
+    if let Err(e) = check(&req) {
+        return error(StatusCode::BAD_REQUEST, e.public_message());
     }
     let event = Event {
         activity_message: req
@@ -102,25 +93,59 @@ pub async fn ingest(
         stream: req.stream,
         user: req.user,
     };
+    let deadline = app.config.limits.request_deadline;
     let result = async {
         let txn = app.begin().await?;
         let n = emit(&txn, &app.server_info, &event).await?;
         app.commit(txn, n).await?;
         Ok::<u64, sea_orm::DbErr>(n)
-    }
-    .await;
+    };
+    let Ok(result) = tokio::time::timeout(deadline, result).await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("queuing the event took longer than {deadline:?} (REQUEST_DEADLINE) and was stopped; unless it had already committed, nothing was queued"),
+        );
+    };
     match result {
         Ok(n) => (StatusCode::ACCEPTED, Json(json!({ "queued": n }))).into_response(),
         Err(sea_orm::DbErr::RecordNotFound(_)) => error(
             StatusCode::BAD_REQUEST,
             format!(
-                "stream {:?} is not known to this server; send its \"stream\" object with the event",
-                event.stream_id
+                "stream {} is not known to this server; send its \"stream\" object with the event",
+                validate::shown(&event.stream_id)
             ),
         ),
         Err(e) => {
             tracing::error!(error = %e, "ingest failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal error; the server log has the details")
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; the server log has the details",
+            )
         }
     }
+}
+
+/// The event's own checks, the same the GraphQL mutations' text goes through.
+fn check(req: &IngestRequest) -> Result<()> {
+    if !is_trigger(&req.event) {
+        return Err(Error::bad_input(format!(
+            "unknown event {}; valid events are: {}",
+            validate::shown(&req.event),
+            TRIGGERS.join(", ")
+        )));
+    }
+    if req.stream_id.trim().is_empty() || req.user_id.trim().is_empty() {
+        return Err(Error::bad_input("streamId and userId must not be empty"));
+    }
+    validate::id(&req.stream_id, "streamId")?;
+    validate::id(&req.user_id, "userId")?;
+    if let Some(m) = &req.activity_message {
+        validate::text(m, "activityMessage", validate::MAX_ACTIVITY_MESSAGE_LEN)?;
+    }
+    for (name, v) in [("stream", &req.stream), ("user", &req.user)] {
+        if v.as_ref().is_some_and(|v| !v.is_object()) {
+            return Err(Error::bad_input(format!("{name} must be a JSON object")));
+        }
+    }
+    Ok(())
 }

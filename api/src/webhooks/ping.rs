@@ -53,7 +53,8 @@ pub async fn ping<C: ConnectionTrait>(
     let trigger = trigger.unwrap_or(triggers::STREAM_UPDATE);
     if !is_trigger(trigger) {
         return Err(Error::bad_input(format!(
-            "Unknown trigger {trigger:?}; valid triggers are: {}",
+            "Unknown trigger {}; valid triggers are: {}",
+            crate::validate::shown(trigger),
             TRIGGERS.join(", ")
         )));
     }
@@ -79,11 +80,11 @@ pub async fn redeliver<C: ConnectionTrait>(
     hook: &webhook_config::Model,
     event_id: &str,
 ) -> Result<i64> {
+    let id = crate::validate::event_id(event_id)?;
     let not_found = || Error::NotFound {
         code: "WEBHOOK_EVENT_NOT_FOUND",
-        message: format!("Webhook {} has no event {event_id:?}", hook.id),
+        message: format!("Webhook {} has no event {id}", hook.id),
     };
-    let id: i64 = event_id.trim().parse().map_err(|_| not_found())?;
     let original = webhook_event::Entity::find_by_id(id)
         .one(db)
         .await?

@@ -1,20 +1,33 @@
 //! Webhook configuration rules: owner-only access, Speckle's id/stream mismatch answer, the
 //! atomic 100-per-stream cap, the write-only secret, partial updates and input validation.
 //! Every refusal happens before anything is written.
+//!
+//! Secrets are sealed here, before they reach the database. Changing a secret keeps the one it
+//! replaces (still sealed: the stored value is moved, never opened and sealed again) as the
+//! previous secret until `SECRET_ROTATION_GRACE` from now; the move is one `UPDATE` setting
+//! `previous_secret = secret`, so two changes racing each other cannot both keep the same old
+//! value. A URL whose host is an IP literal
+//! is judged by the dispatcher's own [`Guard`] when it is saved (same rule, same sentence): such a
+//! URL can never be delivered, so accepting it would only defer the refusal. Host names are still
+//! judged at delivery time, on the addresses actually connected to, since DNS answers change.
 
 use chrono::Utc;
 use entity::webhook_config::{self, MAX_PER_STREAM};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
     TransactionTrait,
 };
+use streamhooks_worker::guard::Guard;
+use streamhooks_worker::secrets::{store, Secrets};
 use streamhooks_worker::triggers::TRIGGERS;
+use streamhooks_worker::wire::Format;
 
-use crate::backend::service::stream::check_no_nul;
+use crate::config::WireConfig;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
+use crate::validate;
 
-pub const MAX_URL_LEN: usize = 2048;
 pub const MAX_DESCRIPTION_LEN: usize = 1024;
 pub const MAX_SECRET_LEN: usize = 256;
 pub const MAX_HISTORY_LIMIT: i32 = 1000;
@@ -27,6 +40,8 @@ pub struct CreateInput {
     pub triggers: Vec<String>,
     pub secret: Option<String>,
     pub enabled: Option<bool>,
+    /// `None`: the server's `WEBHOOK_FORMAT`.
+    pub format: Option<String>,
 }
 
 #[derive(Default)]
@@ -38,16 +53,23 @@ pub struct UpdateInput {
     pub secret: Option<String>,
     pub enabled: Option<bool>,
     pub triggers: Option<Vec<String>>,
+    pub format: Option<String>,
+}
+
+/// A known format name, or `BAD_USER_INPUT` listing the valid ones.
+pub fn validate_format(format: &str) -> Result<Format> {
+    format.parse().map_err(|_| {
+        Error::bad_input(format!(
+            "Unknown webhook format {}; valid formats are: {}",
+            validate::shown(format),
+            Format::names()
+        ))
+    })
 }
 
 pub fn validate_url(url: &str) -> Result<String> {
+    validate::url_text(url, "webhook URL")?;
     let url = url.trim();
-    if url.len() > MAX_URL_LEN {
-        return Err(Error::bad_input(format!(
-            "The webhook URL is too long ({} characters; the limit is {MAX_URL_LEN})",
-            url.len()
-        )));
-    }
     let parsed = url::Url::parse(url).map_err(|e| {
         Error::bad_input(format!(
             "The webhook URL {url:?} is not an absolute URL: {e}"
@@ -70,8 +92,31 @@ pub fn validate_url(url: &str) -> Result<String> {
     Ok(url.to_owned())
 }
 
+/// Refuses a URL (already validated) whose host is an address literal the guard would block,
+/// with the guard's sentence.
+pub fn check_destination(guard: &Guard, url: &str) -> Result<()> {
+    match url::Url::parse(url) {
+        Ok(parsed) => guard
+            .check_url(&parsed)
+            .map_err(|e| Error::bad_input(e.to_string())),
+        Err(_) => Ok(()),
+    }
+}
+
+/// The stored form of a new secret: sealed, or `None` for none (`""` clears it, as in Speckle).
+fn seal_secret(secrets: &Secrets, secret: Option<String>) -> Result<Option<String>> {
+    match secret.filter(|s| !s.is_empty()) {
+        Some(s) => secrets
+            .seal(&s)
+            .map(Some)
+            .map_err(|e| Error::Internal(e.to_string())),
+        None => Ok(None),
+    }
+}
+
 /// Known, non-empty, de-duplicated (first occurrence kept) trigger names.
 pub fn validate_triggers(triggers: &[String]) -> Result<Vec<String>> {
+    validate::list(triggers, "triggers", validate::MAX_CHOICES)?;
     if triggers.is_empty() {
         return Err(Error::bad_input(format!(
             "A webhook needs at least one trigger; choose from: {}",
@@ -82,7 +127,8 @@ pub fn validate_triggers(triggers: &[String]) -> Result<Vec<String>> {
     for t in triggers {
         if !TRIGGERS.contains(&t.as_str()) {
             return Err(Error::bad_input(format!(
-                "Unknown trigger {t:?}; valid triggers are: {}",
+                "Unknown trigger {}; valid triggers are: {}",
+                validate::shown(t),
                 TRIGGERS.join(", ")
             )));
         }
@@ -94,25 +140,11 @@ pub fn validate_triggers(triggers: &[String]) -> Result<Vec<String>> {
 }
 
 fn validate_description(d: &str) -> Result<()> {
-    check_no_nul(d, "webhook description")?;
-    let n = d.chars().count();
-    if n > MAX_DESCRIPTION_LEN {
-        return Err(Error::bad_input(format!(
-            "The webhook description is too long ({n} characters; the limit is {MAX_DESCRIPTION_LEN})"
-        )));
-    }
-    Ok(())
+    validate::text(d, "webhook description", MAX_DESCRIPTION_LEN)
 }
 
 fn validate_secret(s: &str) -> Result<()> {
-    check_no_nul(s, "webhook secret")?;
-    let n = s.chars().count();
-    if n > MAX_SECRET_LEN {
-        return Err(Error::bad_input(format!(
-            "The webhook secret is too long ({n} characters; the limit is {MAX_SECRET_LEN})"
-        )));
-    }
-    Ok(())
+    validate::text(s, "webhook secret", MAX_SECRET_LEN)
 }
 
 fn triggers_json(triggers: &[String]) -> String {
@@ -120,8 +152,16 @@ fn triggers_json(triggers: &[String]) -> String {
 }
 
 /// Creates a webhook; the caller has checked ownership.
-pub async fn create<C: TransactionTrait>(db: &C, input: CreateInput) -> Result<String> {
+pub async fn create<C: TransactionTrait>(
+    db: &C,
+    secrets: &Secrets,
+    guard: &Guard,
+    wire: &WireConfig,
+    input: CreateInput,
+) -> Result<String> {
+    validate::id(&input.stream_id, "stream id")?;
     let url = validate_url(&input.url)?;
+    check_destination(guard, &url)?;
     let triggers = validate_triggers(&input.triggers)?;
     if let Some(d) = &input.description {
         validate_description(d)?;
@@ -129,6 +169,11 @@ pub async fn create<C: TransactionTrait>(db: &C, input: CreateInput) -> Result<S
     if let Some(s) = &input.secret {
         validate_secret(s)?;
     }
+    let format = match &input.format {
+        Some(f) => validate_format(f)?,
+        None => wire.webhook_format,
+    };
+    let secret = seal_secret(secrets, input.secret)?;
     let now = Utc::now();
     let id = new_id();
     let txn = db.begin().await?;
@@ -161,13 +206,16 @@ pub async fn create<C: TransactionTrait>(db: &C, input: CreateInput) -> Result<S
         stream_id: Set(input.stream_id),
         url: Set(url),
         description: Set(input.description),
-        secret: Set(input.secret.filter(|s| !s.is_empty())),
+        secret: Set(secret),
         triggers: Set(triggers_json(&triggers)),
         enabled: Set(input.enabled.unwrap_or(true)),
         disabled_reason: Set(None),
         consecutive_failures: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
+        format: Set(format.as_str().to_owned()),
+        previous_secret: Set(None),
+        previous_secret_expires_at: Set(None),
     }
     .insert(&txn)
     .await?;
@@ -182,6 +230,8 @@ pub async fn find_on_stream<C: ConnectionTrait>(
     id: &str,
     stream_id: &str,
 ) -> Result<webhook_config::Model> {
+    validate::id(id, "webhook id")?;
+    validate::id(stream_id, "stream id")?;
     match webhook_config::Entity::find_by_id(id.to_owned())
         .one(db)
         .await?
@@ -192,19 +242,53 @@ pub async fn find_on_stream<C: ConnectionTrait>(
 }
 
 /// Changes only the fields given. Re-enabling clears an automatic disable and its failure count.
-pub async fn update<C: ConnectionTrait>(db: &C, input: UpdateInput) -> Result<String> {
+/// A new secret starts a rotation (see the module docs); setting the current secret again
+/// changes nothing, and clearing it (`""`) ends any grace at once.
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    secrets: &Secrets,
+    guard: &Guard,
+    wire: &WireConfig,
+    input: UpdateInput,
+) -> Result<String> {
     let existing = find_on_stream(db, &input.id, &input.stream_id).await?;
-    let mut am: webhook_config::ActiveModel = existing.into();
+    let mut am = <webhook_config::ActiveModel as Default>::default();
     if let Some(url) = &input.url {
-        am.url = Set(validate_url(url)?);
+        let url = validate_url(url)?;
+        check_destination(guard, &url)?;
+        am.url = Set(url);
     }
     if let Some(d) = input.description {
         validate_description(&d)?;
         am.description = Set(Some(d));
     }
+    let mut keep_previous = false;
+    let secret_changed = input.secret.is_some();
     if let Some(s) = input.secret {
         validate_secret(&s)?;
-        am.secret = Set(if s.is_empty() { None } else { Some(s) });
+        let current = existing.secret.as_deref().map(|c| secrets.open(c));
+        if s.is_empty() {
+            am.secret = Set(None);
+            am.previous_secret = Set(None);
+            am.previous_secret_expires_at = Set(None);
+        } else if !matches!(&current, Some(Ok(c)) if *c == s) {
+            am.secret = Set(seal_secret(secrets, Some(s))?);
+            // Only a secret that signs today may sign during the grace: none when there was no
+            // secret (the empty key is no secret) or when it cannot be opened any more.
+            keep_previous = matches!(current, Some(Ok(_))) && !wire.secret_rotation_grace.is_zero();
+            if keep_previous {
+                let grace =
+                    i64::try_from(wire.secret_rotation_grace.as_millis()).unwrap_or(i64::MAX);
+                am.previous_secret_expires_at =
+                    Set(Some(Utc::now().timestamp_millis().saturating_add(grace)));
+            } else {
+                am.previous_secret = Set(None);
+                am.previous_secret_expires_at = Set(None);
+            }
+        }
+    }
+    if let Some(f) = &input.format {
+        am.format = Set(validate_format(f)?.as_str().to_owned());
     }
     if let Some(t) = &input.triggers {
         am.triggers = Set(triggers_json(&validate_triggers(t)?));
@@ -217,7 +301,25 @@ pub async fn update<C: ConnectionTrait>(db: &C, input: UpdateInput) -> Result<St
         }
     }
     am.updated_at = Set(Utc::now());
-    am.update(db).await?;
+    let mut q = webhook_config::Entity::update_many().set(am);
+    if keep_previous {
+        // The value stored when this statement runs, not the one read above.
+        q = q.col_expr(
+            webhook_config::Column::PreviousSecret,
+            Expr::col(webhook_config::Column::Secret).into(),
+        );
+    }
+    let updated = q
+        .filter(webhook_config::Column::Id.eq(&input.id))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        // Deleted since it was read.
+        return Err(Error::forbidden(MISMATCH));
+    }
+    if secret_changed {
+        store::scrub(db).await;
+    }
     Ok(input.id)
 }
 
@@ -227,6 +329,7 @@ pub async fn delete<C: ConnectionTrait>(db: &C, id: &str, stream_id: &str) -> Re
     webhook_config::Entity::delete_by_id(id.to_owned())
         .exec(db)
         .await?;
+    store::scrub(db).await;
     Ok(id.to_owned())
 }
 

@@ -215,9 +215,19 @@ async fn counted_server() -> Counted {
         seen.fetch_add(1, Ordering::SeqCst);
     });
     let mut args: Vec<&str> = TEST_ARGS.to_vec();
-    args.extend(["--database-url", &tdb.url]);
+    // A hundred webhooks' pages of 25 with attempts cost more than the default complexity limit
+    // allows (by design: it prices every item a page may return); this test counts statements.
+    args.extend([
+        "--database-url",
+        &tdb.url,
+        "--graphql-max-complexity",
+        "100000",
+    ]);
     let config = config_from_args(args).unwrap_or_else(|e| panic!("{e}"));
-    let state = AppState::new(db, Arc::new(config), Notifier::new());
+    let secrets = streamhooks_worker::secrets::store::prepare(&db, &config.secrets)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let state = AppState::new(db, Arc::new(config), secrets, Notifier::new());
     let app = http::router(state.clone(), graphql::build_schema(state.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

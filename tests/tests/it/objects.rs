@@ -15,6 +15,7 @@ use streamhooks_api::testkit::TestServer;
 use crate::support::{world, World};
 
 mod access;
+mod crowd;
 mod large;
 mod refused;
 

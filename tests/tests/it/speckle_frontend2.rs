@@ -27,7 +27,7 @@ fn read(name: &str) -> String {
 }
 
 /// The operation in `name` with every fragment it spreads appended, as Apollo sends it.
-fn document(name: &str) -> String {
+pub(crate) fn document(name: &str) -> String {
     let mut doc = read(name);
     let mut done: Vec<String> = Vec::new();
     loop {

@@ -1,7 +1,10 @@
 //! Bad input is refused with `BAD_USER_INPUT`, a message that says what is wrong, and nothing
-//! stored — on create and on update.
+//! stored — on create and on update. That includes a URL whose host is an address literal the
+//! dispatcher would refuse, unless the server allows it (these tests start a server without
+//! `TEST_ARGS`' `--allow-local-network true`).
 
 use serde_json::{json, Value};
+use streamhooks_api::testkit::{TestServer, TestUser};
 
 use crate::support::{code, list, message, world, CREATE, UPDATE};
 
@@ -132,4 +135,140 @@ async fn every_bad_update_is_refused_and_changes_nothing() {
         );
     }
     w.server.shutdown().await;
+}
+
+/// A server that does not allow local destinations (unlike `TEST_ARGS`), its owner and a stream.
+async fn guarded(extra: &[&str]) -> (TestServer, TestUser, String) {
+    let mut args = vec!["--retry-schedule", "none"];
+    args.extend_from_slice(extra);
+    let server = TestServer::start_with(&args, false).await;
+    let owner = server.create_user("Olga", "olga@example.com").await;
+    let stream = server.create_stream(&owner, "s").await;
+    (server, owner, stream)
+}
+
+async fn hooks_of(server: &TestServer, owner: &TestUser, stream: &str) -> Vec<Value> {
+    let d = server
+        .gql_ok(&owner.token, crate::support::LIST, json!({ "s": stream }))
+        .await;
+    d["stream"]["webhooks"]["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A URL whose host is an address the dispatcher would never send to is refused when it is saved,
+/// with the dispatcher's own sentence; host names are left to delivery time (DNS changes).
+#[tokio::test]
+async fn literal_addresses_the_guard_blocks_are_refused_when_saved() {
+    let (server, owner, stream) = guarded(&[]).await;
+    let allow = "; set ALLOW_LOCAL_NETWORK=true or add it to ALLOWED_CIDRS to allow it.";
+    let refused = [
+        (
+            "http://127.0.0.1:8080/hook",
+            "127.0.0.1 is a loopback address",
+        ),
+        ("http://10.0.0.1/hook", "10.0.0.1 is a private address"),
+        ("http://[::1]/hook", "::1 is a loopback address"),
+        (
+            "http://[::ffff:127.0.0.1]/hook",
+            "::ffff:127.0.0.1 is a loopback address",
+        ),
+        // The WHATWG short form of 127.0.0.1: judged as the address it is.
+        ("http://0x7f.1/hook", "127.0.0.1 is a loopback address"),
+        (
+            "http://169.254.169.254/latest/meta-data",
+            "169.254.169.254 is a link-local address",
+        ),
+        (
+            "http://[64:ff9b::a9fe:a9fe]/hook",
+            "64:ff9b::a9fe:a9fe is a link-local address",
+        ),
+        (
+            "http://[::ffff:0:7f00:1]/hook",
+            "::ffff:0:7f00:1 is an IPv4-translated (SIIT, ::ffff:0:0:0/96) address",
+        ),
+    ];
+    for (url, what) in refused {
+        let vars =
+            json!({ "w": { "streamId": stream, "url": url, "triggers": ["stream_update"] } });
+        let r = server.gql(Some(&owner.token), CREATE, vars).await;
+        assert_eq!(code(&r), "BAD_USER_INPUT", "{url}: {r}");
+        assert_eq!(message(&r), format!("Blocked: {what}{allow}"), "{url}");
+        assert!(
+            hooks_of(&server, &owner, &stream).await.is_empty(),
+            "{url} was stored"
+        );
+    }
+
+    // Public literals and host names are accepted (names are checked on every delivery).
+    let public = server
+        .create_webhook(
+            &owner,
+            &stream,
+            "https://93.184.215.14/hook",
+            &["stream_update"],
+            None,
+        )
+        .await;
+    let named = server
+        .create_webhook(
+            &owner,
+            &stream,
+            "http://localhost:9/hook",
+            &["stream_update"],
+            None,
+        )
+        .await;
+    assert!(!public.is_empty() && !named.is_empty());
+
+    // Update: the same rule, and nothing changes.
+    let before = hooks_of(&server, &owner, &stream).await;
+    for (url, what) in refused {
+        let vars = json!({ "w": { "id": public, "streamId": stream, "url": url } });
+        let r = server.gql(Some(&owner.token), UPDATE, vars).await;
+        assert_eq!(code(&r), "BAD_USER_INPUT", "{url}: {r}");
+        assert_eq!(message(&r), format!("Blocked: {what}{allow}"), "{url}");
+    }
+    assert_eq!(hooks_of(&server, &owner, &stream).await, before);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_allowed_cidr_or_allowing_the_local_network_lets_literals_through() {
+    let (server, owner, stream) = guarded(&["--allowed-cidrs", "10.0.0.0/8"]).await;
+    let ok = server
+        .gql(
+            Some(&owner.token),
+            CREATE,
+            json!({ "w": { "streamId": stream, "url": "http://10.0.0.1/hook", "triggers": ["stream_update"] } }),
+        )
+        .await;
+    assert!(ok["errors"].is_null(), "{ok}");
+    let r = server
+        .gql(
+            Some(&owner.token),
+            CREATE,
+            json!({ "w": { "streamId": stream, "url": "http://127.0.0.1/hook", "triggers": ["stream_update"] } }),
+        )
+        .await;
+    assert_eq!(code(&r), "BAD_USER_INPUT", "{r}");
+    server.shutdown().await;
+
+    let (server, owner, stream) = guarded(&["--allow-local-network", "true"]).await;
+    for url in [
+        "http://127.0.0.1/hook",
+        "http://[::1]/hook",
+        "http://10.0.0.1/hook",
+    ] {
+        let r = server
+            .gql(
+                Some(&owner.token),
+                CREATE,
+                json!({ "w": { "streamId": stream, "url": url, "triggers": ["stream_update"] } }),
+            )
+            .await;
+        assert!(r["errors"].is_null(), "{url}: {r}");
+    }
+    server.shutdown().await;
 }

@@ -27,6 +27,7 @@ use sea_orm::{
 };
 use streamhooks_worker::config::RetrySchedule;
 use streamhooks_worker::queue::{self, NewEvent};
+use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::{Metrics, Notifier, WorkerConfig};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -186,13 +187,15 @@ pub async fn insert_webhook(
         stream_id: Set(stream_id.to_owned()),
         url: Set(url.to_owned()),
         description: Set(None),
-        secret: Set(secret.map(str::to_owned)),
+        secret: Set(secret.map(|s| key().seal(s).expect("seal"))),
         triggers: Set(r#"["stream_update"]"#.into()),
         enabled: Set(true),
         disabled_reason: Set(None),
         consecutive_failures: Set(0),
         created_at: Set(Utc::now()),
         updated_at: Set(Utc::now()),
+        // The format is the column's default, `speckle-string`, as for webhooks made before it.
+        ..Default::default()
     }
     .insert(db)
     .await
@@ -419,13 +422,23 @@ pub struct Worker {
     handle: JoinHandle<Result<(), streamhooks_worker::Error>>,
 }
 
+/// The key webhook secrets are sealed with in these tests, as the API seals them.
+pub fn key() -> Secrets {
+    Secrets::new(&[42; 32])
+}
+
 pub fn start(db: &DatabaseConnection, config: WorkerConfig) -> Worker {
+    start_with_key(db, config, key())
+}
+
+pub fn start_with_key(db: &DatabaseConnection, config: WorkerConfig, secrets: Secrets) -> Worker {
     let cancel = CancellationToken::new();
     let notifier = Notifier::new();
     let metrics = Arc::new(Metrics::new());
     let handle = tokio::spawn(streamhooks_worker::run(
         db.clone(),
         Arc::new(config),
+        secrets,
         notifier.clone(),
         metrics.clone(),
         cancel.clone(),

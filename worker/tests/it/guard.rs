@@ -100,3 +100,68 @@ async fn private_destinations_are_refused_unless_allowed() {
         t.cleanup().await;
     }
 }
+
+/// IPv6 forms that reach an IPv4 host through a translator or a tunnel: the well-known NAT64
+/// prefix is judged by the IPv4 address inside it; SIIT, local-use NAT64 and Teredo addresses are
+/// not public whatever they embed. All are IP literals, so they are refused before any connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn translated_and_tunnelled_ipv6_destinations_are_refused() {
+    for t in databases().await {
+        let db = &t.db;
+        let mut rx = Receiver::start().await;
+        let port = rx.addr.port();
+        let s = insert_stream(db).await;
+        let cases = [
+            (
+                format!("http://[::ffff:0:7f00:1]:{port}/hook"),
+                "Blocked: ::ffff:0:7f00:1 is an IPv4-translated (SIIT, ::ffff:0:0:0/96) address",
+            ),
+            (
+                format!("http://[64:ff9b:1::7f00:1]:{port}/hook"),
+                "Blocked: 64:ff9b:1::7f00:1 is a local-use NAT64 (64:ff9b:1::/48) address",
+            ),
+            (
+                "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook".to_owned(),
+                "Blocked: 2001:0:4136:e378:8000:63bf:3fff:fdd2 is a Teredo (2001::/32) address",
+            ),
+            (
+                format!("http://[64:ff9b::7f00:1]:{port}/hook"),
+                "Blocked: 64:ff9b::7f00:1 is a loopback address",
+            ),
+            (
+                "http://[64:ff9b::a9fe:a9fe]/latest/meta-data".to_owned(),
+                "Blocked: 64:ff9b::a9fe:a9fe is a link-local address",
+            ),
+        ];
+        let w = start(
+            db,
+            WorkerConfig {
+                allow_local_network: false,
+                ..config()
+            },
+        );
+        let mut ids = Vec::new();
+        for (url, _) in &cases {
+            let hook = insert_webhook(db, &s, url, None).await;
+            ids.push(insert_event(db, &hook, "{}").await);
+        }
+        w.notifier.wake();
+        for (id, (url, expected)) in ids.iter().zip(&cases) {
+            let e = wait_finished(db, *id).await;
+            assert_eq!(e.status, 3, "{url} on {}: {}", t.name, e.status_info);
+            assert!(
+                e.status_info.starts_with(&format!(
+                    "{expected}; set ALLOW_LOCAL_NETWORK=true or add it to ALLOWED_CIDRS to allow it."
+                )),
+                "{url}: {}",
+                e.status_info
+            );
+            assert_eq!(e.retry_count, 0);
+        }
+        let metrics = w.metrics.clone();
+        w.stop().await;
+        assert_eq!(metrics.count(Outcome::Blocked), cases.len() as u64);
+        assert!(rx.drain().is_empty());
+        t.cleanup().await;
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use entity::webhook_event;
 use streamhooks_worker::claim;
-use streamhooks_worker::record::{self, Effect, Update};
+use streamhooks_worker::record::{self, AttemptRow, Effect, Update};
 
 use crate::common::*;
 
@@ -135,6 +135,60 @@ async fn a_stale_lease_token_cannot_overwrite_the_new_holder() {
             (2, "HTTP 200", None)
         );
         assert_eq!(claim::queue_depth(db).await.expect("depth"), 0);
+        t.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_superseded_result_in_the_same_batch_as_the_current_one_is_dropped() {
+    for t in databases().await {
+        let db = &t.db;
+        let s = insert_stream(db).await;
+        let hook = insert_webhook(db, &s, "http://203.0.113.1/", None).await;
+        let id = insert_event(db, &hook, "{}").await;
+        let now = Utc::now().timestamp_millis();
+        // This process claims, stalls past its lease (a database outage, say), claims again, and
+        // both results reach the recorder in one batch.
+        let first = claim::claim(db, now, 300, 10, &[]).await.expect("claim");
+        let second = claim::claim(db, now + 301, 300, 10, &[])
+            .await
+            .expect("claim");
+        claim::record_interrupted(db, &second)
+            .await
+            .expect("interrupted");
+        let result = |c: &claim::Claimed, info: &str| Update {
+            status: webhook_event::STATUS_SUCCEEDED,
+            status_info: info.into(),
+            effect: Effect::Success,
+            attempt: Some(AttemptRow {
+                event_id: c.id,
+                number: c.attempt,
+                started_at: Utc::now(),
+                duration_ms: Some(1),
+                outcome: "success",
+                status_code: Some(200),
+                error: None,
+                response_headers: "[]".into(),
+                response_body: Some(info.into()),
+                worker: None,
+            }),
+            ..Update::for_event(c, Utc::now())
+        };
+        let batch = [result(&second[0], "current"), result(&first[0], "stale")];
+        record::write(db, &batch, 1)
+            .await
+            .unwrap_or_else(|e| panic!("on {}: {e}", t.name));
+        let e = event(db, id).await;
+        assert_eq!((e.status, e.status_info.as_str()), (2, "current"));
+        let a: Vec<(i32, String)> = attempts(db, id)
+            .await
+            .into_iter()
+            .map(|a| (a.number, a.outcome))
+            .collect();
+        assert_eq!(
+            a,
+            [(1, "interrupted".to_owned()), (2, "success".to_owned())]
+        );
         t.cleanup().await;
     }
 }

@@ -11,7 +11,6 @@ use crate::auth::SCOPE_STREAMS_WRITE;
 use crate::backend::graphql::permissions::{Access, ModelPermissionChecks};
 use crate::backend::graphql::user::{limited_user, LimitedUser};
 use crate::backend::graphql::version::{self, ModelVersionsFilter, Version, VersionCollection};
-use crate::backend::service::page::page_cost;
 use crate::backend::service::{branch as branch_svc, model as svc, page};
 use crate::error::Result;
 use crate::graphql::{auth, contributor, state};
@@ -77,7 +76,6 @@ impl Model {
     }
 
     /// The model's versions, newest first.
-    #[graphql(complexity = "page_cost(limit, child_complexity)")]
     async fn versions(
         &self,
         ctx: &Context<'_>,

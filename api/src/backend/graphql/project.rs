@@ -18,7 +18,6 @@ use crate::backend::graphql::permissions::{Access, ProjectPermissionChecks};
 use crate::backend::graphql::stream::readable_stream;
 use crate::backend::graphql::user::LimitedUser;
 use crate::backend::graphql::version::{self, Version, VersionCollection};
-use crate::backend::service::page::page_cost;
 use crate::backend::service::project as svc;
 use crate::error::Result;
 use crate::graphql::{auth, state};
@@ -179,7 +178,6 @@ impl Project {
     }
 
     /// The project's models, most recently updated first.
-    #[graphql(complexity = "page_cost(limit, child_complexity)")]
     async fn models(
         &self,
         ctx: &Context<'_>,
@@ -199,7 +197,6 @@ impl Project {
     }
 
     /// All the project's versions, newest first.
-    #[graphql(complexity = "page_cost(limit, child_complexity)")]
     async fn versions(
         &self,
         ctx: &Context<'_>,

@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use crate::auth::{Auth, SCOPE_PROFILE_READ, SCOPE_PROFILE_WRITE, SCOPE_STREAMS_READ};
 use crate::backend::graphql::permissions::{Access, RootPermissionChecks};
 use crate::backend::graphql::project::{projects_from, PendingStreamCollaborator, Project};
-use crate::backend::service::page::page_cost;
 use crate::backend::service::{page, project as svc, user as user_svc};
 use crate::error::Result;
 use crate::graphql::scalars::JsonObject;
@@ -65,7 +64,6 @@ pub struct UserProjectCollection {
 #[ComplexObject]
 impl User {
     /// The projects the user has a role on, most recently updated first (needs `streams:read`).
-    #[graphql(complexity = "page_cost(limit, child_complexity)")]
     async fn projects(
         &self,
         ctx: &Context<'_>,

@@ -14,17 +14,20 @@
 //! mid-stream aborts the response, so a client cannot mistake a truncated list for a whole one.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use sea_orm::DatabaseConnection;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::access::{caller, check_read};
+use super::admit::Slots;
 use super::http::{id_list, object_not_found, Refusal};
 use super::service::{self, IDS_PER_QUERY};
 use crate::state::AppState;
@@ -66,16 +69,29 @@ impl Format {
 }
 
 /// `POST /api/getobjects/{projectId}` with `objects=<JSON array of ids>`.
+/// The request's place among object requests is kept until its answer has been sent: the id
+/// list it holds meanwhile can be as large as the body was.
 pub async fn get_objects(
     State(app): State<AppState>,
+    Extension(slots): Extension<Arc<Slots>>,
     Path(project_id): Path<String>,
     req: Request,
 ) -> Result<Response, Refusal> {
     let auth = caller(&app, req.headers()).await?;
     check_read(&app.db, &auth, &project_id).await?;
+    let place = slots.admit().await?;
     let format = Format::from_headers(req.headers());
-    let ids = id_list(req, app.config.max_object_upload_bytes).await?;
-    Ok(stream(app.db.clone(), project_id, None, ids, format))
+    let ids = slots
+        .read_body(id_list(req, app.config.max_object_upload_bytes))
+        .await?;
+    Ok(stream(
+        app.db.clone(),
+        project_id,
+        None,
+        ids,
+        format,
+        Some(place),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -109,6 +125,7 @@ pub async fn with_children(
         Some((object_id, root)),
         children,
         format,
+        None,
     ))
 }
 
@@ -119,9 +136,11 @@ fn stream(
     first: Option<(String, String)>,
     ids: Vec<String>,
     format: Format,
+    place: Option<OwnedSemaphorePermit>,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL_DEPTH);
     tokio::spawn(async move {
+        let _place = place;
         let mut out = Writer::new(format);
         if let Some((id, data)) = first {
             out.push(&id, &data);

@@ -4,16 +4,18 @@
 //! access, 413 too large); a stored upload is `201 Created` with an empty body, as Speckle answers.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::Value;
 
 use super::access::{caller, check_read, check_write, not_found};
+use super::admit::Slots;
 use super::batch::{self, NewObject, PartError};
 use super::download;
 use super::service;
@@ -33,6 +35,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/diff/{project_id}", post(diff))
         .route("/api/getobjects/{project_id}", post(download::get_objects))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(Extension(Arc::new(Slots::new(&app.config))))
         .with_state(app)
 }
 
@@ -95,12 +98,37 @@ impl IntoResponse for Refusal {
 /// objects, gzipped (`application/gzip`) or not. All parts are checked before any is stored.
 async fn upload(
     State(app): State<AppState>,
+    Extension(slots): Extension<Arc<Slots>>,
     Path(project_id): Path<String>,
     req: Request,
 ) -> Result<Response, Refusal> {
     let auth = caller(&app, req.headers()).await?;
     check_write(&app.db, &auth, &project_id).await?;
+    let _place = slots.admit().await?;
     let limit = app.config.max_object_upload_bytes;
+    let objects = slots.read_body(read_upload(req, limit)).await?;
+    let count = objects.len();
+    let txn = app.begin().await?;
+    let stored = match service::store(&txn, &project_id, objects).await {
+        Ok(n) => n,
+        // The project was deleted between the access check and now.
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
+            ) =>
+        {
+            return Err(not_found(&project_id))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    txn.commit().await?;
+    tracing::debug!(project_id, count, stored, "objects uploaded");
+    Ok(StatusCode::CREATED.into_response())
+}
+
+/// Every part of an upload, decoded and checked, each object once.
+async fn read_upload(req: Request, limit: usize) -> Result<Vec<NewObject>, Refusal> {
     let mut form = Multipart::from_request(req, &()).await.map_err(|_| {
         Refusal::bad(
             "The upload is not multipart/form-data: send each batch of objects as a file part \
@@ -149,24 +177,7 @@ async fn upload(
             "The upload has no parts: send each batch of objects as a file part",
         ));
     }
-    let count = objects.len();
-    let txn = app.begin().await?;
-    let stored = match service::store(&txn, &project_id, objects).await {
-        Ok(n) => n,
-        // The project was deleted between the access check and now.
-        Err(e)
-            if matches!(
-                e.sql_err(),
-                Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
-            ) =>
-        {
-            return Err(not_found(&project_id))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    txn.commit().await?;
-    tracing::debug!(project_id, count, stored, "objects uploaded");
-    Ok(StatusCode::CREATED.into_response())
+    Ok(objects)
 }
 
 fn multipart_refusal(e: &axum::extract::multipart::MultipartError, limit: usize) -> Refusal {
@@ -184,12 +195,16 @@ fn multipart_refusal(e: &axum::extract::multipart::MultipartError, limit: usize)
 /// each, true when the project holds it. Speckle asks write access here: it precedes an upload.
 async fn diff(
     State(app): State<AppState>,
+    Extension(slots): Extension<Arc<Slots>>,
     Path(project_id): Path<String>,
     req: Request,
 ) -> Result<Response, Refusal> {
     let auth = caller(&app, req.headers()).await?;
     check_write(&app.db, &auth, &project_id).await?;
-    let ids = id_list(req, app.config.max_object_upload_bytes).await?;
+    let _place = slots.admit().await?;
+    let ids = slots
+        .read_body(id_list(req, app.config.max_object_upload_bytes))
+        .await?;
     let have = service::existing(&app.db, &project_id, &ids).await?;
     let answer: serde_json::Map<String, Value> = ids
         .into_iter()

@@ -19,6 +19,7 @@
 //! bad last batch leaves nothing half-stored, and no database write lock waits on a slow client.
 
 mod access;
+mod admit;
 pub mod batch;
 mod download;
 mod http;

@@ -7,9 +7,10 @@ use serde_json::{json, Value};
 use streamhooks_worker::outbox::{emit, timestamp, Event, ServerInfo};
 use streamhooks_worker::triggers;
 
-use crate::backend::service::stream::{check_description, check_name, find as find_stream};
+use crate::backend::service::stream::find as find_stream;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
+use crate::validate;
 
 pub fn branch_json(b: &branch::Model) -> Value {
     json!({
@@ -25,18 +26,24 @@ pub fn branch_json(b: &branch::Model) -> Value {
 
 /// The branch `id` of `stream_id`, or a clear "not found".
 pub async fn find<C: ConnectionTrait>(db: &C, stream_id: &str, id: &str) -> Result<branch::Model> {
+    validate::id(stream_id, "stream id")?;
+    validate::id(id, "branch id")?;
     match branch::Entity::find_by_id(id.to_owned()).one(db).await? {
         Some(b) if b.stream_id == stream_id => Ok(b),
         _ => Err(Error::NotFound {
             code: "BRANCH_NOT_FOUND",
-            message: format!("Branch {id:?} not found on stream {stream_id:?}"),
+            message: format!(
+                "Branch {} not found on stream {}",
+                validate::shown(id),
+                validate::shown(stream_id)
+            ),
         }),
     }
 }
 
 fn check_branch_name(name: &str) -> Result<String> {
+    validate::name(name, "branch name")?;
     let name = name.trim().to_lowercase();
-    check_name(&name, "branch")?;
     if name.starts_with('/') || name.starts_with('#') || name.contains("//") {
         return Err(Error::bad_input(
             "A branch name cannot start with / or # or contain //",
@@ -56,7 +63,7 @@ pub async fn create<C: ConnectionTrait>(
     find_stream(db, stream_id).await?;
     let name = check_branch_name(name)?;
     if let Some(d) = &description {
-        check_description(d)?;
+        validate::description(d, "branch description")?;
     }
     if branch::find_by_name(db, stream_id, &name).await?.is_some() {
         return Err(Error::bad_input(format!(
@@ -107,7 +114,7 @@ pub async fn update<C: ConnectionTrait>(
         am.name = Set(n);
     }
     if let Some(d) = description {
-        check_description(&d)?;
+        validate::description(&d, "branch description")?;
         am.description = Set(Some(d));
     }
     am.updated_at = Set(Utc::now());

@@ -11,9 +11,10 @@ use serde_json::{json, Value};
 use streamhooks_worker::outbox::{emit, timestamp, Event, ServerInfo};
 use streamhooks_worker::triggers;
 
-use crate::backend::service::stream::{check_description, check_no_nul, find as find_stream};
+use crate::backend::service::stream::find as find_stream;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
+use crate::validate;
 
 pub fn commit_json(c: &commit::Model, branch_name: &str) -> Value {
     let parents: Option<Value> = c
@@ -52,6 +53,8 @@ pub async fn find<C: ConnectionTrait>(
     stream_id: &str,
     id: &str,
 ) -> Result<(commit::Model, String)> {
+    validate::id(stream_id, "stream id")?;
+    validate::id(id, "commit id")?;
     match commit::Entity::find_by_id(id.to_owned())
         .find_also_related(branch::Entity)
         .one(db)
@@ -60,7 +63,11 @@ pub async fn find<C: ConnectionTrait>(
         Some((c, b)) if c.stream_id == stream_id => Ok((c, b.map(|b| b.name).unwrap_or_default())),
         _ => Err(Error::NotFound {
             code: "COMMIT_NOT_FOUND",
-            message: format!("Commit {id:?} not found on stream {stream_id:?}"),
+            message: format!(
+                "Commit {} not found on stream {}",
+                validate::shown(id),
+                validate::shown(stream_id)
+            ),
         }),
     }
 }
@@ -82,23 +89,31 @@ pub async fn create<C: ConnectionTrait>(
     input: CreateInput,
 ) -> Result<(String, u64)> {
     find_stream(db, &input.stream_id).await?;
-    check_no_nul(&input.object_id, "objectId")?;
-    if let Some(a) = &input.source_application {
-        check_no_nul(a, "sourceApplication")?;
+    validate::id(&input.object_id, "objectId")?;
+    if input.object_id.trim().is_empty() {
+        return Err(Error::bad_input("The objectId must not be empty"));
     }
-    if input.object_id.trim().is_empty() || input.object_id.len() > 256 {
-        return Err(Error::bad_input("objectId must be 1 to 256 characters"));
+    if let Some(a) = &input.source_application {
+        validate::text(a, "sourceApplication", validate::MAX_LABEL_LEN)?;
     }
     if let Some(m) = &input.message {
-        check_description(m)?;
+        validate::description(m, "commit message")?;
     }
+    if let Some(parents) = &input.parents {
+        validate::list(parents, "parents", validate::MAX_PARENTS)?;
+        for p in parents {
+            validate::id(p, "parent commit id")?;
+        }
+    }
+    validate::name(&input.branch_name, "branch name")?;
     let branch_name = input.branch_name.trim().to_lowercase();
     let Some(b) = branch::find_by_name(db, &input.stream_id, &branch_name).await? else {
         return Err(Error::NotFound {
             code: "BRANCH_NOT_FOUND",
             message: format!(
-                "Branch {:?} not found on stream {:?}",
-                input.branch_name, input.stream_id
+                "Branch {} not found on stream {}",
+                validate::shown(&input.branch_name),
+                validate::shown(&input.stream_id)
             ),
         });
     };
@@ -150,15 +165,20 @@ pub async fn update<C: ConnectionTrait>(
     let mut am: commit::ActiveModel = old.clone().into();
     let mut branch_name = old_branch.clone();
     if let Some(m) = message {
-        check_description(&m)?;
+        validate::description(&m, "commit message")?;
         am.message = Set(Some(m));
     }
     if let Some(nb) = new_branch_name {
+        validate::name(&nb, "branch name")?;
         let nb = nb.trim().to_lowercase();
         let Some(b) = branch::find_by_name(db, stream_id, &nb).await? else {
             return Err(Error::NotFound {
                 code: "BRANCH_NOT_FOUND",
-                message: format!("Branch {nb:?} not found on stream {stream_id:?}"),
+                message: format!(
+                    "Branch {} not found on stream {}",
+                    validate::shown(&nb),
+                    validate::shown(stream_id)
+                ),
             });
         };
         am.branch_id = Set(b.id);
@@ -208,8 +228,11 @@ pub async fn receive<C: ConnectionTrait>(
     message: Option<String>,
 ) -> Result<u64> {
     let (c, branch_name) = find(db, stream_id, id).await?;
-    for t in source_application.iter().chain(message.iter()) {
-        check_no_nul(t, "commitReceive input")?;
+    if let Some(a) = &source_application {
+        validate::text(a, "sourceApplication", validate::MAX_LABEL_LEN)?;
+    }
+    if let Some(m) = &message {
+        validate::description(m, "message")?;
     }
     let ev = Event::new(
         stream_id,

@@ -40,18 +40,6 @@ pub fn check_limit(limit: i32) -> Result<u64> {
     Ok(limit as u64)
 }
 
-/// What a paged field costs in the schema's complexity limit: its items' selection once per item
-/// it may return, so nesting pages multiplies, as the work does. A limit outside the allowed range
-/// costs as the largest page (the resolver then refuses it with a clear sentence).
-pub fn page_cost(limit: i32, child_complexity: usize) -> usize {
-    let items = if (0..=MAX_LIMIT).contains(&limit) {
-        limit
-    } else {
-        MAX_LIMIT
-    };
-    1 + (items as usize).saturating_mul(child_complexity)
-}
-
 /// Where the previous page ended.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Cursor {

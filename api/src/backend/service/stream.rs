@@ -12,43 +12,10 @@ use streamhooks_worker::triggers;
 
 use crate::error::{Error, Result};
 use crate::ids::new_id;
-
-pub const MAX_NAME_LEN: usize = 512;
-pub const MAX_DESCRIPTION_LEN: usize = 65_536;
-
-/// PostgreSQL cannot store U+0000 in text, so it is refused everywhere (on SQLite too, so both
-/// backends answer the same).
-pub fn check_no_nul(s: &str, what: &str) -> Result<()> {
-    if s.contains('\0') {
-        return Err(Error::bad_input(format!(
-            "The {what} must not contain NUL (U+0000) characters"
-        )));
-    }
-    Ok(())
-}
-
-pub fn check_name(name: &str, what: &str) -> Result<()> {
-    check_no_nul(name, &format!("{what} name"))?;
-    let n = name.chars().count();
-    if name.trim().is_empty() || n > MAX_NAME_LEN {
-        return Err(Error::bad_input(format!(
-            "A {what} name must be 1 to {MAX_NAME_LEN} characters"
-        )));
-    }
-    Ok(())
-}
-
-pub fn check_description(d: &str) -> Result<()> {
-    check_no_nul(d, "description")?;
-    if d.chars().count() > MAX_DESCRIPTION_LEN {
-        return Err(Error::bad_input(format!(
-            "A description must be at most {MAX_DESCRIPTION_LEN} characters"
-        )));
-    }
-    Ok(())
-}
+use crate::validate;
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<stream::Model> {
+    validate::id(id, "stream id")?;
     stream::Entity::find_by_id(id.to_owned())
         .one(db)
         .await?
@@ -68,9 +35,9 @@ pub async fn create<C: ConnectionTrait>(
     input: CreateInput,
 ) -> Result<String> {
     let name = input.name.unwrap_or_else(|| "Untitled stream".to_owned());
-    check_name(&name, "stream")?;
+    validate::name(&name, "stream name")?;
     if let Some(d) = &input.description {
-        check_description(d)?;
+        validate::description(d, "stream description")?;
     }
     let now = Utc::now();
     let id = new_id();
@@ -124,11 +91,11 @@ pub async fn update<C: ConnectionTrait>(
     let old = find(db, &input.id).await?;
     let mut am: stream::ActiveModel = old.clone().into();
     if let Some(n) = input.name {
-        check_name(&n, "stream")?;
+        validate::name(&n, "stream name")?;
         am.name = Set(n);
     }
     if let Some(d) = input.description {
-        check_description(&d)?;
+        validate::description(&d, "stream description")?;
         am.description = Set(Some(d));
     }
     if let Some(p) = input.is_public {
@@ -211,9 +178,11 @@ pub async fn grant<C: ConnectionTrait>(
     target_user: &str,
     role: &str,
 ) -> Result<u64> {
+    validate::id(target_user, "user id")?;
     if !stream_acl::ROLES.contains(&role) {
         return Err(Error::bad_input(format!(
-            "Unknown role {role:?}; valid roles are: {}",
+            "Unknown role {}; valid roles are: {}",
+            validate::shown(role),
             stream_acl::ROLES.join(", ")
         )));
     }
@@ -223,7 +192,10 @@ pub async fn grant<C: ConnectionTrait>(
         .await?
         .is_none()
     {
-        return Err(Error::bad_input(format!("No user with id {target_user:?}")));
+        return Err(Error::bad_input(format!(
+            "No user with id {}",
+            validate::shown(target_user)
+        )));
     }
     if target_user == user_id && role != stream_acl::ROLE_OWNER {
         ensure_other_owner(db, stream_id, user_id).await?;
@@ -266,13 +238,15 @@ pub async fn revoke<C: ConnectionTrait>(
     target_user: &str,
 ) -> Result<u64> {
     find(db, stream_id).await?;
+    validate::id(target_user, "user id")?;
     let Some(existing) =
         stream_acl::Entity::find_by_id((stream_id.to_owned(), target_user.to_owned()))
             .one(db)
             .await?
     else {
         return Err(Error::bad_input(format!(
-            "User {target_user:?} has no role on this stream"
+            "User {} has no role on this stream",
+            validate::shown(target_user)
         )));
     };
     if existing.role == stream_acl::ROLE_OWNER {

@@ -1,12 +1,16 @@
 //! Personal access tokens: `<10-char id><32-char secret>`, shown once, stored as a SHA-256 digest.
+//! A lifespan is capped at a thousand years: the arithmetic on a client's number must not
+//! overflow (chrono panics past year 262,143), and a date far beyond year 9999 would be stored but
+//! not read back by every driver, locking the owner out of their own token.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use entity::api_token;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
 use crate::auth::{digest, ALL_SCOPES};
 use crate::error::{Error, Result};
 use crate::ids::{new_id, new_secret};
+use crate::validate;
 
 /// Creates a token for `owner_id` and returns it in full (the only time it is visible).
 /// `lifespan_ms`: milliseconds until expiry; `None` never expires.
@@ -17,9 +21,8 @@ pub async fn create<C: ConnectionTrait>(
     scopes: &[String],
     lifespan_ms: Option<i64>,
 ) -> Result<String> {
-    if name.trim().is_empty() || name.chars().count() > 512 || name.contains('\0') {
-        return Err(Error::bad_input("A token name must be 1 to 512 characters"));
-    }
+    validate::name(name, "token name")?;
+    validate::list(scopes, "scopes", validate::MAX_CHOICES)?;
     if scopes.is_empty() {
         return Err(Error::bad_input(format!(
             "A token needs at least one scope; choose from: {}",
@@ -29,20 +32,13 @@ pub async fn create<C: ConnectionTrait>(
     for s in scopes {
         if !ALL_SCOPES.contains(&s.as_str()) {
             return Err(Error::bad_input(format!(
-                "Unknown scope {s:?}; valid scopes are: {}",
+                "Unknown scope {}; valid scopes are: {}",
+                validate::shown(s),
                 ALL_SCOPES.join(", ")
             )));
         }
     }
-    let expires_at = match lifespan_ms {
-        None => None,
-        Some(ms) if ms > 0 => Some(Utc::now() + Duration::milliseconds(ms)),
-        Some(ms) => {
-            return Err(Error::bad_input(format!(
-                "lifespan must be positive, not {ms}"
-            )))
-        }
-    };
+    let expires_at = lifespan_ms.map(expiry).transpose()?;
     let id = new_id();
     let secret = new_secret();
     api_token::ActiveModel {
@@ -77,4 +73,25 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, owner_id: &str, token: &str) -> 
         ));
     }
     Ok(())
+}
+
+/// The longest lifespan accepted: 1,000 years of 365 days, in milliseconds.
+pub const MAX_LIFESPAN_MS: i64 = 1_000 * 365 * 24 * 3_600 * 1_000;
+
+/// When a token created now with `lifespan_ms` expires; a clear refusal for any number that is
+/// not a usable lifespan, never an overflow.
+fn expiry(lifespan_ms: i64) -> Result<DateTime<Utc>> {
+    if lifespan_ms <= 0 {
+        return Err(Error::bad_input(format!(
+            "lifespan must be positive, not {lifespan_ms}"
+        )));
+    }
+    if lifespan_ms > MAX_LIFESPAN_MS {
+        return Err(Error::bad_input(format!(
+            "lifespan {lifespan_ms} ms is too long; the limit is {MAX_LIFESPAN_MS} ms (1,000 years), or omit it for a token that never expires"
+        )));
+    }
+    Duration::try_milliseconds(lifespan_ms)
+        .and_then(|d| Utc::now().checked_add_signed(d))
+        .ok_or_else(|| Error::bad_input(format!("lifespan {lifespan_ms} ms is too long")))
 }

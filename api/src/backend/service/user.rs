@@ -9,6 +9,7 @@ use crate::auth::ALL_SCOPES;
 use crate::backend::service::token;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
+use crate::validate;
 
 pub struct Created {
     pub id: String,
@@ -21,12 +22,10 @@ pub async fn create_with_token<C: TransactionTrait>(
     email: &str,
     admin: bool,
 ) -> Result<Created> {
+    validate::name(name, "user name")?;
+    validate::text(email, "email address", validate::MAX_NAME_LEN)?;
     let name = name.trim();
     let email = email.trim().to_lowercase();
-    if name.is_empty() || name.chars().count() > 512 || name.contains('\0') || email.contains('\0')
-    {
-        return Err(Error::bad_input("A user name must be 1 to 512 characters"));
-    }
     if email.len() > 512 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
         return Err(Error::bad_input(format!(
             "{email:?} is not an email address"

@@ -1,0 +1,164 @@
+//! CPU time of other processes, read from Linux's `/proc`: a process's threads
+//! (`/proc/PID/task/*/schedstat`, nanoseconds; `/proc/PID/stat` ticks as a fallback) and a
+//! PostgreSQL server's processes (the postmaster and its children, split into the backends that
+//! serve connections and the rest: WAL writer, checkpointer, autovacuum …).
+//!
+//! PostgreSQL processes come and go (autovacuum workers, backends of closed connections), and a
+//! process's time is lost once it exits, so [`PgSampler`] reads them every few milliseconds and
+//! keeps the last value seen of each.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Nanoseconds of CPU used so far by every thread of `pid`, or `None` if it is gone.
+pub fn process_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0u64;
+    let mut any = false;
+    for t in tasks.flatten() {
+        if let Some(ns) = std::fs::read_to_string(t.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        {
+            total += ns;
+            any = true;
+        }
+    }
+    if any {
+        return Some(total);
+    }
+    // No schedstat: utime + stime in clock ticks (100 per second on Linux).
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000_000)
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// The postmaster's pid from the first line of `postmaster.pid` in its data directory.
+pub fn postmaster_pid(pidfile: &Path) -> Option<u32> {
+    std::fs::read_to_string(pidfile)
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// CPU of a PostgreSQL server, split.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PgCpu {
+    /// Processes serving client connections (`postgres: user db host(port) …`).
+    pub backends_ns: u64,
+    /// The postmaster and its helpers (WAL writer, checkpointer, background writer, autovacuum).
+    pub other_ns: u64,
+}
+
+#[derive(Default)]
+struct Seen {
+    /// pid → (is a backend, CPU at the first sighting, CPU at the last).
+    procs: HashMap<u32, (bool, u64, u64)>,
+}
+
+/// Samples a PostgreSQL server's processes in the background until [`PgSampler::finish`].
+pub struct PgSampler {
+    postmaster: u32,
+    seen: Arc<Mutex<Seen>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PgSampler {
+    /// Starts sampling. Processes that exist now count from their current CPU time; processes
+    /// that start later count from zero.
+    pub fn start(postmaster: u32) -> Self {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        sample(postmaster, &seen, true);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s, st) = (seen.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !st.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(5));
+                sample(postmaster, &s, false);
+            }
+        });
+        Self {
+            postmaster,
+            seen,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// CPU used since [`PgSampler::start`], as of now.
+    pub fn now(&self) -> PgCpu {
+        sample(self.postmaster, &self.seen, false);
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = PgCpu::default();
+        for (backend, first, last) in seen.procs.values() {
+            let used = last.saturating_sub(*first);
+            if *backend {
+                out.backends_ns += used;
+            } else {
+                out.other_ns += used;
+            }
+        }
+        out
+    }
+
+    pub fn finish(mut self) -> PgCpu {
+        let cpu = self.now();
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        cpu
+    }
+}
+
+fn sample(postmaster: u32, seen: &Mutex<Seen>, initial: bool) {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let pids: Vec<u32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|pid| *pid == postmaster || parent_of(*pid) == Some(postmaster))
+        .collect();
+    let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    for pid in pids {
+        let Some(ns) = process_ns(pid) else { continue };
+        // A backend's title says who it serves: "postgres: USER DB HOST(PORT) STATE". A process
+        // just forked may not have its title yet, so this is looked at again until it does.
+        let backend = |known: bool| known || (pid != postmaster && cmdline(pid).contains('('));
+        match seen.procs.get_mut(&pid) {
+            Some(p) => {
+                p.0 = backend(p.0);
+                p.2 = p.2.max(ns);
+            }
+            None => {
+                let first = if initial { ns } else { 0 };
+                seen.procs.insert(pid, (backend(false), first, ns));
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The side-by-side scenario of issue 11: real `streamhooks worker` processes (this build's and,
+//! with `--baseline-bin`, another's, e.g. today's main) draining the same backlog on PostgreSQL
+//! with its default durability, 10 webhooks, the receiver in a separate process, and the CPU per
+//! 1,000 deliveries of each process read from /proc.
+//!
+//! Each run gets a fresh database migrated by the binary under test (so each runs on its own
+//! schema), seeded, vacuumed, analysed and checkpointed, so that neither starts with another's WAL
+//! or dead rows. The rate runs from the first request reaching the receiver to the moment no
+//! event is pending (every result recorded); process start-up is outside it, its CPU is not.
+//! Binaries alternate run by run, so a burst of load from elsewhere on the machine hits both.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sea_orm::ConnectionTrait;
+
+use crate::cpu::{self, PgSampler};
+use crate::{median, seed, BoxError};
+
+/// What one drain cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Measure {
+    pub rate: f64,
+    /// Milliseconds of CPU per 1,000 deliveries.
+    pub worker: f64,
+    pub pg_backends: f64,
+    pub pg_other: f64,
+    pub receiver: f64,
+    /// WAL written per delivery, in bytes (the whole server's, which only the bench uses).
+    pub wal: f64,
+}
+
+/// The receiver process.
+pub struct Receiver {
+    child: Child,
+    pub addr: String,
+    http: reqwest::Client,
+}
+
+impl Receiver {
+    pub fn spawn() -> Result<Self, BoxError> {
+        let exe = std::env::current_exe()?;
+        let mut child = Command::new(exe)
+            .arg("--serve-receiver")
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let out = child.stdout.take().ok_or("receiver has no stdout")?;
+        let mut line = String::new();
+        BufReader::new(out).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .ok_or_else(|| format!("receiver said {line:?}"))?
+            .to_owned();
+        Ok(Self {
+            child,
+            addr,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    async fn get(&self, path: &str) -> Result<String, BoxError> {
+        let url = format!("http://{}{path}", self.addr);
+        Ok(self.http.get(url).send().await?.text().await?)
+    }
+
+    /// (requests since the last reset, first and last arrival in Unix µs).
+    async fn count(&self) -> Result<(u64, i64, i64), BoxError> {
+        let s = self.get("/__count").await?;
+        let mut f = s.split_whitespace();
+        let n = f.next().and_then(|v| v.parse().ok()).ok_or("bad count")?;
+        let first = f.next().and_then(|v| v.parse().ok()).ok_or("bad count")?;
+        let last = f.next().and_then(|v| v.parse().ok()).ok_or("bad count")?;
+        Ok((n, first, last))
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unix_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// One drain of `n` events by `bin`'s worker.
+pub async fn once(
+    pg_url: &str,
+    postmaster: u32,
+    bin: &Path,
+    n: usize,
+    webhooks: usize,
+    receiver: &Receiver,
+) -> Result<Measure, BoxError> {
+    let bench = seed::postgres_with(pg_url, false).await?;
+    let migrated = Command::new(bin)
+        .args(["migrate", "--database-url", &bench.url])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    if !migrated.success() {
+        return Err(format!("{} migrate failed", bin.display()).into());
+    }
+    let hooks =
+        seed::plain_webhooks(&bench.db, &format!("http://{}", receiver.addr), webhooks).await?;
+    seed::events(&bench.db, &hooks, n).await?;
+    let new_schema = seed::has_queue_table(&bench.db).await?;
+    bench.db.execute_unprepared("VACUUM ANALYZE").await?;
+    bench.db.execute_unprepared("CHECKPOINT").await?;
+    let wal_before = wal_lsn(&bench.db).await?;
+    receiver.get("/__reset").await?;
+    let receiver_before = cpu::process_ns(receiver.pid()).unwrap_or(0);
+    let sampler = PgSampler::start(postmaster);
+
+    let mut worker = Command::new(bin)
+        .args(["worker", "--database-url", &bench.url])
+        .args(["--allow-local-network", "true"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let (mut got, mut first_us) = (0, 0);
+    while got < n as u64 {
+        if Instant::now() > deadline {
+            let _ = worker.kill();
+            return Err(format!("only {got} of {n} deliveries arrived").into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        (got, first_us, _) = receiver.count().await?;
+    }
+    while seed::depth(&bench.db, new_schema).await? > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let end_us = unix_us();
+    let wal_bytes = wal_since(&bench.db, &wal_before).await?;
+    let worker_ns = cpu::process_ns(worker.id()).unwrap_or(0);
+    let pg = sampler.finish();
+    let receiver_ns = cpu::process_ns(receiver.pid())
+        .unwrap_or(0)
+        .saturating_sub(receiver_before);
+    let _ = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status();
+    let _ = worker.wait();
+    bench.cleanup().await;
+
+    let per_k = |ns: u64| ns as f64 / 1e6 / (n as f64 / 1000.0);
+    Ok(Measure {
+        rate: n as f64 / ((end_us - first_us) as f64 / 1e6),
+        worker: per_k(worker_ns),
+        pg_backends: per_k(pg.backends_ns),
+        pg_other: per_k(pg.other_ns),
+        receiver: per_k(receiver_ns),
+        wal: wal_bytes as f64 / n as f64,
+    })
+}
+
+async fn wal_lsn(db: &sea_orm::DatabaseConnection) -> Result<String, BoxError> {
+    let row = db
+        .query_one(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT CAST(pg_current_wal_lsn() AS TEXT) AS lsn",
+        ))
+        .await?
+        .ok_or("no WAL position")?;
+    Ok(row.try_get("", "lsn")?)
+}
+
+async fn wal_since(db: &sea_orm::DatabaseConnection, from: &str) -> Result<i64, BoxError> {
+    let row = db
+        .query_one(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT CAST(pg_wal_lsn_diff(pg_current_wal_lsn(), CAST($1 AS pg_lsn)) AS BIGINT) AS n",
+            [from.into()],
+        ))
+        .await?
+        .ok_or("no WAL position")?;
+    Ok(row.try_get("", "n")?)
+}
+
+/// Runs every (binary, backlog) pair `runs` times, interleaved, and prints each run and the
+/// medians.
+pub async fn run(
+    pg_url: &str,
+    pidfile: &Path,
+    bins: &[(String, PathBuf)],
+    sizes: &[usize],
+    webhooks: usize,
+    runs: usize,
+) -> Result<(), BoxError> {
+    let postmaster = cpu::postmaster_pid(pidfile)
+        .ok_or_else(|| format!("no postmaster pid in {}", pidfile.display()))?;
+    let receiver = Receiver::spawn()?;
+    let mut results: Vec<(String, usize, Vec<Measure>)> = Vec::new();
+    for (label, _) in bins {
+        for &n in sizes {
+            results.push((label.clone(), n, Vec::new()));
+        }
+    }
+    for run in 1..=runs {
+        for &n in sizes {
+            for (label, bin) in bins {
+                let m = once(pg_url, postmaster, bin, n, webhooks, &receiver).await?;
+                println!(
+                    "  run {run}: {label}, {n} queued: {:.0} deliveries/s; CPU ms per 1,000: worker {:.0}, PostgreSQL backends {:.0} + other {:.0}, receiver {:.0}; WAL {:.0} B per delivery",
+                    m.rate, m.worker, m.pg_backends, m.pg_other, m.receiver, m.wal
+                );
+                if let Some(r) = results.iter_mut().find(|r| r.0 == *label && r.1 == n) {
+                    r.2.push(m);
+                }
+            }
+        }
+    }
+    println!("| binary | queued | deliveries/s (runs) | CPU ms per 1,000: worker | PostgreSQL backends | PostgreSQL other | receiver | WAL per delivery |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (label, n, ms) in &results {
+        let med = |f: fn(&Measure) -> f64| median(ms.iter().map(f).collect());
+        let each: Vec<String> = ms.iter().map(|m| format!("{:.0}", m.rate)).collect();
+        println!(
+            "| {label} | {n} | **{:.0}** ({}) | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} B |",
+            med(|m| m.rate),
+            each.join(" / "),
+            med(|m| m.worker),
+            med(|m| m.pg_backends),
+            med(|m| m.pg_other),
+            med(|m| m.receiver),
+            med(|m| m.wal)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! The statements of a result batch (see [`crate::record`]), public so the bench can EXPLAIN
+//! exactly what runs (docs/query-plans.md). Each finds its rows through the primary key of the
+//! table it changes. The two backends get the rows in different shapes, and that is the decision
+//! a reader will question:
+//!
+//! - SQLite: `WITH v(…) AS (VALUES (?, …), …)` with anonymous parameters, at most 256 rows per
+//!   statement, padded to a power of two with rows that match nothing. Statements are planned in
+//!   process and cost little to prepare; sqlx caches one per text, hence the few sizes.
+//! - PostgreSQL: the whole batch as one JSON parameter, unpacked by `jsonb_to_recordset`. With
+//!   VALUES, every statement carried up to 2,560 parameters, which the server parsed and planned
+//!   anew each time (a quarter of its time on the recorder's statements) and the dispatcher
+//!   encoded one by one; one text parameter costs neither. The ids also go in as an array
+//!   (`= ANY`), so the rows are found by primary key whatever the planner's statistics say: joined
+//!   with `v` alone, it preferred hashing `v` against a sequential scan of the table when the table
+//!   was small (a backlog of a few thousand), which costs O(table) per batch.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseBackend, Statement, Value};
+use serde::Serialize;
+
+use crate::record::{AttemptRow, Kind, Update, MAX_BATCH};
+use crate::sql;
+
+/// Rows per statement at most.
+pub fn rows_per_statement(backend: DatabaseBackend) -> usize {
+    match backend {
+        DatabaseBackend::Postgres => MAX_BATCH,
+        _ => 256,
+    }
+}
+
+/// Deletes the queue rows of finished events still leased with the given tokens; returns
+/// `event_id`s.
+pub fn finish(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
+    if backend == DatabaseBackend::Postgres {
+        #[derive(Serialize)]
+        struct Row {
+            id: i64,
+            token: i64,
+        }
+        let rows: Vec<Row> = chunk
+            .iter()
+            .map(|u| Row {
+                id: u.id,
+                token: u.lease_token,
+            })
+            .collect();
+        return pg(
+            "DELETE FROM webhooks_queue q \
+             USING jsonb_to_recordset(CAST($1 AS JSONB)) AS v(id BIGINT, token BIGINT) \
+             WHERE q.event_id = ANY(CAST($2 AS BIGINT[])) AND q.event_id = v.id \
+             AND q.lease_token = v.token RETURNING q.event_id",
+            &rows,
+            chunk.iter().map(|u| u.id),
+        );
+    }
+    let rows = chunk
+        .iter()
+        .map(|u| vec![u.id.into(), u.lease_token.into()])
+        .collect();
+    let (cte, values) = values_cte(backend, "id, token", rows, &[(-1i64).into(), 0i64.into()]);
+    let sql = format!(
+        "{cte}DELETE FROM webhooks_queue WHERE (event_id, lease_token) IN (SELECT id, token FROM v) \
+         RETURNING event_id"
+    );
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Ends the lease of rows to be tried again (new `due_at`) or given back (`undo` takes back the
+/// attempt the claim counted); returns `event_id`s.
+pub fn requeue(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
+    let due_undo = |u: &Update| match u.kind {
+        Kind::Retry { due_at } => (Some(due_at), 0i32),
+        _ => (None, 1i32),
+    };
+    let set = "due_at = COALESCE(v.due, webhooks_queue.due_at), \
+               attempt = webhooks_queue.attempt - v.undo, lease_token = NULL, \
+               lease_until = NULL, leased_at = NULL, prior_lease_at = NULL";
+    if backend == DatabaseBackend::Postgres {
+        #[derive(Serialize)]
+        struct Row {
+            id: i64,
+            token: i64,
+            due: Option<i64>,
+            undo: i32,
+        }
+        let rows: Vec<Row> = chunk
+            .iter()
+            .map(|u| {
+                let (due, undo) = due_undo(u);
+                Row {
+                    id: u.id,
+                    token: u.lease_token,
+                    due,
+                    undo,
+                }
+            })
+            .collect();
+        return pg(
+            &format!(
+                "UPDATE webhooks_queue SET {set} \
+                 FROM jsonb_to_recordset(CAST($1 AS JSONB)) \
+                   AS v(id BIGINT, token BIGINT, due BIGINT, undo INT) \
+                 WHERE webhooks_queue.event_id = ANY(CAST($2 AS BIGINT[])) \
+                 AND webhooks_queue.event_id = v.id AND webhooks_queue.lease_token = v.token \
+                 RETURNING webhooks_queue.event_id"
+            ),
+            &rows,
+            chunk.iter().map(|u| u.id),
+        );
+    }
+    let rows = chunk
+        .iter()
+        .map(|u| {
+            let (due, undo) = due_undo(u);
+            vec![u.id.into(), u.lease_token.into(), due.into(), undo.into()]
+        })
+        .collect();
+    let pad = [(-1i64).into(), 0i64.into(), Some(0i64).into(), 0i32.into()];
+    let (cte, values) = values_cte(backend, "id, token, due, undo", rows, &pad);
+    let sql = format!(
+        "{cte}UPDATE webhooks_queue SET {set} \
+         FROM v WHERE webhooks_queue.event_id = v.id AND webhooks_queue.lease_token = v.token \
+         RETURNING webhooks_queue.event_id"
+    );
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Speckle's columns of the event rows; none of them is indexed, so on PostgreSQL the update is
+/// HOT.
+pub fn events(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
+    let set = "status = v.status, status_info = v.info, retry_count = v.retries, \
+               last_update = v.updated";
+    if backend == DatabaseBackend::Postgres {
+        #[derive(Serialize)]
+        struct Row<'a> {
+            id: i64,
+            status: i16,
+            info: &'a str,
+            retries: i32,
+            updated: DateTime<Utc>,
+        }
+        let rows: Vec<Row<'_>> = chunk
+            .iter()
+            .map(|u| Row {
+                id: u.id,
+                status: u.status,
+                info: &u.status_info,
+                retries: u.retry_count,
+                updated: u.last_update,
+            })
+            .collect();
+        return pg(
+            &format!(
+                "UPDATE webhooks_events SET {set} \
+                 FROM jsonb_to_recordset(CAST($1 AS JSONB)) \
+                   AS v(id BIGINT, status SMALLINT, info TEXT, retries INT, updated TIMESTAMPTZ) \
+                 WHERE webhooks_events.id = ANY(CAST($2 AS BIGINT[])) AND webhooks_events.id = v.id"
+            ),
+            &rows,
+            chunk.iter().map(|u| u.id),
+        );
+    }
+    let pad_time = chunk.first().map_or_else(Utc::now, |u| u.last_update);
+    let rows = chunk
+        .iter()
+        .map(|u| {
+            vec![
+                u.id.into(),
+                u.status.into(),
+                u.status_info.as_str().into(),
+                u.retry_count.into(),
+                u.last_update.into(),
+            ]
+        })
+        .collect();
+    let pad = [
+        (-1i64).into(),
+        0i16.into(),
+        "".into(),
+        0i32.into(),
+        pad_time.into(),
+    ];
+    let (cte, values) = values_cte(backend, "id, status, info, retries, updated", rows, &pad);
+    let sql =
+        format!("{cte}UPDATE webhooks_events SET {set} FROM v WHERE webhooks_events.id = v.id");
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Inserts attempt rows; `if_new` skips those whose (event, number) exists already.
+pub fn attempts(backend: DatabaseBackend, chunk: &[AttemptRow], if_new: bool) -> Statement {
+    let cols = "event_id, number, started_at, duration_ms, outcome, status_code, error, \
+                response_headers, response_body, worker";
+    let conflict = if if_new {
+        " ON CONFLICT (event_id, number) DO NOTHING"
+    } else {
+        ""
+    };
+    if backend == DatabaseBackend::Postgres {
+        #[derive(Serialize)]
+        struct Row<'a> {
+            event_id: i64,
+            number: i32,
+            started_at: DateTime<Utc>,
+            duration_ms: Option<i32>,
+            outcome: &'a str,
+            status_code: Option<i32>,
+            error: Option<&'a str>,
+            response_headers: &'a str,
+            response_body: Option<&'a str>,
+            worker: Option<&'a str>,
+        }
+        let rows: Vec<Row<'_>> = chunk
+            .iter()
+            .map(|a| Row {
+                event_id: a.event_id,
+                number: a.number,
+                started_at: a.started_at,
+                duration_ms: a.duration_ms,
+                outcome: a.outcome,
+                status_code: a.status_code,
+                error: a.error.as_deref(),
+                response_headers: &a.response_headers,
+                response_body: a.response_body.as_deref(),
+                worker: a.worker.as_deref(),
+            })
+            .collect();
+        return pg(
+            &format!(
+                "INSERT INTO webhooks_event_attempts ({cols}) SELECT {cols} \
+                 FROM jsonb_to_recordset(CAST($1 AS JSONB)) AS v(event_id BIGINT, number INT, \
+                   started_at TIMESTAMPTZ, duration_ms INT, outcome TEXT, status_code INT, \
+                   error TEXT, response_headers TEXT, response_body TEXT, worker TEXT)\
+                 {conflict}"
+            ),
+            &rows,
+            std::iter::empty(),
+        );
+    }
+    let pad_time = chunk.first().map_or_else(Utc::now, |a| a.started_at);
+    let rows = chunk
+        .iter()
+        .map(|a| {
+            vec![
+                a.event_id.into(),
+                a.number.into(),
+                a.started_at.into(),
+                a.duration_ms.into(),
+                a.outcome.into(),
+                a.status_code.into(),
+                a.error.clone().into(),
+                a.response_headers.as_str().into(),
+                a.response_body.clone().into(),
+                a.worker.as_deref().map(str::to_owned).into(),
+            ]
+        })
+        .collect();
+    let pad = [
+        (-1i64).into(),
+        0i32.into(),
+        pad_time.into(),
+        None::<i32>.into(),
+        "".into(),
+        None::<i32>.into(),
+        None::<String>.into(),
+        "".into(),
+        None::<String>.into(),
+        None::<String>.into(),
+    ];
+    let (cte, values) = values_cte(backend, cols, rows, &pad);
+    // The WHERE drops the padding rows; SQLite also needs one before ON CONFLICT after a SELECT.
+    let sql = format!(
+        "{cte}INSERT INTO webhooks_event_attempts ({cols}) SELECT {cols} FROM v \
+         WHERE event_id <> -1{conflict}"
+    );
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// A PostgreSQL statement whose `$1` is `rows` as a JSON array and, if `ids` is not empty, `$2`
+/// their ids as a `bigint[]` literal.
+fn pg<T: Serialize>(sql: &str, rows: &[T], ids: impl Iterator<Item = i64>) -> Statement {
+    // Serialising plain numbers, strings and timestamps cannot fail; an empty array would only
+    // make the statement do nothing.
+    let json = serde_json::to_string(rows).unwrap_or_else(|_| "[]".into());
+    let mut values: Vec<Value> = vec![json.into()];
+    let ids: Vec<String> = ids.map(|i| i.to_string()).collect();
+    if !ids.is_empty() {
+        values.push(format!("{{{}}}", ids.join(",")).into());
+    }
+    Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)
+}
+
+/// `WITH v(cols) AS (VALUES …)` for `rows`, padded to a power of two with `pad` rows (ids that
+/// match nothing), and the parameters in order.
+fn values_cte(
+    backend: DatabaseBackend,
+    cols: &str,
+    rows: Vec<Vec<Value>>,
+    pad: &[Value],
+) -> (String, Vec<Value>) {
+    let n = rows.len().next_power_of_two();
+    let width = pad.len();
+    let mut values: Vec<Value> = Vec::with_capacity(n * width);
+    for r in rows {
+        values.extend(r);
+    }
+    while values.len() < n * width {
+        values.extend_from_slice(pad);
+    }
+    let sql = format!(
+        "WITH v({cols}) AS (VALUES {}) ",
+        sql::values(backend, n, width, 1)
+    );
+    (sql, values)
+}
