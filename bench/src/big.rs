@@ -254,8 +254,9 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
     let retry_refs: Vec<&Update> = retries.iter().collect();
     let attempts: Vec<AttemptRow> = updates.iter().filter_map(|u| u.attempt.clone()).collect();
     let big_ids: Vec<i64> = {
-        let page = streamhooks_api::webhooks::history::pages(db, &[(b.webhook.clone(), 25)], false)
-            .await?;
+        let page =
+            streamhooks_api::webhooks::history::pages(db, &[(b.webhook.clone(), 25)], 0, false)
+                .await?;
         page.values()
             .flat_map(|p| p.items.iter().map(|e| e.id))
             .collect()
@@ -288,7 +289,7 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
         ),
         (
             "history: a page of 25 with its total and attempts",
-            streamhooks_api::webhooks::history::page_statement(backend, &[&b.webhook], 25, true),
+            streamhooks_api::webhooks::history::page_statement(backend, &[&b.webhook], 25, 0, true),
         ),
         (
             "history: totals only (history(limit: 0))",

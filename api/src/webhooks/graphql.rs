@@ -54,27 +54,46 @@ pub struct Webhook {
 
 #[ComplexObject]
 impl Webhook {
-    /// The webhook's events, newest first; `totalCount` counts all of them.
+    /// The webhook's events, newest first; `totalCount` counts all of them. `offset` (not in
+    /// Speckle) skips that many of the newest first, for pages beyond the first.
     async fn history(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 25)] limit: i32,
+        #[graphql(default = 0)] offset: i32,
     ) -> Result<Option<WebhookEventCollection>> {
         // Priced by its limit before the request runs (graphql::cost); its events' text counts
         // against the request's answer budget before they are loaded.
         let limit = svc::check_history_limit(limit)?;
+        let offset = svc::check_history_offset(offset)?;
         let key = (self.id.clone(), limit);
-        let ahead = self.prefetched.as_ref().and_then(|p| p.get(&key)).cloned();
+        let ahead = match offset {
+            0 => self.prefetched.as_ref().and_then(|p| p.get(&key)).cloned(),
+            _ => None,
+        };
         let page = match ahead {
             // Loaded with its neighbours already: charged by its exact size, no query.
             Some(page) => {
                 crate::graphql::budget::charge_history(ctx, page.text_bytes())?;
                 page
             }
+            // A deeper page is loaded alone and charged by its exact size once loaded: the sizes
+            // the budget can ask for ahead are the newest page's. Its load is still bounded, by
+            // `limit` (priced by the cost pass) and the stored payload's size limit.
+            None if offset > 0 => {
+                let attempts = ctx.look_ahead().field("items").field("attempts").exists();
+                let page =
+                    history::pages(&state(ctx).db, std::slice::from_ref(&key), offset, attempts)
+                        .await?
+                        .remove(&key)
+                        .unwrap_or_default();
+                crate::graphql::budget::charge_history(ctx, page.text_bytes())?;
+                page
+            }
             None => {
                 crate::graphql::budget::reserve_history(ctx, &self.id, limit).await?;
                 let attempts = ctx.look_ahead().field("items").field("attempts").exists();
-                history::pages(&state(ctx).db, std::slice::from_ref(&key), attempts)
+                history::pages(&state(ctx).db, std::slice::from_ref(&key), 0, attempts)
                     .await?
                     .remove(&key)
                     .unwrap_or_default()
@@ -249,9 +268,15 @@ pub(crate) async fn webhooks_of(
             .selection_fields()
             .iter()
             .filter_map(|f| {
-                let limit = f
-                    .arguments()
-                    .ok()?
+                let arguments = f.arguments().ok()?;
+                // A deeper page (`offset`) is loaded by its own resolver.
+                let deeper = arguments.iter().any(|(name, v)| {
+                    name.as_str() == "offset" && *v != async_graphql::Value::from(0)
+                });
+                if deeper {
+                    return None;
+                }
+                let limit = arguments
                     .into_iter()
                     .find(|(name, _)| name.as_str() == "limit")
                     .map_or(Some(25), |(_, v)| match v {
@@ -268,7 +293,7 @@ pub(crate) async fn webhooks_of(
             .flat_map(|w| limits.iter().map(|l| (w.id.clone(), *l)))
             .collect();
         let attempts = history.field("items").field("attempts").exists();
-        let pages: Prefetched = Arc::new(history::pages(&st.db, &keys, attempts).await?);
+        let pages: Prefetched = Arc::new(history::pages(&st.db, &keys, 0, attempts).await?);
         for w in &mut items {
             w.prefetched = Some(pages.clone());
         }

@@ -333,6 +333,20 @@ pub async fn delete<C: ConnectionTrait>(db: &C, id: &str, stream_id: &str) -> Re
     Ok(id.to_owned())
 }
 
+/// The deepest `history(offset:)` accepted: the events a page skips are walked in the webhook's
+/// index, so the bound keeps a deep page as cheap as a shallow one (ten times the default
+/// retention of 1,000 events per webhook).
+pub const MAX_HISTORY_OFFSET: i32 = 10_000;
+
+pub fn check_history_offset(offset: i32) -> Result<u64> {
+    if !(0..=MAX_HISTORY_OFFSET).contains(&offset) {
+        return Err(Error::bad_input(format!(
+            "history offset must be between 0 and {MAX_HISTORY_OFFSET}, not {offset}"
+        )));
+    }
+    Ok(offset as u64)
+}
+
 pub fn check_history_limit(limit: i32) -> Result<u64> {
     if !(0..=MAX_HISTORY_LIMIT).contains(&limit) {
         return Err(Error::bad_input(format!(

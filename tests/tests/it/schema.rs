@@ -19,7 +19,8 @@ fn schema_has_speckles_webhook_surface() {
         "webhookUpdate(webhook: WebhookUpdateInput!): String!",
         "webhookDelete(webhook: WebhookDeleteInput!): String!",
         "webhooks(id: String): WebhookCollection!",
-        "history(limit: Int! = 25): WebhookEventCollection",
+        // Speckle's `limit` first and as it declares it; `offset` is ours, optional, after it.
+        "history(limit: Int! = 25, offset: Int! = 0): WebhookEventCollection",
         "items: [WebhookEvent]",
         "totalCount: Int\n",
         "lastUpdate: DateTime!",

@@ -211,6 +211,39 @@ async fn history_is_newest_first_with_a_true_total() {
         )
         .await;
     assert_eq!(code(&r), "BAD_USER_INPUT", "{r}");
+
+    // `offset` pages on: the next page starts where the first ended, in the same order, with
+    // the same total, whether asked through `webhooks` or by id.
+    for by_id in [false, true] {
+        let q = if by_id {
+            "query($s: String!, $w: String) { stream(id: $s) { webhooks(id: $w) { items { history(limit: 2, offset: 2) { totalCount items { id payload } } } } } }"
+        } else {
+            "query($s: String!) { stream(id: $s) { webhooks { items { history(limit: 2, offset: 2) { totalCount items { id payload } } } } } }"
+        };
+        let d = s
+            .gql_ok(&w.owner.token, q, json!({ "s": w.stream, "w": id }))
+            .await;
+        let h = &d["stream"]["webhooks"]["items"][0]["history"];
+        assert_eq!(h["totalCount"], json!(3));
+        let rest = h["items"].as_array().cloned().unwrap_or_default();
+        assert_eq!(rest.len(), 1, "one event left after two: {h}");
+        assert_eq!(desc(&rest[0]), "v0");
+    }
+    for bad in [-1, 10_001] {
+        let r = s
+            .gql(
+                Some(&w.owner.token),
+                "query($s: String!, $o: Int!) { stream(id: $s) { webhooks { items { history(offset: $o) { totalCount } } } } }",
+                json!({ "s": w.stream, "o": bad }),
+            )
+            .await;
+        assert_eq!(code(&r), "BAD_USER_INPUT", "offset {bad}: {r}");
+        assert!(
+            r.to_string()
+                .contains("history offset must be between 0 and 10000"),
+            "{r}"
+        );
+    }
     w.server.shutdown().await;
 }
 

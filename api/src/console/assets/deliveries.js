@@ -9,7 +9,7 @@ import { gql, Q, webhookTriggers } from './api.js';
 import { classify, plainIcon, statusLabel } from './status.js';
 
 const PAGE = 20;
-const MAX_LIMIT = 1000; // the server's cap on history(limit), and its default retention per webhook
+const MAX_OFFSET = 10000; // the server's cap on history(offset)
 const POLL_MS = 1500;
 const MAX_POLLS = 200;
 
@@ -86,8 +86,8 @@ function deliveryItem(e, open, redeliver) {
 }
 
 export async function deliveriesScreen(ctx, streamId, webhookId, requestedPage) {
-  const page = Math.min(Math.max(1, requestedPage || 1), MAX_LIMIT / PAGE);
-  const limit = page * PAGE;
+  const page = Math.min(Math.max(1, requestedPage || 1), MAX_OFFSET / PAGE + 1);
+  const offset = (page - 1) * PAGE;
   const n = notice();
   const list = h('ul', { class: 'deliveries', id: 'deliveries', 'aria-label': 'Recent deliveries' });
   const empty = h('p', { class: 'empty card', id: 'no-deliveries' }, 'Nothing has been sent yet. Ping the webhook to send a test event.');
@@ -116,13 +116,13 @@ export async function deliveriesScreen(ctx, streamId, webhookId, requestedPage) 
 
   async function refresh() {
     clearTimeout(timer);
-    const d = await gql(Q.deliveries, { stream: streamId, id: webhookId, limit });
+    const d = await gql(Q.deliveries, { stream: streamId, id: webhookId, limit: PAGE, offset });
     if (!ctx.alive()) return null;
     const w = d.stream?.webhooks?.items?.[0];
     if (!w) throw new Error(`There is no webhook ${webhookId} on stream ${streamId}.`);
     const total = w.history?.totalCount ?? 0;
-    const events = (w.history?.items ?? []).filter(Boolean).slice((page - 1) * PAGE);
-    const pages = Math.max(1, Math.ceil(Math.min(total, MAX_LIMIT) / PAGE));
+    const events = (w.history?.items ?? []).filter(Boolean);
+    const pages = Math.max(1, Math.ceil(Math.min(total, MAX_OFFSET + PAGE) / PAGE));
     pageInfo.textContent = `Page ${page} of ${pages} · ${total} event${total === 1 ? '' : 's'}`;
     newer.hidden = page <= 1;
     older.hidden = page >= pages;

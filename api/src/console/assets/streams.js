@@ -4,7 +4,9 @@
 import { h, notice, route, time } from './dom.js';
 import { gql } from './api.js';
 
-const PAGE = 50;
+// 25 a page keeps the query under the server's GraphQL cost limit: each stream's `webhooks`
+// counts as its 100 possible webhooks, 25 × ~107 ≈ 2,700 of the 5,000 allowed.
+const PAGE = 25;
 const OWNED = `query ConsoleStreams($cursor: String, $limit: Int!) {
   activeUser { id projects(limit: $limit, cursor: $cursor, filter: { onlyWithRoles: ["stream:owner"] }) {
     totalCount cursor items { id name role updatedAt webhooks { totalCount } } } } }`;
