@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use streamhooks_worker::guard::Guard;
+use streamhooks_worker::handoff::HandOff;
 use streamhooks_worker::outbox::ServerInfo;
 use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::{Metrics, Notifier};
@@ -27,6 +28,9 @@ pub struct AppState {
     pub guard: Arc<Guard>,
     /// Requests in flight and the answer-size pool, shared by every request (`crate::limits`).
     pub limits: Arc<crate::limits::Guards>,
+    /// When this process runs a dispatcher: events queued here are leased to it and handed over
+    /// in memory after the commit (`streamhooks_worker::handoff`). `None` in `serve --no-worker`.
+    pub handoff: Option<HandOff>,
 }
 
 impl AppState {
@@ -52,6 +56,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             secrets,
             guard,
+            handoff: None,
         }
     }
 

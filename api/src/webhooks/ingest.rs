@@ -8,9 +8,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use sea_orm::{ConnectionTrait, DbBackend};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use streamhooks_worker::outbox::{emit, Event};
+use streamhooks_worker::outbox::{self, Event, Prepared};
+use streamhooks_worker::queue;
 use streamhooks_worker::triggers::{is_trigger, TRIGGERS};
 
 use crate::auth::SCOPE_STREAMS_WRITE;
@@ -35,7 +37,7 @@ pub struct IngestRequest {
     pub user: Option<Value>,
 }
 
-fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(json!({ "error": msg.into() }))).into_response()
 }
 
@@ -46,34 +48,10 @@ pub async fn ingest(
 ) -> Response {
     let _slot = match app.limits.in_flight.admit(1).await {
         Ok(slot) => slot,
-        Err(busy) => {
-            let mut r = error(StatusCode::SERVICE_UNAVAILABLE, busy.sentence());
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            return r;
-        }
+        Err(busy) => return busy_answer(busy.sentence()),
     };
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let auth = match crate::auth::from_header(&app.db, header).await {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::error!(error = ?e, "token lookup failed");
-            return error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
-        }
-    };
-    let Some(user) = auth.user.as_ref() else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "a server-admin token is required (Authorization: Bearer <token>)",
-        );
-    };
-    if !user.is_admin() || !auth.has_scope(SCOPE_STREAMS_WRITE) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "only a server admin's token with streams:write may ingest events",
-        );
+    if let Err(refused) = authorize(&app, &headers).await {
+        return refused;
     }
     let req: IngestRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -82,7 +60,86 @@ pub async fn ingest(
     if let Err(e) = check(&req) {
         return error(StatusCode::BAD_REQUEST, e.public_message());
     }
-    let event = Event {
+    let event = to_event(req);
+    let deadline = app.config.limits.request_deadline;
+    let result = async {
+        let prepared = outbox::prepare(&app.db, &app.server_info, &event).await?;
+        queue(&app, prepared).await
+    };
+    let Ok(result) = tokio::time::timeout(deadline, result).await else {
+        return deadline_answer(deadline);
+    };
+    match result {
+        Ok(n) => (StatusCode::ACCEPTED, Json(json!({ "queued": n }))).into_response(),
+        Err(sea_orm::DbErr::RecordNotFound(_)) => {
+            error(StatusCode::BAD_REQUEST, unknown_stream(&event.stream_id))
+        }
+        Err(e) => internal(&e),
+    }
+}
+
+pub(crate) fn busy_answer(sentence: String) -> Response {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, sentence);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    r
+}
+
+pub(crate) fn deadline_answer(deadline: std::time::Duration) -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("queuing the event took longer than {deadline:?} (REQUEST_DEADLINE) and was stopped; unless it had already committed, nothing was queued"),
+    )
+}
+
+pub(crate) fn internal(e: &sea_orm::DbErr) -> Response {
+    tracing::error!(error = %e, "ingest failed");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; the server log has the details",
+    )
+}
+
+pub(crate) fn unknown_stream(stream_id: &str) -> String {
+    format!(
+        "stream {} is not known to this server; send its \"stream\" object with the event",
+        validate::shown(stream_id)
+    )
+}
+
+/// The caller must hold a server admin's token with `streams:write`. Looked up at every request
+/// (one statement), so a revoked or expired token is refused at once.
+pub(crate) async fn authorize(app: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let auth = match crate::auth::from_header(&app.db, header).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = ?e, "token lookup failed");
+            return Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database unavailable",
+            ));
+        }
+    };
+    let Some(user) = auth.user.as_ref() else {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "a server-admin token is required (Authorization: Bearer <token>)",
+        ));
+    };
+    if !user.is_admin() || !auth.has_scope(SCOPE_STREAMS_WRITE) {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "only a server admin's token with streams:write may ingest events",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn to_event(req: IngestRequest) -> Event {
+    Event {
         activity_message: req
             .activity_message
             .unwrap_or_else(|| format!("{} on stream {}", req.event, req.stream_id)),
@@ -92,41 +149,44 @@ pub async fn ingest(
         data: req.data,
         stream: req.stream,
         user: req.user,
-    };
-    let deadline = app.config.limits.request_deadline;
-    let result = async {
-        let txn = app.begin().await?;
-        let n = emit(&txn, &app.server_info, &event).await?;
-        app.commit(txn, n).await?;
-        Ok::<u64, sea_orm::DbErr>(n)
-    };
-    let Ok(result) = tokio::time::timeout(deadline, result).await else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("queuing the event took longer than {deadline:?} (REQUEST_DEADLINE) and was stopped; unless it had already committed, nothing was queued"),
-        );
-    };
-    match result {
-        Ok(n) => (StatusCode::ACCEPTED, Json(json!({ "queued": n }))).into_response(),
-        Err(sea_orm::DbErr::RecordNotFound(_)) => error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "stream {} is not known to this server; send its \"stream\" object with the event",
-                validate::shown(&event.stream_id)
-            ),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "ingest failed");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; the server log has the details",
-            )
-        }
     }
 }
 
+/// Stores prepared rows and returns how many. When this process dispatches and its dispatcher
+/// has room, the rows are written leased to it and handed over in memory once committed; else
+/// they are written unleased and the dispatchers are woken (NOTIFY on PostgreSQL, in memory
+/// here). On PostgreSQL up to `MAX_ONE_STATEMENT` rows are one statement without BEGIN/COMMIT;
+/// otherwise one transaction (on SQLite, begun with a write).
+///
+/// Durability: this commit is the 202's promise, so it keeps the database's default (a WAL flush
+/// on PostgreSQL; SQLite's `synchronous=NORMAL` survives a process crash). The lease rides in the
+/// same commit at no extra cost: if the process dies before sending, the lease runs out and
+/// another worker claims the rows.
+pub(crate) async fn queue(app: &AppState, prepared: Prepared) -> Result<u64, sea_orm::DbErr> {
+    if prepared.is_empty() {
+        return Ok(0);
+    }
+    let reservation = app.handoff.as_ref().and_then(|h| h.reserve(prepared.len()));
+    let lease = reservation.as_ref().map(|r| r.lease);
+    let one_statement = app.db.get_database_backend() == DbBackend::Postgres
+        && prepared.len() <= queue::MAX_ONE_STATEMENT;
+    let queued = if one_statement {
+        outbox::store(&app.db, prepared, lease).await?
+    } else {
+        let txn = app.begin().await?;
+        let queued = outbox::store(&txn, prepared, lease).await?;
+        txn.commit().await?;
+        queued
+    };
+    match (reservation, queued.delivery) {
+        (Some(r), Some(delivery)) => r.hand_over(delivery),
+        _ => app.queued(queued.n),
+    }
+    Ok(queued.n)
+}
+
 /// The event's own checks, the same the GraphQL mutations' text goes through.
-fn check(req: &IngestRequest) -> Result<()> {
+pub(crate) fn check(req: &IngestRequest) -> Result<()> {
     if !is_trigger(&req.event) {
         return Err(Error::bad_input(format!(
             "unknown event {}; valid events are: {}",

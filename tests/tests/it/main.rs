@@ -7,6 +7,7 @@ mod attempts;
 mod delivery;
 mod events;
 mod hostile;
+mod ingest;
 mod limits;
 mod objects;
 mod pings;
