@@ -23,6 +23,7 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
+use crate::cpu::{self, PgSampler};
 use crate::side::Receiver;
 use crate::{median, seed, BoxError};
 
@@ -32,6 +33,10 @@ const STREAMS: usize = 10;
 #[derive(Debug, Clone, Copy)]
 pub struct Figures {
     pub single_rate: f64,
+    /// CPU ms per 1,000 single events: the serve process, and PostgreSQL's backends (when its
+    /// postmaster is known).
+    pub serve_cpu: f64,
+    pub pg_cpu: Option<f64>,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub batch_rate: Option<f64>,
@@ -250,6 +255,7 @@ async fn idle_latency(
 /// One run of every part against `bin` on a fresh database.
 pub async fn once(
     pg_url: Option<&str>,
+    postmaster: Option<u32>,
     bin: &Path,
     single: usize,
     clients: usize,
@@ -281,7 +287,20 @@ pub async fn once(
         seed_streams(&bench.db, &receiver.addr).await?;
         let serve = start_serve(bin, &bench.url).await?;
         drive(&serve.url, &token, &receiver, 200, clients, 1).await?;
+        let serve_before = cpu::process_ns(serve.child.id()).unwrap_or(0);
+        let sampler = postmaster.map(PgSampler::start);
         let single_rate = drive(&serve.url, &token, &receiver, single, clients, 1).await?;
+        // Results are recorded just after the last request arrives; their cost is the ingest's.
+        while seed::depth(&bench.db, true).await? > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let per_k = |ns: u64| ns as f64 / 1e6 / (single as f64 / 1000.0);
+        let serve_cpu = per_k(
+            cpu::process_ns(serve.child.id())
+                .unwrap_or(0)
+                .saturating_sub(serve_before),
+        );
+        let pg_cpu = sampler.map(|s| per_k(s.finish().backends_ns));
         let (p50_ms, p99_ms) = idle_latency(&serve.url, &token, &receiver, 200).await?;
         let has_batch = reqwest::Client::new()
             .post(format!("{}/api/events/batch", serve.url))
@@ -301,6 +320,8 @@ pub async fn once(
         drop(serve);
         Ok::<_, BoxError>(Figures {
             single_rate,
+            serve_cpu,
+            pg_cpu,
             p50_ms,
             p99_ms,
             batch_rate,
@@ -315,6 +336,7 @@ pub async fn once(
 /// `runs` runs of each binary, alternating, and the medians.
 pub async fn run(
     pg_url: Option<&str>,
+    postmaster: Option<u32>,
     bins: &[(String, PathBuf)],
     runs: usize,
     single: usize,
@@ -329,10 +351,12 @@ pub async fn run(
     let mut all: Vec<Vec<Figures>> = vec![Vec::new(); bins.len()];
     for _ in 0..runs {
         for (i, (name, bin)) in bins.iter().enumerate() {
-            let f = once(pg_url, bin, single, clients, batched).await?;
+            let f = once(pg_url, postmaster, bin, single, clients, batched).await?;
             println!(
-                "  {backend} {name}: single {:.0} events/s, idle p50 {:.2} ms, p99 {:.2} ms, batched {}",
+                "  {backend} {name}: single {:.0} events/s (CPU per 1,000: serve {:.0} ms, PostgreSQL {}), idle p50 {:.2} ms, p99 {:.2} ms, batched {}",
                 f.single_rate,
+                f.serve_cpu,
+                f.pg_cpu.map_or("-".into(), |c| format!("{c:.0} ms")),
                 f.p50_ms,
                 f.p99_ms,
                 f.batch_rate.map_or("n/a".into(), |r| format!("{r:.0} events/s"))
@@ -343,8 +367,13 @@ pub async fn run(
     for ((name, _), figs) in bins.iter().zip(all) {
         let batch: Vec<f64> = figs.iter().filter_map(|f| f.batch_rate).collect();
         println!(
-            "(ingest) {backend}, {name}: median single {:.0} events/s ({clients} clients, {single} events), idle latency p50 {:.2} ms, p99 {:.2} ms, batched {}",
+            "(ingest) {backend}, {name}: median single {:.0} events/s ({clients} clients, {single} events; CPU per 1,000: serve {:.0} ms, PostgreSQL backends {}), idle latency p50 {:.2} ms, p99 {:.2} ms, batched {}",
             median(figs.iter().map(|f| f.single_rate).collect()),
+            median(figs.iter().map(|f| f.serve_cpu).collect()),
+            {
+                let pg: Vec<f64> = figs.iter().filter_map(|f| f.pg_cpu).collect();
+                if pg.is_empty() { "-".to_owned() } else { format!("{:.0} ms", median(pg)) }
+            },
             median(figs.iter().map(|f| f.p50_ms).collect()),
             median(figs.iter().map(|f| f.p99_ms).collect()),
             if batch.is_empty() {

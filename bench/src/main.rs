@@ -560,9 +560,11 @@ async fn main() -> Result<(), BoxError> {
             "(ingest) HTTP ingest into streamhooks serve, {} runs of each, interleaved",
             runs
         );
+        let postmaster = args.pg_pidfile.as_deref().and_then(cpu::postmaster_pid);
         for url in [pg_url.as_deref(), None] {
             ingest::run(
                 url,
+                url.and(postmaster),
                 &bins,
                 runs,
                 args.ingest_events,

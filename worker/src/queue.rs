@@ -1,11 +1,12 @@
-//! Storing new events: the event row, its payload, its queue row and the webhook's event count,
-//! one multi-row statement each. The caller's transaction makes them one unit (an event exists
-//! exactly when its change committed, with its payload and its place in the queue).
+//! Storing new events: the event row, its payload, its queue row and the webhook's event count.
+//! On SQLite one multi-row statement each; on PostgreSQL all four in one statement (data-modifying
+//! CTEs). The caller's transaction (or, on PostgreSQL, that one statement) makes them one unit (an
+//! event exists exactly when its change committed, with its payload and its place in the queue).
 //!
 //! Durability: nothing here flushes on its own; whatever the caller's commit buys (SQLite
 //! `synchronous=NORMAL`, PostgreSQL `synchronous_commit`) is what a queued event gets. This is the
-//! seam issue 13 (fast ingest) works at: the ids returned here are what an in-process hand-off
-//! to the dispatcher would carry.
+//! seam issue 13 (fast ingest) works at: the queue rows may be written already leased to this
+//! process's dispatcher ([`crate::handoff`]), and the ids returned here are what it is handed.
 //!
 //! The question a reader will ask is how returned ids are matched to rows: both databases assign
 //! the ids of one multi-row `INSERT` in row order (PostgreSQL evaluates `nextval` per row as
