@@ -1,7 +1,7 @@
 //! The state every handler and resolver shares: one clone-able struct, as axum `State` and as
 //! GraphQL schema data.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use streamhooks_worker::guard::Guard;
@@ -11,6 +11,7 @@ use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::{Metrics, Notifier};
 
 use crate::config::Config;
+use crate::webhooks::combine::{Combiner, Sink};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -31,6 +32,8 @@ pub struct AppState {
     /// When this process runs a dispatcher: events queued here are leased to it and handed over
     /// in memory after the commit (`streamhooks_worker::handoff`). `None` in `serve --no-worker`.
     pub handoff: Option<HandOff>,
+    /// Group commit for single ingested events, started on first use (after `handoff` is set).
+    combiner: Arc<OnceLock<Combiner>>,
 }
 
 impl AppState {
@@ -57,7 +60,22 @@ impl AppState {
             secrets,
             guard,
             handoff: None,
+            combiner: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Where ingested events are written.
+    pub fn sink(&self) -> Sink {
+        Sink {
+            db: self.db.clone(),
+            handoff: self.handoff.clone(),
+            notifier: self.notifier.clone(),
+        }
+    }
+
+    /// The group-commit writer of `POST /api/events` (`crate::webhooks::combine`).
+    pub fn combiner(&self) -> &Combiner {
+        self.combiner.get_or_init(|| Combiner::spawn(self.sink()))
     }
 
     /// Begins a transaction for a change that may queue events (see [`crate::db::begin_write`]).

@@ -151,7 +151,7 @@ pub async fn emit<C: ConnectionTrait>(
 }
 
 /// What an event is queued as: one row per matching webhook, beside that webhook.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Prepared {
     rows: Vec<(NewEvent, webhook_config::Model)>,
 }

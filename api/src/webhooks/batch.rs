@@ -108,7 +108,9 @@ pub async fn ingest_batch(
         if !refused.is_empty() {
             return Ok(Err(refused));
         }
-        ingest::queue(&app, all).await.map(|n| Ok((n, counts)))
+        ingest::queue(&app.sink(), all)
+            .await
+            .map(|n| Ok((n, counts)))
     };
     let Ok(result) = tokio::time::timeout(deadline, result).await else {
         return ingest::deadline_answer(deadline);

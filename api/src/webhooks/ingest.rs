@@ -2,7 +2,9 @@
 //! reports "event X happened on stream S by user U with data D" and gets the same fan-out and
 //! payload as this server's own mutations, because both end in the same `outbox::emit`.
 //! `stream` and `user` objects may be sent for a stream or user this server does not hold;
-//! otherwise they are read from its tables.
+//! otherwise they are read from its tables. Each request reads its token and its webhooks itself
+//! (one statement each, never cached, so a revoked token or a changed webhook counts at once);
+//! the write is shared with whatever else is being queued at that moment (`combine`).
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -20,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::limits::body::{json_problem, LimitedBody};
 use crate::state::AppState;
 use crate::validate;
+use crate::webhooks::combine::Sink;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -64,7 +67,10 @@ pub async fn ingest(
     let deadline = app.config.limits.request_deadline;
     let result = async {
         let prepared = outbox::prepare(&app.db, &app.server_info, &event).await?;
-        queue(&app, prepared).await
+        if prepared.is_empty() {
+            return Ok(0);
+        }
+        app.combiner().store(prepared).await
     };
     let Ok(result) = tokio::time::timeout(deadline, result).await else {
         return deadline_answer(deadline);
@@ -162,25 +168,29 @@ pub(crate) fn to_event(req: IngestRequest) -> Event {
 /// on PostgreSQL; SQLite's `synchronous=NORMAL` survives a process crash). The lease rides in the
 /// same commit at no extra cost: if the process dies before sending, the lease runs out and
 /// another worker claims the rows.
-pub(crate) async fn queue(app: &AppState, prepared: Prepared) -> Result<u64, sea_orm::DbErr> {
+pub(crate) async fn queue(sink: &Sink, prepared: Prepared) -> Result<u64, sea_orm::DbErr> {
     if prepared.is_empty() {
         return Ok(0);
     }
-    let reservation = app.handoff.as_ref().and_then(|h| h.reserve(prepared.len()));
+    let reservation = sink
+        .handoff
+        .as_ref()
+        .and_then(|h| h.reserve(prepared.len()));
     let lease = reservation.as_ref().map(|r| r.lease);
-    let one_statement = app.db.get_database_backend() == DbBackend::Postgres
+    let one_statement = sink.db.get_database_backend() == DbBackend::Postgres
         && prepared.len() <= queue::MAX_ONE_STATEMENT;
     let queued = if one_statement {
-        outbox::store(&app.db, prepared, lease).await?
+        outbox::store(&sink.db, prepared, lease).await?
     } else {
-        let txn = app.begin().await?;
+        let txn = crate::db::begin_write(&sink.db).await?;
         let queued = outbox::store(&txn, prepared, lease).await?;
         txn.commit().await?;
         queued
     };
     match (reservation, queued.delivery) {
         (Some(r), Some(delivery)) => r.hand_over(delivery),
-        _ => app.queued(queued.n),
+        _ if queued.n > 0 => sink.notifier.wake(),
+        _ => {}
     }
     Ok(queued.n)
 }

@@ -6,6 +6,7 @@
 //! the `streamhooks-worker` crate's.
 
 pub mod batch;
+pub mod combine;
 pub mod graphql;
 pub mod history;
 pub mod ingest;
