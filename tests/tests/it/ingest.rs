@@ -3,7 +3,7 @@
 //! a batch over MAX_INGEST_BATCH likewise. A good batch answers per event. Events queued by a
 //! server that also dispatches are leased to its own dispatcher in the inserting statement and
 //! sent from memory; each reaches the receiver exactly once, with one attempt on record, whether
-//! it came one per request or in a batch. (The SIGKILL case is a process test: api/tests/ingest.rs.)
+//! it came one per request (sent concurrently, so several share a statement) or in a batch. (The SIGKILL case is a process test: api/tests/ingest.rs.)
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -185,15 +185,15 @@ async fn a_batch_with_a_bad_event_is_refused_whole_and_stores_nothing() {
 async fn handed_off_events_are_delivered_exactly_once() {
     let rx = TestReceiver::start().await;
     let w = world(true, &[], &rx.url()).await;
+    // Sent all at once, so that the server writes several in one statement (group commit).
     let singles = 20;
-    for i in 0..singles {
-        let (status, body) = post(
-            &w.server,
-            "/api/events",
-            &w.admin.token,
-            &event(&w, "commit_create", i),
-        )
-        .await;
+    let answers = futures_util::future::join_all((0..singles).map(|i| {
+        let body = event(&w, "commit_create", i);
+        let (server, token) = (&w.server, w.admin.token.clone());
+        async move { post(server, "/api/events", &token, &body).await }
+    }))
+    .await;
+    for (status, body) in answers {
         assert_eq!((status, body), (202, json!({ "queued": 1 })));
     }
     let batch: Vec<Value> = (0..30).map(|i| event(&w, "stream_update", i)).collect();
