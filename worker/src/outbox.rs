@@ -189,7 +189,9 @@ pub struct Targets {
     pub user: Option<user::Model>,
 }
 
-fn select_list<E: EntityTrait>(alias: &str) -> String {
+/// `alias.col AS alias_col, …` for every column of `E`, to read it back with
+/// `E::Model::from_query_result(row, "alias_")`.
+pub fn select_list<E: EntityTrait>(alias: &str) -> String {
     E::Column::iter()
         .map(|c| format!("{alias}.{0} AS {alias}_{0}", c.as_str()))
         .collect::<Vec<_>>()
@@ -202,6 +204,29 @@ pub async fn targets<C: ConnectionTrait>(
     stream_id: &str,
     user_id: &str,
 ) -> Result<Targets, DbErr> {
+    let stmt = targets_statement(
+        db.get_database_backend(),
+        stream_id,
+        user_id,
+        "",
+        "",
+        vec![],
+    );
+    targets_from(&db.query_all(stmt).await?)
+}
+
+/// The statement of [`targets`], with `more_columns` (each starting with `, `) and `more_joins`
+/// (LEFT JOINs whose parameters, `extra`, come after the four of the targets: `$5`… on
+/// PostgreSQL, in order on SQLite) read in the same round trip, e.g. the caller's token; read
+/// the rows with [`targets_from`].
+pub fn targets_statement(
+    backend: DbBackend,
+    stream_id: &str,
+    user_id: &str,
+    more_columns: &str,
+    more_joins: &str,
+    extra: Vec<sea_orm::Value>,
+) -> Statement {
     static COLUMNS: OnceLock<String> = OnceLock::new();
     let columns = COLUMNS.get_or_init(|| {
         [
@@ -211,28 +236,32 @@ pub async fn targets<C: ConnectionTrait>(
         ]
         .join(", ")
     });
-    let backend = db.get_database_backend();
     let m = |n| sql::mark(backend, n);
-    let stmt = Statement::from_sql_and_values(
+    let mut values: Vec<sea_orm::Value> = vec![
+        stream_id.into(),
+        user_id.into(),
+        stream_id.into(),
+        true.into(),
+    ];
+    values.extend(extra);
+    Statement::from_sql_and_values(
         backend,
         format!(
-            "SELECT {columns} FROM (SELECT 1 AS one) o \
+            "SELECT {columns}{more_columns} FROM (SELECT 1 AS one) o \
              LEFT JOIN streams s ON s.id = {} \
              LEFT JOIN users u ON u.id = {} \
-             LEFT JOIN webhooks_config w ON w.stream_id = {} AND w.enabled = {}",
+             LEFT JOIN webhooks_config w ON w.stream_id = {} AND w.enabled = {}{more_joins}",
             m(1),
             m(2),
             m(3),
             m(4)
         ),
-        [
-            stream_id.into(),
-            user_id.into(),
-            stream_id.into(),
-            true.into(),
-        ],
-    );
-    let rows = db.query_all(stmt).await?;
+        values,
+    )
+}
+
+/// The [`Targets`] in the rows of a [`targets_statement`].
+pub fn targets_from(rows: &[sea_orm::QueryResult]) -> Result<Targets, DbErr> {
     let mut t = Targets::default();
     for (i, row) in rows.iter().enumerate() {
         if i == 0 {

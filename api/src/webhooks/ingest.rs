@@ -10,7 +10,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sea_orm::{ConnectionTrait, DbBackend};
+use entity::{api_token, user};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use streamhooks_worker::outbox::{self, Event, Prepared};
@@ -53,20 +54,76 @@ pub async fn ingest(
         Ok(slot) => slot,
         Err(busy) => return busy_answer(busy.sentence()),
     };
-    if let Err(refused) = authorize(&app, &headers).await {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some((token_id, secret)) = crate::auth::bearer(header) else {
+        return unauthorized();
+    };
+    let req = serde_json::from_slice::<IngestRequest>(&body)
+        .map_err(|e| json_problem(&e, "an event"))
+        .and_then(|r| check(&r).map(|()| r).map_err(|e| e.public_message()));
+    let req = match req {
+        Ok(r) => r,
+        // The token is checked before a body is judged, as for any other request.
+        Err(problem) => {
+            return match authorize(&app, &headers).await {
+                Err(refused) => refused,
+                Ok(()) => error(StatusCode::BAD_REQUEST, problem),
+            };
+        }
+    };
+    let event = to_event(req);
+    // The caller's token and the event's webhooks, stream and user: one statement.
+    static TOKEN_COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let token_columns = TOKEN_COLUMNS.get_or_init(|| {
+        format!(
+            ", {}, {}",
+            outbox::select_list::<api_token::Entity>("t"),
+            outbox::select_list::<user::Entity>("tu")
+        )
+    });
+    let backend = app.db.get_database_backend();
+    let token_join = format!(
+        " LEFT JOIN api_tokens t ON t.id = {} LEFT JOIN users tu ON tu.id = t.owner_id",
+        streamhooks_worker::sql::mark(backend, 5)
+    );
+    let stmt = outbox::targets_statement(
+        backend,
+        &event.stream_id,
+        &event.user_id,
+        token_columns,
+        &token_join,
+        vec![token_id.into()],
+    );
+    let looked_up = async {
+        let rows = app.db.query_all(stmt).await?;
+        let found = match rows.first() {
+            Some(row) if row.try_get::<Option<String>>("", "t_id")?.is_some() => {
+                let owner = match row.try_get::<Option<String>>("", "tu_id")? {
+                    Some(_) => Some(user::Model::from_query_result(row, "tu_")?),
+                    None => None,
+                };
+                Some((api_token::Model::from_query_result(row, "t_")?, owner))
+            }
+            _ => None,
+        };
+        Ok::<_, sea_orm::DbErr>((crate::auth::resolve(secret, found), rows))
+    };
+    let (auth, rows) = match looked_up.await {
+        Ok(got) => got,
+        Err(e) => {
+            tracing::error!(error = %e, "token and webhook look-up failed");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
+        }
+    };
+    if let Some(refused) = refusal(&auth) {
         return refused;
     }
-    let req: IngestRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, json_problem(&e, "an event")),
-    };
-    if let Err(e) = check(&req) {
-        return error(StatusCode::BAD_REQUEST, e.public_message());
-    }
-    let event = to_event(req);
     let deadline = app.config.limits.request_deadline;
     let result = async {
-        let prepared = outbox::prepare(&app.db, &app.server_info, &event).await?;
+        let targets = outbox::targets_from(&rows)?;
+        let prepared = outbox::prepare_with(&app.server_info, &event, &targets)?;
         if prepared.is_empty() {
             return Ok(0);
         }
@@ -82,6 +139,27 @@ pub async fn ingest(
         }
         Err(e) => internal(&e),
     }
+}
+
+fn unauthorized() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "a server-admin token is required (Authorization: Bearer <token>)",
+    )
+}
+
+/// The answer refusing the request, unless `auth` is a server admin's token with `streams:write`.
+fn refusal(auth: &crate::auth::Auth) -> Option<Response> {
+    let Some(user) = auth.user.as_ref() else {
+        return Some(unauthorized());
+    };
+    if !user.is_admin() || !auth.has_scope(SCOPE_STREAMS_WRITE) {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "only a server admin's token with streams:write may ingest events",
+        ));
+    }
+    None
 }
 
 pub(crate) fn busy_answer(sentence: String) -> Response {
@@ -129,19 +207,7 @@ pub(crate) async fn authorize(app: &AppState, headers: &HeaderMap) -> Result<(),
             ));
         }
     };
-    let Some(user) = auth.user.as_ref() else {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "a server-admin token is required (Authorization: Bearer <token>)",
-        ));
-    };
-    if !user.is_admin() || !auth.has_scope(SCOPE_STREAMS_WRITE) {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            "only a server admin's token with streams:write may ingest events",
-        ));
-    }
-    Ok(())
+    refusal(&auth).map_or(Ok(()), Err)
 }
 
 pub(crate) fn to_event(req: IngestRequest) -> Event {

@@ -238,3 +238,61 @@ async fn handed_off_events_are_delivered_exactly_once() {
     );
     w.server.shutdown().await;
 }
+
+/// Nothing about the caller or the webhooks is cached: a disabled webhook gets no more events,
+/// and a revoked token is refused, from the very next request.
+#[tokio::test]
+async fn a_disabled_webhook_and_a_revoked_token_count_at_once() {
+    let w = world(false, &[], "http://127.0.0.1:9/hook").await;
+    let hook = w
+        .server
+        .create_webhook(
+            &w.owner,
+            &w.stream,
+            "http://127.0.0.1:9/other",
+            &["commit_create"],
+            None,
+        )
+        .await;
+    let one = event(&w, "commit_create", 0);
+    let (status, body) = post(&w.server, "/api/events", &w.admin.token, &one).await;
+    assert_eq!((status, body), (202, json!({ "queued": 2 })));
+    w.server
+        .gql_ok(
+            &w.owner.token,
+            "mutation($w: WebhookUpdateInput!) { webhookUpdate(webhook: $w) }",
+            json!({ "w": { "id": hook, "streamId": w.stream, "enabled": false } }),
+        )
+        .await;
+    let (status, body) = post(&w.server, "/api/events", &w.admin.token, &one).await;
+    assert_eq!((status, body), (202, json!({ "queued": 1 })));
+
+    w.server
+        .gql_ok(
+            &w.admin.token,
+            "mutation($t: String!) { apiTokenRevoke(token: $t) }",
+            json!({ "t": w.admin.token }),
+        )
+        .await;
+    let (status, _) = post(&w.server, "/api/events", &w.admin.token, &one).await;
+    assert_eq!(status, 401);
+    // The token is judged before the body.
+    let (status, _) = post(
+        &w.server,
+        "/api/events",
+        &w.admin.token,
+        &json!({ "bad": 1 }),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = post(
+        &w.server,
+        "/api/events/batch",
+        &w.admin.token,
+        &json!({ "events": [one] }),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(count(&w.server, "webhooks_events").await, 3);
+    w.server.shutdown().await;
+}
