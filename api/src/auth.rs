@@ -106,34 +106,42 @@ fn split_token(token: &str) -> Option<(&str, &str)> {
 /// no valid token is anonymous too (the request then fails on whatever it needed the token for,
 /// with `FORBIDDEN`), so a stale token cannot break public reads.
 pub async fn from_header<C: ConnectionTrait>(db: &C, header: Option<&str>) -> Result<Auth> {
-    let Some(token) = header
+    let Some((id, secret)) = bearer(header) else {
+        return Ok(Auth::anonymous());
+    };
+    let found = api_token::Entity::find_by_id(id.to_owned())
+        .find_also_related(user::Entity)
+        .one(db)
+        .await?;
+    Ok(resolve(secret, found))
+}
+
+/// The (id, secret) of the bearer token in an `Authorization` header, if it can be one of ours.
+pub fn bearer(header: Option<&str>) -> Option<(&str, &str)> {
+    let token = header
         .and_then(|h| {
             h.strip_prefix("Bearer ")
                 .or_else(|| h.strip_prefix("bearer "))
         })
-        .map(str::trim)
-    else {
-        return Ok(Auth::anonymous());
-    };
-    let Some((id, secret)) = split_token(token) else {
-        return Ok(Auth::anonymous());
-    };
-    let Some((tok, owner)) = api_token::Entity::find_by_id(id.to_owned())
-        .find_also_related(user::Entity)
-        .one(db)
-        .await?
-    else {
-        return Ok(Auth::anonymous());
+        .map(str::trim)?;
+    split_token(token)
+}
+
+/// The caller, from the token row named by the header (and its owner) as read, and the secret
+/// the header carried: anonymous unless the secret matches and the token has not expired.
+pub fn resolve(secret: &str, found: Option<(api_token::Model, Option<user::Model>)>) -> Auth {
+    let Some((tok, owner)) = found else {
+        return Auth::anonymous();
     };
     let expected = digest(secret);
     let matches = constant_time_eq(expected.as_bytes(), tok.token_digest.as_bytes());
     let expired = tok.expires_at.is_some_and(|t| t <= Utc::now());
     match owner {
-        Some(owner) if matches && !expired => Ok(Auth {
+        Some(owner) if matches && !expired => Auth {
             scopes: tok.scope_list().map(str::to_owned).collect(),
             user: Some(owner),
-        }),
-        _ => Ok(Auth::anonymous()),
+        },
+        _ => Auth::anonymous(),
     }
 }
 

@@ -27,6 +27,10 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         .with_state(Endpoint::new(app.clone(), schema));
     let ingest = Router::new()
         .route("/api/events", post(crate::webhooks::ingest::ingest))
+        .route(
+            "/api/events/batch",
+            post(crate::webhooks::batch::ingest_batch),
+        )
         .with_state(app.clone());
     limited(graphql, max, deadline)
         .merge(limited(ingest, max, deadline))

@@ -34,6 +34,7 @@ pub mod webhooks;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use streamhooks_worker::handoff::{HandOff, Inbox};
 use streamhooks_worker::secrets;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -125,8 +126,15 @@ pub async fn start(
     let config = Arc::new(config);
     let db = db::connect_and_migrate(&config.db.url()).await?;
     let secrets = secrets::store::prepare(&db, &config.secrets).await?;
-    let state = AppState::new(db, config, secrets, streamhooks_worker::Notifier::new());
-    let worker = opts.worker.then(|| spawn_worker(&state, cancel.clone()));
+    let mut state = AppState::new(db, config, secrets, streamhooks_worker::Notifier::new());
+    let inbox = opts.worker.then(|| {
+        // Room for as many handed-off events as the dispatcher sends at once, and a round more.
+        let w = &state.config.worker;
+        let (handoff, inbox) = HandOff::new(w.concurrency * 2, w.lease);
+        state.handoff = Some(handoff);
+        inbox
+    });
+    let worker = inbox.map(|inbox| spawn_worker(&state, Some(inbox), cancel.clone()));
     let schema = graphql::build_schema(state.clone());
     let app = http::router(state.clone(), schema);
     let addr = listener.local_addr()?;
@@ -147,14 +155,16 @@ pub async fn start(
 
 fn spawn_worker(
     state: &AppState,
+    inbox: Option<Inbox>,
     cancel: CancellationToken,
 ) -> JoinHandle<Result<(), streamhooks_worker::Error>> {
-    tokio::spawn(streamhooks_worker::run(
+    tokio::spawn(streamhooks_worker::run_with(
         state.db.clone(),
         Arc::new(state.config.worker.clone()),
         state.secrets.clone(),
         state.notifier.clone(),
         state.metrics.clone(),
+        inbox,
         cancel,
     ))
 }
@@ -188,7 +198,7 @@ pub async fn run_worker(config: Config, cancel: CancellationToken) -> Result<(),
         }
         None => None,
     };
-    let result = spawn_worker(&state, cancel.clone()).await;
+    let result = spawn_worker(&state, None, cancel.clone()).await;
     cancel.cancel();
     if let Some(ops) = ops {
         let _ = ops.await;

@@ -1,15 +1,17 @@
 //! The state every handler and resolver shares: one clone-able struct, as axum `State` and as
 //! GraphQL schema data.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use streamhooks_worker::guard::Guard;
+use streamhooks_worker::handoff::HandOff;
 use streamhooks_worker::outbox::ServerInfo;
 use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::{Metrics, Notifier};
 
 use crate::config::Config;
+use crate::webhooks::combine::{Combiner, Sink};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -27,6 +29,11 @@ pub struct AppState {
     pub guard: Arc<Guard>,
     /// Requests in flight and the answer-size pool, shared by every request (`crate::limits`).
     pub limits: Arc<crate::limits::Guards>,
+    /// When this process runs a dispatcher: events queued here are leased to it and handed over
+    /// in memory after the commit (`streamhooks_worker::handoff`). `None` in `serve --no-worker`.
+    pub handoff: Option<HandOff>,
+    /// Group commit for single ingested events, started on first use (after `handoff` is set).
+    combiner: Arc<OnceLock<Combiner>>,
 }
 
 impl AppState {
@@ -52,7 +59,23 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             secrets,
             guard,
+            handoff: None,
+            combiner: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Where ingested events are written.
+    pub fn sink(&self) -> Sink {
+        Sink {
+            db: self.db.clone(),
+            handoff: self.handoff.clone(),
+            notifier: self.notifier.clone(),
+        }
+    }
+
+    /// The group-commit writer of `POST /api/events` (`crate::webhooks::combine`).
+    pub fn combiner(&self) -> &Combiner {
+        self.combiner.get_or_init(|| Combiner::spawn(self.sink()))
     }
 
     /// Begins a transaction for a change that may queue events (see [`crate::db::begin_write`]).

@@ -13,6 +13,7 @@
 mod attack;
 mod big;
 mod cpu;
+mod ingest;
 mod receiver;
 mod seed;
 mod side;
@@ -52,12 +53,13 @@ struct Args {
     #[arg(long, default_value = "speckle-string", value_parser = |s: &str| s.parse::<streamhooks_worker::wire::Format>())]
     format: streamhooks_worker::wire::Format,
     /// Only these scenarios (comma-separated: throughput, latency, rss, postgres, processes,
-    /// emit, attack, wire, and, not run by default, side, history, explain). `processes` drains
+    /// emit, attack, wire, and, not run by default, side, history, explain, ingest). `processes` drains
     /// PostgreSQL with two `streamhooks worker` processes; `attack` sends issue 9's hostile
     /// requests to a `streamhooks serve` process; `wire` is the CPU cost of building one request;
     /// `side` compares binaries on PostgreSQL with a separate receiver process and CPU per
     /// process; `history` times `history(limit: 25)` on a webhook with `--history-events` events;
-    /// `explain` prints the query plans of docs/query-plans.md.
+    /// `explain` prints the query plans of docs/query-plans.md; `ingest` sends events through
+    /// `POST /api/events` (and `/batch`) of `streamhooks serve` processes, alternating binaries.
     #[arg(
         long,
         value_delimiter = ',',
@@ -88,6 +90,15 @@ struct Args {
     /// `history`: requests timed (after 20 to warm up).
     #[arg(long, default_value_t = 500)]
     history_requests: usize,
+    /// `ingest`: events sent one per request (after 200 to warm up).
+    #[arg(long, default_value_t = 3000)]
+    ingest_events: usize,
+    /// `ingest`: concurrent clients sending them.
+    #[arg(long, default_value_t = 16)]
+    ingest_clients: usize,
+    /// `ingest`: events sent in batches of 100 (0 skips it).
+    #[arg(long, default_value_t = 20_000)]
+    ingest_batch_events: usize,
     /// Internal: serve as the `side` scenario's receiver process.
     #[arg(long, hide = true)]
     serve_receiver: bool,
@@ -537,6 +548,30 @@ async fn main() -> Result<(), BoxError> {
                 .await?;
             }
             _ => println!("(side) skipped: needs TEST_DATABASE_URL and --pg-pidfile"),
+        }
+    }
+    if want("ingest") {
+        let mut bins = Vec::new();
+        if let Some(b) = &args.baseline_bin {
+            bins.push(("baseline".to_owned(), b.clone()));
+        }
+        bins.push(("this build".to_owned(), args.streamhooks_bin.clone()));
+        println!(
+            "(ingest) HTTP ingest into streamhooks serve, {} runs of each, interleaved",
+            runs
+        );
+        let postmaster = args.pg_pidfile.as_deref().and_then(cpu::postmaster_pid);
+        for url in [pg_url.as_deref(), None] {
+            ingest::run(
+                url,
+                url.and(postmaster),
+                &bins,
+                runs,
+                args.ingest_events,
+                args.ingest_clients,
+                args.ingest_batch_events,
+            )
+            .await?;
         }
     }
     for scenario in ["history", "explain"] {

@@ -44,6 +44,19 @@ pub async fn sqlite() -> Result<BenchDb, DbErr> {
     })
 }
 
+/// A fresh SQLite file, left for the binary under test to migrate.
+pub async fn sqlite_unmigrated() -> Result<BenchDb, DbErr> {
+    let dir = std::env::temp_dir().join(format!("streamhooks-bench-{}", rand_name()));
+    std::fs::create_dir_all(&dir).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let url = format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display());
+    Ok(BenchDb {
+        db: Database::connect(&url).await?,
+        url,
+        drop_pg: None,
+        dir: Some(dir),
+    })
+}
+
 pub async fn postgres(admin_url: &str) -> Result<BenchDb, DbErr> {
     postgres_with(admin_url, true).await
 }

@@ -65,13 +65,13 @@ impl Receiver {
         self.child.id()
     }
 
-    async fn get(&self, path: &str) -> Result<String, BoxError> {
+    pub async fn get(&self, path: &str) -> Result<String, BoxError> {
         let url = format!("http://{}{path}", self.addr);
         Ok(self.http.get(url).send().await?.text().await?)
     }
 
     /// (requests since the last reset, first and last arrival in Unix µs).
-    async fn count(&self) -> Result<(u64, i64, i64), BoxError> {
+    pub async fn count(&self) -> Result<(u64, i64, i64), BoxError> {
         let s = self.get("/__count").await?;
         let mut f = s.split_whitespace();
         let n = f.next().and_then(|v| v.parse().ok()).ok_or("bad count")?;

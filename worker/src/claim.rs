@@ -12,8 +12,13 @@
 //! `prior_lease_at`, and the abandoned attempt is recorded as interrupted ([`record_interrupted`]).
 //!
 //! Durability: a claim needs none. If it is lost in a crash (not yet flushed), the rows are simply
-//! unleased again and will be claimed again; if it survives the crash of its worker, the lease
-//! expires. This is the seam issue 13 can relax (e.g. `synchronous_commit = off` for claims).
+//! unleased again and will be claimed again (at least once already allows a second request); if
+//! it survives the crash of its worker, the lease expires. So on PostgreSQL a claim commits with
+//! `synchronous_commit = off` (`set_config(…, true)`, i.e. `SET LOCAL`, inside the statement's own
+//! transaction): it returns without waiting for its WAL flush, and the requests start that much
+//! sooner. What must be durable is written elsewhere with the default: the event itself (the 202
+//! means committed) and every result (`record`). SQLite's `synchronous=NORMAL` in WAL mode already
+//! does not sync a commit.
 //!
 //! Backends differ in one way. PostgreSQL takes `FOR UPDATE SKIP LOCKED` in the selecting CTE,
 //! so concurrent workers get different rows without waiting. SQLite serialises writers, so its
@@ -183,6 +188,7 @@ pub fn claim_statement(
              SELECT c.event_id, c.webhook_id, c.attempt, c.due_at, c.prior_lease_at, \
                e.event_name, e.retry_count, e.manual, p.payload \
              FROM claimed c \
+             CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS durability \
              CROSS JOIN LATERAL (SELECT event_name, retry_count, manual FROM webhooks_events \
                WHERE id = c.event_id OFFSET 0) e \
              CROSS JOIN LATERAL (SELECT payload FROM webhooks_event_payloads \

@@ -12,6 +12,10 @@
 //! claim's worth, and a queued job whose lease would run out before its request could finish is
 //! released rather than sent (another worker may own it).
 //!
+//! Events queued by this process's own API arrive another way: the inserting statement leased
+//! them to this dispatcher and the API hands them over in memory after its commit
+//! ([`crate::handoff`]), so they go into their lanes like a claim's rows without a claim.
+//!
 //! Claims are sized to the free global permits, so what is claimed starts at once unless its own
 //! webhook is at its cap. One claim at a time runs beside the loop, not in it: a claim commits,
 //! and with PostgreSQL's default durability a commit waits for the disk, time in which finished
@@ -26,6 +30,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::claim::Claimed;
 use crate::guard::Guard;
+use crate::handoff::Inbox;
 use crate::metrics::{Metrics, Outcome};
 use crate::record::{self, Update};
 use crate::secrets::Secrets;
@@ -61,6 +67,20 @@ pub async fn run(
     secrets: Secrets,
     notifier: Notifier,
     metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) -> Result<(), Error> {
+    run_with(db, config, secrets, notifier, metrics, None, cancel).await
+}
+
+/// [`run`], also taking the events this process's queuing commits lease to it
+/// ([`crate::handoff`]).
+pub async fn run_with(
+    db: DatabaseConnection,
+    config: Arc<WorkerConfig>,
+    secrets: Secrets,
+    notifier: Notifier,
+    metrics: Arc<Metrics>,
+    inbox: Option<Inbox>,
     cancel: CancellationToken,
 ) -> Result<(), Error> {
     config.validate().map_err(Error::Config)?;
@@ -98,8 +118,9 @@ pub async fn run(
         lanes: HashMap::new(),
         waiting_jobs: 0,
         tasks: JoinSet::new(),
+        handed_waiting: inbox.as_ref().map(|i| i.waiting.clone()),
     };
-    d.run_loop(&notifier, &cancel).await;
+    d.run_loop(&notifier, inbox, &cancel).await;
     d.shutdown().await;
     drop(d);
     helpers_stop.cancel();
@@ -118,6 +139,8 @@ type ClaimFuture = Pin<Box<dyn Future<Output = Result<ClaimResult, Error>> + Sen
 struct Job {
     event: Claimed,
     webhook: Arc<webhook_config::Model>,
+    /// Came through the in-process hand-off, so counts against its room until it leaves `pending`.
+    handed: bool,
 }
 
 /// One webhook's share of this process: its permits and events waiting for one.
@@ -158,10 +181,17 @@ struct Dispatcher {
     worker_name: Arc<str>,
     /// While the database fails: since when, and the pause before the next try.
     outage: Option<(Instant, Duration)>,
+    /// The hand-off's count of handed-off events waiting here ([`crate::handoff`]).
+    handed_waiting: Option<Arc<AtomicUsize>>,
 }
 
 impl Dispatcher {
-    async fn run_loop(&mut self, notifier: &Notifier, cancel: &CancellationToken) {
+    async fn run_loop(
+        &mut self,
+        notifier: &Notifier,
+        mut inbox: Option<Inbox>,
+        cancel: &CancellationToken,
+    ) {
         let poll = self.config.poll_interval;
         let batch = usize::try_from(self.config.batch_size).unwrap_or(usize::MAX);
         // Claiming a handful of rows per round trip under load wastes the database; wait for a
@@ -202,10 +232,26 @@ impl Dispatcher {
                     // until its lease runs out.
                     if let Some((claim, _, _)) = claiming.take() {
                         if let Ok(got) = claim.await {
-                            self.take_claimed(got, false).await;
+                            self.take_claimed(got, false, false).await;
+                        }
+                    }
+                    // Handed over but not yet taken: released by `shutdown` like the rest.
+                    if let Some(inbox) = inbox.as_mut() {
+                        inbox.rx.close();
+                        while let Some(got) = inbox.rx.recv().await {
+                            self.take_claimed(got, false, true).await;
                         }
                     }
                     return;
+                }
+                Some(got) = async {
+                    match inbox.as_mut() {
+                        Some(inbox) => inbox.rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    // Leased by this process's own commit: no claim, straight into the lanes.
+                    self.take_claimed(got, true, true).await;
                 }
                 got = async {
                     match claiming.as_mut() {
@@ -217,7 +263,7 @@ impl Dispatcher {
                     match got {
                         Ok(got) => {
                             self.database_ok();
-                            let claimed = self.take_claimed(got, true).await;
+                            let claimed = self.take_claimed(got, true, false).await;
                             last_full = claimed == limit;
                             excluded = skipped;
                             if last_full {
@@ -339,10 +385,10 @@ impl Dispatcher {
         })
     }
 
-    /// Puts claimed events in their lanes (and starts what can start, unless `start` is false,
-    /// as at shutdown); finishes those whose webhook is gone or off. Returns how many were
-    /// claimed.
-    async fn take_claimed(&mut self, got: ClaimResult, start: bool) -> usize {
+    /// Puts claimed (or, with `handed`, handed-off) events in their lanes (and starts what can
+    /// start, unless `start` is false, as at shutdown); finishes those whose webhook is gone or
+    /// off. Returns how many were claimed.
+    async fn take_claimed(&mut self, got: ClaimResult, start: bool, handed: bool) -> usize {
         let (rows, webhooks) = got;
         let claimed = rows.len();
         if claimed == 0 {
@@ -371,6 +417,9 @@ impl Dispatcher {
                     };
                     self.metrics.record(Outcome::NotSent, None);
                     self.record(Update::not_sent(&event, why, now)).await;
+                    if handed {
+                        self.handed_left(1);
+                    }
                     continue;
                 }
             };
@@ -383,7 +432,11 @@ impl Dispatcher {
                     pending: VecDeque::new(),
                     cap,
                 });
-            lane.pending.push_back(Job { event, webhook });
+            lane.pending.push_back(Job {
+                event,
+                webhook,
+                handed,
+            });
             self.waiting_jobs += 1;
         }
         if start {
@@ -422,6 +475,9 @@ impl Dispatcher {
             }
         }
         self.waiting_jobs -= starts.len() + releases.len();
+        let handed = starts.iter().filter(|(j, _, _)| j.handed).count()
+            + releases.iter().filter(|j| j.handed).count();
+        self.handed_left(handed);
         for (job, g, l) in starts {
             self.spawn(job, g, l);
         }
@@ -462,6 +518,12 @@ impl Dispatcher {
         });
     }
 
+    fn handed_left(&self, n: usize) {
+        if let (Some(w), true) = (&self.handed_waiting, n > 0) {
+            w.fetch_sub(n, Ordering::AcqRel);
+        }
+    }
+
     async fn record(&self, update: Update) {
         let _ = self.records.send(update).await;
     }
@@ -480,11 +542,14 @@ impl Dispatcher {
     /// Gives back what was claimed but not started, then waits for in-flight deliveries: they
     /// end by themselves within the request timeout; a little grace covers recording.
     async fn shutdown(&mut self) {
+        let mut handed = 0;
         for lane in self.lanes.values_mut() {
             for job in lane.pending.drain(..) {
+                handed += usize::from(job.handed);
                 let _ = self.records.send(Update::release(&job.event)).await;
             }
         }
+        self.handed_left(handed);
         self.waiting_jobs = 0;
         let grace = self.config.request_timeout + Duration::from_millis(500);
         let drained = tokio::time::timeout(grace, async {

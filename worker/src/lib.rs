@@ -19,6 +19,7 @@ pub mod deliver;
 pub mod dispatcher;
 pub mod error;
 pub mod guard;
+pub mod handoff;
 pub mod listen;
 pub mod metrics;
 pub mod notifier;
@@ -37,7 +38,7 @@ pub mod wire;
 
 pub use claim::queue_depth;
 pub use config::WorkerConfig;
-pub use dispatcher::run;
+pub use dispatcher::{run, run_with};
 pub use error::{Error, Result};
 pub use metrics::Metrics;
 pub use notifier::Notifier;

@@ -6,15 +6,21 @@
 //! API's mutations call and the one a Rust backend embeds.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use std::sync::OnceLock;
+
 use entity::{stream, user, webhook_config, webhook_event};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    Statement,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::claim::Claimed;
+use crate::handoff::{Delivery, Lease};
 use crate::notifier::CHANNEL;
 use crate::queue::{self, NewEvent};
+use crate::sql;
 
 /// `server` in every payload.
 #[derive(Clone, Debug, Serialize)]
@@ -133,46 +139,237 @@ pub fn webhook_json(w: &webhook_config::Model) -> Value {
 /// after commit (on PostgreSQL a `NOTIFY` is also sent, delivered only if the transaction commits).
 /// On SQLite, make that transaction's first statement a write (see `streamhooks_api::db::begin_write`):
 /// a transaction that reads first cannot start writing once the dispatcher has committed meanwhile.
+/// Two statements on PostgreSQL (the look-ups, then every insert and the NOTIFY); see
+/// [`prepare`] and [`store`] to lease the rows to this process's dispatcher instead.
 pub async fn emit<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
     event: &Event,
 ) -> Result<u64, DbErr> {
-    let hooks: Vec<webhook_config::Model> = webhook_config::Entity::find()
-        .filter(webhook_config::Column::StreamId.eq(&event.stream_id))
-        .filter(webhook_config::Column::Enabled.eq(true))
-        .all(db)
-        .await?
-        .into_iter()
+    let prepared = prepare(db, server, event).await?;
+    Ok(store(db, prepared, None).await?.n)
+}
+
+/// What an event is queued as: one row per matching webhook, beside that webhook.
+#[derive(Debug, Default, Clone)]
+pub struct Prepared {
+    rows: Vec<(NewEvent, webhook_config::Model)>,
+}
+
+impl Prepared {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Adds `other`'s rows (a batch queues all its events with one [`store`]).
+    pub fn extend(&mut self, other: Prepared) {
+        self.rows.extend(other.rows);
+    }
+}
+
+/// What [`store`] wrote.
+#[derive(Debug, Default)]
+pub struct Queued {
+    pub n: u64,
+    /// With a lease: the rows as the dispatcher takes them, to hand over after the commit.
+    pub delivery: Option<Delivery>,
+}
+
+/// What an event on one stream by one user fans out to, read in one statement: the stream's
+/// enabled webhooks, the stream and the user. Read at every event, never cached, so a webhook
+/// changed or disabled a moment ago takes effect at the next event, in every process.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    pub hooks: Vec<webhook_config::Model>,
+    pub stream: Option<stream::Model>,
+    pub user: Option<user::Model>,
+}
+
+/// `alias.col AS alias_col, …` for every column of `E`, to read it back with
+/// `E::Model::from_query_result(row, "alias_")`.
+pub fn select_list<E: EntityTrait>(alias: &str) -> String {
+    E::Column::iter()
+        .map(|c| format!("{alias}.{0} AS {alias}_{0}", c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads the [`Targets`] of events on `stream_id` by `user_id`.
+pub async fn targets<C: ConnectionTrait>(
+    db: &C,
+    stream_id: &str,
+    user_id: &str,
+) -> Result<Targets, DbErr> {
+    let stmt = targets_statement(
+        db.get_database_backend(),
+        stream_id,
+        user_id,
+        "",
+        "",
+        vec![],
+    );
+    targets_from(&db.query_all(stmt).await?)
+}
+
+/// The statement of [`targets`], with `more_columns` (each starting with `, `) and `more_joins`
+/// (LEFT JOINs whose parameters, `extra`, come after the four of the targets: `$5`… on
+/// PostgreSQL, in order on SQLite) read in the same round trip, e.g. the caller's token; read
+/// the rows with [`targets_from`].
+pub fn targets_statement(
+    backend: DbBackend,
+    stream_id: &str,
+    user_id: &str,
+    more_columns: &str,
+    more_joins: &str,
+    extra: Vec<sea_orm::Value>,
+) -> Statement {
+    static COLUMNS: OnceLock<String> = OnceLock::new();
+    let columns = COLUMNS.get_or_init(|| {
+        [
+            select_list::<webhook_config::Entity>("w"),
+            select_list::<stream::Entity>("s"),
+            select_list::<user::Entity>("u"),
+        ]
+        .join(", ")
+    });
+    let m = |n| sql::mark(backend, n);
+    let mut values: Vec<sea_orm::Value> = vec![
+        stream_id.into(),
+        user_id.into(),
+        stream_id.into(),
+        true.into(),
+    ];
+    values.extend(extra);
+    Statement::from_sql_and_values(
+        backend,
+        format!(
+            "SELECT {columns}{more_columns} FROM (SELECT 1 AS one) o \
+             LEFT JOIN streams s ON s.id = {} \
+             LEFT JOIN users u ON u.id = {} \
+             LEFT JOIN webhooks_config w ON w.stream_id = {} AND w.enabled = {}{more_joins}",
+            m(1),
+            m(2),
+            m(3),
+            m(4)
+        ),
+        values,
+    )
+}
+
+/// The [`Targets`] in the rows of a [`targets_statement`].
+pub fn targets_from(rows: &[sea_orm::QueryResult]) -> Result<Targets, DbErr> {
+    let mut t = Targets::default();
+    for (i, row) in rows.iter().enumerate() {
+        if i == 0 {
+            if row.try_get::<Option<String>>("", "s_id")?.is_some() {
+                t.stream = Some(stream::Model::from_query_result(row, "s_")?);
+            }
+            if row.try_get::<Option<String>>("", "u_id")?.is_some() {
+                t.user = Some(user::Model::from_query_result(row, "u_")?);
+            }
+        }
+        if row.try_get::<Option<String>>("", "w_id")?.is_some() {
+            t.hooks
+                .push(webhook_config::Model::from_query_result(row, "w_")?);
+        }
+    }
+    Ok(t)
+}
+
+/// Builds `event`'s rows from its [`Targets`]: one per webhook subscribed to it.
+pub fn prepare_with(
+    server: &ServerInfo,
+    event: &Event,
+    targets: &Targets,
+) -> Result<Prepared, DbErr> {
+    let hooks: Vec<&webhook_config::Model> = targets
+        .hooks
+        .iter()
         .filter(|w| w.trigger_list().contains(&event.event_name))
         .collect();
     if hooks.is_empty() {
-        return Ok(0);
+        return Ok(Prepared::default());
     }
-    let stream = match &event.stream {
-        Some(s) => s.clone(),
-        None => stream::Entity::find_by_id(event.stream_id.clone())
-            .one(db)
-            .await?
-            .map(|s| stream_json(&s))
-            .ok_or_else(|| DbErr::RecordNotFound(format!("stream {}", event.stream_id)))?,
+    let stream = match (&event.stream, &targets.stream) {
+        (Some(s), _) => s.clone(),
+        (None, Some(s)) => stream_json(s),
+        (None, None) => return Err(DbErr::RecordNotFound(format!("stream {}", event.stream_id))),
     };
-    let user = match &event.user {
-        Some(u) => u.clone(),
-        None => user::Entity::find_by_id(event.user_id.clone())
-            .one(db)
-            .await?
-            .map(|u| user_json(&u))
-            .unwrap_or_else(|| json!({ "id": event.user_id })),
+    let user = match (&event.user, &targets.user) {
+        (Some(u), _) => u.clone(),
+        (None, Some(u)) => user_json(u),
+        (None, None) => json!({ "id": event.user_id }),
     };
     let rows = hooks
-        .iter()
-        .map(|hook| row(server, event, &stream, &user, hook, false))
-        .collect::<Result<Vec<_>, _>>()?;
-    let n = rows.len() as u64;
-    queue::insert(db, &rows, Utc::now()).await?;
-    notify(db).await?;
-    Ok(n)
+        .into_iter()
+        .map(|hook| {
+            Ok((
+                row(server, event, &stream, &user, hook, false)?,
+                hook.clone(),
+            ))
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    Ok(Prepared { rows })
+}
+
+/// Reads `event`'s targets and builds its rows (one statement).
+pub async fn prepare<C: ConnectionTrait>(
+    db: &C,
+    server: &ServerInfo,
+    event: &Event,
+) -> Result<Prepared, DbErr> {
+    let t = targets(db, &event.stream_id, &event.user_id).await?;
+    prepare_with(server, event, &t)
+}
+
+/// Stores prepared rows (see [`queue::insert_leased`]: one statement on PostgreSQL up to
+/// [`queue::MAX_ONE_STATEMENT`] rows, else call it in a transaction). With `lease`, the queue rows
+/// are written leased to this process's dispatcher and returned for the hand-off; without, other
+/// processes are told by NOTIFY (PostgreSQL) and this one must be woken after the commit.
+pub async fn store<C: ConnectionTrait>(
+    db: &C,
+    prepared: Prepared,
+    lease: Option<Lease>,
+) -> Result<Queued, DbErr> {
+    if prepared.rows.is_empty() {
+        return Ok(Queued::default());
+    }
+    let (rows, hooks): (Vec<NewEvent>, Vec<webhook_config::Model>) =
+        prepared.rows.into_iter().unzip();
+    let now = Utc::now();
+    let ids = queue::insert_leased(db, &rows, now, lease, lease.is_none()).await?;
+    let n = ids.len() as u64;
+    let Some(lease) = lease else {
+        return Ok(Queued { n, delivery: None });
+    };
+    let due_at = now.timestamp_millis();
+    let claimed = rows
+        .into_iter()
+        .zip(ids)
+        .map(|(r, id)| Claimed {
+            id,
+            webhook_id: r.webhook_id,
+            event_name: r.event_name,
+            payload: r.payload,
+            retry_count: 0,
+            manual: r.manual,
+            attempt: 1,
+            due_at,
+            lease_token: lease.token,
+            lease_until: lease.until,
+            leased_at: lease.leased_at,
+            prior_lease_at: None,
+        })
+        .collect();
+    let webhooks = hooks.into_iter().map(|w| (w.id.clone(), w)).collect();
+    Ok(Queued {
+        n,
+        delivery: Some((claimed, webhooks)),
+    })
 }
 
 /// Queues one explicitly requested delivery to `hook` (a ping), whatever its triggers and even if

@@ -1,11 +1,12 @@
-//! Storing new events: the event row, its payload, its queue row and the webhook's event count,
-//! one multi-row statement each. The caller's transaction makes them one unit (an event exists
-//! exactly when its change committed, with its payload and its place in the queue).
+//! Storing new events: the event row, its payload, its queue row and the webhook's event count.
+//! On SQLite one multi-row statement each; on PostgreSQL all four in one statement (data-modifying
+//! CTEs). The caller's transaction (or, on PostgreSQL, that one statement) makes them one unit (an
+//! event exists exactly when its change committed, with its payload and its place in the queue).
 //!
 //! Durability: nothing here flushes on its own; whatever the caller's commit buys (SQLite
 //! `synchronous=NORMAL`, PostgreSQL `synchronous_commit`) is what a queued event gets. This is the
-//! seam issue 13 (fast ingest) works at: the ids returned here are what an in-process hand-off
-//! to the dispatcher would carry.
+//! seam issue 13 (fast ingest) works at: the queue rows may be written already leased to this
+//! process's dispatcher ([`crate::handoff`]), and the ids returned here are what it is handed.
 //!
 //! The question a reader will ask is how returned ids are matched to rows: both databases assign
 //! the ids of one multi-row `INSERT` in row order (PostgreSQL evaluates `nextval` per row as
@@ -19,6 +20,7 @@ use entity::webhook_event::STATUS_QUEUED;
 use entity::webhook_event_count::SHARDS;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
 
+use crate::handoff::Lease;
 use crate::sql;
 
 /// Rows per statement at most.
@@ -45,17 +47,46 @@ pub async fn insert(
     events: &[NewEvent],
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, DbErr> {
+    insert_leased(db, events, now, None, false).await
+}
+
+/// Most rows [`insert_leased`] writes in one statement on PostgreSQL; up to this many it needs no
+/// surrounding transaction there.
+pub const MAX_ONE_STATEMENT: usize = MAX_ROWS;
+
+/// [`insert`], with the queue rows already leased by `lease` (the in-process hand-off,
+/// [`crate::handoff`]), and with `notify` a PostgreSQL `NOTIFY` for other processes' dispatchers.
+/// On PostgreSQL up to [`MAX_ONE_STATEMENT`] events are one statement (events, payloads, queue
+/// rows, counts and the NOTIFY as data-modifying CTEs), which is atomic by itself: the single
+/// ingest path runs it without BEGIN and COMMIT. SQLite has no such CTEs, and its statements are
+/// calls into the same process, so there it stays one statement per table inside the caller's
+/// transaction.
+pub async fn insert_leased(
+    db: &impl ConnectionTrait,
+    events: &[NewEvent],
+    now: DateTime<Utc>,
+    lease: Option<Lease>,
+    notify: bool,
+) -> Result<Vec<i64>, DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let mut ids = Vec::with_capacity(events.len());
+        for (i, chunk) in sql::pow2_chunks(events, MAX_ROWS).into_iter().enumerate() {
+            ids.extend(insert_postgres(db, chunk, now, lease, notify && i == 0).await?);
+        }
+        return Ok(ids);
+    }
     let mut ids = Vec::with_capacity(events.len());
     for chunk in sql::pow2_chunks(events, MAX_ROWS) {
         let chunk_ids = insert_events(db, chunk, now).await?;
         insert_payloads(db, chunk, &chunk_ids).await?;
-        insert_queue(db, chunk, &chunk_ids, now.timestamp_millis()).await?;
+        insert_queue(db, chunk, &chunk_ids, now.timestamp_millis(), lease).await?;
         ids.extend(chunk_ids);
     }
     let mut per_webhook: BTreeMap<&str, i64> = BTreeMap::new();
     for e in events {
         *per_webhook.entry(e.webhook_id.as_str()).or_default() += 1;
     }
+
     add_counts(db, &per_webhook.into_iter().collect::<Vec<_>>(), None).await?;
     Ok(ids)
 }
@@ -130,24 +161,115 @@ async fn insert_queue(
     chunk: &[NewEvent],
     ids: &[i64],
     due_at: i64,
+    lease: Option<Lease>,
 ) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     let sql = format!(
-        "INSERT INTO webhooks_queue (event_id, webhook_id, due_at, attempt) VALUES {}",
-        sql::values(backend, chunk.len(), 4, 1)
+        "INSERT INTO webhooks_queue (event_id, webhook_id, due_at, attempt, lease_token, \
+         lease_until, leased_at) VALUES {}",
+        sql::values(backend, chunk.len(), 7, 1)
     );
-    let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 4);
+    let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 7);
+    let (attempt, token, until, at) = lease_columns(lease);
     for (e, id) in chunk.iter().zip(ids) {
         values.extend([
             (*id).into(),
             e.webhook_id.as_str().into(),
             due_at.into(),
-            0i32.into(),
+            attempt.into(),
+            token.into(),
+            until.into(),
+            at.into(),
         ]);
     }
     db.execute(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     Ok(())
+}
+
+/// The queue row's lease columns as a claim would write them: leased rows start at attempt 1.
+fn lease_columns(lease: Option<Lease>) -> (i32, Option<i64>, Option<i64>, Option<i64>) {
+    match lease {
+        Some(l) => (1, Some(l.token), Some(l.until), Some(l.leased_at)),
+        None => (0, None, None, None),
+    }
+}
+
+/// One chunk on PostgreSQL in one statement. Ids are drawn from the events' sequence first (one
+/// `nextval` per input row, in input order, materialised once), so every table's rows are joined
+/// to their payload by the input's position rather than by trusting RETURNING's order; foreign
+/// keys are checked at the end of the statement, when the event rows exist.
+async fn insert_postgres(
+    db: &impl ConnectionTrait,
+    chunk: &[NewEvent],
+    now: DateTime<Utc>,
+    lease: Option<Lease>,
+    notify: bool,
+) -> Result<Vec<i64>, DbErr> {
+    let backend = DatabaseBackend::Postgres;
+    let (attempt, token, until, at) = lease_columns(lease);
+    let mut values: Vec<Value> = vec![
+        now.into(),
+        now.timestamp_millis().into(),
+        attempt.into(),
+        token.into(),
+        until.into(),
+        at.into(),
+    ];
+    let fixed = values.len();
+    let rows = sql::values(backend, chunk.len(), 7, fixed + 1);
+    values.reserve(chunk.len() * 7);
+    for (i, e) in chunk.iter().enumerate() {
+        values.extend([
+            (i as i64).into(),
+            e.webhook_id.as_str().into(),
+            e.stream_id.as_str().into(),
+            e.event_name.as_str().into(),
+            e.status_info.as_str().into(),
+            e.manual.into(),
+            e.payload.as_str().into(),
+        ]);
+    }
+    let notify = if notify {
+        format!(
+            ", (SELECT pg_notify('{}', '')) AS notified",
+            crate::notifier::CHANNEL
+        )
+    } else {
+        String::new()
+    };
+    let sql = format!(
+        "WITH input (ord, webhook_id, stream_id, event_name, status_info, manual, payload) AS \
+           (VALUES {rows}), \
+         ids AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('webhooks_events', 'id')) \
+           AS id, input.* FROM (SELECT * FROM input ORDER BY ord) input), \
+         e AS (INSERT INTO webhooks_events (id, webhook_id, stream_id, event_name, status, \
+           status_info, retry_count, last_update, created_at, manual) \
+           SELECT id, webhook_id, stream_id, event_name, {STATUS_QUEUED}, status_info, 0, $1, $1, \
+           manual FROM ids), \
+         p AS (INSERT INTO webhooks_event_payloads (event_id, payload) SELECT id, payload FROM ids), \
+         q AS (INSERT INTO webhooks_queue (event_id, webhook_id, due_at, attempt, lease_token, \
+           lease_until, leased_at) SELECT id, webhook_id, $2, $3, $4, $5, $6 FROM ids), \
+         c AS (INSERT INTO webhooks_event_counts (webhook_id, shard, events) \
+           SELECT webhook_id, CAST(txid_current() % {SHARDS} AS SMALLINT), COUNT(*) FROM ids \
+           GROUP BY webhook_id ORDER BY webhook_id \
+           ON CONFLICT (webhook_id, shard) \
+           DO UPDATE SET events = webhooks_event_counts.events + excluded.events) \
+         SELECT id{notify} FROM ids ORDER BY ord"
+    );
+    let rows = db
+        .query_all(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    let ids = rows
+        .iter()
+        .map(|r| r.try_get::<i64>("", "id"))
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    if ids.len() != chunk.len() {
+        return Err(DbErr::Custom(
+            "the queuing statement returned too few ids".into(),
+        ));
+    }
+    Ok(ids)
 }
 
 /// Adds `delta` events to each webhook's count, in webhook id order so that two transactions

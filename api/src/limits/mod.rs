@@ -65,6 +65,10 @@ pub struct LimitsConfig {
     /// How long a request waits for a free slot before it is answered 503.
     #[arg(long, env = "IN_FLIGHT_QUEUE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
     pub in_flight_queue_timeout: Duration,
+
+    /// Most events in one `POST /api/events/batch` (each also within MAX_REQUEST_BYTES).
+    #[arg(long, env = "MAX_INGEST_BATCH", default_value_t = 1000)]
+    pub max_ingest_batch: usize,
 }
 
 impl LimitsConfig {
@@ -81,6 +85,7 @@ impl LimitsConfig {
             ),
             ("MAX_IN_FLIGHT", self.max_in_flight),
             ("MAX_EXPENSIVE_IN_FLIGHT", self.max_expensive_in_flight),
+            ("MAX_INGEST_BATCH", self.max_ingest_batch),
         ] {
             if v == 0 {
                 return Err(format!("{name} must be positive"));

@@ -2,15 +2,20 @@
 //! reports "event X happened on stream S by user U with data D" and gets the same fan-out and
 //! payload as this server's own mutations, because both end in the same `outbox::emit`.
 //! `stream` and `user` objects may be sent for a stream or user this server does not hold;
-//! otherwise they are read from its tables.
+//! otherwise they are read from its tables. Each request reads its token and its webhooks itself
+//! (one statement each, never cached, so a revoked token or a changed webhook counts at once);
+//! the write is shared with whatever else is being queued at that moment (`combine`).
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use entity::{api_token, user};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use streamhooks_worker::outbox::{emit, Event};
+use streamhooks_worker::outbox::{self, Event, Prepared};
+use streamhooks_worker::queue;
 use streamhooks_worker::triggers::{is_trigger, TRIGGERS};
 
 use crate::auth::SCOPE_STREAMS_WRITE;
@@ -18,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::limits::body::{json_problem, LimitedBody};
 use crate::state::AppState;
 use crate::validate;
+use crate::webhooks::combine::Sink;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -35,7 +41,7 @@ pub struct IngestRequest {
     pub user: Option<Value>,
 }
 
-fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(json!({ "error": msg.into() }))).into_response()
 }
 
@@ -46,13 +52,148 @@ pub async fn ingest(
 ) -> Response {
     let _slot = match app.limits.in_flight.admit(1).await {
         Ok(slot) => slot,
-        Err(busy) => {
-            let mut r = error(StatusCode::SERVICE_UNAVAILABLE, busy.sentence());
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            return r;
+        Err(busy) => return busy_answer(busy.sentence()),
+    };
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some((token_id, secret)) = crate::auth::bearer(header) else {
+        return unauthorized();
+    };
+    let req = serde_json::from_slice::<IngestRequest>(&body)
+        .map_err(|e| json_problem(&e, "an event"))
+        .and_then(|r| check(&r).map(|()| r).map_err(|e| e.public_message()));
+    let req = match req {
+        Ok(r) => r,
+        // The token is checked before a body is judged, as for any other request.
+        Err(problem) => {
+            return match authorize(&app, &headers).await {
+                Err(refused) => refused,
+                Ok(()) => error(StatusCode::BAD_REQUEST, problem),
+            };
         }
     };
+    let event = to_event(req);
+    // The caller's token and the event's webhooks, stream and user: one statement.
+    static TOKEN_COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let token_columns = TOKEN_COLUMNS.get_or_init(|| {
+        format!(
+            ", {}, {}",
+            outbox::select_list::<api_token::Entity>("t"),
+            outbox::select_list::<user::Entity>("tu")
+        )
+    });
+    let backend = app.db.get_database_backend();
+    let token_join = format!(
+        " LEFT JOIN api_tokens t ON t.id = {} LEFT JOIN users tu ON tu.id = t.owner_id",
+        streamhooks_worker::sql::mark(backend, 5)
+    );
+    let stmt = outbox::targets_statement(
+        backend,
+        &event.stream_id,
+        &event.user_id,
+        token_columns,
+        &token_join,
+        vec![token_id.into()],
+    );
+    let looked_up = async {
+        let rows = app.db.query_all(stmt).await?;
+        let found = match rows.first() {
+            Some(row) if row.try_get::<Option<String>>("", "t_id")?.is_some() => {
+                let owner = match row.try_get::<Option<String>>("", "tu_id")? {
+                    Some(_) => Some(user::Model::from_query_result(row, "tu_")?),
+                    None => None,
+                };
+                Some((api_token::Model::from_query_result(row, "t_")?, owner))
+            }
+            _ => None,
+        };
+        Ok::<_, sea_orm::DbErr>((crate::auth::resolve(secret, found), rows))
+    };
+    let (auth, rows) = match looked_up.await {
+        Ok(got) => got,
+        Err(e) => {
+            tracing::error!(error = %e, "token and webhook look-up failed");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
+        }
+    };
+    if let Some(refused) = refusal(&auth) {
+        return refused;
+    }
+    let deadline = app.config.limits.request_deadline;
+    let result = async {
+        let targets = outbox::targets_from(&rows)?;
+        let prepared = outbox::prepare_with(&app.server_info, &event, &targets)?;
+        if prepared.is_empty() {
+            return Ok(0);
+        }
+        app.combiner().store(prepared).await
+    };
+    let Ok(result) = tokio::time::timeout(deadline, result).await else {
+        return deadline_answer(deadline);
+    };
+    match result {
+        Ok(n) => (StatusCode::ACCEPTED, Json(json!({ "queued": n }))).into_response(),
+        Err(sea_orm::DbErr::RecordNotFound(_)) => {
+            error(StatusCode::BAD_REQUEST, unknown_stream(&event.stream_id))
+        }
+        Err(e) => internal(&e),
+    }
+}
+
+fn unauthorized() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "a server-admin token is required (Authorization: Bearer <token>)",
+    )
+}
+
+/// The answer refusing the request, unless `auth` is a server admin's token with `streams:write`.
+fn refusal(auth: &crate::auth::Auth) -> Option<Response> {
+    let Some(user) = auth.user.as_ref() else {
+        return Some(unauthorized());
+    };
+    if !user.is_admin() || !auth.has_scope(SCOPE_STREAMS_WRITE) {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "only a server admin's token with streams:write may ingest events",
+        ));
+    }
+    None
+}
+
+pub(crate) fn busy_answer(sentence: String) -> Response {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, sentence);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    r
+}
+
+pub(crate) fn deadline_answer(deadline: std::time::Duration) -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("queuing the event took longer than {deadline:?} (REQUEST_DEADLINE) and was stopped; unless it had already committed, nothing was queued"),
+    )
+}
+
+pub(crate) fn internal(e: &sea_orm::DbErr) -> Response {
+    tracing::error!(error = %e, "ingest failed");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; the server log has the details",
+    )
+}
+
+pub(crate) fn unknown_stream(stream_id: &str) -> String {
+    format!(
+        "stream {} is not known to this server; send its \"stream\" object with the event",
+        validate::shown(stream_id)
+    )
+}
+
+/// The caller must hold a server admin's token with `streams:write`. Looked up at every request
+/// (one statement), so a revoked or expired token is refused at once.
+pub(crate) async fn authorize(app: &AppState, headers: &HeaderMap) -> Result<(), Response> {
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -60,29 +201,17 @@ pub async fn ingest(
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = ?e, "token lookup failed");
-            return error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
+            return Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database unavailable",
+            ));
         }
     };
-    let Some(user) = auth.user.as_ref() else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "a server-admin token is required (Authorization: Bearer <token>)",
-        );
-    };
-    if !user.is_admin() || !auth.has_scope(SCOPE_STREAMS_WRITE) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "only a server admin's token with streams:write may ingest events",
-        );
-    }
-    let req: IngestRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, json_problem(&e, "an event")),
-    };
-    if let Err(e) = check(&req) {
-        return error(StatusCode::BAD_REQUEST, e.public_message());
-    }
-    let event = Event {
+    refusal(&auth).map_or(Ok(()), Err)
+}
+
+pub(crate) fn to_event(req: IngestRequest) -> Event {
+    Event {
         activity_message: req
             .activity_message
             .unwrap_or_else(|| format!("{} on stream {}", req.event, req.stream_id)),
@@ -92,41 +221,48 @@ pub async fn ingest(
         data: req.data,
         stream: req.stream,
         user: req.user,
-    };
-    let deadline = app.config.limits.request_deadline;
-    let result = async {
-        let txn = app.begin().await?;
-        let n = emit(&txn, &app.server_info, &event).await?;
-        app.commit(txn, n).await?;
-        Ok::<u64, sea_orm::DbErr>(n)
-    };
-    let Ok(result) = tokio::time::timeout(deadline, result).await else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("queuing the event took longer than {deadline:?} (REQUEST_DEADLINE) and was stopped; unless it had already committed, nothing was queued"),
-        );
-    };
-    match result {
-        Ok(n) => (StatusCode::ACCEPTED, Json(json!({ "queued": n }))).into_response(),
-        Err(sea_orm::DbErr::RecordNotFound(_)) => error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "stream {} is not known to this server; send its \"stream\" object with the event",
-                validate::shown(&event.stream_id)
-            ),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "ingest failed");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; the server log has the details",
-            )
-        }
     }
 }
 
+/// Stores prepared rows and returns how many. When this process dispatches and its dispatcher
+/// has room, the rows are written leased to it and handed over in memory once committed; else
+/// they are written unleased and the dispatchers are woken (NOTIFY on PostgreSQL, in memory
+/// here). On PostgreSQL up to `MAX_ONE_STATEMENT` rows are one statement without BEGIN/COMMIT;
+/// otherwise one transaction (on SQLite, begun with a write).
+///
+/// Durability: this commit is the 202's promise, so it keeps the database's default (a WAL flush
+/// on PostgreSQL; SQLite's `synchronous=NORMAL` survives a process crash). The lease rides in the
+/// same commit at no extra cost: if the process dies before sending, the lease runs out and
+/// another worker claims the rows.
+pub(crate) async fn queue(sink: &Sink, prepared: Prepared) -> Result<u64, sea_orm::DbErr> {
+    if prepared.is_empty() {
+        return Ok(0);
+    }
+    let reservation = sink
+        .handoff
+        .as_ref()
+        .and_then(|h| h.reserve(prepared.len()));
+    let lease = reservation.as_ref().map(|r| r.lease);
+    let one_statement = sink.db.get_database_backend() == DbBackend::Postgres
+        && prepared.len() <= queue::MAX_ONE_STATEMENT;
+    let queued = if one_statement {
+        outbox::store(&sink.db, prepared, lease).await?
+    } else {
+        let txn = crate::db::begin_write(&sink.db).await?;
+        let queued = outbox::store(&txn, prepared, lease).await?;
+        txn.commit().await?;
+        queued
+    };
+    match (reservation, queued.delivery) {
+        (Some(r), Some(delivery)) => r.hand_over(delivery),
+        _ if queued.n > 0 => sink.notifier.wake(),
+        _ => {}
+    }
+    Ok(queued.n)
+}
+
 /// The event's own checks, the same the GraphQL mutations' text goes through.
-fn check(req: &IngestRequest) -> Result<()> {
+pub(crate) fn check(req: &IngestRequest) -> Result<()> {
     if !is_trigger(&req.event) {
         return Err(Error::bad_input(format!(
             "unknown event {}; valid events are: {}",

@@ -8,6 +8,7 @@ mod console;
 mod delivery;
 mod events;
 mod hostile;
+mod ingest;
 mod limits;
 mod objects;
 mod pings;

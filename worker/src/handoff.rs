@@ -1,0 +1,136 @@
+//! The in-process hand-off from a queuing commit to this process's dispatcher. When the process
+//! that queues events also dispatches, the inserting statement writes the queue rows already
+//! leased to it ([`Lease`]), and after the commit the rows go to the dispatcher in memory
+//! ([`Reservation::hand_over`]): no claim, no NOTIFY, no poll between the 202 and the request.
+//! Other processes see the rows leased like any claimed row and leave them alone; if this process
+//! dies, the lease runs out and another worker's claim recovers them (and records the first
+//! attempt as interrupted, since it may have been sent).
+//!
+//! The question a reader will ask is what bounds this. Each lease is first reserved here: at most
+//! `cap` handed-off events may wait in memory, not yet started, at once. A queuing transaction that
+//! finds no room writes its rows unleased and wakes the dispatcher, which then claims them as
+//! before; so a burst of ingest cannot pile events up in memory, and the database stays the
+//! queue. A reservation dropped without being handed over (the transaction failed or rolled back)
+//! gives its room back; its rows, if they were committed after all, are recovered when the lease
+//! runs out.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use entity::webhook_config;
+use rand::Rng;
+use tokio::sync::mpsc;
+
+use crate::claim::Claimed;
+
+/// What the dispatcher receives: leased events and their webhooks, as a claim returns them.
+pub type Delivery = (Vec<Claimed>, HashMap<String, webhook_config::Model>);
+
+/// The lease written with the queue rows: the same columns a claim would write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub token: i64,
+    /// Epoch ms.
+    pub leased_at: i64,
+    pub until: i64,
+}
+
+/// The queuing side's handle; cheap to clone. Only a process that runs a dispatcher has one.
+#[derive(Clone, Debug)]
+pub struct HandOff {
+    tx: mpsc::UnboundedSender<Delivery>,
+    waiting: Arc<AtomicUsize>,
+    cap: usize,
+    lease: Duration,
+}
+
+/// The dispatcher's end.
+#[derive(Debug)]
+pub struct Inbox {
+    pub(crate) rx: mpsc::UnboundedReceiver<Delivery>,
+    /// Decremented by the dispatcher as handed-off events leave its waiting queues.
+    pub(crate) waiting: Arc<AtomicUsize>,
+}
+
+impl HandOff {
+    /// A hand-off for a dispatcher leasing for `lease`, with at most `cap` handed-off events
+    /// waiting in memory.
+    pub fn new(cap: usize, lease: Duration) -> (Self, Inbox) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let inbox = Inbox {
+            rx,
+            waiting: waiting.clone(),
+        };
+        (
+            Self {
+                tx,
+                waiting,
+                cap: cap.max(1),
+                lease,
+            },
+            inbox,
+        )
+    }
+
+    /// Reserves room for `n` events and returns the lease to write with them, or `None` when the
+    /// dispatcher already has enough waiting (then queue them unleased and wake it).
+    pub fn reserve(&self, n: usize) -> Option<Reservation> {
+        let got = self
+            .waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                (w + n <= self.cap).then_some(w + n)
+            });
+        if n == 0 || got.is_err() {
+            return None;
+        }
+        let now = Utc::now().timestamp_millis();
+        let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 4);
+        Some(Reservation {
+            lease: Lease {
+                token: rand::thread_rng().gen(),
+                leased_at: now,
+                until: now + lease_ms,
+            },
+            n,
+            handoff: self.clone(),
+        })
+    }
+}
+
+/// Room for `n` events in the dispatcher's memory and the lease their rows carry.
+#[derive(Debug)]
+pub struct Reservation {
+    pub lease: Lease,
+    n: usize,
+    handoff: HandOff,
+}
+
+impl Reservation {
+    /// Gives the committed, leased events to the dispatcher. Call only after the commit: an event
+    /// handed over before it would be sent even if the transaction then rolled back. Events beyond
+    /// the reservation are still handed over (the bound is a soft one per transaction).
+    pub fn hand_over(mut self, delivery: Delivery) {
+        let extra = delivery.0.len().saturating_sub(self.n);
+        self.handoff.waiting.fetch_add(extra, Ordering::AcqRel);
+        let unused = self.n.saturating_sub(delivery.0.len());
+        self.handoff.waiting.fetch_sub(unused, Ordering::AcqRel);
+        self.n = 0;
+        if let Err(mpsc::error::SendError((rows, _))) = self.handoff.tx.send(delivery) {
+            // The dispatcher has stopped: the leases run out and another worker (or this one,
+            // restarted) claims the rows.
+            self.handoff.waiting.fetch_sub(rows.len(), Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.n > 0 {
+            self.handoff.waiting.fetch_sub(self.n, Ordering::AcqRel);
+        }
+    }
+}
