@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use streamhooks_worker::guard::Guard;
-use streamhooks_worker::handoff::HandOff;
+use streamhooks_worker::handoff::{self, HandOff};
 use streamhooks_worker::outbox::ServerInfo;
 use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::{Metrics, Notifier};
@@ -80,14 +80,21 @@ impl AppState {
 
     /// Begins a transaction for a change that may queue events (see [`crate::db::begin_write`]).
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        handoff::discard();
         crate::db::begin_write(&self.db).await
     }
 
-    /// Commits a change that queued `queued` events, then wakes the dispatcher: in that order,
-    /// or it could look before the rows are visible and go back to sleep.
+    /// Commits a change that queued `queued` events, then hands what `emit` leased in it to this
+    /// process's dispatcher (GraphQL requests run within `handoff::scope`) and wakes the
+    /// dispatcher for the rest: in that order, or it could look before the rows are visible.
+    ///
+    /// Durability: the commit keeps the database's default, as the change itself needs; the
+    /// lease rides in it at no extra cost, and if this process dies before sending, the lease runs
+    /// out and another worker claims the rows.
     pub async fn commit(&self, txn: DatabaseTransaction, queued: u64) -> Result<(), DbErr> {
         txn.commit().await?;
-        self.queued(queued);
+        let handed = handoff::committed() as u64;
+        self.queued(queued.saturating_sub(handed));
         Ok(())
     }
 

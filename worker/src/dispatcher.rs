@@ -391,6 +391,7 @@ impl Dispatcher {
     async fn take_claimed(&mut self, got: ClaimResult, start: bool, handed: bool) -> usize {
         let (rows, webhooks) = got;
         let claimed = rows.len();
+        self.metrics.taken(handed, claimed);
         if claimed == 0 {
             return 0;
         }

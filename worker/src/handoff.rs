@@ -13,10 +13,17 @@
 //! queue. A reservation dropped without being handed over (the transaction failed or rolled back)
 //! gives its room back; its rows, if they were committed after all, are recovered when the lease
 //! runs out.
+//!
+//! [`outbox::emit`](crate::outbox::emit) inside an application's own transaction (every GraphQL
+//! mutation) takes the same path when it runs within [`scope`]: it leases its rows and stashes
+//! them here; the code that commits hands them over with [`committed`] right after its commit,
+//! and [`discard`] at the start of the next transaction drops what a rolled-back one left behind.
+//! Outside a scope `emit` writes unleased rows and the caller wakes the dispatcher, as before.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -133,4 +140,74 @@ impl Drop for Reservation {
             self.handoff.waiting.fetch_sub(self.n, Ordering::AcqRel);
         }
     }
+}
+
+/// Rows leased by `emit` inside the current transaction, waiting for its commit.
+struct Stash {
+    handoff: HandOff,
+    pending: Mutex<Vec<(Reservation, Delivery)>>,
+}
+
+tokio::task_local! {
+    static STASH: Stash;
+}
+
+/// Runs `work` (a request that may commit changes queuing events) with `emit` handing its events
+/// to `handoff`'s dispatcher; without a hand-off it just runs `work`. Whatever is still stashed
+/// when `work` ends was not committed by [`committed`]: dropped, its rows (if committed after
+/// all) are recovered when their lease runs out.
+pub async fn scope<F: Future>(handoff: Option<HandOff>, work: F) -> F::Output {
+    match handoff {
+        Some(handoff) => {
+            let stash = Stash {
+                handoff,
+                pending: Mutex::new(Vec::new()),
+            };
+            STASH.scope(stash, work).await
+        }
+        None => work.await,
+    }
+}
+
+/// Room and a lease for `n` rows, when running within [`scope`] and the dispatcher has room.
+pub(crate) fn reserve_in_scope(n: usize) -> Option<Reservation> {
+    STASH.try_with(|s| s.handoff.reserve(n)).ok().flatten()
+}
+
+/// Keeps committed-to-be rows until [`committed`].
+pub(crate) fn stash(reservation: Reservation, delivery: Delivery) {
+    let _ = STASH.try_with(|s| {
+        if let Ok(mut pending) = s.pending.lock() {
+            pending.push((reservation, delivery));
+        }
+    });
+}
+
+/// Call right after a commit: hands what `emit` leased in that transaction to the dispatcher and
+/// returns how many events went, so the caller wakes the dispatcher only for the rest.
+pub fn committed() -> usize {
+    let taken = STASH
+        .try_with(|s| {
+            s.pending
+                .lock()
+                .map(|mut p| std::mem::take(&mut *p))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    let mut n = 0;
+    for (reservation, delivery) in taken {
+        n += delivery.0.len();
+        reservation.hand_over(delivery);
+    }
+    n
+}
+
+/// Call when a transaction begins: drops what an earlier one in this scope stashed and never
+/// committed (it failed or rolled back), giving its room back.
+pub fn discard() {
+    let _ = STASH.try_with(|s| {
+        if let Ok(mut pending) = s.pending.lock() {
+            pending.clear();
+        }
+    });
 }

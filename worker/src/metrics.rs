@@ -53,6 +53,8 @@ pub struct Metrics {
     buckets: [AtomicU64; BUCKETS.len() + 1],
     duration_sum_micros: AtomicU64,
     in_flight: AtomicI64,
+    /// Events taken for delivery: [claimed from the database, handed over in memory].
+    taken: [AtomicU64; 2],
 }
 
 impl Metrics {
@@ -78,6 +80,11 @@ impl Metrics {
     pub fn count(&self, outcome: Outcome) -> u64 {
         let idx = Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0);
         self.outcomes[idx].load(Relaxed)
+    }
+
+    /// Counts `n` events taken for delivery, by how they came (`crate::handoff`).
+    pub(crate) fn taken(&self, handed_over: bool, n: usize) {
+        self.taken[usize::from(handed_over)].fetch_add(n as u64, Relaxed);
     }
 
     pub fn in_flight(&self) -> i64 {
@@ -129,6 +136,15 @@ impl Metrics {
             );
             out.push_str("# TYPE streamhooks_queue_depth gauge\n");
             let _ = writeln!(out, "streamhooks_queue_depth {depth}");
+        }
+        out.push_str("# HELP streamhooks_events_taken_total Events taken for delivery, by how they reached the dispatcher: claimed from the database, or handed over in memory by this process's own commit.\n");
+        out.push_str("# TYPE streamhooks_events_taken_total counter\n");
+        for (via, n) in ["claim", "handoff"].iter().zip(&self.taken) {
+            let _ = writeln!(
+                out,
+                "streamhooks_events_taken_total{{via=\"{via}\"}} {}",
+                n.load(Relaxed)
+            );
         }
         out.push_str("# HELP streamhooks_in_flight Requests being sent now.\n");
         out.push_str("# TYPE streamhooks_in_flight gauge\n");

@@ -18,7 +18,6 @@ use serde_json::{json, Value};
 
 use crate::claim::Claimed;
 use crate::handoff::{Delivery, Lease};
-use crate::notifier::CHANNEL;
 use crate::queue::{self, NewEvent};
 use crate::sql;
 
@@ -140,14 +139,27 @@ pub fn webhook_json(w: &webhook_config::Model) -> Value {
 /// On SQLite, make that transaction's first statement a write (see `streamhooks_api::db::begin_write`):
 /// a transaction that reads first cannot start writing once the dispatcher has committed meanwhile.
 /// Two statements on PostgreSQL (the look-ups, then every insert and the NOTIFY); see
-/// [`prepare`] and [`store`] to lease the rows to this process's dispatcher instead.
+/// [`prepare`] and [`store`] to lease the rows to this process's dispatcher instead. Within
+/// [`handoff::scope`](crate::handoff::scope) it does so itself: the rows are written leased and
+/// wait for [`handoff::committed`](crate::handoff::committed) after the commit.
 pub async fn emit<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
     event: &Event,
 ) -> Result<u64, DbErr> {
     let prepared = prepare(db, server, event).await?;
-    Ok(store(db, prepared, None).await?.n)
+    Ok(store_in_scope(db, prepared).await?.n)
+}
+
+/// [`store`], leased and stashed for the hand-off when running within its scope and the
+/// dispatcher has room; else unleased, with a NOTIFY on PostgreSQL.
+async fn store_in_scope<C: ConnectionTrait>(db: &C, prepared: Prepared) -> Result<Queued, DbErr> {
+    let reservation = crate::handoff::reserve_in_scope(prepared.len());
+    let mut queued = store(db, prepared, reservation.as_ref().map(|r| r.lease)).await?;
+    if let (Some(r), Some(delivery)) = (reservation, queued.delivery.take()) {
+        crate::handoff::stash(r, delivery);
+    }
+    Ok(queued)
 }
 
 /// What an event is queued as: one row per matching webhook, beside that webhook.
@@ -175,6 +187,8 @@ impl Prepared {
 #[derive(Debug, Default)]
 pub struct Queued {
     pub n: u64,
+    /// The new events' ids, in the order of the prepared rows.
+    pub ids: Vec<i64>,
     /// With a lease: the rows as the dispatcher takes them, to hand over after the commit.
     pub delivery: Option<Delivery>,
 }
@@ -344,12 +358,16 @@ pub async fn store<C: ConnectionTrait>(
     let ids = queue::insert_leased(db, &rows, now, lease, lease.is_none()).await?;
     let n = ids.len() as u64;
     let Some(lease) = lease else {
-        return Ok(Queued { n, delivery: None });
+        return Ok(Queued {
+            n,
+            ids,
+            delivery: None,
+        });
     };
     let due_at = now.timestamp_millis();
     let claimed = rows
         .into_iter()
-        .zip(ids)
+        .zip(ids.iter().copied())
         .map(|(r, id)| Claimed {
             id,
             webhook_id: r.webhook_id,
@@ -368,6 +386,7 @@ pub async fn store<C: ConnectionTrait>(
     let webhooks = hooks.into_iter().map(|w| (w.id.clone(), w)).collect();
     Ok(Queued {
         n,
+        ids,
         delivery: Some((claimed, webhooks)),
     })
 }
@@ -387,16 +406,15 @@ pub async fn queue_manual<C: ConnectionTrait>(
         .clone()
         .unwrap_or_else(|| json!({ "id": event.user_id }));
     let row = row(server, event, &stream, &user, hook, true)?;
-    let id = one(queue::insert(db, &[row], Utc::now()).await?)?;
-    notify(db).await?;
-    Ok(id)
+    queue_one(db, row, hook).await
 }
 
-/// Queues `original`'s payload again as a fresh, manual delivery; returns the new event id. Call
-/// inside a transaction.
+/// Queues `original`'s payload again as a fresh, manual delivery to `hook` (its webhook); returns
+/// the new event id. Call inside a transaction.
 pub async fn redeliver<C: ConnectionTrait>(
     db: &C,
     original: &webhook_event::Model,
+    hook: &webhook_config::Model,
     payload: String,
 ) -> Result<i64, DbErr> {
     let row = NewEvent {
@@ -407,27 +425,26 @@ pub async fn redeliver<C: ConnectionTrait>(
         status_info: format!("Queued; redelivery of event {}.", original.id),
         manual: true,
     };
-    let id = one(queue::insert(db, &[row], Utc::now()).await?)?;
-    notify(db).await?;
-    Ok(id)
+    queue_one(db, row, hook).await
+}
+
+/// Stores one manual row as [`emit`] stores its rows (leased and stashed within a hand-off
+/// scope, so a ping is sent the moment its transaction commits); returns its id.
+async fn queue_one<C: ConnectionTrait>(
+    db: &C,
+    row: NewEvent,
+    hook: &webhook_config::Model,
+) -> Result<i64, DbErr> {
+    let prepared = Prepared {
+        rows: vec![(row, hook.clone())],
+    };
+    one(store_in_scope(db, prepared).await?.ids)
 }
 
 fn one(ids: Vec<i64>) -> Result<i64, DbErr> {
     ids.first()
         .copied()
         .ok_or_else(|| DbErr::Custom("INSERT returned no id".into()))
-}
-
-/// On PostgreSQL, tells other processes' dispatchers; delivered only when the transaction commits.
-async fn notify<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        db.execute(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_notify('{CHANNEL}', '')"),
-        ))
-        .await?;
-    }
-    Ok(())
 }
 
 /// One outbox row: the payload frozen now, due at once.

@@ -216,10 +216,12 @@ pub async fn graphql(
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let work = async {
+    // Within a hand-off scope, events that mutations queue go to this process's dispatcher in
+    // memory after their commit (`AppState::commit`).
+    let work = streamhooks_worker::handoff::scope(s.app.handoff.clone(), async {
         let auth = crate::auth::from_header(&s.app.db, token).await?;
         Ok::<_, crate::error::Error>(s.schema.execute(req.data(auth).data(budget.clone())).await)
-    };
+    });
     let response = match tokio::time::timeout_at(started + limits.request_deadline, work).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {

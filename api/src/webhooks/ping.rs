@@ -95,5 +95,5 @@ pub async fn redeliver<C: ConnectionTrait>(
         .await?
         .map(|p| p.payload)
         .ok_or_else(not_found)?;
-    Ok(outbox::redeliver(db, &original, payload).await?)
+    Ok(outbox::redeliver(db, &original, hook, payload).await?)
 }

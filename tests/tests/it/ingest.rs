@@ -3,7 +3,9 @@
 //! a batch over MAX_INGEST_BATCH likewise. A good batch answers per event. Events queued by a
 //! server that also dispatches are leased to its own dispatcher in the inserting statement and
 //! sent from memory; each reaches the receiver exactly once, with one attempt on record, whether
-//! it came one per request (sent concurrently, so several share a statement) or in a batch. (The SIGKILL case is a process test: api/tests/ingest.rs.)
+//! it came one per request (sent concurrently, so several share a statement) or in a batch.
+//! GraphQL mutations, pings and redeliveries take the same path from their commit, with no claim
+//! (counted by `/metrics`). (The SIGKILL case is a process test: api/tests/ingest.rs.)
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -236,6 +238,13 @@ async fn handed_off_events_are_delivered_exactly_once() {
         count(&w.server, "webhooks_event_attempts WHERE number = 1").await,
         total as i64
     );
+    // Taken once each; handed over unless the dispatcher's room (2 × concurrency) was full.
+    let (handed, claimed) = (
+        taken(&w.server, "handoff").await,
+        taken(&w.server, "claim").await,
+    );
+    assert_eq!(handed + claimed, total as u64);
+    assert!(handed > 0, "nothing was handed over");
     w.server.shutdown().await;
 }
 
@@ -294,5 +303,87 @@ async fn a_disabled_webhook_and_a_revoked_token_count_at_once() {
     .await;
     assert_eq!(status, 401);
     assert_eq!(count(&w.server, "webhooks_events").await, 3);
+    w.server.shutdown().await;
+}
+
+/// `streamhooks_events_taken_total{via="…"}` from the server's own `/metrics`.
+async fn taken(server: &TestServer, via: &str) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .unwrap_or_else(|e| panic!("GET /metrics: {e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    let prefix = format!("streamhooks_events_taken_total{{via=\"{via}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix:?} in /metrics:\n{text}"))
+}
+
+/// A mutation's events go from its commit to the dispatcher in memory, as ingested ones do: no
+/// claim takes any of them, and each is sent once.
+#[tokio::test]
+async fn mutations_pings_and_redeliveries_are_handed_over_without_a_claim() {
+    let rx = TestReceiver::start().await;
+    let w = world(true, &[], &rx.url()).await;
+    let s = &w.server;
+    let hook = s
+        .gql_ok(
+            &w.owner.token,
+            "query($s: String!) { stream(id: $s) { webhooks { items { id } } } }",
+            json!({ "s": w.stream }),
+        )
+        .await["stream"]["webhooks"]["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        s.gql_ok(
+            &w.owner.token,
+            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
+            json!({ "s": { "id": w.stream, "description": format!("v{i}") } }),
+        )
+        .await;
+        let got = rx
+            .next(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("stream_update {i} did not arrive"));
+        ids.push(got.header("x-webhook-delivery").unwrap_or("").to_owned());
+    }
+    let ping = s
+        .gql_ok(
+            &w.owner.token,
+            "mutation($w: WebhookPingInput!) { webhookPing(webhook: $w) }",
+            json!({ "w": { "id": hook, "streamId": w.stream, "trigger": "commit_create" } }),
+        )
+        .await["webhookPing"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    s.gql_ok(
+        &w.owner.token,
+        "mutation($e: WebhookEventRedeliverInput!) { webhookEventRedeliver(event: $e) }",
+        json!({ "e": { "id": ping, "webhookId": hook, "streamId": w.stream } }),
+    )
+    .await;
+    for what in ["ping", "redelivery"] {
+        let got = rx
+            .next(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("the {what} did not arrive"));
+        ids.push(got.header("x-webhook-delivery").unwrap_or("").to_owned());
+    }
+    assert!(
+        rx.next(Duration::from_millis(1500)).await.is_none(),
+        "sent twice"
+    );
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 5, "{ids:?}");
+    assert_eq!(taken(s, "handoff").await, 5);
+    assert_eq!(taken(s, "claim").await, 0);
     w.server.shutdown().await;
 }
