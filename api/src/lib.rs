@@ -130,7 +130,8 @@ pub async fn start(
     let inbox = opts.worker.then(|| {
         // Room for as many handed-off events as the dispatcher sends at once, and a round more.
         let w = &state.config.worker;
-        let (handoff, inbox) = HandOff::new(w.concurrency * 2, w.lease);
+        let (handoff, inbox) =
+            HandOff::new(streamhooks_worker::handoff::MAX_WAITING_BYTES, w.lease);
         state.handoff = Some(handoff);
         inbox
     });

@@ -181,7 +181,7 @@ struct Dispatcher {
     worker_name: Arc<str>,
     /// While the database fails: since when, and the pause before the next try.
     outage: Option<(Instant, Duration)>,
-    /// The hand-off's count of handed-off events waiting here ([`crate::handoff`]).
+    /// The hand-off's weight of handed-off events waiting here ([`crate::handoff::weight`]).
     handed_waiting: Option<Arc<AtomicUsize>>,
 }
 
@@ -419,7 +419,7 @@ impl Dispatcher {
                     self.metrics.record(Outcome::NotSent, None);
                     self.record(Update::not_sent(&event, why, now)).await;
                     if handed {
-                        self.handed_left(1);
+                        self.handed_left(crate::handoff::weight(event.payload.len()));
                     }
                     continue;
                 }
@@ -476,8 +476,13 @@ impl Dispatcher {
             }
         }
         self.waiting_jobs -= starts.len() + releases.len();
-        let handed = starts.iter().filter(|(j, _, _)| j.handed).count()
-            + releases.iter().filter(|j| j.handed).count();
+        let handed: usize = starts
+            .iter()
+            .map(|(j, _, _)| j)
+            .chain(releases.iter())
+            .filter(|j| j.handed)
+            .map(|j| crate::handoff::weight(j.event.payload.len()))
+            .sum();
         self.handed_left(handed);
         for (job, g, l) in starts {
             self.spawn(job, g, l);
@@ -546,7 +551,9 @@ impl Dispatcher {
         let mut handed = 0;
         for lane in self.lanes.values_mut() {
             for job in lane.pending.drain(..) {
-                handed += usize::from(job.handed);
+                if job.handed {
+                    handed += crate::handoff::weight(job.event.payload.len());
+                }
                 let _ = self.records.send(Update::release(&job.event)).await;
             }
         }

@@ -7,7 +7,8 @@
 //! attempt as interrupted, since it may have been sent).
 //!
 //! The question a reader will ask is what bounds this. Each lease is first reserved here: at most
-//! `cap` handed-off events may wait in memory, not yet started, at once. A queuing transaction that
+//! `cap` bytes of handed-off events (each weighs its payload plus [`EVENT_OVERHEAD`]) may wait in
+//! memory, not yet started, at once; bytes, not events, since one event may carry a 1 MB payload. A queuing transaction that
 //! finds no room writes its rows unleased and wakes the dispatcher, which then claims them as
 //! before; so a burst of ingest cannot pile events up in memory, and the database stays the
 //! queue. A reservation dropped without being handed over (the transaction failed or rolled back)
@@ -45,6 +46,20 @@ pub struct Lease {
     pub until: i64,
 }
 
+/// What an event handed over weighs against the room: its payload and its bookkeeping.
+pub const EVENT_OVERHEAD: usize = 1024;
+/// The room a dispatcher gives handed-off events that have not started yet.
+pub const MAX_WAITING_BYTES: usize = 8 << 20;
+
+/// The weight of an event whose payload is `payload_len` bytes.
+pub fn weight(payload_len: usize) -> usize {
+    payload_len.saturating_add(EVENT_OVERHEAD)
+}
+
+fn delivery_weight(delivery: &Delivery) -> usize {
+    delivery.0.iter().map(|c| weight(c.payload.len())).sum()
+}
+
 /// The queuing side's handle; cheap to clone. Only a process that runs a dispatcher has one.
 #[derive(Clone, Debug)]
 pub struct HandOff {
@@ -58,13 +73,13 @@ pub struct HandOff {
 #[derive(Debug)]
 pub struct Inbox {
     pub(crate) rx: mpsc::UnboundedReceiver<Delivery>,
-    /// Decremented by the dispatcher as handed-off events leave its waiting queues.
+    /// Decremented (by [`weight`]) by the dispatcher as handed-off events leave its waiting queues.
     pub(crate) waiting: Arc<AtomicUsize>,
 }
 
 impl HandOff {
-    /// A hand-off for a dispatcher leasing for `lease`, with at most `cap` handed-off events
-    /// waiting in memory.
+    /// A hand-off for a dispatcher leasing for `lease`, with at most `cap` bytes of handed-off
+    /// events waiting in memory (see [`weight`]).
     pub fn new(cap: usize, lease: Duration) -> (Self, Inbox) {
         let (tx, rx) = mpsc::unbounded_channel();
         let waiting = Arc::new(AtomicUsize::new(0));
@@ -83,8 +98,9 @@ impl HandOff {
         )
     }
 
-    /// Reserves room for `n` events and returns the lease to write with them, or `None` when the
-    /// dispatcher already has enough waiting (then queue them unleased and wake it).
+    /// Reserves room for events weighing `n` in all ([`weight`]) and returns the lease to write
+    /// with them, or `None` when the dispatcher already has enough waiting (then queue them
+    /// unleased and wake it).
     pub fn reserve(&self, n: usize) -> Option<Reservation> {
         let got = self
             .waiting
@@ -108,7 +124,7 @@ impl HandOff {
     }
 }
 
-/// Room for `n` events in the dispatcher's memory and the lease their rows carry.
+/// Room for events weighing `n` in the dispatcher's memory and the lease their rows carry.
 #[derive(Debug)]
 pub struct Reservation {
     pub lease: Lease,
@@ -121,15 +137,16 @@ impl Reservation {
     /// handed over before it would be sent even if the transaction then rolled back. Events beyond
     /// the reservation are still handed over (the bound is a soft one per transaction).
     pub fn hand_over(mut self, delivery: Delivery) {
-        let extra = delivery.0.len().saturating_sub(self.n);
+        let total = delivery_weight(&delivery);
+        let extra = total.saturating_sub(self.n);
         self.handoff.waiting.fetch_add(extra, Ordering::AcqRel);
-        let unused = self.n.saturating_sub(delivery.0.len());
+        let unused = self.n.saturating_sub(total);
         self.handoff.waiting.fetch_sub(unused, Ordering::AcqRel);
         self.n = 0;
-        if let Err(mpsc::error::SendError((rows, _))) = self.handoff.tx.send(delivery) {
+        if self.handoff.tx.send(delivery).is_err() {
             // The dispatcher has stopped: the leases run out and another worker (or this one,
             // restarted) claims the rows.
-            self.handoff.waiting.fetch_sub(rows.len(), Ordering::AcqRel);
+            self.handoff.waiting.fetch_sub(total, Ordering::AcqRel);
         }
     }
 }
@@ -169,7 +186,8 @@ pub async fn scope<F: Future>(handoff: Option<HandOff>, work: F) -> F::Output {
     }
 }
 
-/// Room and a lease for `n` rows, when running within [`scope`] and the dispatcher has room.
+/// Room and a lease for rows weighing `n` ([`weight`]), when running within [`scope`] and the
+/// dispatcher has room.
 pub(crate) fn reserve_in_scope(n: usize) -> Option<Reservation> {
     STASH.try_with(|s| s.handoff.reserve(n)).ok().flatten()
 }

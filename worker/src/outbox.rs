@@ -154,7 +154,7 @@ pub async fn emit<C: ConnectionTrait>(
 /// [`store`], leased and stashed for the hand-off when running within its scope and the
 /// dispatcher has room; else unleased, with a NOTIFY on PostgreSQL.
 async fn store_in_scope<C: ConnectionTrait>(db: &C, prepared: Prepared) -> Result<Queued, DbErr> {
-    let reservation = crate::handoff::reserve_in_scope(prepared.len());
+    let reservation = crate::handoff::reserve_in_scope(prepared.weight());
     let mut queued = store(db, prepared, reservation.as_ref().map(|r| r.lease)).await?;
     if let (Some(r), Some(delivery)) = (reservation, queued.delivery.take()) {
         crate::handoff::stash(r, delivery);
@@ -175,6 +175,14 @@ impl Prepared {
 
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
+    }
+
+    /// What the rows weigh against the hand-off's room ([`crate::handoff::weight`]).
+    pub fn weight(&self) -> usize {
+        self.rows
+            .iter()
+            .map(|(r, _)| crate::handoff::weight(r.payload.len()))
+            .sum()
     }
 
     /// Adds `other`'s rows (a batch queues all its events with one [`store`]).

@@ -154,22 +154,26 @@ impl Budget {
     }
 }
 
-/// Counts a history page before it is loaded: `limit` newest events of `webhook_id`, their
-/// payload and statusInfo bytes as the database holds them. Loading a page takes several times
-/// its size while rows are decoded, so a page that does not fit must be refused unread; the
+/// Counts history pages before they are loaded: for each `(webhook id, limit, offset)` in
+/// `pages` (once per time the answer will hold it), the `limit` events after the `offset` newest,
+/// their payload and statusInfo bytes as the database holds them. Loading a page takes several
+/// times its size while rows are decoded, so pages that do not fit must be refused unread; the
 /// sizes come from [`HistoryBytes`], one statement for every page asked at once.
-pub async fn reserve_history(ctx: &Context<'_>, webhook_id: &str, limit: u64) -> Result<(), Error> {
+pub async fn reserve_history(ctx: &Context<'_>, pages: &[PageKey]) -> Result<(), Error> {
     let Some(budget) = ctx.data_opt::<Arc<Budget>>() else {
         return Ok(());
     };
     let Some(loader) = ctx.data_opt::<DataLoader<HistoryBytes>>() else {
         return Ok(());
     };
-    let bytes = loader
-        .load_one((webhook_id.to_owned(), limit))
+    let sizes = loader
+        .load_many(pages.iter().cloned())
         .await
-        .map_err(|e| Error::Internal(format!("history page sizes: {e}")))?
-        .unwrap_or(0);
+        .map_err(|e| Error::Internal(format!("history page sizes: {e}")))?;
+    let bytes = pages
+        .iter()
+        .map(|k| sizes.get(k).copied().unwrap_or(0))
+        .fold(0u64, u64::saturating_add);
     budget
         .charge(usize::try_from(bytes).unwrap_or(usize::MAX))
         .map_err(|o| {
@@ -178,19 +182,10 @@ pub async fn reserve_history(ctx: &Context<'_>, webhook_id: &str, limit: u64) ->
         })
 }
 
-/// Counts a history page already loaded (by `webhooks(...)` for all its items at once), by its
-/// exact size: the same bytes [`reserve_history`] would have asked the database for.
-pub fn charge_history(ctx: &Context<'_>, bytes: usize) -> Result<(), Error> {
-    let Some(budget) = ctx.data_opt::<Arc<Budget>>() else {
-        return Ok(());
-    };
-    budget.charge(bytes).map_err(|o| {
-        let (code, message) = budget.explain(o);
-        Error::Limit { code, message }
-    })
-}
+/// A history page as the budget prices it: (webhook id, limit, offset).
+pub type PageKey = (String, u64, u64);
 
-/// Sizes of history pages, keyed by (webhook id, limit), batched: concurrent `history` fields
+/// Sizes of history pages, keyed by (webhook id, limit, offset), batched: concurrent `history` fields
 /// (a stream's hundred webhooks) cost one statement, a scalar subquery per page, each an index
 /// range scan on `(webhook_id, id)` reading lengths, not text (`octet_length`, SQLite >= 3.43
 /// and PostgreSQL, reads the stored length).
@@ -198,21 +193,22 @@ pub struct HistoryBytes {
     pub db: DatabaseConnection,
 }
 
-impl Loader<(String, u64)> for HistoryBytes {
+impl Loader<PageKey> for HistoryBytes {
     type Value = u64;
     type Error = Arc<DbErr>;
 
-    async fn load(
-        &self,
-        keys: &[(String, u64)],
-    ) -> Result<HashMap<(String, u64), u64>, Self::Error> {
+    async fn load(&self, keys: &[PageKey]) -> Result<HashMap<PageKey, u64>, Self::Error> {
         let backend = self.db.get_database_backend();
-        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(keys.len() * 2);
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(keys.len() * 3);
         let mut columns = Vec::with_capacity(keys.len());
-        for (i, (id, limit)) in keys.iter().enumerate() {
-            let (a, b) = match backend {
-                DbBackend::Postgres => (format!("${}", 2 * i + 1), format!("${}", 2 * i + 2)),
-                _ => ("?".to_owned(), "?".to_owned()),
+        for (i, (id, limit, offset)) in keys.iter().enumerate() {
+            let (a, b, c) = match backend {
+                DbBackend::Postgres => (
+                    format!("${}", 3 * i + 1),
+                    format!("${}", 3 * i + 2),
+                    format!("${}", 3 * i + 3),
+                ),
+                _ => ("?".to_owned(), "?".to_owned(), "?".to_owned()),
             };
             // The page's ids from the webhook's index alone, then its rows by key (see
             // `webhooks::history::page_statement` for why); the payload is in its own table.
@@ -220,12 +216,13 @@ impl Loader<(String, u64)> for HistoryBytes {
                 "(SELECT COALESCE(SUM(COALESCE(octet_length(p.payload), 0) \
                    + octet_length(e.status_info)), 0) \
                  FROM (SELECT id FROM webhooks_events WHERE webhook_id = {a} \
-                   ORDER BY id DESC LIMIT {b}) AS k{i} \
+                   ORDER BY id DESC LIMIT {b} OFFSET {c}) AS k{i} \
                  JOIN webhooks_events e ON e.id = k{i}.id \
                  LEFT JOIN webhooks_event_payloads p ON p.event_id = k{i}.id)"
             ));
             values.push(id.clone().into());
             values.push(i64::try_from(*limit).unwrap_or(i64::MAX).into());
+            values.push(i64::try_from(*offset).unwrap_or(i64::MAX).into());
         }
         let sql = format!("SELECT {}", columns.join(", "));
         let row = self

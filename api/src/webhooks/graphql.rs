@@ -72,28 +72,13 @@ impl Webhook {
             _ => None,
         };
         let page = match ahead {
-            // Loaded with its neighbours already: charged by its exact size, no query.
-            Some(page) => {
-                crate::graphql::budget::charge_history(ctx, page.text_bytes())?;
-                page
-            }
-            // A deeper page is loaded alone and charged by its exact size once loaded: the sizes
-            // the budget can ask for ahead are the newest page's. Its load is still bounded, by
-            // `limit` (priced by the cost pass) and the stored payload's size limit.
-            None if offset > 0 => {
-                let attempts = ctx.look_ahead().field("items").field("attempts").exists();
-                let page =
-                    history::pages(&state(ctx).db, std::slice::from_ref(&key), offset, attempts)
-                        .await?
-                        .remove(&key)
-                        .unwrap_or_default();
-                crate::graphql::budget::charge_history(ctx, page.text_bytes())?;
-                page
-            }
+            // Loaded with its neighbours, and charged before they were loaded.
+            Some(page) => page,
             None => {
-                crate::graphql::budget::reserve_history(ctx, &self.id, limit).await?;
+                crate::graphql::budget::reserve_history(ctx, &[(self.id.clone(), limit, offset)])
+                    .await?;
                 let attempts = ctx.look_ahead().field("items").field("attempts").exists();
-                history::pages(&state(ctx).db, std::slice::from_ref(&key), 0, attempts)
+                history::pages(&state(ctx).db, std::slice::from_ref(&key), offset, attempts)
                     .await?
                     .remove(&key)
                     .unwrap_or_default()
@@ -286,6 +271,13 @@ pub(crate) async fn webhooks_of(
                 svc::check_history_limit(i32::try_from(limit).ok()?).ok()
             })
             .collect();
+        // Charged before anything is loaded, once for each time the answer will hold a page
+        // (aliases may ask for the same one twice), from the stored lengths.
+        let charged: Vec<crate::graphql::budget::PageKey> = items
+            .iter()
+            .flat_map(|w| limits.iter().map(|l| (w.id.clone(), *l, 0)))
+            .collect();
+        crate::graphql::budget::reserve_history(ctx, &charged).await?;
         limits.sort_unstable();
         limits.dedup();
         let keys: Vec<(String, u64)> = items

@@ -28,17 +28,6 @@ pub struct Page {
     pub attempts: Option<HashMap<i64, Vec<webhook_event_attempt::Model>>>,
 }
 
-impl Page {
-    /// The page's payload and statusInfo bytes, as the answer budget counts a history page
-    /// (`graphql::budget`).
-    pub fn text_bytes(&self) -> usize {
-        self.items
-            .iter()
-            .map(|e| e.payload.as_deref().map_or(0, str::len) + e.status_info.len())
-            .sum()
-    }
-}
-
 /// One event as the history shows it.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct EventRow {

@@ -241,7 +241,7 @@ pub(crate) async fn queue(sink: &Sink, prepared: Prepared) -> Result<u64, sea_or
     let reservation = sink
         .handoff
         .as_ref()
-        .and_then(|h| h.reserve(prepared.len()));
+        .and_then(|h| h.reserve(prepared.weight()));
     let lease = reservation.as_ref().map(|r| r.lease);
     let one_statement = sink.db.get_database_backend() == DbBackend::Postgres
         && prepared.len() <= queue::MAX_ONE_STATEMENT;
