@@ -140,21 +140,7 @@ fn sigterm_shuts_serve_down_gracefully() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn: {e}"));
-    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("serve exited before listening"))
-            .unwrap_or_default();
-        if let Some(i) = line.find("url=http://") {
-            break line[i + 11..]
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_owned();
-        }
-    };
+    let (addr, rest) = streamhooks_api::testkit::process::listening_address(&mut child);
     // It serves…
     let mut s =
         std::net::TcpStream::connect(&addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
@@ -180,7 +166,7 @@ fn sigterm_shuts_serve_down_gracefully() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "exit status {status:?}");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let rest: Vec<String> = rest.iter().collect();
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
 }
 

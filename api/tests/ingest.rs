@@ -7,7 +7,6 @@
 //! once its lease runs out and delivers it, with the killed attempt on record as interrupted.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,23 +42,7 @@ fn spawn_serve(server: &TestServer) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn serve: {e}"));
-    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("serve exited before listening"))
-            .unwrap_or_default();
-        if let Some(i) = line.find("url=http://") {
-            break line[i + 11..]
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_owned();
-        }
-    };
-    // Keep reading so the process never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let (addr, _rest) = streamhooks_api::testkit::process::listening_address(&mut child);
     (child, addr)
 }
 

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{start, Config, Running, StartOptions};
 
 pub mod interop;
+pub mod process;
 mod receiver;
 
 pub use receiver::{Received, TestReceiver};
