@@ -1,6 +1,7 @@
 //! `WebhookEvent.attempts` through the API: every attempt of a fail, fail, succeed delivery with
-//! what the receiver answered; pings and redeliveries get attempts too; and the history of a
-//! stream's hundred webhooks costs the same few database statements as one webhook's.
+//! what the receiver answered; pings and redeliveries get attempts too; the history of a
+//! stream's hundred webhooks costs the same few database statements as one webhook's; and pages
+//! over the answer budget are refused before a payload is read.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -198,11 +199,13 @@ async fn pings_and_redeliveries_have_attempts() {
 struct Counted {
     url: String,
     statements: Arc<AtomicUsize>,
+    /// The text of every statement run, in order.
+    sql: Arc<Mutex<Vec<String>>>,
     state: AppState,
     _db: TestDatabase,
 }
 
-async fn counted_server() -> Counted {
+async fn counted_server(extra: &[&str]) -> Counted {
     let tdb = TestDatabase::create()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -210,9 +213,13 @@ async fn counted_server() -> Counted {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let statements = Arc::new(AtomicUsize::new(0));
-    let seen = statements.clone();
-    db.set_metric_callback(move |_| {
+    let sql = Arc::new(Mutex::new(Vec::new()));
+    let (seen, texts) = (statements.clone(), sql.clone());
+    db.set_metric_callback(move |info| {
         seen.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut t) = texts.lock() {
+            t.push(info.statement.sql.clone());
+        }
     });
     let mut args: Vec<&str> = TEST_ARGS.to_vec();
     // A hundred webhooks' pages of 25 with attempts cost more than the default complexity limit
@@ -223,6 +230,7 @@ async fn counted_server() -> Counted {
         "--graphql-max-complexity",
         "100000",
     ]);
+    args.extend_from_slice(extra);
     let config = config_from_args(args).unwrap_or_else(|e| panic!("{e}"));
     let secrets = streamhooks_worker::secrets::store::prepare(&db, &config.secrets)
         .await
@@ -242,6 +250,7 @@ async fn counted_server() -> Counted {
     Counted {
         url,
         statements,
+        sql,
         state,
         _db: tdb,
     }
@@ -249,7 +258,7 @@ async fn counted_server() -> Counted {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_webhooks_histories_cost_the_same_few_statements_as_one() {
-    let s = counted_server().await;
+    let s = counted_server(&[]).await;
     let user = streamhooks_api::backend::service::user::create_with_token(
         &s.state.db,
         "Olga",
@@ -335,4 +344,90 @@ async fn a_hundred_webhooks_histories_cost_the_same_few_statements_as_one() {
         "1 webhook vs 100 webhooks: {costs:?} statements"
     );
     assert!(costs[1] <= 10, "{costs:?} statements");
+}
+
+/// Pages whose payloads would pass the answer budget are refused from their stored sizes: no
+/// statement that reads a payload runs, whether the pages are loaded ahead for a stream's
+/// webhooks or one webhook's page is asked by id.
+#[tokio::test]
+async fn history_over_the_budget_is_refused_before_a_payload_is_read() {
+    let s = counted_server(&["--graphql-max-response-bytes", "65536"]).await;
+    let user = streamhooks_api::backend::service::user::create_with_token(
+        &s.state.db,
+        "Olga",
+        "olga@example.com",
+        false,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{}", e.public_message()));
+    let http = reqwest::Client::new();
+    let gql = |query: &'static str, vars: Value| {
+        let req = http
+            .post(format!("{}/graphql", s.url))
+            .bearer_auth(&user.token)
+            .json(&json!({ "query": query, "variables": vars }));
+        async move {
+            req.send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .json::<Value>()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    let stream = gql(
+        "mutation($s: StreamCreateInput!) { streamCreate(stream: $s) }",
+        json!({ "s": { "name": "big" } }),
+    )
+    .await["data"]["streamCreate"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let hook = gql(
+        "mutation($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }",
+        json!({ "w": { "streamId": stream, "url": "http://203.0.113.1/h", "triggers": ["commit_create"] } }),
+    )
+    .await["data"]["webhookCreate"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // Four events of ~40 KB: any page of two or more is over the 64 KiB budget.
+    let txn = s.state.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    for n in 0..4 {
+        let ev = Event::new(
+            &stream,
+            &user.id,
+            "commit_create",
+            format!("c{n}"),
+            json!({ "pad": "x".repeat(40_000) }),
+        );
+        emit(&txn, &s.state.server_info, &ev)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    txn.commit().await.unwrap_or_else(|e| panic!("{e}"));
+
+    for (how, query) in [
+        ("loaded ahead", "query($s: String!) { stream(id: $s) { webhooks { items { history(limit: 4) { items { payload } } } } } }"),
+        ("by id", "query($s: String!, $w: String) { stream(id: $s) { webhooks(id: $w) { items { history(limit: 4) { items { payload } } } } } }"),
+        ("a deeper page", "query($s: String!, $w: String) { stream(id: $s) { webhooks(id: $w) { items { history(limit: 2, offset: 1) { items { payload } } } } } }"),
+    ] {
+        let from = s.sql.lock().map(|t| t.len()).unwrap_or(0);
+        let r = gql(query, json!({ "s": stream, "w": hook })).await;
+        assert_eq!(r["errors"][0]["extensions"]["code"], json!("RESPONSE_TOO_LARGE"), "{how}: {}", r["errors"]);
+        let ran: Vec<String> = s.sql.lock().map(|t| t[from..].to_vec()).unwrap_or_default();
+        // `history::page_statement` selects the payload beside the queue row's lease.
+        assert!(
+            !ran.iter().any(|q| q.contains("p.payload, q.lease_until")),
+            "{how}: a page was read before it was refused: {ran:#?}"
+        );
+    }
+    // A page that fits is read and answered.
+    let r = gql("query($s: String!) { stream(id: $s) { webhooks { items { history(limit: 1) { items { payload } } } } } }", json!({ "s": stream })).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    assert!(s
+        .sql
+        .lock()
+        .map(|t| t.iter().any(|q| q.contains("p.payload, q.lease_until")))
+        .unwrap_or(false));
 }
