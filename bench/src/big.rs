@@ -93,7 +93,7 @@ pub async fn build(pg: Option<&str>, n: usize) -> Result<Big, BoxError> {
     big.webhook = gql(
         &big,
         "mutation($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }",
-        json!({ "w": { "streamId": big.stream, "url": "http://203.0.113.1/hook", "triggers": ["commit_create"] } }),
+        json!({ "w": { "streamId": big.stream, "url": "http://hooks.example.com/hook", "triggers": ["commit_create"] } }),
     )
     .await?["webhookCreate"]
         .as_str()

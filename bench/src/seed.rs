@@ -112,28 +112,7 @@ pub async fn webhooks(
     secret: &str,
     format: &str,
 ) -> Result<Vec<String>, DbErr> {
-    let b = db.get_database_backend();
-    let now = Utc::now();
-    db.execute(Statement::from_sql_and_values(
-        b,
-        "INSERT INTO streams (id, name, description, is_public, created_at, updated_at) VALUES ($1, $2, NULL, $3, $4, $4)",
-        ["benchstream".into(), "Bench".into(), false.into(), now.into()],
-    ))
-    .await?;
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let id = format!("wh{i:05}");
-        db.execute(Statement::from_sql_and_values(
-            b,
-            "INSERT INTO webhooks_config (id, stream_id, url, description, secret, triggers, enabled, \
-             disabled_reason, consecutive_failures, created_at, updated_at, format) \
-             VALUES ($1, 'benchstream', $2, NULL, $3, '[\"commit_create\"]', $4, NULL, 0, $5, $5, $6)",
-            [id.as_str().into(), format!("{base_url}/hook/{i}").into(), secret.into(), true.into(), now.into(), format.into()],
-        ))
-        .await?;
-        ids.push(id);
-    }
-    Ok(ids)
+    insert_webhooks(db, base_url, n, Some((secret, format))).await
 }
 
 /// One stream and `n` webhooks without a secret, pointing at `base_url/hook/<i>`, written with
@@ -145,6 +124,17 @@ pub async fn plain_webhooks(
     base_url: &str,
     n: usize,
 ) -> Result<Vec<String>, DbErr> {
+    insert_webhooks(db, base_url, n, None).await
+}
+
+/// The stream `benchstream` and its webhooks `wh00000`…, with `(secret, format)` written when
+/// given and those columns left out otherwise.
+async fn insert_webhooks(
+    db: &DatabaseConnection,
+    base_url: &str,
+    n: usize,
+    sealed: Option<(&str, &str)>,
+) -> Result<Vec<String>, DbErr> {
     let b = db.get_database_backend();
     let now = Utc::now();
     db.execute(Statement::from_sql_and_values(
@@ -153,17 +143,29 @@ pub async fn plain_webhooks(
         ["benchstream".into(), "Bench".into(), false.into(), now.into()],
     ))
     .await?;
+    let (extra_columns, extra_marks) = match sealed {
+        Some(_) => (", secret, format", ", $5, $6"),
+        None => ("", ""),
+    };
+    let sql = format!(
+        "INSERT INTO webhooks_config (id, stream_id, url, description, triggers, enabled, \
+         disabled_reason, consecutive_failures, created_at, updated_at{extra_columns}) \
+         VALUES ($1, 'benchstream', $2, NULL, '[\"commit_create\"]', $3, NULL, 0, $4, $4{extra_marks})"
+    );
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let id = format!("wh{i:05}");
-        db.execute(Statement::from_sql_and_values(
-            b,
-            "INSERT INTO webhooks_config (id, stream_id, url, description, secret, triggers, enabled, \
-             disabled_reason, consecutive_failures, created_at, updated_at) \
-             VALUES ($1, 'benchstream', $2, NULL, NULL, '[\"commit_create\"]', $3, NULL, 0, $4, $4)",
-            [id.as_str().into(), format!("{base_url}/hook/{i}").into(), true.into(), now.into()],
-        ))
-        .await?;
+        let mut values: Vec<sea_orm::Value> = vec![
+            id.as_str().into(),
+            format!("{base_url}/hook/{i}").into(),
+            true.into(),
+            now.into(),
+        ];
+        if let Some((secret, format)) = sealed {
+            values.extend([secret.into(), format.into()]);
+        }
+        db.execute(Statement::from_sql_and_values(b, sql.as_str(), values))
+            .await?;
         ids.push(id);
     }
     Ok(ids)
