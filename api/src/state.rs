@@ -12,6 +12,7 @@ use streamhooks_worker::{Metrics, Notifier};
 
 use crate::config::Config;
 use crate::webhooks::combine::{Combiner, Sink};
+use crate::webhooks::lookup::Lookup;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -34,6 +35,8 @@ pub struct AppState {
     pub handoff: Option<HandOff>,
     /// Group commit for single ingested events, started on first use (after `handoff` is set).
     combiner: Arc<OnceLock<Combiner>>,
+    /// Shared token and webhook reads of `POST /api/events`, started on first use.
+    lookup: Arc<OnceLock<Lookup>>,
 }
 
 impl AppState {
@@ -61,6 +64,7 @@ impl AppState {
             guard,
             handoff: None,
             combiner: Arc::new(OnceLock::new()),
+            lookup: Arc::new(OnceLock::new()),
         }
     }
 
@@ -76,6 +80,11 @@ impl AppState {
     /// The group-commit writer of `POST /api/events` (`crate::webhooks::combine`).
     pub fn combiner(&self) -> &Combiner {
         self.combiner.get_or_init(|| Combiner::spawn(self.sink()))
+    }
+
+    /// The shared reads of `POST /api/events` (`crate::webhooks::lookup`).
+    pub fn lookup(&self) -> &Lookup {
+        self.lookup.get_or_init(|| Lookup::spawn(self.db.clone()))
     }
 
     /// Begins a transaction for a change that may queue events (see [`crate::db::begin_write`]).

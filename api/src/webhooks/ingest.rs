@@ -2,9 +2,10 @@
 //! reports "event X happened on stream S by user U with data D" and gets the same fan-out and
 //! payload as this server's own mutations, because both end in the same `outbox::emit`.
 //! `stream` and `user` objects may be sent for a stream or user this server does not hold;
-//! otherwise they are read from its tables. Each request reads its token and its webhooks itself
-//! (one statement each, never cached, so a revoked token or a changed webhook counts at once);
-//! the write is shared with whatever else is being queued at that moment (`combine`).
+//! otherwise they are read from its tables. Each request's token and webhooks are read after it
+//! arrives (never cached, so a revoked token or a changed webhook counts at once), in one
+//! statement shared with the requests arriving at the same moment (`lookup`); the write is shared
+//! with whatever else is being queued at that moment (`combine`).
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -74,30 +75,15 @@ pub async fn ingest(
         }
     };
     let event = to_event(req);
-    // The caller's token and the event's webhooks, stream and user: one statement.
-    static TOKEN_COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let token_columns = TOKEN_COLUMNS.get_or_init(|| {
-        format!(
-            ", {}, {}",
-            outbox::select_list::<api_token::Entity>("t"),
-            outbox::select_list::<user::Entity>("tu")
-        )
-    });
-    let backend = app.db.get_database_backend();
-    let token_join = format!(
-        " LEFT JOIN api_tokens t ON t.id = {} LEFT JOIN users tu ON tu.id = t.owner_id",
-        streamhooks_worker::sql::mark(backend, 5)
-    );
-    let stmt = outbox::targets_statement(
-        backend,
-        &event.stream_id,
-        &event.user_id,
-        token_columns,
-        &token_join,
-        vec![token_id.into()],
-    );
+    // The caller's token and the event's webhooks, stream and user: one statement, shared with
+    // the requests arriving at the same moment.
+    let key = crate::webhooks::lookup::Key {
+        stream_id: event.stream_id.clone(),
+        user_id: event.user_id.clone(),
+        token_id: token_id.to_owned(),
+    };
     let looked_up = async {
-        let rows = app.db.query_all(stmt).await?;
+        let rows = app.lookup().rows(key).await?;
         let found = match rows.first() {
             Some(row) if row.try_get::<Option<String>>("", "t_id")?.is_some() => {
                 let owner = match row.try_get::<Option<String>>("", "tu_id")? {

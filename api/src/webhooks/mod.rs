@@ -10,5 +10,6 @@ pub mod combine;
 pub mod graphql;
 pub mod history;
 pub mod ingest;
+pub mod lookup;
 pub mod ping;
 pub mod service;

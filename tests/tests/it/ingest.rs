@@ -306,6 +306,66 @@ async fn a_disabled_webhook_and_a_revoked_token_count_at_once() {
     w.server.shutdown().await;
 }
 
+/// Concurrent requests have their tokens and webhooks read together, in one statement
+/// (`webhooks::lookup`); each must still be answered from its own rows: its own token (admin,
+/// not admin, revoked) and its own stream's webhooks (one, two, or a stream nobody knows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_read_together_are_each_answered_from_their_own_rows() {
+    let w = world(false, &[], "http://127.0.0.1:9/hook").await;
+    let two = w.server.create_stream(&w.owner, "two hooks").await;
+    for path in ["a", "b"] {
+        w.server
+            .create_webhook(
+                &w.owner,
+                &two,
+                &format!("http://127.0.0.1:9/{path}"),
+                &["commit_create"],
+                None,
+            )
+            .await;
+    }
+    let revoked = w.server.create_admin("Gone", "gone@example.com").await;
+    w.server
+        .gql_ok(
+            &revoked.token,
+            "mutation($t: String!) { apiTokenRevoke(token: $t) }",
+            json!({ "t": revoked.token }),
+        )
+        .await;
+    // (token, stream, expected status, expected body or None for any error body)
+    let kinds: [(&str, &str, u16, Option<Value>); 5] = [
+        (&w.admin.token, &w.stream, 202, Some(json!({ "queued": 1 }))),
+        (&w.admin.token, &two, 202, Some(json!({ "queued": 2 }))),
+        (&w.owner.token, &two, 403, None),
+        (&revoked.token, &w.stream, 401, None),
+        // No webhooks there, so nothing to queue (the stream is only needed for a payload).
+        (
+            &w.admin.token,
+            "nosuchstream",
+            202,
+            Some(json!({ "queued": 0 })),
+        ),
+    ];
+    let rounds = 12;
+    let answers = futures_util::future::join_all((0..rounds * kinds.len()).map(|i| {
+        let (token, stream, _, _) = &kinds[i % kinds.len()];
+        let body = json!({ "streamId": stream, "userId": w.owner.id, "event": "commit_create",
+                           "data": { "n": i } });
+        let (server, token) = (&w.server, token.to_string());
+        async move { post(server, "/api/events", &token, &body).await }
+    }))
+    .await;
+    for (i, (status, body)) in answers.into_iter().enumerate() {
+        let (_, stream, want, want_body) = &kinds[i % kinds.len()];
+        assert_eq!(status, *want, "request {i} ({stream}): {body}");
+        if let Some(b) = want_body {
+            assert_eq!(&body, b, "request {i}");
+        }
+    }
+    assert_eq!(count(&w.server, "webhooks_events").await, rounds as i64 * 3);
+    w.server.shutdown().await;
+}
+
 /// `streamhooks_events_taken_total{via="…"}` from the server's own `/metrics`.
 async fn taken(server: &TestServer, via: &str) -> u64 {
     let text = reqwest::get(format!("{}/metrics", server.url()))
