@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::webhook_event::{self, STATUS_FAILED};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -29,6 +29,10 @@ use crate::{record_sql, streak, Notifier};
 
 /// Results written per transaction at most.
 pub const MAX_BATCH: usize = 1024;
+
+/// A batch smaller than this waits [`LINGER`] for more results before it is written.
+const LINGER_BELOW: usize = 32;
+const LINGER: Duration = Duration::from_millis(1);
 
 /// What a recorded result does to its webhook's failure streak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +138,15 @@ pub fn spawn(
     let handle = tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            if batch.len() < LINGER_BELOW {
+                tokio::time::sleep(LINGER).await;
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(u) => batch.push(u),
+                        Err(_) => break,
+                    }
+                }
+            }
             write_until_done(&db, &batch, disable_after).await;
             if batch.iter().any(|u| u.kind != Kind::Finish) {
                 notifier.wake();
@@ -180,12 +193,24 @@ async fn write_until_done(db: &DatabaseConnection, batch: &[Update], disable_aft
     }
 }
 
-/// Writes one batch in one transaction.
+/// Writes one batch: in one statement when [`one_statement`] can, else in one transaction.
 pub async fn write(
     db: &DatabaseConnection,
     batch: &[Update],
     disable_after: u32,
 ) -> Result<(), DbErr> {
+    if let Some((stmt, latest)) = one_statement(db.get_database_backend(), batch) {
+        let applied: HashSet<i64> = returned_ids(db.query_all(stmt).await?)?
+            .into_iter()
+            .collect();
+        for u in latest.iter().filter(|u| !applied.contains(&u.id)) {
+            tracing::debug!(
+                event = u.id,
+                "lease lost before the result was recorded; result dropped"
+            );
+        }
+        return Ok(());
+    }
     let txn = db.begin().await?;
     let rows = record_sql::rows_per_statement(txn.get_database_backend());
     let (finishes, requeues): (Vec<&Update>, Vec<&Update>) =
@@ -219,6 +244,35 @@ pub async fn write(
     insert_attempts(&txn, &attempts, false).await?;
     streak::update(&txn, &applied_updates, disable_after).await?;
     txn.commit().await
+}
+
+/// The batch as one statement ([`record_sql::finish_all`]) with the updates it applies, when it
+/// can be: on PostgreSQL, when every result finishes its event (the queue row goes) and none is
+/// a final failure, which may disable a webhook and so takes [`streak::update`]'s reads. That is
+/// the batch of a healthy system; retries, releases and final failures take the transaction.
+fn one_statement(
+    backend: DatabaseBackend,
+    batch: &[Update],
+) -> Option<(sea_orm::Statement, Vec<&Update>)> {
+    if backend != DatabaseBackend::Postgres || batch.len() > record_sql::rows_per_statement(backend)
+    {
+        return None;
+    }
+    let latest: Vec<&Update> = latest_per_event(batch).collect();
+    if latest
+        .iter()
+        .any(|u| u.kind != Kind::Finish || u.effect == Effect::FinalFailure)
+    {
+        return None;
+    }
+    let mut succeeded: Vec<&str> = latest
+        .iter()
+        .filter(|u| u.effect == Effect::Success)
+        .map(|u| u.webhook_id.as_str())
+        .collect();
+    succeeded.sort_unstable();
+    succeeded.dedup();
+    Some((record_sql::finish_all(&latest, &succeeded), latest))
 }
 
 /// The updates of `batch`, but for an event that appears more than once only the one from its
