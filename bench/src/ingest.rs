@@ -194,11 +194,13 @@ async fn drive(
             )
         };
         tasks.spawn(async move {
+            let mut took = Vec::new();
             loop {
                 let i = next.fetch_add(per, Ordering::Relaxed);
                 if i >= n {
-                    return Ok::<(), String>(());
+                    return Ok::<Vec<f64>, String>(took);
                 }
+                let sent = Instant::now();
                 let body = body_of(i, per.min(n - i)).to_string();
                 let r = http
                     .post(&endpoint)
@@ -211,11 +213,23 @@ async fn drive(
                 if r.status().as_u16() != 202 {
                     return Err(format!("ingest answered {}", r.status()));
                 }
+                took.push(sent.elapsed().as_secs_f64() * 1000.0);
             }
         });
     }
+    let mut took = Vec::with_capacity(n / per);
     while let Some(r) = tasks.join_next().await {
-        r??;
+        took.extend(r??);
+    }
+    took.sort_by(f64::total_cmp);
+    let at = |q: f64| took[((took.len() as f64 * q) as usize).min(took.len().saturating_sub(1))];
+    if !took.is_empty() {
+        eprintln!(
+            "    request latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms",
+            at(0.5),
+            at(0.9),
+            at(0.99)
+        );
     }
     let last = delivered(receiver, n as u64).await?;
     Ok(n as f64 / ((last - start_us).max(1) as f64 / 1e6))

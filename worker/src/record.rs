@@ -4,6 +4,11 @@
 //! to 256 rows each: the queue rows are deleted (finished) or given back (retry, release), the
 //! event rows get their new status (~150 bytes, no indexed column, so HOT on PostgreSQL), the
 //! attempts are inserted, and the webhooks' failure streaks are updated ([`crate::streak`]).
+//! On PostgreSQL the common batch, in which every result finishes its event and none is a final
+//! failure, is all of that in one statement instead ([`record_sql::finish_all`]). A batch of fewer
+//! than [`LINGER_BELOW`] results waits [`LINGER`] for more first: nobody waits on a result being
+//! recorded (the receiver has the request already), and under load the batches grow, so the
+//! recorder makes fewer statements and commits, which compete with ingest for the database.
 //!
 //! The lease token is what makes leases safe: the queue statements match `lease_token`, and only
 //! the rows they matched go on to the other statements. A worker whose lease ran out (and whose
