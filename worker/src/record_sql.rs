@@ -249,6 +249,11 @@ pub fn attempts(backend: DatabaseBackend, chunk: &[AttemptRow], if_new: bool) ->
 /// webhooks that succeeded; returns the `event_id`s it applied. One statement is atomic without
 /// BEGIN and COMMIT, so a batch costs one round trip instead of six. `succeeded` must be sorted:
 /// the streak rows are then taken in id order, as [`crate::streak`] takes them.
+///
+/// The events are found by `id = ANY(ARRAY(SELECT … FROM fin))`, an array built once: with
+/// `= ANY($2)` beside the join on `fin`, PostgreSQL put the array into the inner index scan of a
+/// nested loop and prepared the whole array again for every row, which made a batch of 1,024
+/// cost four times what the separate statements cost (measured: a drain at half the rate).
 pub fn finish_all(chunk: &[&Update], succeeded: &[&str]) -> Statement {
     #[derive(Serialize)]
     struct Row<'a> {
@@ -283,8 +288,8 @@ pub fn finish_all(chunk: &[&Update], succeeded: &[&str]) -> Statement {
                AND q.lease_token = v.token RETURNING q.event_id), \
              ev AS (UPDATE webhooks_events SET status = v.status, status_info = v.info, \
                retry_count = v.retries, last_update = v.updated FROM v \
-               WHERE webhooks_events.id = ANY(CAST($2 AS BIGINT[])) AND webhooks_events.id = v.id \
-               AND v.id IN (SELECT event_id FROM fin)), \
+               WHERE webhooks_events.id = ANY(ARRAY(SELECT event_id FROM fin)) \
+               AND webhooks_events.id = v.id), \
              att AS ({}), \
              streak AS (UPDATE webhooks_config SET consecutive_failures = 0 \
                WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST($4 AS JSONB)))) \
