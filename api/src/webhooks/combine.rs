@@ -1,14 +1,15 @@
 //! Group commit for `POST /api/events`: events that arrive while a queuing statement is running
 //! are stored together by the next one, in one statement and one commit (one WAL flush on
-//! PostgreSQL), and each request is answered 202 once that commit returns. Every request still
-//! reads its token and its webhooks itself, concurrently; only the write is shared.
+//! PostgreSQL), and each request is answered 202 once that commit returns. The reads before it
+//! are shared the same way (`lookup`, grouped by the same [`in_groups`]).
 //!
 //! The question a reader will ask is whether this adds latency. It never waits to fill a group:
 //! an event that finds no statement running is written at once, alone, so an idle server answers
 //! as soon as before; under load, events wait only for the statement in flight, which they would
 //! have queued behind on the database's WAL anyway. At most [`IN_FLIGHT`] statements run at once,
-//! each with at most [`queue::MAX_ONE_STATEMENT`] rows. If a shared statement fails, each event of
-//! the group is retried alone, so one event cannot fail another's request.
+//! each with at most [`queue::MAX_ONE_STATEMENT`] rows (an event with more goes alone). If a
+//! shared statement fails, each event of the group is retried alone, so one event cannot fail
+//! another's request.
 
 use std::sync::Arc;
 
@@ -57,38 +58,64 @@ impl Combiner {
     }
 }
 
-async fn run(sink: Sink, mut rx: mpsc::UnboundedReceiver<(Prepared, Reply)>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+async fn run(sink: Sink, rx: mpsc::UnboundedReceiver<(Prepared, Reply)>) {
+    in_groups(
+        rx,
+        IN_FLIGHT,
+        queue::MAX_ONE_STATEMENT,
+        |(p, _)| p.len(),
+        move |group| {
+            let sink = sink.clone();
+            async move { write_group(&sink, group).await }
+        },
+    )
+    .await;
+}
+
+/// Runs `handle` on groups of what arrives on `rx`, at most `in_flight` at once, until every
+/// sender is gone. A group is whatever is waiting when a slot frees, up to `max_weight` in all
+/// (by `weight`); the item that would overflow it starts the next group, and an item heavier
+/// than `max_weight` goes alone. Nothing waits for a group to fill.
+pub(super) async fn in_groups<T, Fut>(
+    mut rx: mpsc::UnboundedReceiver<T>,
+    in_flight: usize,
+    max_weight: usize,
+    weight: impl Fn(&T) -> usize,
+    handle: impl Fn(Vec<T>) -> Fut,
+) where
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(in_flight));
+    let mut carried: Option<T> = None;
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let Some(first) = rx.recv().await else {
-            return;
+        let first = match carried.take() {
+            Some(item) => item,
+            None => match rx.recv().await {
+                Some(item) => item,
+                None => return,
+            },
         };
-        let mut rows = first.0.len();
+        let mut total = weight(&first);
         let mut group = vec![first];
-        while rows < queue::MAX_ONE_STATEMENT {
+        while total < max_weight {
             match rx.try_recv() {
-                Ok(next) if rows + next.0.len() <= queue::MAX_ONE_STATEMENT => {
-                    rows += next.0.len();
+                Ok(next) if total + weight(&next) <= max_weight => {
+                    total += weight(&next);
                     group.push(next);
                 }
                 Ok(next) => {
-                    // Too big to join this group: it goes alone, right after.
-                    let sink = sink.clone();
-                    tokio::spawn(async move {
-                        let (prepared, reply) = next;
-                        let _ = reply.send(super::ingest::queue(&sink, prepared).await);
-                    });
+                    carried = Some(next);
                     break;
                 }
                 Err(_) => break,
             }
         }
-        let sink = sink.clone();
+        let work = handle(group);
         tokio::spawn(async move {
-            write_group(&sink, group).await;
+            work.await;
             drop(slot);
         });
     }
@@ -123,5 +150,48 @@ async fn write_group(sink: &Sink, group: Vec<(Prepared, Reply)>) {
                 let _ = reply.send(super::ingest::queue(sink, p).await);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::sync::mpsc;
+
+    use super::in_groups;
+
+    /// Everything already waiting, one group at a time: groups fill up to the weight limit in
+    /// arrival order, the item that would overflow starts the next group, one heavier than the
+    /// limit goes alone, and nothing is lost or reordered.
+    #[tokio::test]
+    async fn groups_fill_to_the_limit_and_the_overflow_starts_the_next() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for w in [3usize, 3, 3, 10, 1, 1] {
+            tx.send(w).unwrap_or_else(|_| panic!("receiver gone"));
+        }
+        drop(tx);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        in_groups(
+            rx,
+            1,
+            6,
+            |w| *w,
+            move |group| {
+                let s = s.clone();
+                async move { s.lock().unwrap_or_else(|e| e.into_inner()).push(group) }
+            },
+        )
+        .await;
+        // The last group's task may not have run yet when `in_groups` returns.
+        for _ in 0..1000 {
+            if seen.lock().unwrap_or_else(|e| e.into_inner()).len() >= 4 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let groups = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert_eq!(groups, vec![vec![3, 3], vec![3], vec![10], vec![1, 1]]);
     }
 }

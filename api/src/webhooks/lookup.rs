@@ -10,13 +10,15 @@
 //! that finds no read running is read at once, alone.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use entity::{api_token, stream, user, webhook_config};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Statement, Value};
 use streamhooks_worker::outbox::select_list;
 use streamhooks_worker::sql;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
+
+use super::combine::in_groups;
 
 /// Reads running at once. One: a read has no WAL flush to wait for, so a second read in flight
 /// would only halve the groups (`combine` keeps two writes in flight to overlap their flushes).
@@ -61,28 +63,18 @@ impl Lookup {
     }
 }
 
-async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<(Key, Reply)>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = rx.recv().await else {
-            return;
-        };
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
-            }
-        }
-        let db = db.clone();
-        tokio::spawn(async move {
-            read_group(&db, group).await;
-            drop(slot);
-        });
-    }
+async fn run(db: DatabaseConnection, rx: mpsc::UnboundedReceiver<(Key, Reply)>) {
+    in_groups(
+        rx,
+        IN_FLIGHT,
+        MAX_GROUP,
+        |_| 1,
+        move |group| {
+            let db = db.clone();
+            async move { read_group(&db, group).await }
+        },
+    )
+    .await;
 }
 
 async fn read_group(db: &DatabaseConnection, group: Vec<(Key, Reply)>) {
