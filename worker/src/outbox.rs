@@ -226,63 +226,51 @@ pub async fn targets<C: ConnectionTrait>(
     stream_id: &str,
     user_id: &str,
 ) -> Result<Targets, DbErr> {
-    let stmt = targets_statement(
-        db.get_database_backend(),
-        stream_id,
-        user_id,
-        "",
-        "",
-        vec![],
-    );
+    let stmt = targets_statement(db.get_database_backend(), stream_id, user_id);
     targets_from(&db.query_all(stmt).await?)
 }
 
-/// The statement of [`targets`], with `more_columns` (each starting with `, `) and `more_joins`
-/// (LEFT JOINs whose parameters, `extra`, come after the four of the targets: `$5`… on
-/// PostgreSQL, in order on SQLite) read in the same round trip, e.g. the caller's token; read
-/// the rows with [`targets_from`].
-pub fn targets_statement(
-    backend: DbBackend,
-    stream_id: &str,
-    user_id: &str,
-    more_columns: &str,
-    more_joins: &str,
-    extra: Vec<sea_orm::Value>,
-) -> Statement {
+/// The columns [`targets_from`] reads: the webhook's as `w_…`, the stream's as `s_…`, the
+/// user's as `u_…`, for a statement that joins them under those aliases.
+pub fn targets_columns() -> &'static str {
     static COLUMNS: OnceLock<String> = OnceLock::new();
-    let columns = COLUMNS.get_or_init(|| {
+    COLUMNS.get_or_init(|| {
         [
             select_list::<webhook_config::Entity>("w"),
             select_list::<stream::Entity>("s"),
             select_list::<user::Entity>("u"),
         ]
         .join(", ")
-    });
+    })
+}
+
+/// The statement of [`targets`]; read its rows with [`targets_from`].
+fn targets_statement(backend: DbBackend, stream_id: &str, user_id: &str) -> Statement {
     let m = |n| sql::mark(backend, n);
-    let mut values: Vec<sea_orm::Value> = vec![
-        stream_id.into(),
-        user_id.into(),
-        stream_id.into(),
-        true.into(),
-    ];
-    values.extend(extra);
     Statement::from_sql_and_values(
         backend,
         format!(
-            "SELECT {columns}{more_columns} FROM (SELECT 1 AS one) o \
+            "SELECT {} FROM (SELECT 1 AS one) o \
              LEFT JOIN streams s ON s.id = {} \
              LEFT JOIN users u ON u.id = {} \
-             LEFT JOIN webhooks_config w ON w.stream_id = {} AND w.enabled = {}{more_joins}",
+             LEFT JOIN webhooks_config w ON w.stream_id = {} AND w.enabled = {}",
+            targets_columns(),
             m(1),
             m(2),
             m(3),
             m(4)
         ),
-        values,
+        [
+            stream_id.into(),
+            user_id.into(),
+            stream_id.into(),
+            true.into(),
+        ],
     )
 }
 
-/// The [`Targets`] in the rows of a [`targets_statement`].
+/// The [`Targets`] in the rows of a statement selecting [`targets_columns`] (one row per
+/// webhook, or one row with the webhook's columns null).
 pub fn targets_from(rows: &[sea_orm::QueryResult]) -> Result<Targets, DbErr> {
     let mut t = Targets::default();
     for (i, row) in rows.iter().enumerate() {

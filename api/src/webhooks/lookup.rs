@@ -12,9 +12,9 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use entity::{api_token, stream, user, webhook_config};
+use entity::{api_token, user};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Statement, Value};
-use streamhooks_worker::outbox::select_list;
+use streamhooks_worker::outbox::{select_list, targets_columns};
 use streamhooks_worker::sql;
 use tokio::sync::{mpsc, oneshot};
 
@@ -52,9 +52,9 @@ impl Lookup {
         Self { tx }
     }
 
-    /// The rows of `key`, in the shape of [`streamhooks_worker::outbox::targets_statement`] with
-    /// the token's columns (`t_…`) and its owner's (`tu_…`) beside them: one row per enabled
-    /// webhook of the stream, or one row of nulls for the webhook when it has none.
+    /// The rows of `key`, for [`streamhooks_worker::outbox::targets_from`], with the token's
+    /// columns (`t_…`) and its owner's (`tu_…`) beside them: one row per enabled webhook of the
+    /// stream, or one row of nulls for the webhook when it has none.
     pub async fn rows(&self, key: Key) -> Result<Vec<QueryResult>, DbErr> {
         let stopped = || DbErr::Custom("the ingest reader has stopped".into());
         let (reply, answer) = oneshot::channel();
@@ -114,14 +114,12 @@ async fn read_group(db: &DatabaseConnection, group: Vec<(Key, Reply)>) {
 fn statement(backend: sea_orm::DatabaseBackend, keys: &[Key]) -> Statement {
     static COLUMNS: OnceLock<String> = OnceLock::new();
     let columns = COLUMNS.get_or_init(|| {
-        [
-            select_list::<webhook_config::Entity>("w"),
-            select_list::<stream::Entity>("s"),
-            select_list::<user::Entity>("u"),
+        format!(
+            "{}, {}, {}",
+            targets_columns(),
             select_list::<api_token::Entity>("t"),
-            select_list::<user::Entity>("tu"),
-        ]
-        .join(", ")
+            select_list::<user::Entity>("tu")
+        )
     });
     let n = keys.len().next_power_of_two();
     let mut values: Vec<Value> = Vec::with_capacity(n * 4 + 1);
