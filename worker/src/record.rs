@@ -204,22 +204,18 @@ pub async fn write(
     batch: &[Update],
     disable_after: u32,
 ) -> Result<(), DbErr> {
-    if let Some((stmt, latest)) = one_statement(db.get_database_backend(), batch) {
+    let latest: Vec<&Update> = latest_per_event(batch).collect();
+    if let Some(stmt) = one_statement(db.get_database_backend(), &latest) {
         let applied: HashSet<i64> = returned_ids(db.query_all(stmt).await?)?
             .into_iter()
             .collect();
-        for u in latest.iter().filter(|u| !applied.contains(&u.id)) {
-            tracing::debug!(
-                event = u.id,
-                "lease lost before the result was recorded; result dropped"
-            );
-        }
+        log_dropped(&latest, &applied);
         return Ok(());
     }
     let txn = db.begin().await?;
     let rows = record_sql::rows_per_statement(txn.get_database_backend());
     let (finishes, requeues): (Vec<&Update>, Vec<&Update>) =
-        latest_per_event(batch).partition(|u| u.kind == Kind::Finish);
+        latest.iter().partition(|u| u.kind == Kind::Finish);
     let mut applied = HashSet::with_capacity(batch.len());
     for chunk in finishes.chunks(rows) {
         applied.extend(finish_queue_rows(&txn, chunk).await?);
@@ -227,17 +223,11 @@ pub async fn write(
     for chunk in requeues.chunks(rows) {
         applied.extend(requeue_rows(&txn, chunk).await?);
     }
-    let applied_updates: Vec<&Update> = latest_per_event(batch)
-        .filter(|u| {
-            let ok = applied.contains(&u.id);
-            if !ok {
-                tracing::debug!(
-                    event = u.id,
-                    "lease lost before the result was recorded; result dropped"
-                );
-            }
-            ok && u.kind != Kind::Release
-        })
+    log_dropped(&latest, &applied);
+    let applied_updates: Vec<&Update> = latest
+        .iter()
+        .copied()
+        .filter(|u| applied.contains(&u.id) && u.kind != Kind::Release)
         .collect();
     for chunk in applied_updates.chunks(rows) {
         update_events(&txn, chunk).await?;
@@ -251,22 +241,16 @@ pub async fn write(
     txn.commit().await
 }
 
-/// The batch as one statement ([`record_sql::finish_all`]) with the updates it applies, when it
-/// can be: on PostgreSQL, when every result finishes its event (the queue row goes) and none is
+/// The batch (its latest update per event) as one statement ([`record_sql::finish_all`]), when
+/// it can be: on PostgreSQL, when every result finishes its event (the queue row goes) and none is
 /// a final failure, which may disable a webhook and so takes [`streak::update`]'s reads. That is
 /// the batch of a healthy system; retries, releases and final failures take the transaction.
-fn one_statement(
-    backend: DatabaseBackend,
-    batch: &[Update],
-) -> Option<(sea_orm::Statement, Vec<&Update>)> {
-    if backend != DatabaseBackend::Postgres || batch.len() > record_sql::rows_per_statement(backend)
-    {
-        return None;
-    }
-    let latest: Vec<&Update> = latest_per_event(batch).collect();
-    if latest
-        .iter()
-        .any(|u| u.kind != Kind::Finish || u.effect == Effect::FinalFailure)
+fn one_statement(backend: DatabaseBackend, latest: &[&Update]) -> Option<sea_orm::Statement> {
+    if backend != DatabaseBackend::Postgres
+        || latest.len() > record_sql::rows_per_statement(backend)
+        || latest
+            .iter()
+            .any(|u| u.kind != Kind::Finish || u.effect == Effect::FinalFailure)
     {
         return None;
     }
@@ -277,7 +261,17 @@ fn one_statement(
         .collect();
     succeeded.sort_unstable();
     succeeded.dedup();
-    Some((record_sql::finish_all(&latest, &succeeded), latest))
+    Some(record_sql::finish_all(latest, &succeeded))
+}
+
+/// Says which results found their lease gone (another claim holds the row now).
+fn log_dropped(latest: &[&Update], applied: &HashSet<i64>) {
+    for u in latest.iter().filter(|u| !applied.contains(&u.id)) {
+        tracing::debug!(
+            event = u.id,
+            "lease lost before the result was recorded; result dropped"
+        );
+    }
 }
 
 /// The updates of `batch`, but for an event that appears more than once only the one from its
