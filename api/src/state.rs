@@ -33,6 +33,9 @@ pub struct AppState {
     /// When this process runs a dispatcher: events queued here are leased to it and handed over
     /// in memory after the commit (`streamhooks_worker::handoff`). `None` in `serve --no-worker`.
     pub handoff: Option<HandOff>,
+    /// The pool `POST /api/events` reads and writes through, when it has its own
+    /// ([`crate::db::connect_ingest`]); otherwise `db`.
+    pub ingest_db: Option<DatabaseConnection>,
     /// Group commit for single ingested events, started on first use (after `handoff` is set).
     combiner: Arc<OnceLock<Combiner>>,
     /// Shared token and webhook reads of `POST /api/events`, started on first use.
@@ -63,6 +66,7 @@ impl AppState {
             secrets,
             guard,
             handoff: None,
+            ingest_db: None,
             combiner: Arc::new(OnceLock::new()),
             lookup: Arc::new(OnceLock::new()),
         }
@@ -77,14 +81,25 @@ impl AppState {
         }
     }
 
-    /// The group-commit writer of `POST /api/events` (`crate::webhooks::combine`).
+    /// The group-commit writer of `POST /api/events` (`crate::webhooks::combine`), on the
+    /// ingest pool.
     pub fn combiner(&self) -> &Combiner {
-        self.combiner.get_or_init(|| Combiner::spawn(self.sink()))
+        self.combiner.get_or_init(|| {
+            Combiner::spawn(Sink {
+                db: self.ingest_db(),
+                ..self.sink()
+            })
+        })
     }
 
-    /// The shared reads of `POST /api/events` (`crate::webhooks::lookup`).
+    fn ingest_db(&self) -> DatabaseConnection {
+        self.ingest_db.clone().unwrap_or_else(|| self.db.clone())
+    }
+
+    /// The shared reads of `POST /api/events` (`crate::webhooks::lookup`), on the ingest pool.
     pub fn lookup(&self) -> &Lookup {
-        self.lookup.get_or_init(|| Lookup::spawn(self.db.clone()))
+        self.lookup
+            .get_or_init(|| Lookup::spawn(self.ingest_db(), self.combiner().clone()))
     }
 
     /// Begins a transaction for a change that may queue events (see [`crate::db::begin_write`]).

@@ -1,7 +1,8 @@
 //! Group commit for `POST /api/events`: events that arrive while a queuing statement is running
 //! are stored together by the next one, in one statement and one commit (one WAL flush on
 //! PostgreSQL), and each request is answered 202 once that commit returns. The reads before it
-//! are shared the same way (`lookup`, grouped by the same [`in_groups`]).
+//! are shared the same way (`lookup`, grouped by the same [`in_groups`]), and the requests read
+//! together arrive here together, as one item (`lookup::Ticket`).
 //!
 //! The question a reader will ask is whether this adds latency. It never waits to fill a group:
 //! an event that finds no statement running is written at once, alone, so an idle server answers
@@ -22,12 +23,15 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 /// Queuing statements running at once.
 const IN_FLIGHT: usize = 2;
 
-type Reply = oneshot::Sender<Result<u64, DbErr>>;
+/// Where one request's answer goes: how many rows were queued for it, once committed.
+pub(super) type Reply = oneshot::Sender<Result<u64, DbErr>>;
+/// The events of the requests read together, each with its answer.
+pub(super) type Item = Vec<(Prepared, Reply)>;
 
 /// The sending end; dropping every clone ends the task.
 #[derive(Clone, Debug)]
 pub struct Combiner {
-    tx: mpsc::UnboundedSender<(Prepared, Reply)>,
+    tx: mpsc::UnboundedSender<Item>,
 }
 
 /// Where the events go: the database, this process's dispatcher if it has one, its wake-up.
@@ -45,28 +49,29 @@ impl Combiner {
         Self { tx }
     }
 
-    /// Stores `prepared` (with whatever else is waiting) and returns how many rows it queued,
-    /// once committed.
-    pub async fn store(&self, prepared: Prepared) -> Result<u64, DbErr> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((prepared, reply))
-            .map_err(|_| DbErr::Custom("the ingest writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| DbErr::Custom("the ingest writer has stopped".into()))?
+    /// A combiner whose items arrive on the returned receiver instead of being written.
+    #[cfg(test)]
+    pub(super) fn to_channel() -> (Self, mpsc::UnboundedReceiver<Item>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { tx }, rx)
+    }
+
+    /// Stores `item` (with whatever else is waiting); each of its replies gets how many rows were
+    /// queued for it once committed, or, if this writer has stopped, is dropped.
+    pub(super) fn send(&self, item: Item) {
+        let _ = self.tx.send(item);
     }
 }
 
-async fn run(sink: Sink, rx: mpsc::UnboundedReceiver<(Prepared, Reply)>) {
+async fn run(sink: Sink, rx: mpsc::UnboundedReceiver<Item>) {
     in_groups(
         rx,
         IN_FLIGHT,
         queue::MAX_ONE_STATEMENT,
-        |(p, _)| p.len(),
+        |item| item.iter().map(|(p, _)| p.len()).sum(),
         move |group| {
             let sink = sink.clone();
-            async move { write_group(&sink, group).await }
+            async move { write_group(&sink, group.into_iter().flatten().collect()).await }
         },
     )
     .await;

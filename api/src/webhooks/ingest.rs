@@ -5,7 +5,7 @@
 //! otherwise they are read from its tables. Each request's token and webhooks are read after it
 //! arrives (never cached, so a revoked token or a changed webhook counts at once), in one
 //! statement shared with the requests arriving at the same moment (`lookup`); the write is shared
-//! with whatever else is being queued at that moment (`combine`).
+//! with those requests and whatever else is being queued at that moment (`combine`).
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -83,7 +83,7 @@ pub async fn ingest(
         token_id: token_id.to_owned(),
     };
     let looked_up = async {
-        let rows = app.lookup().rows(key).await?;
+        let (rows, ticket) = app.lookup().rows(key).await?;
         let found = match rows.first() {
             Some(row) if row.try_get::<Option<String>>("", "t_id")?.is_some() => {
                 let owner = match row.try_get::<Option<String>>("", "tu_id")? {
@@ -94,9 +94,9 @@ pub async fn ingest(
             }
             _ => None,
         };
-        Ok::<_, sea_orm::DbErr>((crate::auth::resolve(secret, found), rows))
+        Ok::<_, sea_orm::DbErr>((crate::auth::resolve(secret, found), rows, ticket))
     };
-    let (auth, rows) = match looked_up.await {
+    let (auth, rows, ticket) = match looked_up.await {
         Ok(got) => got,
         Err(e) => {
             tracing::error!(error = %e, "token and webhook look-up failed");
@@ -113,7 +113,7 @@ pub async fn ingest(
         if prepared.is_empty() {
             return Ok(0);
         }
-        app.combiner().store(prepared).await
+        ticket.store(prepared).await
     };
     let Ok(result) = tokio::time::timeout(deadline, result).await else {
         return deadline_answer(deadline);
