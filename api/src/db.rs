@@ -51,9 +51,9 @@ pub const INGEST_CONNECTIONS: u32 = 3;
 /// at a time anyway).
 ///
 /// Why a second pool: sqlx hands out the connection idle the longest, so on the shared pool, which
-/// grows to a dozen or more under load, every statement of the ingest path met a different
+/// grows to ten or so connections under load, every statement of the ingest path met a different
 /// PostgreSQL backend whose caches had gone cold. Always the same three backends cost PostgreSQL
-/// ~15% less CPU per event (measured with `streamhooks-bench --only ingest`).
+/// ~17% less CPU per event (measured with `streamhooks-bench --only ingest`).
 pub async fn connect_ingest(url: &str) -> Result<Option<DatabaseConnection>, DbError> {
     if url.starts_with("sqlite:") {
         return Ok(None);
