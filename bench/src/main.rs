@@ -561,7 +561,9 @@ async fn main() -> Result<(), BoxError> {
             runs
         );
         let postmaster = args.pg_pidfile.as_deref().and_then(cpu::postmaster_pid);
-        for url in [pg_url.as_deref(), None] {
+        // PostgreSQL when TEST_DATABASE_URL is set, then SQLite.
+        let urls = pg_url.as_deref().map(Some).into_iter().chain([None]);
+        for url in urls {
             ingest::run(
                 url,
                 url.and(postmaster),
