@@ -22,13 +22,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use entity::{api_token, user};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Statement, Value};
-use streamhooks_worker::outbox::{select_list, targets_columns};
+use streamhooks_worker::outbox::{select_list, targets_columns, Prepared};
 use streamhooks_worker::sql;
 use tokio::sync::{mpsc, oneshot};
 
-use streamhooks_worker::outbox::Prepared;
-
-use super::combine::{in_groups, Combiner, Item};
+use super::combine::{in_groups, Combiner, Item, Reply as Answer};
 
 /// Reads running at once. One: a read has no WAL flush to wait for, so a second read in flight
 /// would only halve the groups (`combine` keeps two writes in flight to overlap their flushes).
@@ -66,7 +64,7 @@ struct Gather {
 }
 
 impl Gather {
-    fn deposit(&self, entry: Option<(Prepared, super::combine::Reply)>) {
+    fn deposit(&self, entry: Option<(Prepared, Answer)>) {
         let ready = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(entry) = entry {
