@@ -46,10 +46,7 @@ pub fn finish(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
             })
             .collect();
         return pg(
-            "DELETE FROM webhooks_queue q \
-             USING jsonb_to_recordset(CAST($1 AS JSONB)) AS v(id BIGINT, token BIGINT) \
-             WHERE q.event_id = ANY(CAST($2 AS BIGINT[])) AND q.event_id = v.id \
-             AND q.lease_token = v.token RETURNING q.event_id",
+            &finish_using("jsonb_to_recordset(CAST($1 AS JSONB)) AS v(id BIGINT, token BIGINT)"),
             &rows,
             chunk.iter().map(|u| u.id),
         );
@@ -126,36 +123,14 @@ pub fn requeue(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
     Statement::from_sql_and_values(backend, sql, values)
 }
 
-/// Speckle's columns of the event rows; none of them is indexed, so on PostgreSQL the update is
-/// HOT.
+/// Speckle's columns of the event rows ([`EVENT_SET`]).
 pub fn events(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
-    let set = "status = v.status, status_info = v.info, retry_count = v.retries, \
-               last_update = v.updated";
     if backend == DatabaseBackend::Postgres {
-        #[derive(Serialize)]
-        struct Row<'a> {
-            id: i64,
-            status: i16,
-            info: &'a str,
-            retries: i32,
-            updated: DateTime<Utc>,
-        }
-        let rows: Vec<Row<'_>> = chunk
-            .iter()
-            .map(|u| Row {
-                id: u.id,
-                status: u.status,
-                info: &u.status_info,
-                retries: u.retry_count,
-                updated: u.last_update,
-            })
-            .collect();
+        let rows: Vec<EventRow<'_>> = chunk.iter().map(|u| EventRow::of(u)).collect();
         return pg(
-            &format!(
-                "UPDATE webhooks_events SET {set} \
-                 FROM jsonb_to_recordset(CAST($1 AS JSONB)) \
-                   AS v(id BIGINT, status SMALLINT, info TEXT, retries INT, updated TIMESTAMPTZ) \
-                 WHERE webhooks_events.id = ANY(CAST($2 AS BIGINT[])) AND webhooks_events.id = v.id"
+            &events_using(
+                &format!("jsonb_to_recordset(CAST($1 AS JSONB)) AS v(id BIGINT, {EVENT_JSON})"),
+                "CAST($2 AS BIGINT[])",
             ),
             &rows,
             chunk.iter().map(|u| u.id),
@@ -182,8 +157,9 @@ pub fn events(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
         pad_time.into(),
     ];
     let (cte, values) = values_cte(backend, "id, status, info, retries, updated", rows, &pad);
-    let sql =
-        format!("{cte}UPDATE webhooks_events SET {set} FROM v WHERE webhooks_events.id = v.id");
+    let sql = format!(
+        "{cte}UPDATE webhooks_events SET {EVENT_SET} FROM v WHERE webhooks_events.id = v.id"
+    );
     Statement::from_sql_and_values(backend, sql, values)
 }
 
@@ -257,39 +233,26 @@ pub fn attempts(backend: DatabaseBackend, chunk: &[AttemptRow], if_new: bool) ->
 pub fn finish_all(chunk: &[&Update], succeeded: &[&str]) -> Statement {
     #[derive(Serialize)]
     struct Row<'a> {
-        id: i64,
+        #[serde(flatten)]
+        event: EventRow<'a>,
         token: i64,
-        status: i16,
-        info: &'a str,
-        retries: i32,
-        updated: DateTime<Utc>,
         webhook: &'a str,
         success: bool,
     }
     let rows: Vec<Row<'_>> = chunk
         .iter()
         .map(|u| Row {
-            id: u.id,
+            event: EventRow::of(u),
             token: u.lease_token,
-            status: u.status,
-            info: &u.status_info,
-            retries: u.retry_count,
-            updated: u.last_update,
             webhook: &u.webhook_id,
             success: u.effect == Effect::Success,
         })
         .collect();
     let sql = format!(
         "WITH v AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(CAST($1 AS JSONB)) \
-               AS v(id BIGINT, token BIGINT, status SMALLINT, info TEXT, retries INT, \
-               updated TIMESTAMPTZ, webhook TEXT, success BOOLEAN)), \
-             fin AS (DELETE FROM webhooks_queue q USING v \
-               WHERE q.event_id = ANY(CAST($2 AS BIGINT[])) AND q.event_id = v.id \
-               AND q.lease_token = v.token RETURNING q.event_id), \
-             ev AS (UPDATE webhooks_events SET status = v.status, status_info = v.info, \
-               retry_count = v.retries, last_update = v.updated FROM v \
-               WHERE webhooks_events.id = ANY(ARRAY(SELECT event_id FROM fin)) \
-               AND webhooks_events.id = v.id), \
+               AS v(id BIGINT, token BIGINT, {EVENT_JSON}, webhook TEXT, success BOOLEAN)), \
+             fin AS ({}), \
+             ev AS ({}), \
              att AS ({}), \
              streak AS (UPDATE webhooks_config SET consecutive_failures = 0 \
                WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST($4 AS JSONB)))) \
@@ -297,6 +260,8 @@ pub fn finish_all(chunk: &[&Update], succeeded: &[&str]) -> Statement {
                AND EXISTS (SELECT 1 FROM v JOIN fin ON fin.event_id = v.id \
                  WHERE v.webhook = webhooks_config.id AND v.success)) \
              SELECT event_id FROM fin",
+        finish_using("v"),
+        events_using("v", "ARRAY(SELECT event_id FROM fin)"),
         attempts_from_json("$3", " WHERE v.event_id IN (SELECT event_id FROM fin)", "")
     );
     Statement::from_sql_and_values(
@@ -308,6 +273,53 @@ pub fn finish_all(chunk: &[&Update], succeeded: &[&str]) -> Statement {
             attempts_json(chunk.iter().filter_map(|u| u.attempt.as_ref())).into(),
             json_text(succeeded).into(),
         ],
+    )
+}
+
+/// `DELETE` of the queue rows in `src` (a table `v` of `id` and `token`) whose ids are in `$2` and
+/// still leased with their token, `RETURNING` their `event_id`s.
+fn finish_using(src: &str) -> String {
+    format!(
+        "DELETE FROM webhooks_queue q USING {src} WHERE q.event_id = ANY(CAST($2 AS BIGINT[])) \
+         AND q.event_id = v.id AND q.lease_token = v.token RETURNING q.event_id"
+    )
+}
+
+/// What a result writes to its event row, from `v`'s columns ([`EVENT_JSON`] on PostgreSQL).
+/// None of these columns is indexed, so on PostgreSQL the update is HOT.
+const EVENT_SET: &str = "status = v.status, status_info = v.info, retry_count = v.retries, \
+                         last_update = v.updated";
+/// The columns beside `id` of the JSON rows [`EventRow`] makes, as `jsonb_to_recordset` reads them.
+const EVENT_JSON: &str = "status SMALLINT, info TEXT, retries INT, updated TIMESTAMPTZ";
+
+/// An event row's new values as JSON (PostgreSQL).
+#[derive(Serialize)]
+struct EventRow<'a> {
+    id: i64,
+    status: i16,
+    info: &'a str,
+    retries: i32,
+    updated: DateTime<Utc>,
+}
+
+impl<'a> EventRow<'a> {
+    fn of(u: &'a Update) -> Self {
+        Self {
+            id: u.id,
+            status: u.status,
+            info: &u.status_info,
+            retries: u.retry_count,
+            updated: u.last_update,
+        }
+    }
+}
+
+/// `UPDATE` of the event rows in `src` (a table `v` with `id` and [`EVENT_JSON`]'s columns) whose
+/// ids are in the array `ids`.
+fn events_using(src: &str, ids: &str) -> String {
+    format!(
+        "UPDATE webhooks_events SET {EVENT_SET} FROM {src} \
+         WHERE webhooks_events.id = ANY({ids}) AND webhooks_events.id = v.id"
     )
 }
 
