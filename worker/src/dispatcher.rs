@@ -43,6 +43,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::claim::Claimed;
+use crate::gate::WriteGate;
 use crate::guard::Guard;
 use crate::handoff::Inbox;
 use crate::metrics::{Metrics, Outcome};
@@ -86,8 +87,13 @@ pub async fn run_with(
     config.validate().map_err(Error::Config)?;
     let guard = Arc::new(Guard::from_config(&config));
     let client = deliver::client(&config, guard.clone())?;
-    let (records, recorder) =
-        record::spawn(db.clone(), config.disable_after_failures, notifier.clone());
+    let gate = WriteGate::for_backend(db.get_database_backend());
+    let (records, recorder) = record::spawn(
+        db.clone(),
+        config.disable_after_failures,
+        notifier.clone(),
+        gate.clone(),
+    );
 
     // Helpers stop with the loop even if it ends for another reason than `cancel`.
     let helpers_stop = cancel.child_token();
@@ -115,6 +121,7 @@ pub async fn run_with(
         secrets,
         metrics,
         records,
+        gate,
         lanes: HashMap::new(),
         waiting_jobs: 0,
         tasks: JoinSet::new(),
@@ -171,6 +178,8 @@ struct Dispatcher {
     secrets: Secrets,
     metrics: Arc<Metrics>,
     records: mpsc::Sender<Update>,
+    /// Claims take their turn here with the recorder's batches (SQLite's one writer).
+    gate: WriteGate,
     global: Arc<Semaphore>,
     lanes: HashMap<String, Lane>,
     /// Jobs in all `pending` queues.
@@ -373,9 +382,13 @@ impl Dispatcher {
         let db = self.db.clone();
         let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX / 4);
         let skipped = skipped.to_vec();
+        let gate = self.gate.clone();
         Box::pin(async move {
-            let now_ms = Utc::now().timestamp_millis();
-            let rows = claim::claim(&db, now_ms, lease_ms, limit as u64, &skipped).await?;
+            let rows = {
+                let _turn = gate.enter().await;
+                let now_ms = Utc::now().timestamp_millis();
+                claim::claim(&db, now_ms, lease_ms, limit as u64, &skipped).await?
+            };
             let webhooks = if rows.is_empty() {
                 HashMap::new()
             } else {
@@ -401,6 +414,7 @@ impl Dispatcher {
             .map(|(k, v)| (k, Arc::new(v)))
             .collect();
         if rows.iter().any(|r| r.prior_lease_at.is_some()) {
+            let _turn = self.gate.enter().await;
             if let Err(e) = claim::record_interrupted(&self.db, &rows).await {
                 tracing::warn!(error = %e, "could not record attempts interrupted by an expired lease");
             }
