@@ -10,6 +10,7 @@ mod m20261123_000004_current_speckle;
 mod m20261123_000005_objects;
 mod m20261123_000006_delivery_record;
 mod m20261123_000007_wire_formats;
+mod m20261124_000008_attempts_cascade_trigger;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_objects::Migration),
             Box::new(m20261123_000006_delivery_record::Migration),
             Box::new(m20261123_000007_wire_formats::Migration),
+            Box::new(m20261124_000008_attempts_cascade_trigger::Migration),
         ]
     }
 }

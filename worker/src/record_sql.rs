@@ -164,6 +164,13 @@ pub fn events(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
 }
 
 /// Inserts attempt rows; `if_new` skips those whose (event, number) exists already.
+///
+/// `if_new` is the insert of attempts an expired lease interrupted, made outside the transaction
+/// that holds their queue rows, so their event may have been deleted since the claim: such
+/// attempts are skipped, not an error. On PostgreSQL, where attempts have no foreign key
+/// (migration `m20261124_000008`), it also locks each event as the key's check did, so a delete
+/// running meanwhile waits for this insert and its trigger then removes the rows. Every other
+/// insert is ordered against deletes by the queue row it changes in the same transaction.
 pub fn attempts(backend: DatabaseBackend, chunk: &[AttemptRow], if_new: bool) -> Statement {
     let cols = ATTEMPT_COLUMNS;
     let conflict = if if_new {
@@ -172,9 +179,15 @@ pub fn attempts(backend: DatabaseBackend, chunk: &[AttemptRow], if_new: bool) ->
         ""
     };
     if backend == DatabaseBackend::Postgres {
+        let filter = if if_new {
+            " WHERE EXISTS (SELECT 1 FROM webhooks_events e WHERE e.id = v.event_id \
+             FOR KEY SHARE)"
+        } else {
+            ""
+        };
         return Statement::from_sql_and_values(
             backend,
-            attempts_from_json("$1", "", conflict),
+            attempts_from_json("$1", filter, conflict),
             [attempts_json(chunk).into()],
         );
     }
@@ -209,10 +222,15 @@ pub fn attempts(backend: DatabaseBackend, chunk: &[AttemptRow], if_new: bool) ->
         None::<String>.into(),
     ];
     let (cte, values) = values_cte(backend, cols, rows, &pad);
+    let exists = if if_new {
+        " AND EXISTS (SELECT 1 FROM webhooks_events e WHERE e.id = v.event_id)"
+    } else {
+        ""
+    };
     // The WHERE drops the padding rows; SQLite also needs one before ON CONFLICT after a SELECT.
     let sql = format!(
         "{cte}INSERT INTO webhooks_event_attempts ({cols}) SELECT {cols} FROM v \
-         WHERE event_id <> -1{conflict}"
+         WHERE event_id <> -1{exists}{conflict}"
     );
     Statement::from_sql_and_values(backend, sql, values)
 }

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use entity::webhook_event;
+use entity::{webhook_config, webhook_event};
+use sea_orm::EntityTrait;
 use streamhooks_worker::claim;
 use streamhooks_worker::record::{self, AttemptRow, Effect, Update};
 
@@ -188,6 +189,36 @@ async fn a_superseded_result_in_the_same_batch_as_the_current_one_is_dropped() {
         assert_eq!(
             a,
             [(1, "interrupted".to_owned()), (2, "success".to_owned())]
+        );
+        t.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_attempt_of_an_event_deleted_since_the_claim_is_not_recorded() {
+    for t in databases().await {
+        let db = &t.db;
+        let s = insert_stream(db).await;
+        let hook = insert_webhook(db, &s, "http://203.0.113.1/", None).await;
+        let id = insert_event(db, &hook, "{}").await;
+        let now = Utc::now().timestamp_millis();
+        claim::claim(db, now, 300, 10, &[]).await.expect("claim");
+        let taken_over = claim::claim(db, now + 301, 300, 10, &[])
+            .await
+            .expect("claim");
+        assert_eq!(taken_over[0].prior_lease_at, Some(now));
+        // The webhook goes (and its events by cascade) between the claim and the record.
+        webhook_config::Entity::delete_by_id(hook.id.clone())
+            .exec(db)
+            .await
+            .unwrap_or_else(|e| panic!("delete on {}: {e}", t.name));
+        claim::record_interrupted(db, &taken_over)
+            .await
+            .unwrap_or_else(|e| panic!("on {}: {e}", t.name));
+        assert!(
+            attempts(db, id).await.is_empty(),
+            "an attempt without its event on {}",
+            t.name
         );
         t.cleanup().await;
     }

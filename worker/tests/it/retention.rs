@@ -69,7 +69,8 @@ async fn retention_deletes_old_finished_events_in_batches_and_keeps_pending_ones
 
         // Webhooks of a deleted stream: gone once nothing is pending, kept otherwise.
         let orphan_done = insert_webhook(db, "deleted-stream", "http://203.0.113.3/", None).await;
-        insert_event_with(db, &orphan_done, "{}", |m| m.status = 2).await;
+        let orphan_event = insert_event_with(db, &orphan_done, "{}", |m| m.status = 2).await;
+        insert_attempt(db, orphan_event, 1).await;
         let orphan_pending =
             insert_webhook(db, "deleted-stream", "http://203.0.113.4/", None).await;
         insert_event(db, &orphan_pending, "{}").await;
@@ -124,6 +125,13 @@ async fn retention_deletes_old_finished_events_in_batches_and_keeps_pending_ones
             count(db, &orphan_done.id).await,
             0,
             "its events went with it"
+        );
+        // Deleting the webhook deletes its events by cascade, and their attempts with them (a
+        // trigger on PostgreSQL, the foreign key on SQLite).
+        assert!(
+            attempts(db, orphan_event).await.is_empty(),
+            "attempts of a deleted webhook's event on {}",
+            t.name
         );
 
         // A second pass finds nothing more.
