@@ -88,8 +88,13 @@ pub async fn run_with(
     let guard = Arc::new(Guard::from_config(&config));
     let client = deliver::client(&config, guard.clone())?;
     let gate = WriteGate::for_backend(db.get_database_backend());
+    let hot = hot_path(&db);
+    let (hot_handle, own_pool) = (
+        hot.clone(),
+        db.get_database_backend() == DatabaseBackend::Postgres,
+    );
     let (records, recorder) = record::spawn(
-        db.clone(),
+        hot.clone(),
         config.disable_after_failures,
         notifier.clone(),
         gate.clone(),
@@ -115,6 +120,7 @@ pub async fn run_with(
         worker_name,
         outage: None,
         db,
+        hot,
         config,
         client,
         guard,
@@ -135,7 +141,44 @@ pub async fn run_with(
     if let Err(e) = recorder.await {
         tracing::error!(error = %e, "the result recorder stopped abnormally");
     }
+    if own_pool {
+        // Its connections end now rather than whenever the runtime does.
+        hot_handle.get_postgres_connection_pool().close().await;
+    }
     Ok(())
+}
+
+/// Connections of [`hot_path`]'s pool: the claim in flight, the recorder's batch, and one spare.
+pub const HOT_PATH_CONNECTIONS: u32 = 3;
+
+/// The connections claims and results go through. On PostgreSQL a small pool of the dispatcher's
+/// own, opened with the same options as `db` (lazily: a database that is down now is met by the
+/// loop's own back-off) and with `plan_cache_mode = force_generic_plan`; on SQLite `db` itself.
+///
+/// Two reasons, both found with `pg_stat_statements` in issue 11's side-by-side. On the shared
+/// pool the claims and result batches met a different backend almost every time (sqlx hands out
+/// the connection idle the longest), each with its own cache of prepared statements. And
+/// PostgreSQL never settled on a generic plan for them: every execution was planned anew, about a
+/// fifth of the server's time on a 5,000-event drain. These statements state their rows by key
+/// (docs/query-plans.md shows their generic plans), so a plan made once per connection is as good
+/// as one made per call; the statements of `db` (history, retention) keep per-call plans.
+fn hot_path(db: &DatabaseConnection) -> DatabaseConnection {
+    use sea_orm::sqlx::postgres::PgPoolOptions;
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return db.clone();
+    }
+    let options = db
+        .get_postgres_connection_pool()
+        .connect_options()
+        .as_ref()
+        .clone()
+        .options([("plan_cache_mode", "force_generic_plan")]);
+    let pool = PgPoolOptions::new()
+        .max_connections(HOT_PATH_CONNECTIONS)
+        .min_connections(HOT_PATH_CONNECTIONS)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_lazy_with(options);
+    sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
 }
 
 /// What a claim got: the leased events and their webhooks.
@@ -172,6 +215,8 @@ impl Lane {
 
 struct Dispatcher {
     db: DatabaseConnection,
+    /// Claims go through [`hot_path`]'s connections; the rest (next due, retention) through `db`.
+    hot: DatabaseConnection,
     config: Arc<WorkerConfig>,
     client: reqwest::Client,
     guard: Arc<Guard>,
@@ -379,7 +424,7 @@ impl Dispatcher {
     /// A claim of up to `limit` rows, leaving out `skipped`, with the webhooks of what it got;
     /// it owns what it needs, so it can run while the loop goes on.
     fn begin_claim(&self, limit: usize, skipped: &[String]) -> ClaimFuture {
-        let db = self.db.clone();
+        let db = self.hot.clone();
         let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX / 4);
         let skipped = skipped.to_vec();
         let gate = self.gate.clone();
@@ -415,7 +460,7 @@ impl Dispatcher {
             .collect();
         if rows.iter().any(|r| r.prior_lease_at.is_some()) {
             let _turn = self.gate.enter().await;
-            if let Err(e) = claim::record_interrupted(&self.db, &rows).await {
+            if let Err(e) = claim::record_interrupted(&self.hot, &rows).await {
                 tracing::warn!(error = %e, "could not record attempts interrupted by an expired lease");
             }
         }
