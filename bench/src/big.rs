@@ -336,8 +336,13 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
         );
     }
     for (name, stmt) in stmts {
+        // Claims and results run on the dispatcher's own connections, which plan each statement
+        // once, generically (`dispatcher::hot_path`): that plan is the one to show.
+        let generic = backend == DatabaseBackend::Postgres
+            && (name.starts_with("claim") || name.starts_with("record"));
         out.push_str(&format!(
-            "### {name}\n\n```sql\n{}\n```\n\n```\n",
+            "### {name}{}\n\n```sql\n{}\n```\n\n```\n",
+            if generic { " (generic plan)" } else { "" },
             shorten(&stmt.sql)
         ));
         let txn = db.begin().await?;
@@ -345,9 +350,27 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
             DatabaseBackend::Postgres => ("EXPLAIN (ANALYZE, BUFFERS) ", "QUERY PLAN"),
             _ => ("EXPLAIN QUERY PLAN ", "detail"),
         };
-        let explained = Statement {
-            sql: format!("{prefix}{}", stmt.sql),
-            ..stmt
+        let explained = if generic {
+            use sea_orm::sea_query::{PostgresQueryBuilder, QueryBuilder};
+            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
+                .await?;
+            txn.execute_unprepared(&format!("PREPARE explained AS {}", stmt.sql))
+                .await?;
+            let args: Vec<String> = stmt
+                .values
+                .iter()
+                .flat_map(|v| v.0.iter())
+                .map(|v| PostgresQueryBuilder.value_to_string(v))
+                .collect();
+            Statement::from_string(
+                backend,
+                format!("{prefix}EXECUTE explained({})", args.join(", ")),
+            )
+        } else {
+            Statement {
+                sql: format!("{prefix}{}", stmt.sql),
+                ..stmt
+            }
         };
         let mut depth: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
         for row in txn.query_all(explained).await? {
@@ -362,6 +385,10 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
                 out.push_str(&format!("{}{line}", "  ".repeat(d)));
             }
             out.push('\n');
+        }
+        if generic {
+            // A prepared statement outlives the transaction.
+            txn.execute_unprepared("DEALLOCATE explained").await?;
         }
         txn.rollback().await?;
         out.push_str("```\n\n");
