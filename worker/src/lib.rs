@@ -18,7 +18,6 @@ pub mod config;
 pub mod deliver;
 pub mod dispatcher;
 pub mod error;
-pub mod gate;
 pub mod guard;
 pub mod handoff;
 pub mod listen;
