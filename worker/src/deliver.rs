@@ -37,8 +37,14 @@ const HEADER_NAME_KEPT: usize = 128;
 const HEADER_VALUE_KEPT: usize = 512;
 
 /// The single HTTP client of a dispatcher.
+///
+/// reqwest's own retry layer is turned off, not left at its default: that layer copies every
+/// request (headers and all) before sending it, in case a protocol-level refusal lets it send
+/// again, and retrying is the dispatcher's business (its schedule, its attempt record), never a
+/// second signed request the attempt record does not show.
 pub fn client(config: &WorkerConfig, guard: Arc<Guard>) -> reqwest::Result<Client> {
     Client::builder()
+        .retry(reqwest::retry::never().max_retries_per_request(0))
         .redirect(redirect::Policy::none())
         .no_proxy()
         .timeout(config.request_timeout)
