@@ -141,15 +141,15 @@ pub async fn run_with(
     Ok(())
 }
 
-/// Connections of [`hot_path`]'s pool on PostgreSQL: the claim in flight, the recorder's batch,
-/// and one spare. On SQLite it is one.
-pub const HOT_PATH_CONNECTIONS: u32 = 3;
+/// Connections of [`hot_path`]'s pool on PostgreSQL: the claim in flight and the recorder's
+/// batch (a claim and the interrupted attempts it found never run at once). On SQLite it is one.
+pub const HOT_PATH_CONNECTIONS: u32 = 2;
 
 /// The connections claims and results go through: a small pool of the dispatcher's own, opened
 /// with the same options as `db` (lazily: a database that is down now is met by the loop's own
 /// back-off). Next-due reads and retention stay on `db`.
 ///
-/// On PostgreSQL, three connections with `plan_cache_mode = force_generic_plan`. Found with
+/// On PostgreSQL, two connections with `plan_cache_mode = force_generic_plan`. Found with
 /// `pg_stat_statements` in issue 11's side-by-side: on the shared pool the claims and result
 /// batches met a different backend almost every time (sqlx hands out the connection idle the
 /// longest), each with its own cache of prepared statements, and PostgreSQL never settled on a
