@@ -75,14 +75,19 @@ async fn an_expired_lease_is_claimed_and_delivered_again() {
     }
 }
 
+/// A webhook with one queued event: the webhook, the event's id, and now (epoch ms).
+async fn one_queued_event(db: &sea_orm::DatabaseConnection) -> (webhook_config::Model, i64, i64) {
+    let s = insert_stream(db).await;
+    let hook = insert_webhook(db, &s, "http://203.0.113.1/", None).await;
+    let id = insert_event(db, &hook, "{}").await;
+    (hook, id, Utc::now().timestamp_millis())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_lease_token_cannot_overwrite_the_new_holder() {
     for t in databases().await {
         let db = &t.db;
-        let s = insert_stream(db).await;
-        let hook = insert_webhook(db, &s, "http://203.0.113.1/", None).await;
-        let id = insert_event(db, &hook, "{}").await;
-        let now = Utc::now().timestamp_millis();
+        let (hook, id, now) = one_queued_event(db).await;
 
         let first = claim::claim(db, now, 300, 10, &[]).await.expect("claim");
         assert_eq!(first.len(), 1, "on {}", t.name);
@@ -144,10 +149,7 @@ async fn a_stale_lease_token_cannot_overwrite_the_new_holder() {
 async fn a_superseded_result_in_the_same_batch_as_the_current_one_is_dropped() {
     for t in databases().await {
         let db = &t.db;
-        let s = insert_stream(db).await;
-        let hook = insert_webhook(db, &s, "http://203.0.113.1/", None).await;
-        let id = insert_event(db, &hook, "{}").await;
-        let now = Utc::now().timestamp_millis();
+        let (_, id, now) = one_queued_event(db).await;
         // This process claims, stalls past its lease (a database outage, say), claims again, and
         // both results reach the recorder in one batch.
         let first = claim::claim(db, now, 300, 10, &[]).await.expect("claim");
@@ -198,10 +200,7 @@ async fn a_superseded_result_in_the_same_batch_as_the_current_one_is_dropped() {
 async fn an_interrupted_attempt_of_an_event_deleted_since_the_claim_is_not_recorded() {
     for t in databases().await {
         let db = &t.db;
-        let s = insert_stream(db).await;
-        let hook = insert_webhook(db, &s, "http://203.0.113.1/", None).await;
-        let id = insert_event(db, &hook, "{}").await;
-        let now = Utc::now().timestamp_millis();
+        let (hook, id, now) = one_queued_event(db).await;
         claim::claim(db, now, 300, 10, &[]).await.expect("claim");
         let taken_over = claim::claim(db, now + 301, 300, 10, &[])
             .await
