@@ -43,6 +43,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::claim::Claimed;
+use crate::gate::WriteGate;
 use crate::guard::Guard;
 use crate::handoff::Inbox;
 use crate::metrics::{Metrics, Outcome};
@@ -86,11 +87,16 @@ pub async fn run_with(
     config.validate().map_err(Error::Config)?;
     let guard = Arc::new(Guard::from_config(&config));
     let client = deliver::client(&config, guard.clone())?;
+    let gate = WriteGate::for_backend(db.get_database_backend());
     let hot = hot_path(&db);
-    // Kept to close the hot path's pool once everything using it has stopped.
+    // Kept to close the hot path's own pool once everything using it has stopped.
     let hot_handle = hot.clone();
-    let (records, recorder) =
-        record::spawn(hot.clone(), config.disable_after_failures, notifier.clone());
+    let (records, recorder) = record::spawn(
+        hot.clone(),
+        config.disable_after_failures,
+        notifier.clone(),
+        gate.clone(),
+    );
 
     // Helpers stop with the loop even if it ends for another reason than `cancel`.
     let helpers_stop = cancel.child_token();
@@ -119,6 +125,7 @@ pub async fn run_with(
         secrets,
         metrics,
         records,
+        gate,
         lanes: HashMap::new(),
         waiting_jobs: 0,
         tasks: JoinSet::new(),
@@ -132,52 +139,32 @@ pub async fn run_with(
     if let Err(e) = recorder.await {
         tracing::error!(error = %e, "the result recorder stopped abnormally");
     }
-    // The hot path's connections end now rather than whenever the runtime does.
-    match hot_handle.get_database_backend() {
-        DatabaseBackend::Postgres => hot_handle.get_postgres_connection_pool().close().await,
-        DatabaseBackend::Sqlite => hot_handle.get_sqlite_connection_pool().close().await,
-        _ => {}
+    if hot_handle.get_database_backend() == DatabaseBackend::Postgres {
+        // Its connections end now rather than whenever the runtime does.
+        hot_handle.get_postgres_connection_pool().close().await;
     }
     Ok(())
 }
 
 /// Connections of [`hot_path`]'s pool on PostgreSQL: the claim in flight and the recorder's
-/// batch (a claim and the interrupted attempts it found never run at once). On SQLite it is one.
+/// batch (a claim and the interrupted attempts it found never run at once).
 pub const HOT_PATH_CONNECTIONS: u32 = 2;
 
-/// The connections claims and results go through: a small pool of the dispatcher's own, opened
-/// with the same options as `db` (lazily: a database that is down now is met by the loop's own
-/// back-off). Next-due reads and retention stay on `db`.
+/// The connections claims and results go through. On PostgreSQL a small pool of the dispatcher's
+/// own, opened with the same options as `db` (lazily: a database that is down now is met by the
+/// loop's own back-off) and with `plan_cache_mode = force_generic_plan`; on SQLite `db` itself
+/// (there the claims and result batches take turns at [`WriteGate`] instead: a connection of
+/// their own measured ~20 MB more peak RSS in `serve` under issue 9's attack).
 ///
-/// On PostgreSQL, two connections with `plan_cache_mode = force_generic_plan`. Found with
-/// `pg_stat_statements` in issue 11's side-by-side: on the shared pool the claims and result
-/// batches met a different backend almost every time (sqlx hands out the connection idle the
-/// longest), each with its own cache of prepared statements, and PostgreSQL never settled on a
+/// Found with `pg_stat_statements` in issue 11's side-by-side: on the shared pool the claims and
+/// result batches met a different backend almost every time (sqlx hands out the connection idle
+/// the longest), each with its own cache of prepared statements, and PostgreSQL never settled on a
 /// generic plan for them: every execution was planned anew, about a fifth of the server's time on
 /// a 5,000-event drain. These statements state their rows by key (docs/query-plans.md shows their
 /// generic plans), so a plan made once per connection is as good as one made per call; history
 /// and retention keep per-call plans.
-///
-/// On SQLite, one connection. SQLite lets one writer in at a time; claims and result batches on
-/// separate connections met on its lock, and the loser slept in the busy handler (1 ms, 2, 5 …)
-/// however soon the lock was free: a 200,000-event drain left ~30% of the machine idle. On one
-/// connection the second waits in the pool's queue and starts as soon as the first is done.
 fn hot_path(db: &DatabaseConnection) -> DatabaseConnection {
     use sea_orm::sqlx::postgres::PgPoolOptions;
-    use sea_orm::sqlx::sqlite::SqlitePoolOptions;
-    if db.get_database_backend() == DatabaseBackend::Sqlite {
-        let options = db
-            .get_sqlite_connection_pool()
-            .connect_options()
-            .as_ref()
-            .clone();
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_lazy_with(options);
-        return sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
-    }
     if db.get_database_backend() != DatabaseBackend::Postgres {
         return db.clone();
     }
@@ -237,6 +224,8 @@ struct Dispatcher {
     secrets: Secrets,
     metrics: Arc<Metrics>,
     records: mpsc::Sender<Update>,
+    /// Claims take their turn here with the recorder's batches (SQLite's one writer).
+    gate: WriteGate,
     global: Arc<Semaphore>,
     lanes: HashMap<String, Lane>,
     /// Jobs in all `pending` queues.
@@ -439,9 +428,13 @@ impl Dispatcher {
         let db = self.hot.clone();
         let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX / 4);
         let skipped = skipped.to_vec();
+        let gate = self.gate.clone();
         Box::pin(async move {
-            let now_ms = Utc::now().timestamp_millis();
-            let rows = claim::claim(&db, now_ms, lease_ms, limit as u64, &skipped).await?;
+            let rows = {
+                let _turn = gate.enter().await;
+                let now_ms = Utc::now().timestamp_millis();
+                claim::claim(&db, now_ms, lease_ms, limit as u64, &skipped).await?
+            };
             let webhooks = if rows.is_empty() {
                 HashMap::new()
             } else {
@@ -467,6 +460,7 @@ impl Dispatcher {
             .map(|(k, v)| (k, Arc::new(v)))
             .collect();
         if rows.iter().any(|r| r.prior_lease_at.is_some()) {
+            let _turn = self.gate.enter().await;
             if let Err(e) = claim::record_interrupted(&self.hot, &rows).await {
                 tracing::warn!(error = %e, "could not record attempts interrupted by an expired lease");
             }

@@ -18,6 +18,7 @@ pub mod config;
 pub mod deliver;
 pub mod dispatcher;
 pub mod error;
+pub mod gate;
 pub mod guard;
 pub mod handoff;
 pub mod listen;

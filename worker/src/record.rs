@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::claim::Claimed;
+use crate::gate::WriteGate;
 use crate::{record_sql, streak, Notifier};
 
 /// Results written per transaction at most.
@@ -133,11 +134,13 @@ impl Update {
 /// Starts the recorder; it stops once every sender is dropped and the last batch is written.
 /// After a batch that put rows back in the queue (retries, releases) it wakes the dispatcher,
 /// which then learns the new earliest due time; without this the dispatcher would only see a
-/// retry scheduled after its last look at the next poll.
+/// retry scheduled after its last look at the next poll. Each batch is written in its turn at
+/// `gate`.
 pub fn spawn(
     db: DatabaseConnection,
     disable_after: u32,
     notifier: Notifier,
+    gate: WriteGate,
 ) -> (mpsc::Sender<Update>, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Update>(MAX_BATCH * 4);
     let handle = tokio::spawn(async move {
@@ -152,7 +155,7 @@ pub fn spawn(
                     }
                 }
             }
-            write_until_done(&db, &batch, disable_after).await;
+            write_until_done(&db, &batch, disable_after, &gate).await;
             if batch.iter().any(|u| u.kind != Kind::Finish) {
                 notifier.wake();
             }
@@ -168,12 +171,21 @@ pub fn spawn(
 /// Once every lease in the batch has run out the results could no longer be applied (their rows
 /// are someone else's or will be), so the batch is dropped: those events are sent again, never
 /// lost.
-async fn write_until_done(db: &DatabaseConnection, batch: &[Update], disable_after: u32) {
+async fn write_until_done(
+    db: &DatabaseConnection,
+    batch: &[Update],
+    disable_after: u32,
+    gate: &WriteGate,
+) {
     let mut pause = Duration::from_millis(100);
     let mut tries = 0u32;
     loop {
         tries += 1;
-        match write(db, batch, disable_after).await {
+        let written = {
+            let _turn = gate.enter().await;
+            write(db, batch, disable_after).await
+        };
+        match written {
             Ok(()) => {
                 if tries > 1 {
                     tracing::info!(
