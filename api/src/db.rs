@@ -46,30 +46,16 @@ pub fn redact(url: &str) -> String {
 /// for its shared read and two for its group commit (`webhooks::lookup`, `webhooks::combine`).
 pub const INGEST_CONNECTIONS: u32 = 3;
 
-/// On PostgreSQL, a pool of its own for the single-event ingest path, opened and kept at
-/// [`INGEST_CONNECTIONS`]; on SQLite `None` (its connections are in this process, and one writer
-/// at a time anyway).
-///
-/// Why a second pool: sqlx hands out the connection idle the longest, so on the shared pool, which
-/// grows to ten or so connections under load, every statement of the ingest path met a different
-/// PostgreSQL backend whose caches had gone cold. Always the same three backends cost PostgreSQL
-/// ~17% less CPU per event (measured with `streamhooks-bench --only ingest`).
-pub async fn connect_ingest(url: &str) -> Result<Option<DatabaseConnection>, DbError> {
-    if url.starts_with("sqlite:") {
-        return Ok(None);
-    }
-    Ok(Some(
-        open(url, INGEST_CONNECTIONS, INGEST_CONNECTIONS).await?,
-    ))
+/// On PostgreSQL, a pool of its own for the single-event ingest path, beside `db` and like it
+/// ([`streamhooks_worker::pool`]), kept at [`INGEST_CONNECTIONS`]; on SQLite `None` (its
+/// connections are in this process, and one writer at a time anyway). Always the same three
+/// backends cost PostgreSQL ~17% less CPU per event than the shared pool (measured with
+/// `streamhooks-bench --only ingest`).
+pub fn ingest_pool(db: &DatabaseConnection) -> Option<DatabaseConnection> {
+    streamhooks_worker::pool::postgres_beside(db, INGEST_CONNECTIONS, &[])
 }
 
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
-    open(url, 32, 1).await
-}
-
-/// Opens `url` with at most `max` connections (on PostgreSQL; SQLite's pool is fixed), `min` kept
-/// open.
-async fn open(url: &str, max: u32, min: u32) -> Result<DatabaseConnection, DbError> {
     let shown = redact(url);
     let is_sqlite = url.starts_with("sqlite:");
     if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
@@ -87,7 +73,7 @@ async fn open(url: &str, max: u32, min: u32) -> Result<DatabaseConnection, DbErr
         // only wait on the busy timeout.
         opts.max_connections(8).min_connections(1);
     } else {
-        opts.max_connections(max).min_connections(min);
+        opts.max_connections(32).min_connections(1);
     }
     if is_sqlite {
         // Per-connection settings, so they go on the connect options, not one PRAGMA on one

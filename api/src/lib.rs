@@ -127,7 +127,7 @@ pub async fn start(
     let db = db::connect_and_migrate(&config.db.url()).await?;
     let secrets = secrets::store::prepare(&db, &config.secrets).await?;
     let mut state = AppState::new(db, config, secrets, streamhooks_worker::Notifier::new());
-    state.ingest_db = db::connect_ingest(&state.config.db.url()).await?;
+    state.ingest_db = db::ingest_pool(&state.db);
     let inbox = opts.worker.then(|| {
         // Room for as many handed-off events as the dispatcher sends at once, and a round more.
         let w = &state.config.worker;

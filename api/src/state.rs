@@ -34,7 +34,7 @@ pub struct AppState {
     /// in memory after the commit (`streamhooks_worker::handoff`). `None` in `serve --no-worker`.
     pub handoff: Option<HandOff>,
     /// The pool `POST /api/events` reads and writes through, when it has its own
-    /// ([`crate::db::connect_ingest`]); otherwise `db`.
+    /// ([`crate::db::ingest_pool`]); otherwise `db`.
     pub ingest_db: Option<DatabaseConnection>,
     /// Group commit for single ingested events, started on first use (after `handoff` is set).
     combiner: Arc<OnceLock<Combiner>>,

@@ -151,8 +151,8 @@ pub async fn run_with(
 pub const HOT_PATH_CONNECTIONS: u32 = 2;
 
 /// The connections claims and results go through. On PostgreSQL a small pool of the dispatcher's
-/// own, opened with the same options as `db` (lazily: a database that is down now is met by the
-/// loop's own back-off) and with `plan_cache_mode = force_generic_plan`; on SQLite `db` itself
+/// own ([`crate::pool`]; lazily opened, so a database that is down now is met by the loop's own
+/// back-off) with `plan_cache_mode = force_generic_plan`; on SQLite `db` itself
 /// (there the claims and result batches take turns at [`WriteGate`] instead: a connection of
 /// their own measured ~20 MB more peak RSS in `serve` under issue 9's attack).
 ///
@@ -164,22 +164,12 @@ pub const HOT_PATH_CONNECTIONS: u32 = 2;
 /// generic plans), so a plan made once per connection is as good as one made per call; history
 /// and retention keep per-call plans.
 fn hot_path(db: &DatabaseConnection) -> DatabaseConnection {
-    use sea_orm::sqlx::postgres::PgPoolOptions;
-    if db.get_database_backend() != DatabaseBackend::Postgres {
-        return db.clone();
-    }
-    let options = db
-        .get_postgres_connection_pool()
-        .connect_options()
-        .as_ref()
-        .clone()
-        .options([("plan_cache_mode", "force_generic_plan")]);
-    let pool = PgPoolOptions::new()
-        .max_connections(HOT_PATH_CONNECTIONS)
-        .min_connections(HOT_PATH_CONNECTIONS)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_lazy_with(options);
-    sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
+    crate::pool::postgres_beside(
+        db,
+        HOT_PATH_CONNECTIONS,
+        &[("plan_cache_mode", "force_generic_plan")],
+    )
+    .unwrap_or_else(|| db.clone())
 }
 
 /// What a claim got: the leased events and their webhooks.

@@ -25,6 +25,7 @@ pub mod listen;
 pub mod metrics;
 pub mod notifier;
 pub mod outbox;
+pub mod pool;
 pub mod queue;
 pub mod record;
 pub mod record_sql;
