@@ -331,7 +331,7 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
             6,
             (
                 "record: a batch of plain finishes in one statement (256 rows)",
-                record_sql::finish_all(&refs, &succeeded),
+                record_sql::FinishAll::new(&refs, &succeeded).statement(),
             ),
         );
     }

@@ -5,7 +5,7 @@
 //! event rows get their new status (~150 bytes, no indexed column, so HOT on PostgreSQL), the
 //! attempts are inserted, and the webhooks' failure streaks are updated ([`crate::streak`]).
 //! On PostgreSQL the common batch, in which every result finishes its event and none is a final
-//! failure, is all of that in one statement instead ([`record_sql::finish_all`]). A batch of fewer
+//! failure, is all of that in one statement instead ([`record_sql::FinishAll`]). A batch of fewer
 //! than [`LINGER_BELOW`] results waits [`LINGER`] for more first: nobody waits on a result being
 //! recorded (the receiver has the request already), and under load the batches grow, so the
 //! recorder makes fewer statements and commits, which compete with ingest for the database.
@@ -217,8 +217,10 @@ pub async fn write(
     disable_after: u32,
 ) -> Result<(), DbErr> {
     let latest: Vec<&Update> = latest_per_event(batch).collect();
-    if let Some(stmt) = one_statement(db.get_database_backend(), &latest) {
-        let applied: HashSet<i64> = returned_ids(db.query_all(stmt).await?)?
+    if let Some(all) = one_statement(db.get_database_backend(), &latest) {
+        let applied: HashSet<i64> = all
+            .fetch(db.get_postgres_connection_pool())
+            .await?
             .into_iter()
             .collect();
         log_dropped(&latest, &applied);
@@ -253,11 +255,11 @@ pub async fn write(
     txn.commit().await
 }
 
-/// The batch (its latest update per event) as one statement ([`record_sql::finish_all`]), when
+/// The batch (its latest update per event) as one statement ([`record_sql::FinishAll`]), when
 /// it can be: on PostgreSQL, when every result finishes its event (the queue row goes) and none is
 /// a final failure, which may disable a webhook and so takes [`streak::update`]'s reads. That is
 /// the batch of a healthy system; retries, releases and final failures take the transaction.
-fn one_statement(backend: DatabaseBackend, latest: &[&Update]) -> Option<sea_orm::Statement> {
+fn one_statement(backend: DatabaseBackend, latest: &[&Update]) -> Option<record_sql::FinishAll> {
     if backend != DatabaseBackend::Postgres
         || latest.len() > record_sql::rows_per_statement(backend)
         || latest
@@ -273,7 +275,7 @@ fn one_statement(backend: DatabaseBackend, latest: &[&Update]) -> Option<sea_orm
         .collect();
     succeeded.sort_unstable();
     succeeded.dedup();
-    Some(record_sql::finish_all(latest, &succeeded))
+    Some(record_sql::FinishAll::new(latest, &succeeded))
 }
 
 /// Says which results found their lease gone (another claim holds the row now).
