@@ -119,28 +119,44 @@ impl Attempt {
     }
 }
 
-/// Sends `event` to `webhook` once.
+/// A webhook as its deliveries use it: the row, and its URL parsed once per claim rather than
+/// once per request (parsing was ~2% of the dispatcher's CPU in issue 11's side-by-side).
+#[derive(Debug)]
+pub struct Target {
+    pub webhook: webhook_config::Model,
+    /// `None` when the stored URL is not an absolute http(s) URL.
+    url: Option<url::Url>,
+}
+
+impl Target {
+    pub fn new(webhook: webhook_config::Model) -> Self {
+        let url = url::Url::parse(&webhook.url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"));
+        Target { webhook, url }
+    }
+}
+
+/// Sends `event` to `target` once.
 pub async fn attempt(
     client: &Client,
     guard: &Guard,
     config: &WorkerConfig,
     secrets: &Secrets,
     event: &Claimed,
-    webhook: &webhook_config::Model,
+    target: &Target,
 ) -> Attempt {
-    let url = match url::Url::parse(&webhook.url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => u,
-        _ => {
-            return Attempt::fatal(
-                Outcome::Network,
-                format!(
-                    "The webhook URL {:?} is not an absolute http(s) URL.",
-                    webhook.url
-                ),
-            )
-        }
+    let webhook = &target.webhook;
+    let Some(url) = &target.url else {
+        return Attempt::fatal(
+            Outcome::Network,
+            format!(
+                "The webhook URL {:?} is not an absolute http(s) URL.",
+                webhook.url
+            ),
+        );
     };
-    if let Err(e) = guard.check_url(&url) {
+    if let Err(e) = guard.check_url(url) {
         return Attempt::fatal(Outcome::Blocked, e.to_string());
     }
     // The whole request (body in the webhook's format, signatures, identifying headers) is built
@@ -163,7 +179,7 @@ pub async fn attempt(
     let sent = builder.body(request.body).send().await;
     let mut resp = match sent {
         Ok(r) => r,
-        Err(e) => return from_error(&e, &url, config.request_timeout, started.elapsed()),
+        Err(e) => return from_error(&e, url, config.request_timeout, started.elapsed()),
     };
     let status = resp.status();
     let retry_after = match status {

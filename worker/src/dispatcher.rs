@@ -49,7 +49,7 @@ use crate::handoff::Inbox;
 use crate::metrics::{Metrics, Outcome};
 use crate::record::{self, Update};
 use crate::secrets::Secrets;
-use crate::{claim, deliver, listen, retention, retry, Error, Notifier, WorkerConfig};
+use crate::{claim, deliver, listen, record_sql, retention, retry, Error, Notifier, WorkerConfig};
 
 /// Full lanes named in one claim's `NOT IN`, to stay well within bind-parameter limits; rows of
 /// further full lanes may be claimed and simply wait in their lane.
@@ -179,7 +179,7 @@ type ClaimFuture = Pin<Box<dyn Future<Output = Result<ClaimResult, Error>> + Sen
 /// A claimed event and the webhook it goes to.
 struct Job {
     event: Claimed,
-    webhook: Arc<webhook_config::Model>,
+    webhook: Arc<deliver::Target>,
     /// Came through the in-process hand-off, so counts against its room until it leaves `pending`.
     handed: bool,
 }
@@ -445,9 +445,9 @@ impl Dispatcher {
             return 0;
         }
         let now = Utc::now();
-        let webhooks: HashMap<String, Arc<webhook_config::Model>> = webhooks
+        let webhooks: HashMap<String, Arc<deliver::Target>> = webhooks
             .into_iter()
-            .map(|(k, v)| (k, Arc::new(v)))
+            .map(|(k, v)| (k, Arc::new(deliver::Target::new(v))))
             .collect();
         if rows.iter().any(|r| r.prior_lease_at.is_some()) {
             let _turn = self.gate.enter().await;
@@ -459,9 +459,9 @@ impl Dispatcher {
             let webhook = match webhooks.get(&event.webhook_id) {
                 // A ping or redelivery was asked for explicitly: it goes out even while the
                 // webhook is off, since testing an endpoint before enabling it is its point.
-                Some(w) if w.enabled || event.manual => w.clone(),
+                Some(w) if w.webhook.enabled || event.manual => w.clone(),
                 found => {
-                    let why = match found.and_then(|w| w.disabled_reason.as_deref()) {
+                    let why = match found.and_then(|w| w.webhook.disabled_reason.as_deref()) {
                         _ if found.is_none() => "Not sent: the webhook was deleted.".to_owned(),
                         Some(reason) => format!("Not sent: the webhook was disabled ({reason})."),
                         None => "Not sent: the webhook was disabled.".to_owned(),
