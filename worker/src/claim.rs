@@ -126,15 +126,6 @@ pub async fn claim(
     Ok(rows)
 }
 
-/// A PostgreSQL `text[]` literal: every element quoted, `\` and `"` escaped.
-fn text_array(items: &[String]) -> String {
-    let quoted: Vec<String> = items
-        .iter()
-        .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
-        .collect();
-    format!("{{{}}}", quoted.join(","))
-}
-
 /// The claim statement; public so the bench can EXPLAIN exactly what runs (docs/query-plans.md).
 pub fn claim_statement(
     backend: DatabaseBackend,
@@ -155,7 +146,7 @@ pub fn claim_statement(
         // One array parameter: a list of parameters is rebuilt into an array for every row the
         // scan looks at (construct_md_array was a visible share of the server's time).
         not_in = " AND webhook_id <> ALL(CAST($5 AS TEXT[]))".to_owned();
-        values.push(text_array(exclude).into());
+        values.push(crate::sql::pg_array_literal(exclude.iter().map(Some)).into());
     } else if !exclude.is_empty() {
         let marks: Vec<String> = (0..exclude.len()).map(|i| format!("${}", i + 5)).collect();
         not_in = format!(" AND webhook_id NOT IN ({})", marks.join(", "));
@@ -313,12 +304,10 @@ pub async fn queue_depth(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn exclusions_are_a_quoted_text_array() {
         assert_eq!(
-            text_array(&["ab".into(), "a\"b\\c".into()]),
+            crate::sql::pg_array_literal(["ab", "a\"b\\c"].map(Some)),
             r#"{"ab","a\"b\\c"}"#
         );
     }

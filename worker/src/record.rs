@@ -259,7 +259,10 @@ pub async fn write(
 /// it can be: on PostgreSQL, when every result finishes its event (the queue row goes) and none is
 /// a final failure, which may disable a webhook and so takes [`streak::update`]'s reads. That is
 /// the batch of a healthy system; retries, releases and final failures take the transaction.
-fn one_statement(backend: DatabaseBackend, latest: &[&Update]) -> Option<record_sql::FinishAll> {
+fn one_statement<'a>(
+    backend: DatabaseBackend,
+    latest: &[&'a Update],
+) -> Option<record_sql::FinishAll<'a>> {
     if backend != DatabaseBackend::Postgres
         || latest.len() > record_sql::rows_per_statement(backend)
         || latest

@@ -6,7 +6,8 @@
 //! - SQLite: `WITH v(…) AS (VALUES (?, …), …)` with anonymous parameters, at most 256 rows per
 //!   statement, padded to a power of two with rows that match nothing. Statements are planned in
 //!   process and cost little to prepare; sqlx caches one per text, hence the few sizes.
-//! - PostgreSQL: the whole batch as one JSON parameter, unpacked by `jsonb_to_recordset`. With
+//! - PostgreSQL: the whole batch as one JSON parameter, unpacked by `jsonb_to_recordset` (the
+//!   common batch of plain finishes, [`FinishAll`], binds one binary array per column instead). With
 //!   VALUES, every statement carried up to 2,560 parameters, which the server parsed and planned
 //!   anew each time (a quarter of its time on the recorder's statements) and the dispatcher
 //!   encoded one by one; one text parameter costs neither. The ids also go in as an array
@@ -259,14 +260,14 @@ pub fn attempts(backend: DatabaseBackend, chunk: &[AttemptRow], if_new: bool) ->
 /// nested loop and prepared the whole array again for every row, which made a batch of 1,024
 /// cost four times what the separate statements cost (measured: a drain at half the rate).
 #[derive(Debug, Default)]
-pub struct FinishAll {
+pub struct FinishAll<'a> {
     ids: Vec<i64>,
     tokens: Vec<i64>,
     status: Vec<i16>,
-    info: Vec<String>,
+    info: Vec<&'a str>,
     retries: Vec<i32>,
     updated: Vec<DateTime<Utc>>,
-    webhooks: Vec<String>,
+    webhooks: Vec<&'a str>,
     success: Vec<bool>,
     att_event: Vec<i64>,
     att_number: Vec<i32>,
@@ -274,11 +275,11 @@ pub struct FinishAll {
     att_duration: Vec<Option<i32>>,
     att_outcome: Vec<&'static str>,
     att_status: Vec<Option<i32>>,
-    att_error: Vec<Option<String>>,
-    att_headers: Vec<String>,
-    att_body: Vec<Option<String>>,
-    att_worker: Vec<Option<String>>,
-    succeeded: Vec<String>,
+    att_error: Vec<Option<&'a str>>,
+    att_headers: Vec<&'a str>,
+    att_body: Vec<Option<&'a str>>,
+    att_worker: Vec<Option<&'a str>>,
+    succeeded: Vec<&'a str>,
 }
 
 /// [`FinishAll`]'s statement; `$1`..`$8` are the results' columns, `$9`..`$18` the attempts',
@@ -307,20 +308,21 @@ pub static FINISH_ALL_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::ne
     )
 });
 
-impl FinishAll {
-    pub fn new(chunk: &[&Update], succeeded: &[&str]) -> Self {
+impl<'a> FinishAll<'a> {
+    /// The batch's columns, borrowed from `chunk`: nothing is copied per result.
+    pub fn new(chunk: &[&'a Update], succeeded: &[&'a str]) -> Self {
         let mut f = FinishAll {
-            succeeded: succeeded.iter().map(|s| (*s).to_owned()).collect(),
+            succeeded: succeeded.to_vec(),
             ..FinishAll::default()
         };
         for u in chunk {
             f.ids.push(u.id);
             f.tokens.push(u.lease_token);
             f.status.push(u.status);
-            f.info.push(u.status_info.clone());
+            f.info.push(&u.status_info);
             f.retries.push(u.retry_count);
             f.updated.push(u.last_update);
-            f.webhooks.push(u.webhook_id.clone());
+            f.webhooks.push(&u.webhook_id);
             f.success.push(u.effect == Effect::Success);
             if let Some(a) = &u.attempt {
                 f.att_event.push(a.event_id);
@@ -329,10 +331,10 @@ impl FinishAll {
                 f.att_duration.push(a.duration_ms);
                 f.att_outcome.push(a.outcome);
                 f.att_status.push(a.status_code);
-                f.att_error.push(a.error.clone());
-                f.att_headers.push(a.response_headers.clone());
-                f.att_body.push(a.response_body.clone());
-                f.att_worker.push(a.worker.as_deref().map(str::to_owned));
+                f.att_error.push(a.error.as_deref());
+                f.att_headers.push(&a.response_headers);
+                f.att_body.push(a.response_body.as_deref());
+                f.att_worker.push(a.worker.as_deref());
             }
         }
         f
@@ -375,42 +377,34 @@ impl FinishAll {
     /// The same statement with its arrays as text literals, for EXPLAIN (the bench's
     /// docs/query-plans.md), which needs them written out.
     pub fn statement(&self) -> Statement {
-        fn lit<T>(items: &[T], show: impl Fn(&T) -> Option<String>) -> Value {
-            let parts: Vec<String> = items
-                .iter()
-                .map(|i| match show(i) {
-                    Some(s) => format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")),
-                    None => "NULL".to_owned(),
-                })
-                .collect();
-            format!("{{{}}}", parts.join(",")).into()
+        fn lit<T: ToString>(items: &[T]) -> Value {
+            sql::pg_array_literal(items.iter().map(|i| Some(i.to_string()))).into()
         }
-        let n = |v: &i64| Some(v.to_string());
-        let n32 = |v: &i32| Some(v.to_string());
-        let o32 = |v: &Option<i32>| v.map(|v| v.to_string());
-        let s = |v: &String| Some(v.clone());
-        let os = |v: &Option<String>| v.clone();
-        let t = |v: &DateTime<Utc>| Some(v.to_rfc3339());
+        fn opt<T: ToString>(items: &[Option<T>]) -> Value {
+            sql::pg_array_literal(items.iter().map(|i| i.as_ref().map(T::to_string))).into()
+        }
+        let times: Vec<String> = self.updated.iter().map(DateTime::to_rfc3339).collect();
+        let started: Vec<String> = self.att_started.iter().map(DateTime::to_rfc3339).collect();
         let values = vec![
-            lit(&self.ids, n),
-            lit(&self.tokens, n),
-            lit(&self.status, |v| Some(v.to_string())),
-            lit(&self.info, s),
-            lit(&self.retries, n32),
-            lit(&self.updated, t),
-            lit(&self.webhooks, s),
-            lit(&self.success, |v| Some(v.to_string())),
-            lit(&self.att_event, n),
-            lit(&self.att_number, n32),
-            lit(&self.att_started, t),
-            lit(&self.att_duration, o32),
-            lit(&self.att_outcome, |v| Some((*v).to_owned())),
-            lit(&self.att_status, o32),
-            lit(&self.att_error, os),
-            lit(&self.att_headers, s),
-            lit(&self.att_body, os),
-            lit(&self.att_worker, os),
-            lit(&self.succeeded, s),
+            lit(&self.ids),
+            lit(&self.tokens),
+            lit(&self.status),
+            lit(&self.info),
+            lit(&self.retries),
+            lit(&times),
+            lit(&self.webhooks),
+            lit(&self.success),
+            lit(&self.att_event),
+            lit(&self.att_number),
+            lit(&started),
+            opt(&self.att_duration),
+            lit(&self.att_outcome),
+            opt(&self.att_status),
+            opt(&self.att_error),
+            lit(&self.att_headers),
+            opt(&self.att_body),
+            opt(&self.att_worker),
+            lit(&self.succeeded),
         ];
         Statement::from_sql_and_values(DatabaseBackend::Postgres, FINISH_ALL_SQL.as_str(), values)
     }

@@ -41,6 +41,27 @@ pub fn values(backend: DatabaseBackend, rows: usize, cols: usize, first: usize) 
     out
 }
 
+/// A PostgreSQL array literal (`{"a","b",NULL}`): every element quoted, `\\` and `"` escaped,
+/// `None` written as a bare NULL. For arrays that travel as text: the claim's left-out webhooks,
+/// and the EXPLAIN form of statements whose arrays are otherwise bound in binary.
+pub fn pg_array_literal<I, S>(items: I) -> String
+where
+    I: IntoIterator<Item = Option<S>>,
+    S: AsRef<str>,
+{
+    let parts: Vec<String> = items
+        .into_iter()
+        .map(|i| match i {
+            Some(s) => format!(
+                "\"{}\"",
+                s.as_ref().replace('\\', "\\\\").replace('"', "\\\"")
+            ),
+            None => "NULL".to_owned(),
+        })
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
 /// Splits `items` into runs of power-of-two length, none longer than `max` (itself a power of
 /// two), largest first.
 pub fn pow2_chunks<T>(items: &[T], max: usize) -> Vec<&[T]> {
@@ -80,5 +101,6 @@ mod tests {
         let sizes: Vec<usize> = pow2_chunks(&v, 16).iter().map(|c| c.len()).collect();
         assert_eq!(sizes, vec![16, 16, 16, 16, 16, 16, 4]);
         assert!(pow2_chunks::<u32>(&[], 8).is_empty());
+        assert_eq!(pg_array_literal([Some("a"), None]), r#"{"a",NULL}"#);
     }
 }
