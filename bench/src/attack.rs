@@ -60,7 +60,7 @@ impl Drop for Server {
     }
 }
 
-fn proc_kb(pid: u32, field: &str) -> Result<f64, BoxError> {
+pub fn proc_kb(pid: u32, field: &str) -> Result<f64, BoxError> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()

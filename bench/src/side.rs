@@ -30,6 +30,11 @@ pub struct Measure {
     pub receiver: f64,
     /// WAL written per delivery, in bytes (the whole server's, which only the bench uses).
     pub wal: f64,
+    /// The worker's peak RSS (VmHWM), in MB.
+    pub worker_peak_mb: f64,
+    /// From the last request's arrival to the moment every result was recorded (and the bench
+    /// saw it, polling every 5 ms), in ms: inside the rate's clock.
+    pub tail_ms: f64,
 }
 
 /// The receiver process.
@@ -131,14 +136,14 @@ pub async fn once(
         .stdout(Stdio::null())
         .spawn()?;
     let deadline = Instant::now() + Duration::from_secs(600);
-    let (mut got, mut first_us) = (0, 0);
+    let (mut got, mut first_us, mut last_us) = (0, 0, 0);
     while got < n as u64 {
         if Instant::now() > deadline {
             let _ = worker.kill();
             return Err(format!("only {got} of {n} deliveries arrived").into());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-        (got, first_us, _) = receiver.count().await?;
+        (got, first_us, last_us) = receiver.count().await?;
     }
     while seed::depth(&bench.db, new_schema).await? > 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -146,6 +151,7 @@ pub async fn once(
     let end_us = unix_us();
     let wal_bytes = wal_since(&bench.db, &wal_before).await?;
     let worker_ns = cpu::process_ns(worker.id()).unwrap_or(0);
+    let worker_peak_mb = crate::attack::proc_kb(worker.id(), "VmHWM:").unwrap_or(0.0) / 1024.0;
     let pg = sampler.finish();
     let receiver_ns = cpu::process_ns(receiver.pid())
         .unwrap_or(0)
@@ -164,6 +170,8 @@ pub async fn once(
         pg_other: per_k(pg.other_ns),
         receiver: per_k(receiver_ns),
         wal: wal_bytes as f64 / n as f64,
+        worker_peak_mb,
+        tail_ms: (end_us - last_us) as f64 / 1e3,
     })
 }
 
@@ -214,8 +222,8 @@ pub async fn run(
             for (label, bin) in bins {
                 let m = once(pg_url, postmaster, bin, n, webhooks, &receiver).await?;
                 println!(
-                    "  run {run}: {label}, {n} queued: {:.0} deliveries/s; CPU ms per 1,000: worker {:.0}, PostgreSQL backends {:.0} + other {:.0}, receiver {:.0}; WAL {:.0} B per delivery",
-                    m.rate, m.worker, m.pg_backends, m.pg_other, m.receiver, m.wal
+                    "  run {run}: {label}, {n} queued: {:.0} deliveries/s; CPU ms per 1,000: worker {:.0}, PostgreSQL backends {:.0} + other {:.0}, receiver {:.0}; WAL {:.0} B per delivery; worker peak RSS {:.1} MB; tail {:.1} ms",
+                    m.rate, m.worker, m.pg_backends, m.pg_other, m.receiver, m.wal, m.worker_peak_mb, m.tail_ms
                 );
                 if let Some(r) = results.iter_mut().find(|r| r.0 == *label && r.1 == n) {
                     r.2.push(m);
@@ -223,20 +231,21 @@ pub async fn run(
             }
         }
     }
-    println!("| binary | queued | deliveries/s (runs) | CPU ms per 1,000: worker | PostgreSQL backends | PostgreSQL other | receiver | WAL per delivery |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| binary | queued | deliveries/s (runs) | CPU ms per 1,000: worker | PostgreSQL backends | PostgreSQL other | receiver | WAL per delivery | worker peak RSS |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (label, n, ms) in &results {
         let med = |f: fn(&Measure) -> f64| median(ms.iter().map(f).collect());
         let each: Vec<String> = ms.iter().map(|m| format!("{:.0}", m.rate)).collect();
         println!(
-            "| {label} | {n} | **{:.0}** ({}) | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} B |",
+            "| {label} | {n} | **{:.0}** ({}) | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} B | {:.1} MB |",
             med(|m| m.rate),
             each.join(" / "),
             med(|m| m.worker),
             med(|m| m.pg_backends),
             med(|m| m.pg_other),
             med(|m| m.receiver),
-            med(|m| m.wal)
+            med(|m| m.wal),
+            med(|m| m.worker_peak_mb)
         );
     }
     Ok(())
