@@ -10,14 +10,14 @@ use streamhooks_api::{bind_and_start, db, StartOptions};
 use streamhooks_worker::secrets::{store, SecretsConfig};
 use tokio_util::sync::CancellationToken;
 
-/// jemalloc rather than glibc's allocator (figures: BENCHMARKS.md, issue 11's seventh session).
-/// A delivery allocates and frees dozens of buffers, often on another thread than the one that
-/// allocated them, and the payload-sized ones (~1 KB and up) miss glibc's per-thread cache every
-/// time: `perf` put glibc's `malloc`/`free` at ~10% of the dispatcher's CPU. With jemalloc the
-/// dispatcher used about a fifth less CPU per delivery. mimalloc, tried first, did as well for
-/// the dispatcher but not for `serve` under issue 9's attack (the worst trivial query 2-3x
-/// slower, or the peak over 300 MB, depending on its purge delay); jemalloc kept that attack's
-/// latency and lowered its peak.
+/// jemalloc rather than glibc's allocator (BENCHMARKS.md, issue 11's seventh session). A delivery
+/// allocates and frees dozens of buffers, often on another thread than the one that allocated
+/// them, and the payload-sized ones (~1 KB and up) miss glibc's per-thread cache every time:
+/// `perf` put glibc's `malloc`/`free` at ~10% of the dispatcher's CPU. With jemalloc the same
+/// build's dispatcher used 12-19% less CPU per delivery and drained 8-18% faster, and `serve`
+/// under issue 9's attack kept its latency with a lower peak. mimalloc, tried first, did as well
+/// for the dispatcher but not for `serve` under that attack: its worst trivial query took 2-3x as
+/// long, or its peak went over 300 MB, depending on how soon it returns freed memory.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
