@@ -28,6 +28,13 @@ use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::{queue_depth, Metrics, Notifier, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
+/// The allocator of the `streamhooks` binary, so that what runs in this process (the API of
+/// `history`, the dispatcher of (a), (b) and (c)) runs as it does there. It is also the
+/// allocator of the side-by-side's receiver process (this binary): the same receiver for both
+/// binaries compared, but a cheaper one than before issue 11's seventh session (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser, Debug)]
 #[command(about = "Benchmarks the streamhooks dispatcher")]
 struct Args {
