@@ -288,8 +288,19 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
             record_sql::attempts(backend, &attempts, false),
         ),
         (
-            "history: a page of 25 with its total and attempts",
+            "history page: 25 events with their total and attempts, of the webhook of 1,000,000",
             streamhooks_api::webhooks::history::page_statement(backend, &[&b.webhook], 25, 0, true),
+        ),
+        (
+            "history page: the same of a webhook of 5,000 (queued) events",
+            streamhooks_api::webhooks::history::page_statement(backend, &["wh00000"], 25, 0, true),
+        ),
+        (
+            "history page: its size, for the answer budget, before it is read (1,000,000)",
+            streamhooks_api::graphql::budget::page_bytes_statement(
+                backend,
+                &[(b.webhook.clone(), 25, 0)],
+            ),
         ),
         (
             "history: totals only (history(limit: 0))",
@@ -337,9 +348,13 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
     }
     for (name, stmt) in stmts {
         // Claims and results run on the dispatcher's own connections, which plan each statement
-        // once, generically (`dispatcher::hot_path`): that plan is the one to show.
+        // once, generically (`dispatcher::hot_path`); a history page's statements have only the
+        // webhook's id as a parameter and PostgreSQL settles on a generic plan for them after a
+        // few calls (`history::page_statement`): those plans are the ones to show.
         let generic = backend == DatabaseBackend::Postgres
-            && (name.starts_with("claim") || name.starts_with("record"));
+            && (name.starts_with("claim")
+                || name.starts_with("record")
+                || name.starts_with("history page"));
         out.push_str(&format!(
             "### {name}{}\n\n```sql\n{}\n```\n\n```\n",
             if generic { " (generic plan)" } else { "" },

@@ -193,41 +193,43 @@ pub struct HistoryBytes {
     pub db: DatabaseConnection,
 }
 
+/// The bytes of each page in `keys`, one column per page, in order; public so the bench can
+/// EXPLAIN exactly what runs.
+pub fn page_bytes_statement(backend: DbBackend, keys: &[PageKey]) -> Statement {
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(keys.len());
+    let mut columns = Vec::with_capacity(keys.len());
+    for (i, (id, limit, offset)) in keys.iter().enumerate() {
+        let a = match backend {
+            DbBackend::Postgres => format!("${}", i + 1),
+            _ => "?".to_owned(),
+        };
+        // LIMIT and OFFSET in the text, so PostgreSQL keeps one plan per connection (see
+        // `webhooks::history::page_statement`).
+        let b = i64::try_from(*limit).unwrap_or(i64::MAX);
+        let c = i64::try_from(*offset).unwrap_or(i64::MAX);
+        // The page's ids from the webhook's index alone, then its rows by key (see
+        // `webhooks::history::page_statement` for why); the payload is in its own table.
+        columns.push(format!(
+            "(SELECT COALESCE(SUM(COALESCE(octet_length(p.payload), 0) \
+               + octet_length(e.status_info)), 0) \
+             FROM (SELECT id FROM webhooks_events WHERE webhook_id = {a} \
+               ORDER BY id DESC LIMIT {b} OFFSET {c}) AS k{i} \
+             JOIN webhooks_events e ON e.id = k{i}.id \
+             LEFT JOIN webhooks_event_payloads p ON p.event_id = k{i}.id)"
+        ));
+        values.push(id.clone().into());
+    }
+    Statement::from_sql_and_values(backend, format!("SELECT {}", columns.join(", ")), values)
+}
+
 impl Loader<PageKey> for HistoryBytes {
     type Value = u64;
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[PageKey]) -> Result<HashMap<PageKey, u64>, Self::Error> {
-        let backend = self.db.get_database_backend();
-        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(keys.len() * 3);
-        let mut columns = Vec::with_capacity(keys.len());
-        for (i, (id, limit, offset)) in keys.iter().enumerate() {
-            let (a, b, c) = match backend {
-                DbBackend::Postgres => (
-                    format!("${}", 3 * i + 1),
-                    format!("${}", 3 * i + 2),
-                    format!("${}", 3 * i + 3),
-                ),
-                _ => ("?".to_owned(), "?".to_owned(), "?".to_owned()),
-            };
-            // The page's ids from the webhook's index alone, then its rows by key (see
-            // `webhooks::history::page_statement` for why); the payload is in its own table.
-            columns.push(format!(
-                "(SELECT COALESCE(SUM(COALESCE(octet_length(p.payload), 0) \
-                   + octet_length(e.status_info)), 0) \
-                 FROM (SELECT id FROM webhooks_events WHERE webhook_id = {a} \
-                   ORDER BY id DESC LIMIT {b} OFFSET {c}) AS k{i} \
-                 JOIN webhooks_events e ON e.id = k{i}.id \
-                 LEFT JOIN webhooks_event_payloads p ON p.event_id = k{i}.id)"
-            ));
-            values.push(id.clone().into());
-            values.push(i64::try_from(*limit).unwrap_or(i64::MAX).into());
-            values.push(i64::try_from(*offset).unwrap_or(i64::MAX).into());
-        }
-        let sql = format!("SELECT {}", columns.join(", "));
         let row = self
             .db
-            .query_one(Statement::from_sql_and_values(backend, sql, values))
+            .query_one(page_bytes_statement(self.db.get_database_backend(), keys))
             .await
             .map_err(Arc::new)?;
         let mut out = HashMap::with_capacity(keys.len());
