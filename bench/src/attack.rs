@@ -60,15 +60,6 @@ impl Drop for Server {
     }
 }
 
-pub fn proc_kb(pid: u32, field: &str) -> Result<f64, BoxError> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .ok_or_else(|| format!("no {field} for process {pid}").into())
-}
-
 async fn start(bin: &Path) -> Result<(Server, String), BoxError> {
     let dir = std::env::temp_dir().join(format!("streamhooks-attack-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -302,7 +293,7 @@ pub async fn run(bin: &Path) -> Result<Figures, BoxError> {
         }
     }
     let pid = server.child.id();
-    let seeded_rss_mb = proc_kb(pid, "VmRSS:")? / 1024.0;
+    let seeded_rss_mb = crate::cpu::status_mb(Some(pid), "VmRSS:")?;
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5")?;
 
     // A quiet baseline first (the same probe, nothing else sent): on a shared machine it tells
@@ -353,7 +344,7 @@ pub async fn run(bin: &Path) -> Result<Figures, BoxError> {
     let attack_secs = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let probes = probe.join().map_err(|_| "the probe thread panicked")??;
-    let peak_rss_mb = proc_kb(pid, "VmHWM:")? / 1024.0;
+    let peak_rss_mb = crate::cpu::status_mb(Some(pid), "VmHWM:")?;
     if let Some((_, s)) = probes.iter().find(|(_, s)| *s != 200) {
         return Err(format!("a trivial query was answered {s} during the attack").into());
     }

@@ -1,5 +1,6 @@
-//! CPU time of other processes, read from Linux's `/proc`: a process's threads
-//! (`/proc/PID/task/*/schedstat`, nanoseconds; `/proc/PID/stat` ticks as a fallback) and a
+//! CPU time and memory of processes, read from Linux's `/proc`: a process's memory figures
+//! (`/proc/PID/status`), its threads' CPU (`/proc/PID/task/*/schedstat`, nanoseconds;
+//! `/proc/PID/stat` ticks as a fallback) and a
 //! PostgreSQL server's processes (the postmaster and its children, split into the backends that
 //! serve connections and the rest: WAL writer, checkpointer, autovacuum …).
 //!
@@ -11,6 +12,19 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// A memory figure of `/proc/PID/status` (`field` with its colon, e.g. `VmHWM:`) in MB, of `pid`
+/// or, with `None`, of this process.
+pub fn status_mb(pid: Option<u32>, field: &str) -> Result<f64, crate::BoxError> {
+    let who = pid.map_or_else(|| "self".to_owned(), |p| p.to_string());
+    let status = std::fs::read_to_string(format!("/proc/{who}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .ok_or_else(|| format!("no {field} in /proc/{who}/status").into())
+}
 
 /// Nanoseconds of CPU used so far by every thread of `pid`, or `None` if it is gone.
 pub fn process_ns(pid: u32) -> Option<u64> {

@@ -276,12 +276,12 @@ async fn rss(args: &Args, n: usize) -> Result<(f64, f64, f64), BoxError> {
     seed::events(&h.bench.db, &h.hooks, n).await?;
     // Linux: writing 5 resets VmHWM to the current RSS, so seeding does not count.
     std::fs::write("/proc/self/clear_refs", "5")?;
-    let before = proc_status_kb("VmRSS:")? as f64 / 1024.0;
+    let before = cpu::status_mb(None, "VmRSS:")?;
     let t = Instant::now();
     h.start(args);
     h.drained().await?;
     let secs = t.elapsed().as_secs_f64();
-    let peak = proc_status_kb("VmHWM:")? as f64 / 1024.0;
+    let peak = cpu::status_mb(None, "VmHWM:")?;
     h.finish().await?;
     Ok((peak, before, n as f64 / secs))
 }
@@ -364,15 +364,6 @@ async fn emit_cost(
     times.sort();
     let pick = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
     Ok((pick(0.50), pick(0.99)))
-}
-
-fn proc_status_kb(field: &str) -> Result<u64, BoxError> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| format!("no {field} in /proc/self/status").into())
 }
 
 pub fn median(mut v: Vec<f64>) -> f64 {

@@ -151,7 +151,7 @@ pub async fn once(
     let end_us = unix_us();
     let wal_bytes = wal_since(&bench.db, &wal_before).await?;
     let worker_ns = cpu::process_ns(worker.id()).unwrap_or(0);
-    let worker_peak_mb = crate::attack::proc_kb(worker.id(), "VmHWM:").unwrap_or(0.0) / 1024.0;
+    let worker_peak_mb = cpu::status_mb(Some(worker.id()), "VmHWM:").unwrap_or(0.0);
     let pg = sampler.finish();
     let receiver_ns = cpu::process_ns(receiver.pid())
         .unwrap_or(0)

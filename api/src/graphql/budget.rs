@@ -199,23 +199,19 @@ pub fn page_bytes_statement(backend: DbBackend, keys: &[PageKey]) -> Statement {
     let mut values: Vec<sea_orm::Value> = Vec::with_capacity(keys.len());
     let mut columns = Vec::with_capacity(keys.len());
     for (i, (id, limit, offset)) in keys.iter().enumerate() {
-        let a = match backend {
+        let mark = match backend {
             DbBackend::Postgres => format!("${}", i + 1),
             _ => "?".to_owned(),
         };
-        // LIMIT and OFFSET in the text, so PostgreSQL keeps one plan per connection (see
-        // `webhooks::history::page_statement`).
-        let b = i64::try_from(*limit).unwrap_or(i64::MAX);
-        let c = i64::try_from(*offset).unwrap_or(i64::MAX);
-        // The page's ids from the webhook's index alone, then its rows by key (see
-        // `webhooks::history::page_statement` for why); the payload is in its own table.
+        // The page's ids as the page itself picks them, then its rows by key; the payload is in
+        // its own table.
         columns.push(format!(
             "(SELECT COALESCE(SUM(COALESCE(octet_length(p.payload), 0) \
                + octet_length(e.status_info)), 0) \
-             FROM (SELECT id FROM webhooks_events WHERE webhook_id = {a} \
-               ORDER BY id DESC LIMIT {b} OFFSET {c}) AS k{i} \
+             FROM ({}) AS k{i} \
              JOIN webhooks_events e ON e.id = k{i}.id \
-             LEFT JOIN webhooks_event_payloads p ON p.event_id = k{i}.id)"
+             LEFT JOIN webhooks_event_payloads p ON p.event_id = k{i}.id)",
+            crate::webhooks::history::page_ids_sql(&mark, *limit, *offset)
         ));
         values.push(id.clone().into());
     }

@@ -179,6 +179,27 @@ pub fn totals_statement(backend: DatabaseBackend, webhooks: &[&str]) -> Statemen
     )
 }
 
+/// The ids of one page of a webhook's events (the webhook's id bound at `webhook_mark`), newest
+/// first, from `idx_webhooks_events_webhook` alone: what both the page ([`page_statement`]) and
+/// its size for the answer budget (`graphql::budget::page_bytes_statement`) start from.
+///
+/// LIMIT and OFFSET are written into the text, not bound. Bound, they kept PostgreSQL from ever
+/// choosing a generic plan for either statement: both were planned anew on every call, 0.47 +
+/// 0.31 ms of a history request's ~2 ms in the database (`pg_stat_statements`, issue 11's seventh
+/// session). With the webhook's id as the only parameter, a connection plans them 5 times and
+/// then keeps the generic plan, the same as the custom one for a webhook of a million events or
+/// of five thousand (docs/query-plans.md). They are integers, so nothing to escape; each
+/// (limit, offset) is a statement of its own in sqlx's per-connection cache, which is bounded
+/// (least recently used goes first), so a client walking offsets only churns it.
+pub(crate) fn page_ids_sql(webhook_mark: &str, limit: u64, offset: u64) -> String {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    format!(
+        "SELECT id FROM webhooks_events WHERE webhook_id = {webhook_mark} \
+         ORDER BY id DESC LIMIT {limit} OFFSET {offset}"
+    )
+}
+
 /// The newest `limit` events after the `offset` newest of each webhook in `webhooks`, with payload, lease, the webhook's
 /// total and (with `with_attempts`) the event's attempts as JSON; public so the bench can EXPLAIN
 /// exactly what runs. One statement instead of three saves two round trips per request, which
@@ -190,16 +211,6 @@ pub fn page_statement(
     offset: u64,
     with_attempts: bool,
 ) -> Statement {
-    // LIMIT and OFFSET are written into the text, not bound. Bound, they kept PostgreSQL from
-    // ever choosing a generic plan for this statement (or for the budget's page size, built the
-    // same way): both were planned anew on every call, 0.47 + 0.31 ms of a history request's
-    // ~2 ms in the database (`pg_stat_statements`, issue 11's seventh session). With the
-    // webhook's id as the only parameter, a connection plans them 5 times and then keeps the
-    // generic plan, the same as the custom one for a webhook of a million events or of five
-    // thousand (docs/query-plans.md). They are integers; a client's few page sizes make few
-    // distinct statements to cache.
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
     let attempts = match (with_attempts, backend) {
         (false, _) => "NULL".to_owned(),
         (true, DatabaseBackend::Postgres) => "(SELECT CAST(json_agg(json_build_array(a.number, \
@@ -225,11 +236,11 @@ pub fn page_statement(
                  (SELECT CAST(SUM(c.events) AS BIGINT) FROM webhooks_event_counts c \
                    WHERE c.webhook_id = e.webhook_id) AS total, \
                  {attempts} AS attempts \
-                 FROM (SELECT id FROM webhooks_events WHERE webhook_id = ${i} \
-                   ORDER BY id DESC LIMIT {limit} OFFSET {offset}) AS k \
+                 FROM ({}) AS k \
                  JOIN webhooks_events e ON e.id = k.id \
                  LEFT JOIN webhooks_event_payloads p ON p.event_id = e.id \
-                 LEFT JOIN webhooks_queue q ON q.event_id = e.id) AS h{i}"
+                 LEFT JOIN webhooks_queue q ON q.event_id = e.id) AS h{i}",
+                page_ids_sql(&format!("${i}"), limit, offset)
             )
         })
         .collect();
