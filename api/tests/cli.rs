@@ -125,6 +125,26 @@ fn bad_configuration_is_refused_before_serving() {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("LEASE_DURATION"));
+    // The old single GraphQL price is no longer read; a deployment that still sets it is told
+    // what replaced it rather than silently running with other limits.
+    let out = run(
+        [
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--graphql-max-complexity",
+            "100000000",
+        ],
+        &url,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("GRAPHQL_MAX_COMPLEXITY")
+            && stderr.contains("GRAPHQL_MAX_NODES")
+            && stderr.contains("GRAPHQL_MAX_DOCUMENT_FIELDS"),
+        "{stderr}"
+    );
 }
 
 #[test]

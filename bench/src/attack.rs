@@ -8,12 +8,13 @@
 //! reset (`/proc/PID/clear_refs`), so the figure is the attack's, not the seeding's.
 //!
 //! The attack, all at once: the fan-out document (with an alias per level) sent 20 times, the
-//! issue's aliased-history flood (8 aliases of `history(limit: 1000) { items { payload } }`
-//! under every webhook) 20 times, and 500 concurrent requests, half the heaviest history page
-//! the limits admit (`webhooks(id:)`, `history(limit: 1000)` with payloads: 65 MB loaded, over
-//! the answer budget) and half a page that fits (`history(limit: 100)`, 6.5 MB). Reported: the
-//! probe's worst and 99th-percentile latency, the server's peak RSS (VmHWM) and what the
-//! attackers were answered.
+//! aliased-history flood (8 aliases of `history(limit: 1000) { items { payload } }` under every
+//! webhook) 20 times, and 600 concurrent requests: 250 of a history page over the answer budget
+//! (`webhooks(id:)`, `history(limit: 1000)` with payloads: 65 MB), 250 of a page that fits
+//! (`history(limit: 100)`, 6.5 MB), 50 of the most the node price admits within the budget
+//! ([`at_the_node_limit`], answered) and 50 of a page whose aliased payload copies exceed the budget
+//! ([`payload_copies`]). Reported: the probe's worst and 99th-percentile latency, the server's
+//! peak RSS (VmHWM) and what the attackers were answered.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -39,7 +40,7 @@ pub struct Figures {
     pub seeded_rss_mb: f64,
     pub fan_out_worst_ms: f64,
     pub flood_worst_ms: f64,
-    /// Answers to the 500 concurrent requests: (kind, count).
+    /// Answers to the 600 concurrent requests: (kind, count).
     pub outcomes: Vec<(String, usize)>,
     pub attack_secs: f64,
 }
@@ -174,6 +175,26 @@ fn history(stream: &str, which: &str, aliases: usize, limit: u32) -> String {
         ));
     }
     q + "}"
+}
+
+/// The most the node price admits that also fits the answer budget: 150 events of one webhook
+/// (14.4 MB of payloads) with 330 aliases of `status` each, 49,654 nodes, every one resolved.
+fn at_the_node_limit(stream: &str, hook: &str) -> String {
+    let fields: Vec<String> = (0..330).map(|i| format!("s{i}: status")).collect();
+    format!(
+        "{{ stream(id: \"{stream}\") {{ webhooks(id: \"{hook}\") {{ items {{ history(limit: 150) {{ items {{ {} }} }} }} }} }} }}",
+        fields.join(" ")
+    )
+}
+
+/// A page that fits the budget once but not in a hundred aliased copies of every payload
+/// (10,104 nodes, 980 MB of text if it ran).
+fn payload_copies(stream: &str, hook: &str) -> String {
+    let fields: Vec<String> = (0..100).map(|i| format!("p{i}: payload")).collect();
+    format!(
+        "{{ stream(id: \"{stream}\") {{ webhooks(id: \"{hook}\") {{ items {{ history(limit: 100) {{ items {{ {} }} }} }} }} }} }}",
+        fields.join(" ")
+    )
 }
 
 /// Runs `work` on its own thread and single-threaded runtime with its own HTTP client, so that
@@ -320,18 +341,22 @@ pub async fn run(bin: &Path) -> Result<Figures, BoxError> {
         std::collections::BTreeMap::<String, usize>::new(),
     ));
     let by_id = format!("(id: \"{hook}\")");
-    let crowd: Vec<_> = (0..500)
+    let kinds = [
+        ("limit 1000", history(&stream, &by_id, 1, 1000)),
+        ("limit 100", history(&stream, &by_id, 1, 100)),
+        ("at the node limit", at_the_node_limit(&stream, &hook)),
+        ("payload copies", payload_copies(&stream, &hook)),
+    ];
+    // 250 + 250 of the first two (the crowd as first measured), 50 + 50 of the others.
+    let crowd: Vec<_> = (0..600)
         .map(|i| {
-            let q = history(&stream, &by_id, 1, if i % 2 == 0 { 1000 } else { 100 });
+            let (kind, q) = &kinds[if i < 500 { i % 2 } else { 2 + i % 2 }];
+            let (kind, q) = (*kind, q.clone());
             let (http, url, token, outcomes) =
                 (http.clone(), url.clone(), token.clone(), outcomes.clone());
             tokio::spawn(async move {
                 let (s, v) = gql(&http, &url, Some(&token), &q, json!({})).await;
-                let kind = format!(
-                    "limit {}: {}",
-                    if i % 2 == 0 { 1000 } else { 100 },
-                    outcome(s, &v)
-                );
+                let kind = format!("{kind}: {}", outcome(s, &v));
                 *outcomes.lock().await.entry(kind).or_default() += 1;
             })
         })

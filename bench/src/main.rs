@@ -617,7 +617,7 @@ async fn main() -> Result<(), BoxError> {
         for _ in 0..runs {
             let f = attack::run(&args.streamhooks_bin).await?;
             println!(
-                "  attack run: trivial query worst {:.1} ms (serverInfo {:.1} ms, stream(id) {:.1} ms; {:.1} ms before the attack), p99 {:.1} ms ({} probes over {:.1} s); peak RSS {:.1} MB ({:.1} MB after seeding); fan-out refused in {:.1} ms at worst, history flood in {:.1} ms; the 500: {:?}",
+                "  attack run: trivial query worst {:.1} ms (serverInfo {:.1} ms, stream(id) {:.1} ms; {:.1} ms before the attack), p99 {:.1} ms ({} probes over {:.1} s); peak RSS {:.1} MB ({:.1} MB after seeding); fan-out refused in {:.1} ms at worst, history flood in {:.1} ms; the 600: {:?}",
                 f.worst_trivial_ms,
                 f.worst_no_db_ms,
                 f.worst_db_ms,

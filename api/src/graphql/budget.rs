@@ -64,6 +64,9 @@ pub struct Budget {
     /// Bytes counted and the pool permits that cover them.
     held: Mutex<(usize, Option<OwnedSemaphorePermit>)>,
     overrun: AtomicU8,
+    /// Where the first overrun happened (a field's path) and the bytes the request would then
+    /// have held, for the sentence that refuses it.
+    at: Mutex<Option<(String, usize)>>,
 }
 
 impl Budget {
@@ -73,6 +76,7 @@ impl Budget {
             pool: pool.kib.clone(),
             held: Mutex::new((0, None)),
             overrun: AtomicU8::new(0),
+            at: Mutex::new(None),
         })
     }
 
@@ -89,17 +93,18 @@ impl Budget {
         self.held.lock().map(|h| h.0).unwrap_or(0)
     }
 
-    /// Counts `n` more bytes; the first overrun sticks, so every later field stops at once.
-    pub fn charge(&self, n: usize) -> Result<(), Overrun> {
+    /// Counts `n` more bytes for the field at `at` (a path, rendered only on an overrun); the
+    /// first overrun sticks, so every later field stops at once.
+    pub fn charge(&self, n: usize, at: impl FnOnce() -> String) -> Result<(), Overrun> {
         if let Some(o) = self.overrun() {
             return Err(o);
         }
         let Ok(mut held) = self.held.lock() else {
-            return Err(self.fail(Overrun::Server));
+            return Err(self.fail(Overrun::Server, at(), n));
         };
         let used = held.0.saturating_add(n);
         if used > self.limit {
-            return Err(self.fail(Overrun::Request));
+            return Err(self.fail(Overrun::Request, at(), used));
         }
         let have = held.1.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
         let need = used.div_ceil(1024);
@@ -110,32 +115,48 @@ impl Budget {
                     Some(h) => h.merge(p),
                     None => held.1 = Some(p),
                 },
-                Err(_) => return Err(self.fail(Overrun::Server)),
+                Err(_) => return Err(self.fail(Overrun::Server, at(), used)),
             }
         }
         held.0 = used;
         Ok(())
     }
 
-    fn fail(&self, o: Overrun) -> Overrun {
-        let _ = self.overrun.compare_exchange(
-            0,
-            if o == Overrun::Request { 1 } else { 2 },
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        );
+    fn fail(&self, o: Overrun, at: String, total: usize) -> Overrun {
+        let first = self
+            .overrun
+            .compare_exchange(
+                0,
+                if o == Overrun::Request { 1 } else { 2 },
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+        if first {
+            if let Ok(mut place) = self.at.lock() {
+                *place = Some((at, total));
+            }
+        }
         self.overrun().unwrap_or(o)
     }
 
-    /// The sentence and code for an overrun.
+    /// The sentence and code for an overrun, naming where the answer outgrew its budget.
     pub fn explain(&self, o: Overrun) -> (&'static str, String) {
+        let place = self.at.lock().ok().and_then(|p| p.clone());
         match o {
             Overrun::Request => (
                 CODE_TOO_LARGE,
-                format!(
-                    "The answer would be larger than {} (GRAPHQL_MAX_RESPONSE_BYTES); ask for fewer items (a smaller limit) or fewer fields.",
-                    bytes(self.limit)
-                ),
+                match place {
+                    Some((at, total)) => format!(
+                        "The answer would be larger than {} (GRAPHQL_MAX_RESPONSE_BYTES): at `{at}` it would hold {}. Ask for fewer items there (a smaller limit) or fewer fields.",
+                        bytes(self.limit),
+                        bytes(total)
+                    ),
+                    None => format!(
+                        "The answer would be larger than {} (GRAPHQL_MAX_RESPONSE_BYTES); ask for fewer items (a smaller limit) or fewer fields.",
+                        bytes(self.limit)
+                    ),
+                },
             ),
             Overrun::Server => (
                 CODE_BUSY,
@@ -154,12 +175,19 @@ impl Budget {
     }
 }
 
-/// Counts history pages before they are loaded: for each `(webhook id, limit, offset)` in
-/// `pages` (once per time the answer will hold it), the `limit` events after the `offset` newest,
-/// their payload and statusInfo bytes as the database holds them. Loading a page takes several
-/// times its size while rows are decoded, so pages that do not fit must be refused unread; the
-/// sizes come from [`HistoryBytes`], one statement for every page asked at once.
-pub async fn reserve_history(ctx: &Context<'_>, pages: &[PageKey]) -> Result<(), Error> {
+/// Counts history pages before they are loaded: for each `((webhook id, limit, offset), copies)`
+/// in `pages` (once per time the answer will hold it), the `limit` events after the `offset`
+/// newest, their payload and statusInfo bytes as the database holds them, times `copies` (the
+/// most times one event's `payload` or `statusInfo` is selected, [`text_copies`]: aliases copy
+/// the text). Loading a page
+/// takes several times its size while rows are decoded, so pages that do not fit must be refused
+/// unread; the sizes come from [`HistoryBytes`], one statement for every page asked at once.
+/// `at` names the history field for the refusal.
+pub async fn reserve_history(
+    ctx: &Context<'_>,
+    pages: &[(PageKey, usize)],
+    at: impl FnOnce() -> String,
+) -> Result<(), Error> {
     let Some(budget) = ctx.data_opt::<Arc<Budget>>() else {
         return Ok(());
     };
@@ -167,19 +195,51 @@ pub async fn reserve_history(ctx: &Context<'_>, pages: &[PageKey]) -> Result<(),
         return Ok(());
     };
     let sizes = loader
-        .load_many(pages.iter().cloned())
+        .load_many(pages.iter().map(|(k, _)| k.clone()))
         .await
         .map_err(|e| Error::Internal(format!("history page sizes: {e}")))?;
     let bytes = pages
         .iter()
-        .map(|k| sizes.get(k).copied().unwrap_or(0))
+        .map(|(k, copies)| {
+            sizes
+                .get(k)
+                .copied()
+                .unwrap_or(0)
+                .saturating_mul((*copies).max(1) as u64)
+        })
         .fold(0u64, u64::saturating_add);
     budget
-        .charge(usize::try_from(bytes).unwrap_or(usize::MAX))
+        .charge(usize::try_from(bytes).unwrap_or(usize::MAX), at)
         .map_err(|o| {
             let (code, message) = budget.explain(o);
             Error::Limit { code, message }
         })
+}
+
+/// How many times an event's loaded text is selected under `items` (`payload`, `statusInfo`,
+/// each with its aliases), so [`reserve_history`] charges every copy the answer will hold.
+pub fn text_copies(items: async_graphql::Lookahead<'_>) -> usize {
+    COUNTED_AT_LOAD
+        .iter()
+        .map(|(_, field)| items.field(field).selection_fields().len())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The path of the field `ctx` resolves, as [`path_of`] writes it.
+pub fn field_path(ctx: &Context<'_>) -> String {
+    ctx.path_node.as_ref().map(path_of).unwrap_or_default()
+}
+
+/// A field's path for a refusal, as a client wrote it (list indices left out):
+/// `stream.webhooks.items.history`.
+pub fn path_of(node: &async_graphql::QueryPathNode<'_>) -> String {
+    (*node)
+        .to_string_vec()
+        .into_iter()
+        .filter(|s| !s.bytes().all(|b| b.is_ascii_digit()))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// A history page as the budget prices it: (webhook id, limit, offset).
@@ -289,12 +349,18 @@ impl Extension for BudgetExtension {
         if let Some(o) = budget.overrun() {
             return Err(budget.server_error(o));
         }
+        // A large answer resolves its fields inside one task; spending tokio's cooperative
+        // budget per field makes that task hand its thread back every 128 fields, so a request
+        // of a hundred thousand nodes shares the runtime with cheap ones instead of holding a
+        // worker thread (both of them, two such requests) for a third of a second.
+        tokio::task::consume_budget().await;
         let counted = COUNTED_AT_LOAD.contains(&(info.parent_type, info.name));
+        let path = info.path_node;
         let value = next.run(ctx, info).await?;
         if !counted {
             if let Some(v) = &value {
                 budget
-                    .charge(text_bytes(v))
+                    .charge(text_bytes(v), || path_of(path))
                     .map_err(|o| budget.server_error(o))?;
             }
         }

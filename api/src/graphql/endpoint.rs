@@ -1,6 +1,6 @@
 //! `POST /graphql`: the one way into the schema, with every limit applied in order of cost to
-//! the server: the body (size, deadline), its JSON, the document's syntax, its measured cost,
-//! depth and size ([`super::cost`]), a place among the requests in flight, and only then the
+//! the server: the body (size, deadline), its JSON, the document's syntax, its measured size,
+//! depth and nodes ([`super::cost`]), a place among the requests in flight, and only then the
 //! token lookup and execution, under the request deadline and the answer budget
 //! ([`super::budget`]).
 //!
@@ -134,35 +134,47 @@ fn syntax_problem(e: &async_graphql::parser::Error) -> String {
     }
 }
 
-/// The first limit `m` breaks, as a sentence.
+/// A count for a sentence, with thousands separated: "1,601,609".
+fn count(n: u64) -> String {
+    if n == u64::MAX {
+        return "more than 18 quintillion".to_owned();
+    }
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The first limit `m` breaks, as a sentence that names where to shrink the query.
 fn over_limit(app: &AppState, m: &Measure) -> Option<String> {
     let l = &app.config.limits;
-    let shown = |n: u64| {
-        if n == u64::MAX {
-            "more than 18 quintillion".to_owned()
-        } else {
-            n.to_string()
-        }
-    };
+    if m.size > l.graphql_max_document_fields as u64 {
+        return Some(format!(
+            "The document is too large: it holds {} fields after fragments are expanded (each spread counts its fragment again); the limit is {} (GRAPHQL_MAX_DOCUMENT_FIELDS). Most of them come from `{}`: spread fragments fewer times, and send only the operation you run and the fragments it uses.",
+            count(m.size),
+            count(l.graphql_max_document_fields as u64),
+            m.size_at
+        ));
+    }
     if m.depth > l.graphql_max_depth as u64 {
         return Some(format!(
-            "Query is nested too deep: {} levels of fields after fragments are expanded; the limit is {} (GRAPHQL_MAX_DEPTH).",
-            shown(m.depth),
+            "Query is nested too deep: {} levels of fields after fragments are expanded, down to `{}`; the limit is {} (GRAPHQL_MAX_DEPTH).",
+            count(m.depth),
+            m.depth_at,
             l.graphql_max_depth
         ));
     }
-    if m.cost > l.graphql_max_complexity as u64 {
+    if m.nodes > l.graphql_max_nodes as u64 {
         return Some(format!(
-            "Query is too complex: it costs {} (each field counts once after fragments are expanded, and a page multiplies what it contains by its limit); the limit is {} (GRAPHQL_MAX_COMPLEXITY). Ask for fewer fields or smaller pages.",
-            shown(m.cost),
-            l.graphql_max_complexity
-        ));
-    }
-    if m.size > l.graphql_max_complexity as u64 {
-        return Some(format!(
-            "The document is too complex: its operations and fragments hold {} fields after fragments are expanded; the limit is {} (GRAPHQL_MAX_COMPLEXITY). Send only the operation you run and the fragments it uses.",
-            shown(m.size),
-            l.graphql_max_complexity
+            "Query asks for too much: its answer could hold {} nodes (every field's value, each list of objects as many as its page); the limit is {} (GRAPHQL_MAX_NODES). Most of them are under `{}`: ask for a smaller page there, or for fewer fields or aliases.",
+            count(m.nodes),
+            count(l.graphql_max_nodes as u64),
+            m.nodes_at
         ));
     }
     None
@@ -208,7 +220,7 @@ pub async fn graphql(
     }
     req.set_parsed_query(doc);
     let limits = &s.app.config.limits;
-    let slot = match s.app.limits.in_flight.admit(m.cost).await {
+    let slot = match s.app.limits.in_flight.admit(m.nodes).await {
         Ok(slot) => slot,
         Err(busy) => return refuse(StatusCode::SERVICE_UNAVAILABLE, CODE_BUSY, busy.sentence()),
     };

@@ -1,5 +1,5 @@
 //! What one request may cost the server, and its settings: the body size ([`body`]), requests
-//! executing at once ([`inflight`]), a deadline, and for GraphQL the cost, depth and answer size
+//! executing at once ([`inflight`]), a deadline, and for GraphQL the nodes, size, depth and answer size
 //! (measured in `graphql::cost`, enforced in `graphql::endpoint` and `graphql::budget`).
 //!
 //! The decision a reader may question: the limits are per router and per request rather than one
@@ -28,11 +28,23 @@ pub struct LimitsConfig {
     #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 12)]
     pub graphql_max_depth: usize,
 
-    /// Highest GraphQL cost accepted: one per field after fragments are expanded, a page of items
-    /// (`limit`/`first`, `history(limit)`) multiplying what it contains. Also bounds the expanded
-    /// size of the whole document, unused fragments included.
-    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 5_000)]
-    pub graphql_max_complexity: usize,
+    /// Most nodes a GraphQL answer may hold: every field's value counts one (an object, a
+    /// scalar), and a list of objects as many as its page (`limit`/`first`, `history(limit)`;
+    /// a stream's `webhooks` at most 100), so pages nested in pages multiply. Counted on the
+    /// document before it runs; a refusal names the page to shrink.
+    #[arg(long, env = "GRAPHQL_MAX_NODES", default_value_t = 50_000)]
+    pub graphql_max_nodes: usize,
+
+    /// Largest GraphQL document: fields, fragment spreads and inline fragments of all its
+    /// operations and fragments, counted after fragments are expanded (each spread counts the
+    /// whole fragment again).
+    #[arg(long, env = "GRAPHQL_MAX_DOCUMENT_FIELDS", default_value_t = 5_000)]
+    pub graphql_max_document_fields: usize,
+
+    /// The old single price, no longer read; set, it stops the start with a sentence naming
+    /// what replaced it.
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", hide = true)]
+    pub graphql_max_complexity: Option<String>,
 
     /// Most bytes of text one GraphQL request may load and return (a history page counts its
     /// events' payload and statusInfo before it is loaded, other text counts when returned);
@@ -53,12 +65,12 @@ pub struct LimitsConfig {
     #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 64)]
     pub max_in_flight: usize,
 
-    /// Of those, GraphQL requests costing more than GRAPHQL_EXPENSIVE_COST, so that a crowd of
+    /// Of those, GraphQL requests whose answer can hold more than GRAPHQL_EXPENSIVE_COST nodes, so that a crowd of
     /// heavy requests leaves cheap ones their places and database connections.
     #[arg(long, env = "MAX_EXPENSIVE_IN_FLIGHT", default_value_t = 2)]
     pub max_expensive_in_flight: usize,
 
-    /// The cost above which a GraphQL request is expensive (a page of a hundred fields).
+    /// The nodes above which a GraphQL request is expensive (a page of a hundred fields).
     #[arg(long, env = "GRAPHQL_EXPENSIVE_COST", default_value_t = 100)]
     pub graphql_expensive_cost: usize,
 
@@ -73,12 +85,19 @@ pub struct LimitsConfig {
 
 impl LimitsConfig {
     pub fn validate(&self) -> Result<(), String> {
+        if self.graphql_max_complexity.is_some() {
+            return Err("GRAPHQL_MAX_COMPLEXITY (--graphql-max-complexity) is no longer read: a GraphQL query is now priced by the nodes its answer can hold, GRAPHQL_MAX_NODES (default 50000), and by its size after fragments are expanded, GRAPHQL_MAX_DOCUMENT_FIELDS (default 5000); see README, \"Hostile input\". Remove it, or set those instead.".into());
+        }
         if self.max_request_bytes < 1024 {
             return Err("MAX_REQUEST_BYTES must be at least 1024".into());
         }
         for (name, v) in [
             ("GRAPHQL_MAX_DEPTH", self.graphql_max_depth),
-            ("GRAPHQL_MAX_COMPLEXITY", self.graphql_max_complexity),
+            ("GRAPHQL_MAX_NODES", self.graphql_max_nodes),
+            (
+                "GRAPHQL_MAX_DOCUMENT_FIELDS",
+                self.graphql_max_document_fields,
+            ),
             (
                 "GRAPHQL_MAX_RESPONSE_BYTES",
                 self.graphql_max_response_bytes,

@@ -18,6 +18,7 @@ use entity::{webhook_config, webhook_event_attempt};
 use streamhooks_worker::triggers::TRIGGERS;
 
 use crate::error::Result;
+use crate::graphql::budget;
 use crate::graphql::{owner, state};
 use crate::webhooks::history::{self, EventRow, Page};
 use crate::webhooks::service as svc;
@@ -75,8 +76,11 @@ impl Webhook {
             // Loaded with its neighbours, and charged before they were loaded.
             Some(page) => page,
             None => {
-                crate::graphql::budget::reserve_history(ctx, &[(self.id.clone(), limit, offset)])
-                    .await?;
+                let copies = budget::text_copies(ctx.look_ahead().field("items"));
+                budget::reserve_history(ctx, &[((self.id.clone(), limit, offset), copies)], || {
+                    format!("{}(limit: {limit})", budget::field_path(ctx))
+                })
+                .await?;
                 let attempts = ctx.look_ahead().field("items").field("attempts").exists();
                 history::pages(&state(ctx).db, std::slice::from_ref(&key), offset, attempts)
                     .await?
@@ -247,11 +251,11 @@ pub(crate) async fn webhooks_of(
         .collect();
     let history = ctx.look_ahead().field("items").field("history");
     if history.exists() && !items.is_empty() {
-        // Every `history(limit:)` the query asks for (aliases may ask for several); a limit the
-        // resolver will refuse is not loaded.
-        let mut limits: Vec<u64> = history
+        // Every `history(limit:)` the query asks for (aliases may ask for several), with the
+        // copies of each event's text it selects; a limit the resolver will refuse is not loaded.
+        let asked: Vec<(u64, usize)> = history
             .selection_fields()
-            .iter()
+            .into_iter()
             .filter_map(|f| {
                 let arguments = f.arguments().ok()?;
                 // A deeper page (`offset`) is loaded by its own resolver.
@@ -268,16 +272,26 @@ pub(crate) async fn webhooks_of(
                         async_graphql::Value::Number(n) => n.as_i64(),
                         _ => None,
                     })?;
-                svc::check_history_limit(i32::try_from(limit).ok()?).ok()
+                let limit = svc::check_history_limit(i32::try_from(limit).ok()?).ok()?;
+                let items = async_graphql::Lookahead::from(f).field("items");
+                Some((limit, budget::text_copies(items)))
             })
             .collect();
         // Charged before anything is loaded, once for each time the answer will hold a page
         // (aliases may ask for the same one twice), from the stored lengths.
-        let charged: Vec<crate::graphql::budget::PageKey> = items
+        let charged: Vec<(budget::PageKey, usize)> = items
             .iter()
-            .flat_map(|w| limits.iter().map(|l| (w.id.clone(), *l, 0)))
+            .flat_map(|w| asked.iter().map(|(l, c)| ((w.id.clone(), *l, 0), *c)))
             .collect();
-        crate::graphql::budget::reserve_history(ctx, &charged).await?;
+        let largest = asked.iter().map(|(l, _)| *l).max().unwrap_or(0);
+        budget::reserve_history(ctx, &charged, || {
+            format!(
+                "{}.items.history(limit: {largest})",
+                budget::field_path(ctx)
+            )
+        })
+        .await?;
+        let mut limits: Vec<u64> = asked.iter().map(|(l, _)| *l).collect();
         limits.sort_unstable();
         limits.dedup();
         let keys: Vec<(String, u64)> = items

@@ -1,5 +1,6 @@
 //! Documents that cost far more than their size: fragment fan-outs and chains, aliased pages,
-//! and answers larger than the budget.
+//! and answers larger than the budget. Each refusal names where to shrink the query: the spread
+//! that expands, the page whose limit multiplies, the field where the answer outgrew its budget.
 
 use std::time::Duration;
 
@@ -41,7 +42,12 @@ async fn the_fragment_fan_out_is_refused_in_well_under_a_second() {
             w.server.gql(None, &q, json!({})),
         )
         .await;
-        refused(&r, "BAD_USER_INPUT", "too complex");
+        let m = refused(&r, "BAD_USER_INPUT", "The document is too large");
+        assert!(m.contains("GRAPHQL_MAX_DOCUMENT_FIELDS"), "{m}");
+        assert!(
+            m.contains("`the operation: ...F0`"),
+            "names the spread: {m}"
+        );
         assert!(r["data"].is_null(), "nothing executed: {r}");
     }
     let r = w
@@ -104,7 +110,7 @@ fn aliased_history(w: &World, hook: &str, aliases: usize, limit: u32, by_id: boo
 }
 
 #[tokio::test]
-async fn history_costs_in_proportion_to_its_limit() {
+async fn history_is_priced_by_the_nodes_its_pages_can_hold() {
     let w = quiet_world().await;
     let hook = w
         .server
@@ -116,7 +122,7 @@ async fn history_costs_in_proportion_to_its_limit() {
             None,
         )
         .await;
-    // The flood: 8 aliases of every webhook's history(limit: 1000).
+    // The flood: 8 aliases of every webhook's history(limit: 1000), refused before it runs.
     let q = aliased_history(&w, &hook, 8, 1000, false);
     let r = within(
         Duration::from_secs(1),
@@ -124,14 +130,50 @@ async fn history_costs_in_proportion_to_its_limit() {
         w.server.gql(Some(&w.owner.token), &q, json!({})),
     )
     .await;
-    let m = refused(&r, "BAD_USER_INPUT", "too complex");
-    assert!(m.contains("GRAPHQL_MAX_COMPLEXITY"), "{m}");
-    // Two pages of one webhook: a thousand events each is too much, a hundred is fine.
-    let big = aliased_history(&w, &hook, 2, 1000, true);
-    let r = w.server.gql(Some(&w.owner.token), &big, json!({})).await;
-    refused(&r, "BAD_USER_INPUT", "too complex");
-    let small = aliased_history(&w, &hook, 2, 100, true);
-    let d = w.server.gql_ok(&w.owner.token, &small, json!({})).await;
+    let m = refused(&r, "BAD_USER_INPUT", "Query asks for too much");
+    assert!(m.contains("GRAPHQL_MAX_NODES"), "{m}");
+    assert!(
+        m.contains("`a0:stream.webhooks.items.history(limit: 1000)`"),
+        "names the page to shrink: {m}"
+    );
+    // 300 aliases of one webhook's history(limit: 1000), each event with its payload.
+    let mut q = String::from("{ ");
+    for i in 0..300 {
+        q.push_str(&format!(
+            "a{i}: stream(id: \"{}\") {{ webhooks(id: \"{hook}\") {{ items {{ history(limit: 1000) {{ items {{ payload }} }} }} }} }} ",
+            w.stream
+        ));
+    }
+    q.push('}');
+    let r = w.server.gql(Some(&w.owner.token), &q, json!({})).await;
+    refused(&r, "BAD_USER_INPUT", "GRAPHQL_MAX_NODES");
+    // Every webhook's last 500 events with four fields each: 250,000 nodes, from a variable.
+    let r = w
+        .server
+        .gql(
+            Some(&w.owner.token),
+            "query($s: String!, $n: Int!) { stream(id: $s) { webhooks { items { history(limit: $n) { items { id status statusInfo lastUpdate } } } } } }",
+            json!({ "s": w.stream, "n": 500 }),
+        )
+        .await;
+    let m = refused(&r, "BAD_USER_INPUT", "GRAPHQL_MAX_NODES");
+    assert!(
+        m.contains("`stream.webhooks.items.history(limit: $n = 500)`"),
+        "{m}"
+    );
+    // Speckle's own shapes pass: every webhook's last 50 events (its first web app), two pages
+    // of a thousand events of one webhook.
+    let d = w
+        .server
+        .gql_ok(
+            &w.owner.token,
+            "query($s: String!) { stream(id: $s) { webhooks { items { id url history(limit: 50) { items { status statusInfo lastUpdate } } } } } }",
+            json!({ "s": w.stream }),
+        )
+        .await;
+    assert_eq!(d["stream"]["webhooks"]["items"][0]["id"], json!(hook));
+    let two = aliased_history(&w, &hook, 2, 1000, true);
+    let d = w.server.gql_ok(&w.owner.token, &two, json!({})).await;
     assert!(
         d["a1"]["webhooks"]["items"][0]["history"]["items"].is_array(),
         "{d}"
@@ -179,7 +221,11 @@ async fn an_answer_over_its_budget_stops_with_one_error() {
         server.gql(Some(&owner.token), &page(8), json!({})),
     )
     .await;
-    refused(&r, "RESPONSE_TOO_LARGE", "GRAPHQL_MAX_RESPONSE_BYTES");
+    let m = refused(&r, "RESPONSE_TOO_LARGE", "GRAPHQL_MAX_RESPONSE_BYTES");
+    assert!(
+        m.contains("at `stream.webhooks.items.history(limit: 8)` it would hold"),
+        "names the page: {m}"
+    );
     assert!(r["data"].is_null(), "no partial answer: {r}");
     assert_eq!(
         r["errors"].as_array().map(Vec::len),
@@ -195,7 +241,19 @@ async fn an_answer_over_its_budget_stops_with_one_error() {
     }
     q.push('}');
     let r = server.gql(Some(&owner.token), &q, json!({})).await;
-    refused(&r, "RESPONSE_TOO_LARGE", "fewer items");
+    let m = refused(&r, "RESPONSE_TOO_LARGE", "fewer items");
+    assert!(
+        m.contains(".description` it would hold"),
+        "names the field: {m}"
+    );
+    // Aliases of an event's payload copy its text: each copy counts before anything loads.
+    let mut q = format!("{{ stream(id: \"{stream}\") {{ webhooks(id: \"{hook}\") {{ items {{ history(limit: 2) {{ items {{ ");
+    for i in 0..8 {
+        q.push_str(&format!("p{i}: payload "));
+    }
+    q.push_str("} } } } } }");
+    let r = server.gql(Some(&owner.token), &q, json!({})).await;
+    refused(&r, "RESPONSE_TOO_LARGE", "history(limit: 2)");
     // The budget is per request: the next one starts afresh.
     server.gql_ok(&owner.token, &page(1), json!({})).await;
     server.shutdown().await;
@@ -212,7 +270,11 @@ async fn depth_counts_fields_through_fragments_but_not_introspection() {
     let r = server
         .gql(Some(&owner.token), q, json!({ "s": stream }))
         .await;
-    refused(&r, "BAD_USER_INPUT", "nested too deep");
+    let m = refused(&r, "BAD_USER_INPUT", "nested too deep");
+    assert!(
+        m.contains("`stream.webhooks.items.history.items.id`"),
+        "{m}"
+    );
     let ok = "query($s: String!) { stream(id: $s) { webhooks { items { id } } } }";
     server
         .gql_ok(&owner.token, ok, json!({ "s": stream }))
