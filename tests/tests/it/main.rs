@@ -5,6 +5,7 @@
 mod access;
 mod attempts;
 mod console;
+mod corpus;
 mod delivery;
 mod events;
 mod hostile;
