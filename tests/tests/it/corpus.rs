@@ -327,7 +327,7 @@ async fn every_corpus_document_is_answered_with_data_on_a_realistic_stream() {
     }
     let took = started.elapsed();
     w.server.shutdown().await;
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     slowest.truncate(5);
     eprintln!("corpus: slowest answers {slowest:?}");
     assert!(
