@@ -16,13 +16,16 @@ pub const SCOPE_PROFILE_READ: &str = "profile:read";
 /// Speckle's scope for changing one's own profile (`activeUserMutations.update`).
 pub const SCOPE_PROFILE_WRITE: &str = "profile:write";
 pub const SCOPE_TOKENS_WRITE: &str = "tokens:write";
+/// Speckle's scope for looking up other users (`otherUser`, `userSearch`, `users`).
+pub const SCOPE_USERS_READ: &str = "users:read";
 /// Every scope a user can grant; `streamhooks user create` gives all of them.
-pub const ALL_SCOPES: [&str; 5] = [
+pub const ALL_SCOPES: [&str; 6] = [
     SCOPE_STREAMS_READ,
     SCOPE_STREAMS_WRITE,
     SCOPE_PROFILE_READ,
     SCOPE_PROFILE_WRITE,
     SCOPE_TOKENS_WRITE,
+    SCOPE_USERS_READ,
 ];
 
 const TOKEN_ID_LEN: usize = 10;
@@ -156,6 +159,7 @@ pub fn scope_description(scope: &str) -> &'static str {
         SCOPE_PROFILE_READ => "Read your profile, including your email",
         SCOPE_PROFILE_WRITE => "Change your profile (name, bio, company, avatar)",
         SCOPE_TOKENS_WRITE => "Create personal access tokens",
+        SCOPE_USERS_READ => "Look up other users' public profiles (name, bio, company, avatar)",
         _ => "",
     }
 }

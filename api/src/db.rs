@@ -74,6 +74,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
         opts.max_connections(8).min_connections(1);
     } else {
         opts.max_connections(32).min_connections(1);
+        // No JIT compilation: every statement here is a short index walk, and PostgreSQL's cost
+        // estimate for a stream's webhook histories on one page (100 webhooks, `history(limit:
+        // 50)`, as Speckle's first web app asks) passes `jit_above_cost`, upon which LLVM spent
+        // 1.3 s compiling a 40 ms query, and over 10 s on two busy cores.
+        opts.map_sqlx_postgres_opts(|o| o.options([("jit", "off")]));
     }
     if is_sqlite {
         // Per-connection settings, so they go on the connect options, not one PRAGMA on one

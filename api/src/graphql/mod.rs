@@ -19,7 +19,8 @@ pub mod endpoint;
 pub mod scalars;
 
 use crate::backend::graphql::{
-    branch, commit, model, project, project_mutations, server, stream, token, user, version,
+    branch, commit, model, project, project_mutations, server, stream, token, user, user_search,
+    version,
 };
 use crate::webhooks::graphql as webhook;
 
@@ -31,6 +32,7 @@ pub struct QueryRoot(
     stream::StreamQuery,
     project::ProjectQuery,
     user::UserQuery,
+    user_search::UserSearchQuery,
     server::ServerQuery,
     webhook::WebhookQuery,
 );

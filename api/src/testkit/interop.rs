@@ -1,6 +1,6 @@
 //! Finding the real third-party clients that interop tests drive: a Python with the pinned PyPI
-//! packages of `.ci/requirements.txt` (specklepy, standardwebhooks, svix …) and Debian's Chromium
-//! with its WebDriver. They are not Rust dependencies, so a developer's machine may lack them:
+//! packages of `.ci/requirements.txt` (specklepy 3, standardwebhooks, svix …), a second one with
+//! the newest specklepy of `.ci/requirements-latest.txt`, and Debian's Chromium with its WebDriver. They are not Rust dependencies, so a developer's machine may lack them:
 //! then the test says what to install and returns early, unless `STREAMHOOKS_REQUIRE_INTEROP=1`
 //! (set by `.ci/run`), where a missing client fails the test, because CI must never pass by
 //! skipping the suites that prove compatibility.
@@ -29,16 +29,55 @@ pub fn missing(what: &str, install: &str) {
     eprintln!("SKIPPED: {msg}");
 }
 
-const PYTHON_INSTALL: &str =
-    "python3 -m venv .venv && .venv/bin/pip install -r .ci/requirements.txt \
-     (or point STREAMHOOKS_PYTHON at a Python that has them)";
+/// An interpreter set up from one requirements file.
+struct Venv {
+    /// The variable naming the interpreter.
+    var: &'static str,
+    /// The virtualenv in the workspace used when the variable is unset.
+    dir: &'static str,
+    requirements: &'static str,
+}
+
+const PINNED: Venv = Venv {
+    var: "STREAMHOOKS_PYTHON",
+    dir: ".venv",
+    requirements: ".ci/requirements.txt",
+};
+
+const LATEST: Venv = Venv {
+    var: "STREAMHOOKS_PYTHON_LATEST",
+    dir: ".venv-latest",
+    requirements: ".ci/requirements-latest.txt",
+};
 
 /// A Python interpreter that can import every module in `modules`: `STREAMHOOKS_PYTHON`, else
-/// `.venv/bin/python` in the workspace. `None` (after [`missing`]) if there is none.
+/// `.venv/bin/python` in the workspace (the packages of `.ci/requirements.txt`). `None` (after
+/// [`missing`]) if there is none.
 pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
-    let python = std::env::var_os("STREAMHOOKS_PYTHON")
+    find_python(&PINNED, modules)
+}
+
+/// The same for the newest specklepy (`.ci/requirements-latest.txt`): `STREAMHOOKS_PYTHON_LATEST`,
+/// else `.venv-latest/bin/python`.
+pub fn latest_python_with(modules: &[&str]) -> Option<PathBuf> {
+    find_python(&LATEST, modules)
+}
+
+/// The version `package` is pinned at (`==`) in `.ci/requirements.txt`, or with `latest` in
+/// `.ci/requirements-latest.txt`.
+pub fn pinned_version(latest: bool, package: &str) -> Option<String> {
+    let file = if latest { &LATEST } else { &PINNED }.requirements;
+    let text = std::fs::read_to_string(workspace_root().join(file)).ok()?;
+    text.lines()
+        .filter_map(|l| l.split_once("=="))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case(package))
+        .map(|(_, version)| version.trim().to_owned())
+}
+
+fn find_python(venv: &Venv, modules: &[&str]) -> Option<PathBuf> {
+    let python = std::env::var_os(venv.var)
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
+        .unwrap_or_else(|| workspace_root().join(venv.dir).join("bin/python"));
     let imports = modules
         .iter()
         .map(|m| format!("import {m}"))
@@ -57,7 +96,13 @@ pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
                 modules.join(", "),
                 python.display()
             ),
-            PYTHON_INSTALL,
+            &format!(
+                "python3 -m venv {dir} && {dir}/bin/pip install -r {req} (or point {var} at a \
+                 Python that has them)",
+                dir = venv.dir,
+                req = venv.requirements,
+                var = venv.var
+            ),
         );
         None
     }

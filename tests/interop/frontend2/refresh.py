@@ -1,10 +1,13 @@
-"""Re-copies the Speckle web app's webhook documents from a speckle-server checkout.
+"""Re-copies the Speckle web app's (frontend-2) documents from a speckle-server git directory.
 
-Usage: refresh.py SPECKLE_SERVER_GIT_DIR [COMMIT]   (COMMIT defaults to HEAD)
+Usage: refresh.py SPECKLE_SERVER_GIT_DIR [COMMIT]
+       (COMMIT defaults to 51d43b91c4681a75bff8b285da7f443a4599da67)
 
-Each document is the text of one graphql(`...`) template in frontend-2's source, copied as is
-(only the newline after the opening backtick and the indentation-only line before the closing
-one are dropped). Update README.md's commit and paths after running it.
+Every graphql(`...`) template in packages/frontend-2 is read; each operation in OPERATIONS, and
+every fragment it spreads, is written to `<name>.graphql`: a `#` header naming the repository,
+file, line and commit, then the template's text as is (only the newline after the opening
+backtick and the indentation-only line before the closing one are dropped). Also writes
+WebhookTriggers.ts, the trigger list the webhook dialog offers.
 """
 
 import pathlib
@@ -12,39 +15,82 @@ import re
 import subprocess
 import sys
 
-# file written here -> (source path in speckle-server, text that identifies the template)
-DOCUMENTS = {
-    "CanViewProjectWebhooks.graphql": ("packages/frontend-2/middleware/canViewWebhooks.ts", "query CanViewProjectWebhooks"),
-    "ProjectWebhooks.graphql": ("packages/frontend-2/lib/projects/graphql/queries.ts", "query ProjectWebhooks("),
-    "ProjectPageSettingsWebhooks_Project.graphql": ("packages/frontend-2/components/project/page/settings/webhooks/Webhooks.vue", "fragment ProjectPageSettingsWebhooks_Project"),
-    "FullPermissionCheckResult.graphql": ("packages/frontend-2/lib/auth/graphql/fragments.ts", "fragment FullPermissionCheckResult"),
-    "createWebhook.graphql": ("packages/frontend-2/lib/projects/graphql/mutations.ts", "mutation createWebhook("),
-    "updateWebhook.graphql": ("packages/frontend-2/lib/projects/graphql/mutations.ts", "mutation updateWebhook("),
-    "deleteWebhook.graphql": ("packages/frontend-2/lib/projects/graphql/mutations.ts", "mutation deleteWebhook("),
-}
+REPO = "specklesystems/speckle-server"
+COMMIT = "51d43b91c4681a75bff8b285da7f443a4599da67"
+APP = "packages/frontend-2"
+# Codegen output repeats every document; the app's own sources are the originals.
+SKIP = "packages/frontend-2/lib/common/generated/"
+
+# The operations this server answers (see ../README.md for those left out, and why).
+OPERATIONS = [
+    # project Settings -> Webhooks
+    "CanViewProjectWebhooks", "ProjectWebhooks", "createWebhook", "updateWebhook",
+    "deleteWebhook",
+    # the project page, its models and discussions tabs, and its settings
+    "ProjectAccessCheck", "projectWorkspaceAccessCheck", "ProjectPageQuery",
+    "ProjectModelsPage", "ProjectDiscussionsPage", "ProjectModelCheck",
+    "CanViewProjectSettings", "CanViewProjectTokens", "UpdateProjectMetadata",
+    "UpdateProjectRole", "LeaveProject", "DeleteProject",
+    # models and versions
+    "ProjectModelsSelectorValues", "SearchProjectModels", "DeleteModel", "UpdateVersion",
+    "MoveVersions", "DeleteVersions", "ViewerModelVersions", "ViewerDiffVersions",
+    "ViewerRawProjectObject",
+    # links from Speckle's first web app (/streams/..., /commits/...)
+    "LegacyBranchRedirectMetadata", "LegacyViewerCommitRedirectMetadata",
+    "LegacyViewerStreamRedirectMetadata",
+    # the signed-in user
+    "ActiveUserMainMetadata", "ActiveUserProjectsToMove", "UserActiveWorkspaceSlug",
+    "UserEmails", "UseCanCreateWorkspace", "SearchProjects", "UpdateUser",
+    "MentionsUserSearch", "InviteUserSearch", "CreateAccessToken", "DeleteAccessToken",
+    # the server
+    "MainServerInfoData", "AuthLoginPanel", "ServerInfoAllScopes", "ServerInfoBlobSizeLimit",
+    "ServerInfoEmailVerificationTimeout", "ServerSettingsDialogData",
+]
 
 
 def main():
-    git_dir, commit = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "HEAD")
+    git_dir = sys.argv[1]
+    commit = sys.argv[2] if len(sys.argv) > 2 else COMMIT
     here = pathlib.Path(__file__).parent
 
-    def show(path):
-        return subprocess.run(
-            ["git", "--git-dir", git_dir, "show", f"{commit}:{path}"],
-            capture_output=True, text=True, check=True,
-        ).stdout
+    def git(*args):
+        return subprocess.run(["git", "--git-dir", git_dir, *args],
+                              capture_output=True, text=True, check=True).stdout
 
-    for name, (path, needle) in DOCUMENTS.items():
-        for t in re.findall(r"graphql\(`(.*?)`\)", show(path), re.S):
-            if needle in t:
-                t = t[1:] if t.startswith("\n") else t
-                (here / name).write_text(re.sub(r"\n[ \t]*$", "", t) + "\n")
-                break
-        else:
-            sys.exit(f"{needle!r} not found in {path}")
-    consts = show("packages/shared/src/core/constants.ts")
+    found = {}  # name -> (path, line, text)
+    for hit in git("grep", "-l", "graphql(`", commit, "--", APP).split():
+        path = hit.split(":", 1)[1]
+        if path.startswith(SKIP):
+            continue
+        src = git("show", f"{commit}:{path}")
+        for m in re.finditer(r"graphql\(`(.*?)`\)", src, re.S):
+            t = m.group(1)
+            h = re.search(r"(?:query|mutation|subscription|fragment)\s+(\w+)", t)
+            if not h:
+                continue
+            line = src[: m.start()].count("\n") + 1
+            t = t[1:] if t.startswith("\n") else t
+            found.setdefault(h.group(1), (path, line, re.sub(r"\n[ \t]*$", "", t) + "\n"))
+
+    wanted, todo = [], list(OPERATIONS)
+    while todo:
+        name = todo.pop(0)
+        if name in wanted:
+            continue
+        if name not in found:
+            sys.exit(f"{name} not found at {commit}")
+        wanted.append(name)
+        todo += re.findall(r"\.\.\.\s*([A-Za-z_]\w*)", found[name][2])
+    for old in here.glob("*.graphql"):
+        old.unlink()
+    for name in wanted:
+        path, line, text = found[name]
+        header = f"# frontend-2 (the Speckle web app): {REPO} {path}, line {line}\n# commit {commit}\n"
+        (here / f"{name}.graphql").write_text(header + text)
+    consts = git("show", f"{commit}:packages/shared/src/core/constants.ts")
     m = re.search(r"export const WebhookTriggers = Object\.freeze\(<const>\{.*?\n\}\)\n", consts, re.S)
     (here / "WebhookTriggers.ts").write_text(m.group(0))
+    print(f"{len(OPERATIONS)} operations, {len(wanted) - len(OPERATIONS)} fragments")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """A specklepy user's first session, run against a streamhooks server by tests/tests/it/specklepy.rs.
 
-Client: specklepy 3.2.8 from PyPI (pinned in .ci/requirements.txt); only its public API is
-used, as its README and docstrings show it. Everything below is what a user of the current
+Client: specklepy from PyPI, both 3.2.8 (pinned in .ci/requirements.txt) and 2026.9.1 (the
+newest, pinned in .ci/requirements-latest.txt); only its public API is used, as its README and
+docstrings show it (specklepy 2026 moved the inputs and enums from `specklepy.core.api` to
+`specklepy.api`; the old paths still work there, with a deprecation warning, so the new ones are
+used where they exist). Everything below is what a user of the current
 Speckle Python SDK does first: authenticate, read the server and themselves, create, read and
 update a project, create a model, send an object with ServerTransport, create a version, mark it
 received, receive the object back, and delete the project. The one call outside specklepy's
@@ -33,19 +36,34 @@ import os  # noqa: E402
 os.environ["SPECKLE_USERDATA_PATH"] = tempfile.mkdtemp(prefix="specklepy-")
 atexit.register(shutil.rmtree, os.environ["SPECKLE_USERDATA_PATH"], ignore_errors=True)
 
+import importlib.metadata  # noqa: E402
+
 from gql import gql  # noqa: E402  (specklepy's own GraphQL client library)
 from specklepy.api import operations  # noqa: E402
 from specklepy.api.client import SpeckleClient  # noqa: E402
-from specklepy.core.api.enums import ProjectVisibility  # noqa: E402
-from specklepy.core.api.inputs.model_inputs import CreateModelInput  # noqa: E402
-from specklepy.core.api.inputs.project_inputs import (  # noqa: E402
-    ProjectCreateInput,
-    ProjectUpdateInput,
-)
-from specklepy.core.api.inputs.version_inputs import (  # noqa: E402
-    CreateVersionInput,
-    MarkReceivedVersionInput,
-)
+
+try:  # specklepy >= 2026
+    from specklepy.api.enums import ProjectVisibility  # noqa: E402
+    from specklepy.api.inputs.model_inputs import CreateModelInput  # noqa: E402
+    from specklepy.api.inputs.project_inputs import (  # noqa: E402
+        ProjectCreateInput,
+        ProjectUpdateInput,
+    )
+    from specklepy.api.inputs.version_inputs import (  # noqa: E402
+        CreateVersionInput,
+        MarkReceivedVersionInput,
+    )
+except ImportError:  # specklepy 3
+    from specklepy.core.api.enums import ProjectVisibility  # noqa: E402
+    from specklepy.core.api.inputs.model_inputs import CreateModelInput  # noqa: E402
+    from specklepy.core.api.inputs.project_inputs import (  # noqa: E402
+        ProjectCreateInput,
+        ProjectUpdateInput,
+    )
+    from specklepy.core.api.inputs.version_inputs import (  # noqa: E402
+        CreateVersionInput,
+        MarkReceivedVersionInput,
+    )
 from specklepy.objects.base import Base  # noqa: E402
 from specklepy.transports.memory import MemoryTransport  # noqa: E402
 from specklepy.transports.server import ServerTransport  # noqa: E402
@@ -90,6 +108,7 @@ def sample_object():
 def main():
     server_url, token, receiver_url, secret = sys.argv[1:5]
     host = urlparse(server_url).netloc
+    emit("specklepy", version=importlib.metadata.version("specklepy"))
 
     client = SpeckleClient(host=host, use_ssl=False)
     step("authenticate", lambda: client.authenticate_with_token(token))

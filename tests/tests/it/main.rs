@@ -5,6 +5,7 @@
 mod access;
 mod attempts;
 mod console;
+mod corpus;
 mod delivery;
 mod events;
 mod hostile;
@@ -16,6 +17,7 @@ mod schema;
 mod secrets;
 mod speckle_events;
 mod speckle_frontend2;
+mod speckle_legacy;
 mod speckle_models;
 mod speckle_projects;
 mod specklepy;

@@ -1,11 +1,15 @@
-//! The current Speckle Python SDK against the real server: specklepy 3.2.8 from PyPI (pinned in
-//! `.ci/requirements.txt`, found with `testkit::interop::python_with`) runs
-//! `tests/interop/specklepy/session.py`, a user's first session with only specklepy's public
-//! API: authenticate, `server.get`, `active_user.get`, project create/get/update/delete, model
-//! create, `operations.send` through `ServerTransport`, `version.create`, `version.received`,
-//! `operations.receive`. The script prints one JSON line per step; this test asserts on them and
-//! on the signed webhook delivery each change causes, received by a real HTTP endpoint and
-//! checked with an HMAC computed here, not with the server's signing code.
+//! The Speckle Python SDK against the real server, in two releases from PyPI: specklepy 3.2.8
+//! (pinned in `.ci/requirements.txt`, found with `testkit::interop::python_with`) and 2026.9.1,
+//! what `pip install specklepy` gives today (`.ci/requirements-latest.txt`,
+//! `latest_python_with`). Each runs `tests/interop/specklepy/session.py`, a user's first session
+//! with only specklepy's public API: authenticate, `server.get`, `active_user.get`, project
+//! create/get/update/delete, model create, `operations.send` through `ServerTransport`,
+//! `version.create`, `version.received`, `operations.receive`. The script prints one JSON line per
+//! step (the first names the specklepy version, checked against the pin); this test asserts on
+//! them and on the signed webhook delivery each change causes, received by a real HTTP endpoint and
+//! checked with an HMAC computed here, not with the server's signing code. specklepy 2026's
+//! `send3` (model ingestion and `/api/v2` uploads) is out of scope, so the session sends with
+//! `operations.send`, which both releases have.
 //!
 //! Runs on SQLite, or on PostgreSQL with TEST_DATABASE_URL. Bounded: the script gets 180 s
 //! (it takes a few seconds), each delivery 15 s.
@@ -80,10 +84,22 @@ fn verified_payload(r: &Received) -> Value {
 }
 
 #[tokio::test]
-async fn specklepy_session_works_end_to_end_with_signed_webhooks() {
-    let Some(python) = interop::python_with(&["specklepy"]) else {
-        return;
-    };
+async fn specklepy_3_session_works_end_to_end_with_signed_webhooks() {
+    if let Some(python) = interop::python_with(&["specklepy"]) {
+        session_works_end_to_end(&python, false).await;
+    }
+}
+
+#[tokio::test]
+async fn specklepy_2026_session_works_end_to_end_with_signed_webhooks() {
+    if let Some(python) = interop::latest_python_with(&["specklepy"]) {
+        session_works_end_to_end(&python, true).await;
+    }
+}
+
+/// The session with the specklepy of `python`, which must be the release pinned in the
+/// requirements file (`latest`: `.ci/requirements-latest.txt`).
+async fn session_works_end_to_end(python: &std::path::Path, latest: bool) {
     let server = TestServer::start().await;
     let receiver = TestReceiver::start().await;
     let user = server.create_user("Speckle Py", "py@example.com").await;
@@ -94,12 +110,14 @@ async fn specklepy_session_works_end_to_end_with_signed_webhooks() {
         receiver.url(),
         SECRET.to_owned(),
     ];
-    let steps = run_session(&python, &args).await;
+    let steps = run_session(python, &args).await;
     let s = |name: &str| -> &Value {
         steps
             .get(name)
             .unwrap_or_else(|| panic!("step {name} missing from {steps:?}"))
     };
+    let pinned = interop::pinned_version(latest, "specklepy");
+    assert_eq!(s("specklepy")["version"].as_str(), pinned.as_deref());
 
     assert_eq!(s("authenticate")["user_id"], user.id.as_str());
     assert_eq!(s("server.get")["name"], "streamhooks");

@@ -6,6 +6,7 @@
 pub mod branch;
 pub mod commit;
 pub mod model;
+pub mod object;
 pub mod permissions;
 pub mod project;
 pub mod project_mutations;
@@ -13,4 +14,6 @@ pub mod server;
 pub mod stream;
 pub mod token;
 pub mod user;
+pub mod user_search;
 pub mod version;
+pub mod workspace;

@@ -7,17 +7,19 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{stream as stream_entity, stream_acl, user};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::auth::role_rank;
 use crate::backend::graphql::model::{self, Model, ModelCollection, ProjectModelsFilter};
+use crate::backend::graphql::object::{self, SpeckleObject};
 use crate::backend::graphql::permissions::{Access, ProjectPermissionChecks};
 use crate::backend::graphql::stream::readable_stream;
 use crate::backend::graphql::user::LimitedUser;
 use crate::backend::graphql::version::{self, Version, VersionCollection};
+use crate::backend::graphql::workspace::{Workspace, WorkspaceFeatureName, WorkspaceSeatType};
 use crate::backend::service::project as svc;
 use crate::error::Result;
 use crate::graphql::{auth, state};
@@ -107,6 +109,32 @@ pub struct ProjectCollaborator {
     id: ID,
     role: String,
     user: LimitedUser,
+    /// A workspace seat: always null, this server has no workspaces.
+    seat_type: Option<WorkspaceSeatType>,
+    /// A workspace role: always null, this server has no workspaces.
+    workspace_role: Option<String>,
+}
+
+/// A project's comment threads. This server has no comments, so the counts are 0; the type is
+/// here because the web app's project page asks for `commentThreads(limit: 0) { totalCount }`.
+#[derive(SimpleObject)]
+pub struct ProjectCommentCollection {
+    /// Always 0: there are no comments on this server.
+    total_count: i32,
+    /// Always 0: there are no comments on this server.
+    total_archived_count: i32,
+    cursor: Option<String>,
+}
+
+/// Speckle's `ProjectCommentsFilter`; accepted, and matches nothing, as there are no comments.
+#[derive(InputObject)]
+pub struct ProjectCommentsFilter {
+    #[graphql(name = "resourceIdString")]
+    _resource_id_string: Option<String>,
+    #[graphql(name = "loadedVersionsOnly")]
+    _loaded_versions_only: Option<bool>,
+    #[graphql(name = "includeArchived")]
+    _include_archived: Option<bool>,
 }
 
 /// An invitation to a project. This server grants roles directly and has no invitations, so
@@ -147,6 +175,39 @@ impl Project {
         None
     }
 
+    /// Always null: this server has no workspaces.
+    async fn workspace(&self) -> Option<Workspace> {
+        None
+    }
+
+    /// Always false: the features named are workspace plan features, and there are no
+    /// workspaces here.
+    async fn has_access_to_feature(
+        &self,
+        #[graphql(name = "featureName")] _feature_name: WorkspaceFeatureName,
+    ) -> bool {
+        false
+    }
+
+    /// The project's comment threads: none, this server has no comments.
+    async fn comment_threads(
+        &self,
+        #[graphql(name = "cursor")] _cursor: Option<String>,
+        #[graphql(name = "limit")] _limit: Option<i32>,
+        #[graphql(name = "filter")] _filter: Option<ProjectCommentsFilter>,
+    ) -> ProjectCommentCollection {
+        ProjectCommentCollection {
+            total_count: 0,
+            total_archived_count: 0,
+            cursor: None,
+        }
+    }
+
+    /// An object stored in this project (as uploaded through the object API).
+    async fn object(&self, ctx: &Context<'_>, id: String) -> Result<Option<SpeckleObject>> {
+        object::find(ctx, &self.id, &id).await
+    }
+
     /// The collaborators and their roles, owners first.
     async fn team(&self, ctx: &Context<'_>) -> Result<Vec<ProjectCollaborator>> {
         let rows = stream_acl::Entity::find()
@@ -161,6 +222,8 @@ impl Project {
                     id: ID(u.id.clone()),
                     role: acl.role,
                     user: u.into(),
+                    seat_type: None,
+                    workspace_role: None,
                 })
             })
             .collect();
@@ -233,5 +296,15 @@ impl ProjectQuery {
     async fn project(&self, ctx: &Context<'_>, id: String) -> Result<Project> {
         let s = readable_stream(ctx, &id).await?;
         project_for_caller(ctx, s).await
+    }
+
+    /// An invitation to the project for the caller: always null, as this server grants roles
+    /// directly and has no invitations.
+    async fn project_invite(
+        &self,
+        #[graphql(name = "projectId")] _project_id: String,
+        #[graphql(name = "token")] _token: Option<String>,
+    ) -> Option<PendingStreamCollaborator> {
+        None
     }
 }

@@ -135,15 +135,21 @@ impl ProjectMutations {
 
     /// Gives up the caller's own role (fires `stream_permissions_remove`); the last owner cannot.
     async fn leave(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
-        let st = state(ctx);
-        let user = auth(ctx)
-            .require_stream_role(&st.db, &id, ROLE_REVIEWER, SCOPE_STREAMS_WRITE)
-            .await?;
-        let txn = st.begin().await?;
-        let n = service::stream::revoke(&txn, &st.server_info, &user.id, &id, &user.id).await?;
-        st.commit(txn, n).await?;
-        Ok(true)
+        leave(ctx, &id).await
     }
+}
+
+/// The caller gives up their role on `id`; both `projectMutations.leave` and the legacy
+/// `streamLeave` do this.
+pub(crate) async fn leave(ctx: &Context<'_>, id: &str) -> Result<bool> {
+    let st = state(ctx);
+    let user = auth(ctx)
+        .require_stream_role(&st.db, id, ROLE_REVIEWER, SCOPE_STREAMS_WRITE)
+        .await?;
+    let txn = st.begin().await?;
+    let n = service::stream::revoke(&txn, &st.server_info, &user.id, id, &user.id).await?;
+    st.commit(txn, n).await?;
+    Ok(true)
 }
 
 #[derive(Default)]

@@ -2,7 +2,8 @@
 //! `server`), with the fields today's Speckle clients read on sign-in (`authStrategies`,
 //! `workspaces { workspacesEnabled }`, `migration`, …), each answering what is true here: no
 //! web sign-in strategies (tokens come from `streamhooks user create`), no workspaces, no
-//! relocation, no guests. `apps` lists no third-party apps, because there are none.
+//! relocation, no guests, no email, no blob storage (`configuration`). `apps` lists no
+//! third-party apps, because there are none.
 
 use async_graphql::{Context, Object, SimpleObject};
 
@@ -31,6 +32,25 @@ pub struct ServerInfo {
     /// Set if the server moved; it has not.
     migration: Option<ServerMigration>,
     automate_url: Option<String>,
+    /// Messages about Speckle's newer web app: none here.
+    enable_new_web_ui_messaging: Option<bool>,
+    configuration: ServerConfiguration,
+}
+
+/// What this server accepts, as Speckle's clients read it before an upload.
+#[derive(SimpleObject)]
+#[graphql(rename_fields = "camelCase")]
+pub struct ServerConfiguration {
+    /// The largest object upload (`MAX_OBJECT_UPLOAD_BYTES`); one object may be as large.
+    object_size_limit_bytes: i32,
+    /// The largest object upload (`MAX_OBJECT_UPLOAD_BYTES`), all its parts together.
+    object_multipart_upload_size_limit_bytes: i32,
+    /// Always false: this server sends no email.
+    is_email_enabled: bool,
+    /// Always 0: this server sends no verification codes.
+    email_verification_timeout_minutes: i32,
+    /// Always 0: this server stores no blobs (file uploads).
+    blob_size_limit_bytes: i32,
 }
 
 #[derive(SimpleObject)]
@@ -91,6 +111,7 @@ pub struct ServerQuery;
 impl ServerQuery {
     async fn server_info(&self, ctx: &Context<'_>) -> ServerInfo {
         let info = &state(ctx).server_info;
+        let uploads = i32::try_from(state(ctx).config.max_object_upload_bytes).unwrap_or(i32::MAX);
         ServerInfo {
             name: info.name.clone(),
             description: Some(info.description.clone()),
@@ -114,6 +135,14 @@ impl ServerQuery {
             },
             migration: None,
             automate_url: None,
+            enable_new_web_ui_messaging: Some(false),
+            configuration: ServerConfiguration {
+                object_size_limit_bytes: uploads,
+                object_multipart_upload_size_limit_bytes: uploads,
+                is_email_enabled: false,
+                email_verification_timeout_minutes: 0,
+                blob_size_limit_bytes: 0,
+            },
             scopes: crate::auth::ALL_SCOPES
                 .iter()
                 .map(|s| ServerScope {

@@ -1,13 +1,20 @@
-//! The legacy Speckle names for streams: `stream(id)`, `streamCreate/Update/Delete` and the
-//! permission mutations, still sent by older connectors and scripts. Today's names for the same
-//! rows (`Project`, `projectMutations`) are in [`super::project`].
+//! The legacy Speckle names for streams: `stream(id)`, `streams`, `streamCreate/Update/Delete`,
+//! `streamLeave` and the permission mutations, still sent by older connectors and scripts and by
+//! Speckle's first web app. Today's names for the same rows (`Project`, `projectMutations`) are in
+//! [`super::project`]. A stream's branches and commits are paged by the service functions behind
+//! `Project.models` and `Project.versions`; what this server does not have (comments, favourites,
+//! discoverability) answers 0, null or false, as each field's description says.
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{stream as stream_entity, stream_acl, user};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::auth::{role_rank, SCOPE_STREAMS_READ, SCOPE_STREAMS_WRITE};
+use crate::backend::graphql::branch::{self, Branch, BranchCollection};
+use crate::backend::graphql::commit::{self, Commit, CommitCollection};
+use crate::backend::graphql::object::{self, SpeckleObject};
+use crate::backend::graphql::project_mutations;
 use crate::backend::service;
 use crate::error::Result;
 use crate::graphql::{auth, owner, state};
@@ -48,21 +55,58 @@ pub struct Stream {
 pub struct StreamCollaborator {
     id: String,
     name: String,
+    /// The collaborator's role on the stream.
     role: String,
+    company: Option<String>,
+    avatar: Option<String>,
+    /// The collaborator's role on the server (`server:user`, `server:admin`).
+    server_role: String,
 }
 
+/// A page of streams, as `Query.streams` and `User.streams` answer.
 #[derive(SimpleObject)]
-pub struct BranchCollection {
+pub struct UserStreamCollection {
+    /// Streams hidden for lack of an SSO session; there is no SSO here, so always 0.
+    number_of_hidden: i32,
     total_count: i32,
-    items: Vec<Branch>,
+    cursor: Option<String>,
+    items: Option<Vec<Stream>>,
 }
 
-#[derive(SimpleObject)]
-pub struct Branch {
-    id: String,
-    name: String,
-    description: Option<String>,
-    created_at: DateTime<Utc>,
+impl UserStreamCollection {
+    pub(crate) fn none() -> Self {
+        Self {
+            number_of_hidden: 0,
+            total_count: 0,
+            cursor: None,
+            items: Some(Vec::new()),
+        }
+    }
+}
+
+/// One page of the streams `user_id` has a role on, most recently updated first (the order and
+/// cursor of `activeUser.projects`, whose service function this is); `search` matches names.
+pub(crate) async fn streams_of(
+    ctx: &Context<'_>,
+    user_id: &str,
+    search: Option<String>,
+    limit: i32,
+    cursor: Option<String>,
+) -> Result<UserStreamCollection> {
+    let limit = service::page::check_limit(limit)?;
+    let filter = service::project::UserProjectsFilter {
+        search,
+        ..Default::default()
+    };
+    let p =
+        service::project::list_for_user(&state(ctx).db, user_id, &filter, limit, cursor.as_deref())
+            .await?;
+    Ok(UserStreamCollection {
+        number_of_hidden: 0,
+        total_count: i32::try_from(p.total_count).unwrap_or(i32::MAX),
+        cursor: p.cursor,
+        items: Some(p.items.into_iter().map(|(s, _)| s.into()).collect()),
+    })
 }
 
 #[ComplexObject]
@@ -85,6 +129,9 @@ impl Stream {
                     id: u.id,
                     name: u.name,
                     role: acl.role,
+                    company: u.company,
+                    avatar: u.avatar,
+                    server_role: u.server_role,
                 })
             })
             .collect();
@@ -96,24 +143,78 @@ impl Stream {
         Ok(out)
     }
 
-    async fn branches(&self, ctx: &Context<'_>) -> Result<BranchCollection> {
-        let items: Vec<Branch> = entity::branch::Entity::find()
-            .filter(entity::branch::Column::StreamId.eq(&self.id))
-            .order_by_asc(entity::branch::Column::Name)
-            .all(&state(ctx).db)
-            .await?
-            .into_iter()
-            .map(|b| Branch {
-                id: b.id,
-                name: b.name,
-                description: b.description,
-                created_at: b.created_at,
-            })
-            .collect();
-        Ok(BranchCollection {
-            total_count: items.len() as i32,
-            items,
-        })
+    /// The stream's branches, most recently changed first, up to 500 a page.
+    async fn branches(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 25)] limit: i32,
+        cursor: Option<String>,
+    ) -> Result<BranchCollection> {
+        branch::page(ctx, &self.id, limit, cursor).await
+    }
+
+    /// The branch so named (or, failing that, with this id), if the stream has it.
+    async fn branch(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(\"main\".to_owned())")] name: Option<String>,
+    ) -> Result<Option<Branch>> {
+        let Some(name) = name else {
+            return Ok(None);
+        };
+        Ok(
+            service::branch::find_by_name_or_id(&state(ctx).db, &self.id, &name)
+                .await?
+                .map(Branch::from),
+        )
+    }
+
+    /// The stream's commits, newest first.
+    async fn commits(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 25)] limit: i32,
+        cursor: Option<String>,
+    ) -> Result<Option<CommitCollection>> {
+        Ok(Some(
+            commit::page(ctx, &self.id, None, limit, cursor).await?,
+        ))
+    }
+
+    /// The commit with this id (null if the stream has none), or without an id the newest.
+    async fn commit(&self, ctx: &Context<'_>, id: Option<String>) -> Result<Option<Commit>> {
+        commit::one(ctx, &self.id, id.as_deref()).await
+    }
+
+    /// An object stored in this stream (as uploaded through the object API).
+    async fn object(&self, ctx: &Context<'_>, id: String) -> Result<Option<SpeckleObject>> {
+        object::find(ctx, &self.id, &id).await
+    }
+
+    async fn allow_public_comments(&self, ctx: &Context<'_>) -> Result<bool> {
+        let ids = [self.id.clone()];
+        let allow = service::project::allow_public_comments(&state(ctx).db, &ids).await?;
+        Ok(allow.get(&self.id).copied().unwrap_or(false))
+    }
+
+    /// Always false: Speckle removed discoverability, and so does this server.
+    async fn is_discoverable(&self) -> bool {
+        false
+    }
+
+    /// Always 0: this server has no comments.
+    async fn comment_count(&self) -> i32 {
+        0
+    }
+
+    /// Always null: this server has no favourites.
+    async fn favorited_date(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+
+    /// Always 0: this server has no favourites.
+    async fn favorites_count(&self) -> i32 {
+        0
     }
 
     /// The stream's webhooks (owners with `streams:write` only); `id` picks one.
@@ -143,6 +244,20 @@ impl StreamQuery {
     async fn stream(&self, ctx: &Context<'_>, id: String) -> Result<Option<Stream>> {
         Ok(Some(readable_stream(ctx, &id).await?.into()))
     }
+
+    /// The streams the caller has a role on, most recently updated first (needs
+    /// `streams:read`); `query` matches stream names.
+    async fn streams(
+        &self,
+        ctx: &Context<'_>,
+        query: Option<String>,
+        #[graphql(default = 25)] limit: Option<i32>,
+        cursor: Option<String>,
+    ) -> Result<Option<UserStreamCollection>> {
+        let user = auth(ctx).require_scope(SCOPE_STREAMS_READ)?;
+        let limit = limit.unwrap_or(25);
+        Ok(Some(streams_of(ctx, &user.id, query, limit, cursor).await?))
+    }
 }
 
 #[derive(InputObject)]
@@ -158,6 +273,11 @@ pub struct StreamUpdateInput {
     name: Option<String>,
     description: Option<String>,
     is_public: Option<bool>,
+    /// Accepted and ignored: Speckle removed discoverability, and so does this server.
+    #[graphql(name = "isDiscoverable")]
+    _is_discoverable: Option<bool>,
+    /// Only a public stream may allow public comments.
+    allow_public_comments: Option<bool>,
 }
 
 #[derive(InputObject)]
@@ -206,7 +326,7 @@ impl StreamMutation {
             name: stream.name,
             description: stream.description,
             is_public: stream.is_public,
-            allow_public_comments: None,
+            allow_public_comments: stream.allow_public_comments,
         };
         let n = service::stream::update(&txn, &st.server_info, &user.id, input).await?;
         st.commit(txn, n).await?;
@@ -242,6 +362,12 @@ impl StreamMutation {
         .await?;
         st.commit(txn, n).await?;
         Ok(Some(true))
+    }
+
+    /// Gives up the caller's own role (fires `stream_permissions_remove`); the last owner
+    /// cannot, as `projectMutations.leave`.
+    async fn stream_leave(&self, ctx: &Context<'_>, stream_id: String) -> Result<bool> {
+        project_mutations::leave(ctx, &stream_id).await
     }
 
     async fn stream_revoke_permission(

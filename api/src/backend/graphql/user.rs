@@ -1,17 +1,25 @@
 //! `activeUser` (the caller, as their token identifies them; null without a token) with what
 //! today's Speckle clients read from it: `verified`, `projects(limit, cursor, filter)`,
-//! `projectInvites`, `permissions`; `activeUserMutations.update` for one's own profile; and
-//! `LimitedUser`, the public face of a user that models, versions and teams show. This server
-//! sends no verification mails, so `verified` is false for everyone rather than a claim nobody
-//! checked.
+//! `projectInvites`, `permissions`, `emails`, `versions`; what Speckle's first web app reads:
+//! `streams`, `commits`; `activeUserMutations.update` for one's own profile; and `LimitedUser`,
+//! the public face of a user that models, versions and teams show. This server sends no
+//! verification mails, so `verified` is false for everyone rather than a claim nobody checked.
+//!
+//! A `User` is also what the legacy `branch.author` answers, for someone else: then the fields
+//! Speckle keeps for the user themself (`email`, `emails`, `projects`, `versions`, …) are
+//! refused, `streams` lists none (Speckle lists another user's *discoverable* streams, a
+//! feature it removed) and `commits` only those in public streams.
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use crate::auth::{Auth, SCOPE_PROFILE_READ, SCOPE_PROFILE_WRITE, SCOPE_STREAMS_READ};
+use crate::backend::graphql::commit::{self, CommitCollection};
 use crate::backend::graphql::permissions::{Access, RootPermissionChecks};
 use crate::backend::graphql::project::{projects_from, PendingStreamCollaborator, Project};
-use crate::backend::service::{page, project as svc, user as user_svc};
+use crate::backend::graphql::stream::{streams_of, UserStreamCollection};
+use crate::backend::graphql::workspace::LimitedWorkspace;
+use crate::backend::service::{page, project as svc, user as user_svc, version as version_svc};
 use crate::error::Result;
 use crate::graphql::scalars::JsonObject;
 use crate::graphql::{auth, state};
@@ -33,6 +41,30 @@ pub struct User {
     /// There is no onboarding here, so it is always finished.
     is_onboarding_finished: Option<bool>,
     created_at: DateTime<Utc>,
+    /// Whether this is the caller.
+    #[graphql(skip)]
+    is_self: bool,
+    /// Whether the caller's token may read this user's email (`profile:read`, own profile).
+    #[graphql(skip)]
+    email_readable: bool,
+}
+
+/// One of a user's email addresses. Users here have exactly one: the address they were created
+/// with, which is therefore primary and shares the user's id.
+#[derive(SimpleObject)]
+pub struct UserEmail {
+    id: ID,
+    email: String,
+    /// Always false: this server verifies no addresses.
+    verified: bool,
+    primary: bool,
+    user_id: ID,
+}
+
+/// A count, where Speckle has not built the list yet (`User.versions`).
+#[derive(SimpleObject)]
+pub struct CountOnlyCollection {
+    total_count: i32,
 }
 
 /// Speckle's `UserProjectsFilter`.
@@ -63,6 +95,89 @@ pub struct UserProjectCollection {
 
 #[ComplexObject]
 impl User {
+    /// The streams the user has a role on, most recently updated first (needs `streams:read`);
+    /// none for another user.
+    async fn streams(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 25)] limit: i32,
+        cursor: Option<String>,
+    ) -> Result<UserStreamCollection> {
+        let me = auth(ctx).require_scope(SCOPE_STREAMS_READ)?;
+        if !self.is_self {
+            return Ok(UserStreamCollection::none());
+        }
+        streams_of(ctx, &me.id, None, limit, cursor).await
+    }
+
+    /// The commits the user made, newest first (for another user, those in public streams).
+    async fn commits(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 25)] limit: i32,
+        cursor: Option<String>,
+    ) -> Result<Option<CommitCollection>> {
+        let public_only = !self.is_self;
+        let page = commit::page_by_author(ctx, &self.id, public_only, limit, cursor).await?;
+        Ok(Some(page))
+    }
+
+    /// Always false: this server sends no verification mails.
+    async fn has_pending_verification(&self) -> Result<Option<bool>> {
+        self.owner_only()?;
+        Ok(Some(false))
+    }
+
+    /// Always empty: this server sends no notifications.
+    async fn notification_preferences(&self) -> Result<JsonObject> {
+        self.owner_only()?;
+        Ok(JsonObject(serde_json::Map::new()))
+    }
+
+    /// Always 0: this server has no favourites.
+    async fn total_owned_streams_favorites(&self) -> i32 {
+        0
+    }
+
+    /// The user's email addresses (needs `profile:read`).
+    async fn emails(&self) -> Result<Vec<UserEmail>> {
+        self.owner_only()?;
+        let (true, Some(email)) = (self.email_readable, &self.email) else {
+            return Err(crate::error::Error::forbidden(format!(
+                "Your token does not have the required scope: {SCOPE_PROFILE_READ}"
+            )));
+        };
+        Ok(vec![UserEmail {
+            id: self.id.clone(),
+            email: email.clone(),
+            verified: false,
+            primary: true,
+            user_id: self.id.clone(),
+        }])
+    }
+
+    /// How many versions there are in the projects the user has a role on (only those the user
+    /// made with `authoredOnly`); Speckle answers this with the count alone, and so does this.
+    async fn versions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] authored_only: bool,
+        #[graphql(default = 25)] limit: i32,
+    ) -> Result<CountOnlyCollection> {
+        self.owner_only()?;
+        page::check_limit(limit)?;
+        let n = version_svc::count_for_user(&state(ctx).db, &self.id, authored_only).await?;
+        Ok(CountOnlyCollection {
+            total_count: i32::try_from(n).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// Always null: this server has no workspaces.
+    async fn active_workspace(&self) -> Result<Option<LimitedWorkspace>> {
+        self.owner_only()?;
+        Ok(None)
+    }
+
     /// The projects the user has a role on, most recently updated first (needs `streams:read`).
     async fn projects(
         &self,
@@ -76,6 +191,7 @@ impl User {
         )]
         _sort_by: Option<Vec<String>>,
     ) -> Result<UserProjectCollection> {
+        self.owner_only()?;
         let user = auth(ctx).require_scope(SCOPE_STREAMS_READ)?;
         let limit = page::check_limit(limit)?;
         let f = filter.unwrap_or_default();
@@ -107,16 +223,29 @@ impl User {
         Vec::new()
     }
 
-    async fn permissions(&self, ctx: &Context<'_>) -> RootPermissionChecks {
+    async fn permissions(&self, ctx: &Context<'_>) -> Result<RootPermissionChecks> {
+        self.owner_only()?;
         let a = auth(ctx);
-        RootPermissionChecks {
+        Ok(RootPermissionChecks {
             access: Access {
                 signed_in: a.user.is_some(),
                 scopes: a.scopes.clone(),
                 role: None,
                 is_public: false,
             },
+        })
+    }
+}
+
+impl User {
+    /// Speckle's `@isOwner`: some fields are for the user themself only.
+    fn owner_only(&self) -> Result<()> {
+        if self.is_self {
+            return Ok(());
         }
+        Err(crate::error::Error::forbidden(
+            "Only the user themself may read this field",
+        ))
     }
 }
 
@@ -161,12 +290,17 @@ pub(crate) async fn limited_user(
         .map(LimitedUser::from))
 }
 
-/// The caller's own profile, as the token may see it.
-fn own_profile(a: &Auth, u: &entity::user::Model) -> User {
+/// The user `u` as the caller `a` may see them: all of it if it is the caller (the email only
+/// with `profile:read`), the public part otherwise.
+pub(crate) fn user_as_seen(a: &Auth, u: &entity::user::Model) -> User {
+    let is_self = a.user.as_ref().is_some_and(|me| me.id == u.id);
+    let email_readable = is_self && a.has_scope(SCOPE_PROFILE_READ);
     User {
         id: ID(u.id.clone()),
         name: u.name.clone(),
-        email: a.has_scope(SCOPE_PROFILE_READ).then(|| u.email.clone()),
+        email: email_readable.then(|| u.email.clone()),
+        is_self,
+        email_readable,
         avatar: u.avatar.clone(),
         bio: u.bio.clone(),
         company: u.company.clone(),
@@ -185,7 +319,7 @@ pub struct UserQuery;
 impl UserQuery {
     async fn active_user(&self, ctx: &Context<'_>) -> Option<User> {
         let a = auth(ctx);
-        Some(own_profile(a, a.user.as_ref()?))
+        Some(user_as_seen(a, a.user.as_ref()?))
     }
 }
 
@@ -213,7 +347,7 @@ impl ActiveUserMutations {
             avatar: user.avatar,
         };
         let updated = user_svc::update_profile(&state(ctx).db, &me.id, input).await?;
-        Ok(own_profile(a, &updated))
+        Ok(user_as_seen(a, &updated))
     }
 }
 

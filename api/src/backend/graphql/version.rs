@@ -7,7 +7,7 @@
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use entity::{commit, stream_acl};
+use entity::{branch, commit, stream_acl};
 
 use crate::auth::SCOPE_STREAMS_READ;
 use crate::backend::graphql::model::Model;
@@ -188,13 +188,67 @@ pub struct MarkReceivedVersionInput {
     message: Option<String>,
 }
 
-fn check_batch(ids: &[ID]) -> Result<()> {
+fn check_batch(ids: &[String], what: &str) -> Result<()> {
     if ids.is_empty() || ids.len() > MAX_FILTER_IDS {
         return Err(Error::bad_input(format!(
-            "versionIds must list 1 to {MAX_FILTER_IDS} versions"
+            "{what} must list 1 to {MAX_FILTER_IDS} versions"
         )));
     }
     Ok(())
+}
+
+/// Moves versions of `project_id` to the model named `target` (created if missing: fires
+/// `branch_create` then, and `commit_update` per version). All or nothing. Both
+/// `versionMutations.moveToModel` and the legacy `commitsMove` do this.
+pub(crate) async fn move_versions(
+    ctx: &Context<'_>,
+    project_id: &str,
+    ids: &[String],
+    target: &str,
+    what: &str,
+) -> Result<branch::Model> {
+    check_batch(ids, what)?;
+    let user = contributor(ctx, project_id).await?;
+    let st = state(ctx);
+    let p = project_id;
+    let txn = st.begin().await?;
+    let mut queued = 0;
+    let target = match model_svc::by_name(&txn, p, target).await {
+        Ok(m) => m,
+        Err(Error::NotFound { .. }) => {
+            let (id, n) =
+                branch_svc::create(&txn, &st.server_info, &user.id, p, target, None).await?;
+            queued += n;
+            branch_svc::find(&txn, p, &id).await?
+        }
+        Err(e) => return Err(e),
+    };
+    for v in ids {
+        let name = Some(target.name.clone());
+        queued += commit_svc::update(&txn, &st.server_info, &user.id, p, v, None, name).await?;
+    }
+    st.commit(txn, queued).await?;
+    Ok(target)
+}
+
+/// Deletes versions of `project_id` (fires `commit_delete` for each). All or nothing. Both
+/// `versionMutations.delete` and the legacy `commitsDelete` do this.
+pub(crate) async fn delete_versions(
+    ctx: &Context<'_>,
+    project_id: &str,
+    ids: &[String],
+    what: &str,
+) -> Result<bool> {
+    check_batch(ids, what)?;
+    let user = contributor(ctx, project_id).await?;
+    let st = state(ctx);
+    let txn = st.begin().await?;
+    let mut queued = 0;
+    for v in ids {
+        queued += commit_svc::delete(&txn, &st.server_info, &user.id, project_id, v).await?;
+    }
+    st.commit(txn, queued).await?;
+    Ok(true)
 }
 
 pub struct VersionMutations;
@@ -245,44 +299,19 @@ impl VersionMutations {
     /// Moves versions to the model named (created if missing; fires `branch_create` then, and
     /// `commit_update` per version). All or nothing.
     async fn move_to_model(&self, ctx: &Context<'_>, input: MoveVersionsInput) -> Result<Model> {
-        check_batch(&input.version_ids)?;
-        let user = contributor(ctx, &input.project_id).await?;
-        let st = state(ctx);
-        let p = &input.project_id;
-        let txn = st.begin().await?;
-        let mut queued = 0;
-        let target = match model_svc::by_name(&txn, p, &input.target_model_name).await {
-            Ok(m) => m,
-            Err(Error::NotFound { .. }) => {
-                let name = &input.target_model_name;
-                let (id, n) =
-                    branch_svc::create(&txn, &st.server_info, &user.id, p, name, None).await?;
-                queued += n;
-                branch_svc::find(&txn, p, &id).await?
-            }
-            Err(e) => return Err(e),
-        };
-        for v in &input.version_ids {
-            let name = Some(target.name.clone());
-            queued += commit_svc::update(&txn, &st.server_info, &user.id, p, v, None, name).await?;
-        }
-        st.commit(txn, queued).await?;
-        Ok(target.into())
+        let ids: Vec<String> = input.version_ids.into_iter().map(|v| v.0).collect();
+        let target = &input.target_model_name;
+        Ok(
+            move_versions(ctx, &input.project_id, &ids, target, "versionIds")
+                .await?
+                .into(),
+        )
     }
 
     /// Deletes versions (fires `commit_delete` for each). All or nothing.
     async fn delete(&self, ctx: &Context<'_>, input: DeleteVersionsInput) -> Result<bool> {
-        check_batch(&input.version_ids)?;
-        let user = contributor(ctx, &input.project_id).await?;
-        let st = state(ctx);
-        let txn = st.begin().await?;
-        let mut queued = 0;
-        for v in &input.version_ids {
-            queued +=
-                commit_svc::delete(&txn, &st.server_info, &user.id, &input.project_id, v).await?;
-        }
-        st.commit(txn, queued).await?;
-        Ok(true)
+        let ids: Vec<String> = input.version_ids.into_iter().map(|v| v.0).collect();
+        delete_versions(ctx, &input.project_id, &ids, "versionIds").await
     }
 
     /// Records that a client loaded a version (fires `commit_receive`); needs a role on the

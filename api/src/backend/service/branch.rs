@@ -150,3 +150,22 @@ pub async fn delete<C: ConnectionTrait>(
     );
     Ok(emit(db, server, &ev).await?)
 }
+
+/// The legacy `stream.branch(name)`: the branch of `stream_id` so named, else the branch whose id
+/// is `name` if it is this stream's (Speckle answers both, since links from today's web app carry
+/// model ids where older clients expect branch names), else none.
+pub async fn find_by_name_or_id<C: ConnectionTrait>(
+    db: &C,
+    stream_id: &str,
+    name: &str,
+) -> Result<Option<branch::Model>> {
+    validate::id(stream_id, "stream id")?;
+    validate::name(name, "branch name")?;
+    if let Some(b) = branch::find_by_name(db, stream_id, &name.trim().to_lowercase()).await? {
+        return Ok(Some(b));
+    }
+    Ok(branch::Entity::find_by_id(name.to_owned())
+        .one(db)
+        .await?
+        .filter(|b| b.stream_id == stream_id))
+}

@@ -30,11 +30,20 @@ impl<T> Page<T> {
     }
 }
 
+/// The most branches one page of the legacy `stream.branches` may ask for: Speckle's
+/// `MAX_PROJECT_MODELS_PER_PAGE` default, which its first web app relies on (`limit: 500`).
+pub const MAX_BRANCHES_LIMIT: i32 = 500;
+
 /// A page size in `0..=MAX_LIMIT` (0 asks only for `totalCount`).
 pub fn check_limit(limit: i32) -> Result<u64> {
-    if !(0..=MAX_LIMIT).contains(&limit) {
+    check_limit_up_to(limit, MAX_LIMIT)
+}
+
+/// A page size in `0..=max`.
+pub fn check_limit_up_to(limit: i32, max: i32) -> Result<u64> {
+    if !(0..=max).contains(&limit) {
         return Err(Error::bad_input(format!(
-            "limit must be between 0 and {MAX_LIMIT}, not {limit}"
+            "limit must be between 0 and {max}, not {limit}"
         )));
     }
     Ok(limit as u64)

@@ -1,11 +1,13 @@
 //! Users and their first token: what `streamhooks user create` does, so a newcomer gets a token
-//! without a web login.
+//! without a web login; profile changes; and the user search Speckle's clients run to pick
+//! collaborators.
 
 use chrono::Utc;
 use entity::user;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
 use crate::auth::ALL_SCOPES;
+use crate::backend::service::page::{self, Page};
 use crate::backend::service::token;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
@@ -119,4 +121,74 @@ pub async fn update_profile<C: sea_orm::ConnectionTrait>(
         am.avatar = Set(Some(a));
     }
     Ok(sea_orm::ActiveModelTrait::update(am, db).await?)
+}
+
+/// The shortest search Speckle accepts: shorter ones would list nearly every user.
+pub const MIN_SEARCH_LEN: usize = 3;
+
+/// `Query.userSearch` / `Query.users`.
+pub struct Search<'a> {
+    pub query: &'a str,
+    /// Only the user whose email is exactly `query`.
+    pub email_only: bool,
+    /// Only users with a role on this project.
+    pub project_id: Option<&'a str>,
+}
+
+/// Users whose name or email contains the query (case-insensitive), newest account first. The
+/// email is matched but never returned: callers answer with `LimitedUser`.
+pub async fn search<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    s: &Search<'_>,
+    limit: u64,
+    cursor: Option<&str>,
+) -> Result<Page<user::Model>> {
+    use sea_orm::sea_query::{Expr, Func, LikeExpr, Query};
+    use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect};
+
+    let query = s.query.trim();
+    validate::text(query, "search query", validate::MAX_NAME_LEN)?;
+    if query.chars().count() < MIN_SEARCH_LEN {
+        return Err(Error::bad_input(format!(
+            "A user search needs at least {MIN_SEARCH_LEN} characters"
+        )));
+    }
+    let cursor = cursor.map(page::decode).transpose()?;
+    let lower = |c: user::Column| Expr::expr(Func::lower(Expr::col((user::Entity, c))));
+    let pattern = || LikeExpr::new(page::contains_pattern(query)).escape('\\');
+    let matching = || {
+        let mut q = user::Entity::find();
+        q = if s.email_only {
+            q.filter(user::Column::Email.eq(query.to_lowercase()))
+        } else {
+            q.filter(
+                Condition::any()
+                    .add(lower(user::Column::Name).like(pattern()))
+                    .add(lower(user::Column::Email).like(pattern())),
+            )
+        };
+        if let Some(p) = s.project_id {
+            q = q.filter(
+                user::Column::Id.in_subquery(
+                    Query::select()
+                        .column(entity::stream_acl::Column::UserId)
+                        .from(entity::stream_acl::Entity)
+                        .and_where(entity::stream_acl::Column::StreamId.eq(p))
+                        .to_owned(),
+                ),
+            );
+        }
+        q
+    };
+    let total = matching().count(db).await?;
+    let mut q = matching()
+        .order_by_desc(user::Column::CreatedAt)
+        .order_by_desc(user::Column::Id)
+        .limit(limit + 1);
+    if let Some(c) = &cursor {
+        q = q.filter(page::after(c, user::Column::CreatedAt, user::Column::Id));
+    }
+    Ok(page::finish(q.all(db).await?, limit, total, |u| {
+        (u.created_at, u.id.clone())
+    }))
 }

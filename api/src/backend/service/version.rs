@@ -4,7 +4,8 @@
 //! API generations share its rules and fire the same triggers.
 
 use chrono::{DateTime, TimeZone, Utc};
-use entity::commit;
+use entity::{commit, stream, stream_acl};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Select,
@@ -124,6 +125,68 @@ pub async fn list<C: ConnectionTrait>(
         cursor,
         items,
     })
+}
+
+/// Versions `author_id` made, in any project (only public ones if `public_only`), newest first
+/// (the legacy `User.commits`).
+pub async fn list_by_author<C: ConnectionTrait>(
+    db: &C,
+    author_id: &str,
+    public_only: bool,
+    limit: u64,
+    cursor: Option<&str>,
+) -> Result<Page<commit::Model>> {
+    let cursor = cursor.map(page::decode).transpose()?;
+    let by = || {
+        let q = commit::Entity::find().filter(commit::Column::AuthorId.eq(author_id));
+        if !public_only {
+            return q;
+        }
+        q.filter(
+            commit::Column::StreamId.in_subquery(
+                Query::select()
+                    .column(stream::Column::Id)
+                    .from(stream::Entity)
+                    .and_where(stream::Column::IsPublic.eq(true))
+                    .to_owned(),
+            ),
+        )
+    };
+    let total = by().count(db).await?;
+    let mut q = newest_first(by()).limit(limit + 1);
+    if let Some(c) = &cursor {
+        q = q.filter(page::after(
+            c,
+            commit::Column::CreatedAt,
+            commit::Column::Id,
+        ));
+    }
+    Ok(page::finish(q.all(db).await?, limit, total, |c| {
+        (c.created_at, c.id.clone())
+    }))
+}
+
+/// How many versions there are in the projects `user_id` has a role on, or only those the user
+/// made when `authored_only` (`User.versions`, which Speckle answers with a count alone).
+pub async fn count_for_user<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    authored_only: bool,
+) -> Result<u64> {
+    let q = if authored_only {
+        commit::Entity::find().filter(commit::Column::AuthorId.eq(user_id))
+    } else {
+        commit::Entity::find().filter(
+            commit::Column::StreamId.in_subquery(
+                Query::select()
+                    .column(stream_acl::Column::StreamId)
+                    .from(stream_acl::Entity)
+                    .and_where(stream_acl::Column::UserId.eq(user_id))
+                    .to_owned(),
+            ),
+        )
+    };
+    Ok(q.count(db).await?)
 }
 
 /// The version `id` of `stream_id`.

@@ -1,7 +1,8 @@
 //! The default limits let through what Speckle's own clients send:
-//! - every GraphQL document in specklepy 3.2.8 (PyPI `specklepy`, pinned in .ci/requirements.txt),
-//!   read from its installed source (`specklepy/core/api/resources/current/*.py`) at test time,
-//!   with every `limit` variable at 100, the largest page Speckle serves;
+//! - every GraphQL document in specklepy 3.2.8 and 2026.9.1 (PyPI `specklepy`, pinned in
+//!   .ci/requirements.txt and .ci/requirements-latest.txt), read from their installed sources
+//!   (`specklepy/core/api/resources/current/*.py` in 3, `specklepy/api/resources/current/*.py` in
+//!   2026) at test time, with every `limit` variable at 100, the largest page Speckle serves;
 //! - graphql-core's introspection query (what `gql` and GraphiQL-style tools send);
 //! - frontend-2's webhook settings page documents, the verbatim copies in
 //!   `tests/interop/frontend2/` (whose README names the commit and files), each with the
@@ -14,16 +15,17 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use streamhooks_api::testkit::interop::python_with;
+use streamhooks_api::testkit::interop::{latest_python_with, python_with};
 
 use super::within;
 use crate::support::world;
 
 const EXTRACT: &str = r#"
 import ast, json, pathlib, graphql, specklepy
-root = pathlib.Path(specklepy.__file__).parent / "core/api/resources/current"
+package = pathlib.Path(specklepy.__file__).parent
 docs = []
-for f in sorted(root.glob("*.py")):
+for f in sorted([*package.glob("core/api/resources/current/*.py"),
+                 *package.glob("api/resources/current/*.py")]):
     for node in ast.walk(ast.parse(f.read_text())):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "gql" \
                 and node.args and isinstance(node.args[0], ast.Constant):
@@ -49,10 +51,20 @@ fn not_limited(source: &str, r: &Value) {
 }
 
 #[tokio::test]
-async fn every_specklepy_document_and_introspection_pass_the_default_limits() {
-    let Some(python) = python_with(&["specklepy", "graphql"]) else {
-        return;
-    };
+async fn every_specklepy_3_document_and_introspection_pass_the_default_limits() {
+    if let Some(python) = python_with(&["specklepy", "graphql"]) {
+        specklepy_documents_pass(&python).await;
+    }
+}
+
+#[tokio::test]
+async fn every_specklepy_2026_document_and_introspection_pass_the_default_limits() {
+    if let Some(python) = latest_python_with(&["specklepy", "graphql"]) {
+        specklepy_documents_pass(&python).await;
+    }
+}
+
+async fn specklepy_documents_pass(python: &std::path::Path) {
     let out = Command::new(python)
         .args(["-c", EXTRACT])
         .output()
