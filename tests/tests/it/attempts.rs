@@ -317,7 +317,7 @@ async fn a_hundred_webhooks_histories_cost_the_same_few_statements_as_one() {
     for (stream, hooks) in &streams {
         let before = s.statements.load(Ordering::SeqCst);
         let d = gql(
-            "query($s: String!) { stream(id: $s) { webhooks { totalCount items { id history(limit: 25) { totalCount items { id status payload attempts { number outcome } } } } } } }",
+            "query($s: String!) { stream(id: $s) { webhooks { totalCount items { id history(limit: 10) { totalCount items { id status payload attempts { number outcome } } } } } } }",
             json!({ "s": stream }),
         )
         .await;

@@ -151,9 +151,10 @@ async fn a_projects_models_and_versions_page_by_cursor_and_filter() {
         .await;
     assert_eq!(code(&r), "BRANCH_NOT_FOUND", "{r}");
 
-    // Pages within pages are priced by what they can hold: 100 models x 100 versions (50,000
-    // nodes) is answered; a third level of 100 is refused up front, naming the innermost page.
-    let d = w.server.gql_ok(&w.owner.token, "query($p: String!) { project(id: $p) { models(limit: 100) { items { versions(limit: 100) { items { id message authorUser { name } } } } } } }",
+    // Pages within pages are priced by what they can hold: 100 models x 25 versions is
+    // answered; 100 x 100 with five fields each (50,202 nodes) is refused up front, naming the
+    // innermost page.
+    let d = w.server.gql_ok(&w.owner.token, "query($p: String!) { project(id: $p) { models(limit: 100) { items { versions { items { id message authorUser { name } } } } } } }",
         json!({ "p": w.stream })).await;
     assert_eq!(
         d["project"]["models"]["items"][1]["versions"]["items"]
@@ -162,13 +163,13 @@ async fn a_projects_models_and_versions_page_by_cursor_and_filter() {
         Some(2),
         "{d}"
     );
-    let r = w.server.gql(Some(&w.owner.token), "{ activeUser { projects(limit: 100) { items { models(limit: 100) { items { versions(limit: 100) { items { id } } } } } } } }",
-        json!({})).await;
+    let r = w.server.gql(Some(&w.owner.token), "query($p: String!) { project(id: $p) { models(limit: 100) { items { versions(limit: 100) { items { id message authorUser { name } } } } } } }",
+        json!({ "p": w.stream })).await;
     assert!(
         r["data"].is_null()
-            && r["errors"][0]["message"].as_str().is_some_and(|m| m.contains(
-                "`activeUser.projects(limit: 100).items.models(limit: 100).items.versions(limit: 100)`"
-            )),
+            && r["errors"][0]["message"].as_str().is_some_and(
+                |m| m.contains("`project.models(limit: 100).items.versions(limit: 100)`")
+            ),
         "{r}"
     );
     w.server.shutdown().await;

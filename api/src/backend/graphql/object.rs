@@ -60,7 +60,9 @@ pub(crate) async fn find(
     };
     if let Some(budget) = ctx.data_opt::<Arc<Budget>>() {
         budget
-            .charge(usize::try_from(size).unwrap_or(usize::MAX))
+            .charge(usize::try_from(size).unwrap_or(usize::MAX), || {
+                crate::graphql::budget::field_path(ctx)
+            })
             .map_err(|o| {
                 let (code, message) = budget.explain(o);
                 Error::Limit { code, message }
