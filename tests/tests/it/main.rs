@@ -21,6 +21,7 @@ mod speckle_projects;
 mod specklepy;
 mod storage;
 mod support;
+mod testkit;
 mod validation;
 mod webdriver;
 mod webhooks;
