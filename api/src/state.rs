@@ -52,7 +52,7 @@ impl AppState {
         let server_info = Arc::new(ServerInfo {
             name: config.server_name.clone(),
             description: config.server_description.clone(),
-            canonical_url: config.canonical_url.clone(),
+            canonical_url: config.canonical_url(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         });
         let guard = Arc::new(Guard::from_config(&config.worker));
