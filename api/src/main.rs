@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use streamhooks_api::backend::service;
 use streamhooks_api::config::{Config, DbArgs};
 use streamhooks_api::{bind_and_start, db, StartOptions};
-use streamhooks_worker::secrets::{store, SecretsConfig};
+use streamhooks_worker::secrets::{create_key_file, store, Loaded, SecretsConfig};
 use tokio_util::sync::CancellationToken;
 
 /// jemalloc rather than glibc's allocator (BENCHMARKS.md, issue 11's seventh session). A delivery
@@ -104,6 +104,16 @@ enum SecretsCommand {
         #[command(flatten)]
         db: DbArgs,
         /// The current key, found as `serve` finds it.
+        #[command(flatten)]
+        secrets: SecretsConfig,
+    },
+    /// Only when the key the database's webhook secrets were encrypted with is lost: make the
+    /// configured key (SECRETS_KEY, or the key file, created if missing) the database's key, so
+    /// that processes with it may start. Nothing is re-encrypted: secrets sealed under the lost
+    /// key stay unreadable, and their deliveries fail saying so, until their owners set them again.
+    ResetKey {
+        #[command(flatten)]
+        db: DbArgs,
         #[command(flatten)]
         secrets: SecretsConfig,
     },
@@ -229,6 +239,9 @@ async fn main() -> ExitCode {
                     secrets,
                 },
         }) => rekey(&d, &secrets, &new_key_file).await,
+        Some(Command::Secrets {
+            command: SecretsCommand::ResetKey { db: d, secrets },
+        }) => reset_key(&d, &secrets).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -280,7 +293,17 @@ async fn rekey(
     let db = db::connect_and_migrate(&d.url())
         .await
         .map_err(|e| e.to_string())?;
-    let current = store::prepare(&db, current)
+    // A new key file that exists already may be the key this database was moved to by an earlier
+    // run: the current key is then accepted although the database no longer records it.
+    let earlier = match new_key_file.try_exists() {
+        Ok(true) => Some(
+            store::key_file_or_create(new_key_file)
+                .map_err(|e| e.to_string())?
+                .0,
+        ),
+        _ => None,
+    };
+    let current = store::prepare_for_rekey(&db, current, earlier.as_ref())
         .await
         .map_err(|e| e.to_string())?;
     let (new, source) = store::key_file_or_create(new_key_file).map_err(|e| e.to_string())?;
@@ -296,6 +319,29 @@ async fn rekey(
         new.fingerprint(),
         done.already_new,
         new_key_file.display(),
+    );
+    Ok(())
+}
+
+async fn reset_key(d: &DbArgs, cfg: &SecretsConfig) -> Result<(), String> {
+    let db = db::connect_and_migrate(&d.url())
+        .await
+        .map_err(|e| e.to_string())?;
+    let (key, source) = match cfg.load().map_err(|e| e.to_string())? {
+        Loaded::Key(key, source) => (key, source),
+        Loaded::MissingFile(path) => create_key_file(&path).map_err(|e| e.to_string())?,
+    };
+    let report = store::adopt_key(&db, &key)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "this database's webhook secrets key is now the key from {source}, fingerprint {}; {} of \
+         its {} webhook secret(s) cannot be opened with it, and their deliveries fail until their \
+         owners set them again (webhookUpdate). Give every process that shares this database this \
+         key and restart them.",
+        key.fingerprint(),
+        report.unreadable,
+        report.total,
     );
     Ok(())
 }
