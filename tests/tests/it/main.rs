@@ -7,6 +7,7 @@ mod attempts;
 mod console;
 mod delivery;
 mod events;
+mod history;
 mod hostile;
 mod ingest;
 mod limits;

@@ -91,9 +91,9 @@ export const Q = {
       history(limit: 1) { totalCount items { id status statusInfo retryCount lastUpdate attempts { number } } } } } } }`,
   webhook: `query ConsoleWebhook($stream: String!, $id: String!) {
     stream(id: $stream) { id name webhooks(id: $id) { items { ${WEBHOOK_FIELDS} } } } }`,
-  deliveries: `query ConsoleDeliveries($stream: String!, $id: String!, $limit: Int!, $offset: Int!) {
+  deliveries: `query ConsoleDeliveries($stream: String!, $id: String!, $limit: Int!, $cursor: String) {
     stream(id: $stream) { id name webhooks(id: $id) { items { ${WEBHOOK_FIELDS}
-      history(limit: $limit, offset: $offset) { totalCount items { id status statusInfo retryCount lastUpdate payload
+      history(limit: $limit, cursor: $cursor) { totalCount cursor items { id status statusInfo retryCount lastUpdate payload
         attempts { number startedAt durationMs outcome statusCode error responseHeaders { name value } responseBody worker } } } } } } }`,
   create: 'mutation ConsoleCreate($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }',
   update: 'mutation ConsoleUpdate($w: WebhookUpdateInput!) { webhookUpdate(webhook: $w) }',
