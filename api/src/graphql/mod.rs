@@ -16,6 +16,8 @@ use crate::state::AppState;
 pub mod budget;
 pub mod cost;
 pub mod endpoint;
+pub mod input_errors;
+pub mod notes;
 pub mod scalars;
 
 use crate::backend::graphql::{
@@ -65,6 +67,8 @@ pub fn schema_builder(
     .limit_recursive_depth(64)
     .limit_directives(32)
     .extension(budget::BudgetExtension)
+    .extension(notes::NotesExtension)
+    .extension(input_errors::InputErrors)
 }
 
 pub fn build_schema(state: AppState) -> AppSchema {

@@ -13,6 +13,7 @@ mod ingest;
 mod limits;
 mod objects;
 mod pings;
+mod recovery;
 mod schema;
 mod secrets;
 mod speckle_events;
