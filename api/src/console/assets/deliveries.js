@@ -12,6 +12,7 @@
 import { busy, h, notice, route, time } from './dom.js';
 import { gql, Q, webhookTriggers } from './api.js';
 import { classify, plainIcon, statusLabel } from './status.js';
+import { redeliverFailedDialog } from './recover.js';
 
 const PAGE = 20;
 const POLL_MS = 1500;
@@ -210,6 +211,28 @@ export async function deliveriesScreen(ctx, streamId, webhookId, requestedPage, 
     },
   }, h('div', { class: 'field' }, h('label', { for: select.id }, 'Send a test event'), select), ping);
 
+  const disabledNote = w.enabled === false
+    ? h('p', { id: 'webhook-disabled' }, h('span', { class: 'badge off' }, 'Disabled'), ' Pings and redeliveries are still sent.')
+    : null;
+  // After an outage: every delivery that failed for good since a time, sent again.
+  const recover = h('button', {
+    type: 'button', class: 'button', id: 'redeliver-failed',
+    on: {
+      click: async () => {
+        const result = await redeliverFailedDialog(streamId, w);
+        if (!result) return;
+        const more = result.moreRemain ? ` More than ${result.limit} had failed: run it again for the rest.` : '';
+        const enabled = result.enabled ? ' The webhook is enabled again.' : '';
+        n.ok(`Queued ${result.queued} failed ${result.queued === 1 ? 'delivery' : 'deliveries'} again; they update below as they are sent.${enabled}${more}`);
+        if (result.enabled) {
+          w.enabled = true;
+          if (disabledNote) disabledNote.hidden = true;
+        }
+        await afterSend();
+      },
+    },
+  }, 'Redeliver failed…');
+
   const back = route('streams', streamId);
   ctx.show(`Recent deliveries · ${w.description || w.url}`,
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' },
@@ -219,12 +242,14 @@ export async function deliveriesScreen(ctx, streamId, webhookId, requestedPage, 
         h('h1', { tabindex: '-1' }, 'Recent deliveries'),
         h('p', { class: 'break', id: 'webhook-title' }, h('strong', {}, w.description || w.url)),
         w.description ? h('p', { class: 'mono break muted', id: 'webhook-url' }, w.url) : null,
-        w.enabled === false ? h('p', {}, h('span', { class: 'badge off' }, 'Disabled'), ' Pings and redeliveries are still sent.') : null),
+        disabledNote),
       h('div', { class: 'actions' },
         h('a', { class: 'button', href: route('streams', streamId, 'webhooks', webhookId, 'edit') }, 'Edit'),
         h('button', { type: 'button', class: 'button', id: 'refresh', on: { click: (e) => busy(e.target, () => refresh().catch((err) => n.error(err))) } }, 'Refresh'))),
     n.el,
     h('section', { class: 'panel', 'aria-label': 'Ping' }, pingForm),
+    h('div', { class: 'actions recover' }, recover,
+      h('span', { class: 'hint' }, 'After an outage: send again every delivery that failed for good since a time you choose.')),
     list, empty,
     h('div', { class: 'pager' }, newer, pageInfo, older));
 }
