@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use streamhooks_api::backend::service;
 use streamhooks_api::config::{Config, DbArgs};
 use streamhooks_api::{bind_and_start, db, StartOptions};
-use streamhooks_worker::secrets::{create_key_file, store, Loaded, SecretsConfig};
+use streamhooks_worker::secrets::{check, create_key_file, store, Loaded, SecretsConfig};
 use tokio_util::sync::CancellationToken;
 
 /// jemalloc rather than glibc's allocator (BENCHMARKS.md, issue 11's seventh session). A delivery
@@ -423,7 +423,7 @@ async fn reset_key(d: &DbArgs, cfg: &SecretsConfig) -> Result<(), String> {
         Loaded::Key(key, source) => (key, source),
         Loaded::MissingFile(path) => create_key_file(&path).map_err(|e| e.to_string())?,
     };
-    let report = store::adopt_key(&db, &key)
+    let report = check::adopt_key(&db, &key)
         .await
         .map_err(|e| e.to_string())?;
     eprintln!(

@@ -13,10 +13,11 @@
 //!
 //! The key is `SECRETS_KEY` or else a key file created with mode 0600 on first run ([`key`]); the
 //! database records which key it is used with (a check value, [`Secrets::check_value`]) and
-//! refuses processes with another ([`store::prepare`]). Every
+//! refuses processes with another ([`check`]). Every
 //! sealed value is just a string, so a second secret per webhook (issue 10's rotation grace) is one
 //! more column in [`store::SEALED_COLUMNS`] and the same two calls.
 
+pub mod check;
 pub mod key;
 pub mod store;
 

@@ -48,6 +48,7 @@ pub struct MutationRoot(
     branch::BranchMutation,
     commit::CommitMutation,
     webhook::WebhookMutation,
+    crate::webhooks::recover::graphql::RecoverMutation,
     token::TokenMutation,
 );
 

@@ -3,7 +3,8 @@
 //! `disabledReason`, `format` (output, and optional on both inputs), `WebhookEvent.attempts`
 //! (every attempt with its response, like GitHub's "Recent deliveries"), and `history`'s
 //! `offset` and `cursor` (with `WebhookEventCollection.cursor`) for the pages after the first;
-//! and added operations: pings, redeliveries, and `webhookRedeliverFailed` after an outage. Every operation needs
+//! and added operations: pings and redeliveries (`webhookRedeliverFailed`, the recovery after an
+//! outage, is in `recover::graphql`). Every operation needs
 //! the stream's owner with `streams:write`, except `webhookTriggers`, the public list of trigger
 //! names that forms (the console's) offer.
 //!
@@ -14,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::{ComplexObject, Context, InputObject, Name, Object, SimpleObject, Value};
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{webhook_config, webhook_event_attempt};
 use streamhooks_worker::triggers::TRIGGERS;
@@ -22,7 +23,6 @@ use streamhooks_worker::triggers::TRIGGERS;
 use crate::error::Result;
 use crate::graphql::{owner, state};
 use crate::webhooks::history::{self, EventRow, Page, Start};
-use crate::webhooks::recover;
 use crate::webhooks::service as svc;
 
 /// Pages loaded ahead by `webhooks(...)` for its items, by (webhook id, limit).
@@ -376,21 +376,6 @@ pub struct WebhookEventRedeliverInput {
     stream_id: String,
 }
 
-#[derive(InputObject)]
-pub struct WebhookRedeliverFailedInput {
-    /// The webhook.
-    id: String,
-    stream_id: String,
-    /// Queue again the events that failed for good (status 3) with their last update at or after
-    /// this time.
-    since: DateTime<Utc>,
-    /// Re-enable the webhook if it is disabled (it then sends new events again too). A disabled
-    /// webhook is refused without it: its events would only fail again.
-    enable: Option<bool>,
-    /// Only count: answer how many would be queued now, queuing and changing nothing.
-    dry_run: Option<bool>,
-}
-
 #[derive(Default)]
 pub struct WebhookQuery;
 
@@ -494,56 +479,6 @@ impl WebhookMutation {
         let id = crate::webhooks::ping::redeliver(&txn, &hook, &event.id).await?;
         st.commit(txn, 1).await?;
         Ok(id.to_string())
-    }
-
-    /// Queues again every event of the webhook that failed for good (status 3) since `since`,
-    /// as itself: same event id and delivery id, a fresh retry schedule, new attempts added to
-    /// its attempts list. Returns how many it queued, at most 10,000 a call (the oldest first).
-    /// The answer's `extensions.webhookRedeliverFailed` repeats the count with `moreRemain`, true
-    /// when more failed since then: the next call with the same `since` takes the next ones
-    /// (events already queued again are not taken twice). Not in Speckle.
-    async fn webhook_redeliver_failed(
-        &self,
-        ctx: &Context<'_>,
-        webhook: WebhookRedeliverFailedInput,
-    ) -> Result<i32> {
-        owner(ctx, &webhook.stream_id).await?;
-        let st = state(ctx);
-        let hook = svc::find_on_stream(&st.db, &webhook.id, &webhook.stream_id).await?;
-        let dry_run = webhook.dry_run.unwrap_or(false);
-        let done = if dry_run {
-            recover::count_failed(&st.db, &hook, webhook.since).await?
-        } else {
-            let txn = st.begin().await?;
-            let done = recover::redeliver_failed(
-                &txn,
-                &hook,
-                webhook.since,
-                webhook.enable.unwrap_or(false),
-            )
-            .await?;
-            st.commit(txn, done.queued).await?;
-            done
-        };
-        let limit = recover::MAX_PER_CALL;
-        let mut note = async_graphql::indexmap::IndexMap::new();
-        note.insert(Name::new("queued"), Value::from(done.queued));
-        note.insert(Name::new("limit"), Value::from(limit));
-        note.insert(Name::new("moreRemain"), Value::from(done.more));
-        note.insert(Name::new("dryRun"), Value::from(dry_run));
-        if done.more {
-            let verb = if dry_run { "would queue" } else { "queued" };
-            note.insert(
-                Name::new("message"),
-                Value::from(format!(
-                    "More than {limit} events failed since then; this call {verb} the oldest \
-                     {limit}. Call webhookRedeliverFailed again with the same since for the next \
-                     ones."
-                )),
-            );
-        }
-        crate::graphql::notes::note(ctx, "webhookRedeliverFailed", note);
-        Ok(i32::try_from(done.queued).unwrap_or(i32::MAX))
     }
 
     /// Deletes a webhook with its history; returns the id.

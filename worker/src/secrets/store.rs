@@ -1,13 +1,6 @@
 //! The database side of sealed secrets: the start-up pass that finds or creates the key, checks it
-//! is the database's key and seals secrets left from before encryption, the re-key, the adoption
-//! of a new key when the old one is lost, and the SQLite scrub that makes replaced and deleted
-//! values unreadable on disk.
-//!
-//! One key per database: the first process that opens the database with a key records that key's
-//! check value (`secrets_key_check`, never the key), and every process after it, `serve`,
-//! `worker` and `secrets rekey` alike, compares its own at start and refuses to start with another
-//! one, naming where its key came from and what to do. Without this, a worker given the wrong key
-//! started fine and then failed every delivery.
+//! is the database's own ([`super::check`]) and seals secrets left from before encryption, the
+//! re-key, and the SQLite scrub that makes replaced and deleted values unreadable on disk.
 //!
 //! The decision a reader will question is that [`prepare`] refuses to *create* a key file when the
 //! database already holds sealed secrets or a recorded key. A fresh key cannot open them, so a
@@ -20,16 +13,14 @@
 //! the old page in the main file) until a checkpoint copies the new page over and the log is
 //! emptied. It is cheap and only follows writes that remove a secret.
 
-use chrono::Utc;
-use entity::secrets_key_check;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    Statement, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    TransactionTrait,
 };
 
 use super::{
-    create_key_file, legacy_plaintext, read_key_file, KeyError, KeySource, Loaded, OpenError,
-    SealError, Secrets, SecretsConfig, KEY_ENV, SEALED,
+    check, create_key_file, legacy_plaintext, read_key_file, KeyError, KeySource, Loaded,
+    OpenError, SealError, Secrets, SecretsConfig, SEALED,
 };
 
 /// Every `webhooks_config` column that holds a sealed secret. A second secret per webhook (the
@@ -50,7 +41,7 @@ pub enum StoreError {
 }
 
 /// One stored secret: the webhook, the column, the stored text.
-struct Stored {
+pub(super) struct Stored {
     id: String,
     column: &'static str,
     value: String,
@@ -82,19 +73,19 @@ async fn prepare_accepting(
     let (secrets, source) = match cfg.load()? {
         Loaded::Key(s, source) => (s, source),
         Loaded::MissingFile(path) => {
-            if any_sealed(db).await? || recorded(db).await?.is_some() {
+            if any_sealed(db).await? || check::recorded(db).await?.is_some() {
                 return Err(StoreError::Refused(format!(
                     "The secrets key file {} (SECRETS_KEY_FILE) does not exist, but the database \
                      holds webhook secrets encrypted under a key: restore that file, or set \
                      SECRETS_KEY to the key. (If the key is lost, run `streamhooks secrets \
                      reset-key` with a new one; owners must then set their webhook secrets again.)",
-                    shown_path(&path)
+                    check::shown_path(&path)
                 )));
             }
             create_key_file(&path)?
         }
     };
-    check_key(db, &secrets, &source, also).await?;
+    check::check_key(db, &secrets, &source, also).await?;
     let sealed = seal_legacy(db, &secrets).await?;
     if sealed > 0 {
         tracing::info!(
@@ -187,139 +178,10 @@ pub async fn rekey(
     for (sealed, s) in &writes {
         replace(&txn, s, sealed).await?;
     }
-    record(&txn, new).await?;
+    check::record(&txn, new).await?;
     txn.commit().await?;
     scrub(db).await;
     Ok(report)
-}
-
-/// What adopting a key found: of the stored secrets, how many it cannot open.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AdoptReport {
-    pub unreadable: u64,
-    pub total: u64,
-}
-
-/// Makes `secrets` the database's key without re-sealing anything: for when the key the secrets
-/// were sealed under is lost. Secrets it cannot open stay as they are (their deliveries fail with
-/// a sentence saying so) until their owners set them again.
-pub async fn adopt_key(
-    db: &DatabaseConnection,
-    secrets: &Secrets,
-) -> Result<AdoptReport, StoreError> {
-    record(db, secrets).await?;
-    let (unreadable, total) = count_unreadable(db, secrets).await?;
-    Ok(AdoptReport { unreadable, total })
-}
-
-/// Records `secrets` as this database's key, replacing any other.
-async fn record<C: ConnectionTrait>(db: &C, secrets: &Secrets) -> Result<(), DbErr> {
-    db.execute(check_insert(db.get_database_backend(), secrets, true))
-        .await?;
-    Ok(())
-}
-
-/// The row for `secrets`; on an existing row, replacing it or (`replace: false`) leaving it.
-fn check_insert(backend: DbBackend, secrets: &Secrets, replace: bool) -> Statement {
-    let conflict = if replace {
-        "DO UPDATE SET check_value = excluded.check_value, fingerprint = excluded.fingerprint, \
-         recorded_at = excluded.recorded_at"
-    } else {
-        "DO NOTHING"
-    };
-    Statement::from_sql_and_values(
-        backend,
-        format!(
-            "INSERT INTO secrets_key_check (id, check_value, fingerprint, recorded_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (id) {conflict}"
-        ),
-        [
-            secrets_key_check::ID.into(),
-            secrets.check_value().into(),
-            secrets.fingerprint().into(),
-            Utc::now().into(),
-        ],
-    )
-}
-
-/// The database's recorded key, if a process has recorded one.
-async fn recorded<C: ConnectionTrait>(db: &C) -> Result<Option<secrets_key_check::Model>, DbErr> {
-    secrets_key_check::Entity::find_by_id(secrets_key_check::ID)
-        .one(db)
-        .await
-}
-
-/// Refuses a key that is not the database's (accepting `also` too, when given). A database with
-/// no recorded key records this one, unless it holds sealed secrets and this key opens none of
-/// them: then it is surely not their key. Two processes recording at once on a fresh database
-/// meet on the one row: the second finds the first's and compares with it.
-async fn check_key(
-    db: &DatabaseConnection,
-    secrets: &Secrets,
-    source: &KeySource,
-    also: Option<&Secrets>,
-) -> Result<(), StoreError> {
-    let row = match recorded(db).await? {
-        Some(row) => row,
-        None => {
-            let (unreadable, total) = count_unreadable(db, secrets).await?;
-            // Plain-text secrets from before encryption open with no key (they are sealed next).
-            let legacy = stored(db, Some(super::LEGACY)).await?.len() as u64;
-            let sealed = total.saturating_sub(legacy);
-            if sealed > 0 && unreadable.saturating_sub(legacy) == sealed {
-                return Err(StoreError::Refused(format!(
-                    "The secrets key from {} (fingerprint {}) opens none of the {sealed} webhook \
-                     secret(s) this database holds, so it is not the key they were encrypted \
-                     under: {FIX}",
-                    describe(source),
-                    secrets.fingerprint(),
-                )));
-            }
-            db.execute(check_insert(db.get_database_backend(), secrets, false))
-                .await?;
-            recorded(db)
-                .await?
-                .ok_or_else(|| StoreError::Db(DbErr::RecordNotFound("secrets_key_check".into())))?
-        }
-    };
-    let known = |s: &Secrets| s.check_value() == row.check_value;
-    if known(secrets) || also.is_some_and(known) {
-        return Ok(());
-    }
-    Err(StoreError::Refused(format!(
-        "The secrets key from {} (fingerprint {}) is not the key this database's webhook secrets \
-         are encrypted under (fingerprint {}): {FIX}",
-        describe(source),
-        secrets.fingerprint(),
-        row.fingerprint,
-    )))
-}
-
-/// How to fix a wrong key: the end of both refusals above.
-const FIX: &str = "give this process the key every other process on this database uses \
-     (SECRETS_KEY, or SECRETS_KEY_FILE naming the same key file), or, only if that key is lost, \
-     run `streamhooks secrets reset-key` with this one (owners must then set their webhook \
-     secrets again).";
-
-/// Where a key came from, for a sentence: the variable, or the key file by its full path (two
-/// processes in different working directories each find their own `streamhooks.key`).
-fn describe(source: &KeySource) -> String {
-    match source {
-        KeySource::Env => KEY_ENV.to_owned(),
-        KeySource::Given => "the embedding program".to_owned(),
-        KeySource::File(p) => format!("the key file {} (SECRETS_KEY_FILE)", shown_path(p)),
-        KeySource::Created(p) => format!(
-            "the key file {} (SECRETS_KEY_FILE), created just now",
-            shown_path(p)
-        ),
-    }
-}
-
-fn shown_path(p: &std::path::Path) -> String {
-    std::path::absolute(p)
-        .unwrap_or_else(|_| p.to_owned())
-        .display()
-        .to_string()
 }
 
 /// On SQLite, copies every page into the main file and empties the WAL, so the older page images
@@ -390,7 +252,10 @@ async fn any_sealed(db: &DatabaseConnection) -> Result<bool, DbErr> {
 }
 
 /// Stored secrets, optionally only those whose value starts with `prefix`.
-async fn stored<C: ConnectionTrait>(db: &C, prefix: Option<&str>) -> Result<Vec<Stored>, DbErr> {
+pub(super) async fn stored<C: ConnectionTrait>(
+    db: &C,
+    prefix: Option<&str>,
+) -> Result<Vec<Stored>, DbErr> {
     let mut out = Vec::new();
     for &column in SEALED_COLUMNS {
         let filter = match prefix {
@@ -450,7 +315,10 @@ async fn seal_legacy(db: &DatabaseConnection, secrets: &Secrets) -> Result<u64, 
 }
 
 /// (secrets `secrets` cannot open, all secrets).
-async fn count_unreadable(db: &DatabaseConnection, secrets: &Secrets) -> Result<(u64, u64), DbErr> {
+pub(super) async fn count_unreadable(
+    db: &DatabaseConnection,
+    secrets: &Secrets,
+) -> Result<(u64, u64), DbErr> {
     let all = stored(db, None).await?;
     let bad = all
         .iter()

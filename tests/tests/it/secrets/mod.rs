@@ -20,7 +20,7 @@ use sha2::Sha256;
 use streamhooks_api::testkit::{
     config_from_args, Received, TestDatabase, TestReceiver, TestServer, TEST_ARGS,
 };
-use streamhooks_worker::secrets::store::adopt_key;
+use streamhooks_worker::secrets::check::adopt_key;
 use streamhooks_worker::secrets::{generate_key, Secrets};
 
 use crate::support::{message, UPDATE};

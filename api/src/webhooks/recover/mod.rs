@@ -11,6 +11,8 @@
 //! finished at once as "not sent: the webhook was disabled", and quietly re-enabling a webhook
 //! its owner (or the server) turned off would send new events to it too.
 
+pub mod graphql;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::webhook_config;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
