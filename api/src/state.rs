@@ -151,7 +151,7 @@ impl AppState {
                 }
             };
             if let Err(e) = given_back {
-                tracing::warn!(error = %e, "could not give back the leases of a commit whose request was stopped; its events are sent when the leases run out");
+                tracing::warn!(error = %e, "could not give back the leases of a commit that was not handed over; its events are sent when the leases run out");
             }
         });
         outcome
