@@ -41,9 +41,12 @@ pub struct Config {
     #[arg(long = "bind", env = "BIND_ADDRESS", default_value = "127.0.0.1:3000")]
     pub bind: SocketAddr,
 
-    /// Public URL of this server, sent as `server.canonicalUrl` in every payload.
-    #[arg(long, env = "CANONICAL_URL", default_value = "http://127.0.0.1:3000")]
-    pub canonical_url: String,
+    /// Public URL of this server, sent as `server.canonicalUrl` in every payload and by
+    /// `serverInfo`. Unset: `http://` and the address the server listens on (`--bind`), e.g.
+    /// `http://127.0.0.1:3000`. Behind a reverse proxy, load balancer or TLS terminator, set it to
+    /// the URL clients use, e.g. `https://hooks.example.com`: the server cannot see that address.
+    #[arg(long, env = "CANONICAL_URL")]
+    pub canonical_url: Option<String>,
 
     /// Server name, sent as `server.name` in every payload and by `serverInfo`.
     #[arg(long, env = "SERVER_NAME", default_value = "streamhooks")]
@@ -125,15 +128,22 @@ fn parse_format(s: &str) -> Result<Format, String> {
 }
 
 impl Config {
+    /// `server.canonicalUrl`: `CANONICAL_URL`, or else `http://<bind address>`.
+    pub fn canonical_url(&self) -> String {
+        match &self.canonical_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
     /// Checks what clap cannot: a usable canonical URL, usable limits, the worker settings.
     pub fn validate(&self) -> Result<(), String> {
-        let u = url::Url::parse(&self.canonical_url)
-            .map_err(|e| format!("CANONICAL_URL {:?} is not a URL: {e}", self.canonical_url))?;
-        if !matches!(u.scheme(), "http" | "https") {
-            return Err(format!(
-                "CANONICAL_URL {:?} must be http(s)",
-                self.canonical_url
-            ));
+        if let Some(given) = &self.canonical_url {
+            let u = url::Url::parse(given)
+                .map_err(|e| format!("CANONICAL_URL {given:?} is not a URL: {e}"))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                return Err(format!("CANONICAL_URL {given:?} must be http(s)"));
+            }
         }
         if self.max_object_upload_bytes < 1024 {
             return Err("MAX_OBJECT_UPLOAD_BYTES must be at least 1024".into());

@@ -123,6 +123,19 @@ pub async fn start(
     cancel: CancellationToken,
 ) -> Result<Running, StartError> {
     config.validate().map_err(StartError::Config)?;
+    let addr = listener.local_addr()?;
+    // The address actually listened on (`--bind 127.0.0.1:0` picks a port), so that the default
+    // canonical URL is one clients can reach.
+    let mut config = config;
+    config.bind = addr;
+    if config.canonical_url.is_none() && addr.ip().is_unspecified() {
+        tracing::warn!(
+            canonical_url = %config.canonical_url(),
+            "CANONICAL_URL is not set and the server listens on every interface: payloads and \
+             serverInfo name an address no client can use; set CANONICAL_URL to the URL clients \
+             reach this server at"
+        );
+    }
     let config = Arc::new(config);
     let db = db::connect_and_migrate(&config.db.url()).await?;
     let secrets = secrets::store::prepare(&db, &config.secrets).await?;
@@ -139,7 +152,6 @@ pub async fn start(
     let worker = inbox.map(|inbox| spawn_worker(&state, Some(inbox), cancel.clone()));
     let schema = graphql::build_schema(state.clone());
     let app = http::router(state.clone(), schema);
-    let addr = listener.local_addr()?;
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)

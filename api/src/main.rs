@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use streamhooks_api::backend::service;
 use streamhooks_api::config::{Config, DbArgs};
 use streamhooks_api::{bind_and_start, db, StartOptions};
-use streamhooks_worker::secrets::{store, SecretsConfig};
+use streamhooks_worker::secrets::{check, create_key_file, store, Loaded, SecretsConfig};
 use tokio_util::sync::CancellationToken;
 
 /// jemalloc rather than glibc's allocator (BENCHMARKS.md, issue 11's seventh session). A delivery
@@ -77,6 +77,29 @@ enum Command {
         #[arg(long, default_value = "5m", value_parser = streamhooks_worker::config::parse_duration)]
         tolerance: std::time::Duration,
     },
+    /// Queue again every event of a webhook that failed for good (status 3) since a time, as
+    /// after an outage: each as itself (the same delivery id), with a fresh retry schedule; at
+    /// most 10,000 a run, oldest first (run it again for the rest). Prints {"queued": N,
+    /// "moreRemain": true|false}. Dispatchers on PostgreSQL are woken at once; on SQLite they
+    /// find the events at their next poll (POLL_INTERVAL).
+    Redeliver {
+        /// The webhook's id.
+        #[arg(long)]
+        webhook: String,
+        /// The earliest final failure to take: a time (RFC 3339, e.g. 2026-11-24T08:00:00Z) or
+        /// how long ago (e.g. 24h, 90m).
+        #[arg(long, value_parser = parse_since)]
+        since: chrono::DateTime<chrono::Utc>,
+        /// Re-enable the webhook if it is disabled (it then sends new events again too); a
+        /// disabled webhook is refused without it.
+        #[arg(long)]
+        enable: bool,
+        /// Only count what would be queued; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Print the GraphQL schema (SDL); `schema.graphql` in the repository is this output.
     Schema,
     /// Manage users.
@@ -104,6 +127,16 @@ enum SecretsCommand {
         #[command(flatten)]
         db: DbArgs,
         /// The current key, found as `serve` finds it.
+        #[command(flatten)]
+        secrets: SecretsConfig,
+    },
+    /// Only when the key the database's webhook secrets were encrypted with is lost: make the
+    /// configured key (SECRETS_KEY, or the key file, created if missing) the database's key, so
+    /// that processes with it may start. Nothing is re-encrypted: secrets sealed under the lost
+    /// key stay unreadable, and their deliveries fail saying so, until their owners set them again.
+    ResetKey {
+        #[command(flatten)]
+        db: DbArgs,
         #[command(flatten)]
         secrets: SecretsConfig,
     },
@@ -208,6 +241,13 @@ async fn main() -> ExitCode {
             };
             receive(opts).await
         }
+        Some(Command::Redeliver {
+            webhook,
+            since,
+            enable,
+            dry_run,
+            db: d,
+        }) => redeliver(&d, &webhook, since, enable, dry_run).await,
         Some(Command::Schema) => {
             print!("{}", streamhooks_api::graphql::sdl());
             Ok(())
@@ -229,6 +269,9 @@ async fn main() -> ExitCode {
                     secrets,
                 },
         }) => rekey(&d, &secrets, &new_key_file).await,
+        Some(Command::Secrets {
+            command: SecretsCommand::ResetKey { db: d, secrets },
+        }) => reset_key(&d, &secrets).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -280,7 +323,17 @@ async fn rekey(
     let db = db::connect_and_migrate(&d.url())
         .await
         .map_err(|e| e.to_string())?;
-    let current = store::prepare(&db, current)
+    // A new key file that exists already may be the key this database was moved to by an earlier
+    // run: the current key is then accepted although the database no longer records it.
+    let earlier = match new_key_file.try_exists() {
+        Ok(true) => Some(
+            store::key_file_or_create(new_key_file)
+                .map_err(|e| e.to_string())?
+                .0,
+        ),
+        _ => None,
+    };
+    let current = store::prepare_for_rekey(&db, current, earlier.as_ref())
         .await
         .map_err(|e| e.to_string())?;
     let (new, source) = store::key_file_or_create(new_key_file).map_err(|e| e.to_string())?;
@@ -296,6 +349,91 @@ async fn rekey(
         new.fingerprint(),
         done.already_new,
         new_key_file.display(),
+    );
+    Ok(())
+}
+
+/// `--since`: an RFC 3339 time, or a duration meaning that long before now.
+fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let text = text.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let ago = streamhooks_worker::config::parse_duration(text).map_err(|_| {
+        format!("{text:?} is neither a time (2026-11-24T08:00:00Z) nor a duration ago (24h)")
+    })?;
+    chrono::Duration::from_std(ago)
+        .ok()
+        .and_then(|ago| chrono::Utc::now().checked_sub_signed(ago))
+        .ok_or_else(|| format!("{text:?} is too long ago"))
+}
+
+async fn redeliver(
+    d: &DbArgs,
+    webhook: &str,
+    since: chrono::DateTime<chrono::Utc>,
+    enable: bool,
+    dry_run: bool,
+) -> Result<(), String> {
+    use sea_orm::EntityTrait;
+    use streamhooks_api::webhooks::recover;
+    let db = db::connect_and_migrate(&d.url())
+        .await
+        .map_err(|e| e.to_string())?;
+    streamhooks_api::validate::id(webhook, "webhook id").map_err(|e| e.public_message())?;
+    let hook = entity::webhook_config::Entity::find_by_id(webhook.to_owned())
+        .one(&db)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("there is no webhook {webhook} in {}", db::redact(&d.url())))?;
+    let done = if dry_run {
+        recover::count_failed(&db, &hook, since).await
+    } else {
+        let txn = db::begin_write(&db).await.map_err(|e| e.to_string())?;
+        let done = recover::redeliver_failed(&txn, &hook, since, enable).await;
+        if done.is_ok() {
+            txn.commit().await.map_err(|e| e.to_string())?;
+        }
+        done
+    }
+    .map_err(|e| match e {
+        // No server log to point to here: the cause itself.
+        streamhooks_api::error::Error::Db(e) => e.to_string(),
+        other => other.public_message(),
+    })?;
+    println!(
+        "{}",
+        serde_json::json!({ "queued": done.queued, "moreRemain": done.more })
+    );
+    if done.more {
+        eprintln!(
+            "more than {} events of webhook {webhook} failed since then; run this again for the \
+             next ones",
+            recover::MAX_PER_CALL
+        );
+    }
+    Ok(())
+}
+
+async fn reset_key(d: &DbArgs, cfg: &SecretsConfig) -> Result<(), String> {
+    let db = db::connect_and_migrate(&d.url())
+        .await
+        .map_err(|e| e.to_string())?;
+    let (key, source) = match cfg.load().map_err(|e| e.to_string())? {
+        Loaded::Key(key, source) => (key, source),
+        Loaded::MissingFile(path) => create_key_file(&path).map_err(|e| e.to_string())?,
+    };
+    let report = check::adopt_key(&db, &key)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "this database's webhook secrets key is now the key from {source}, fingerprint {}; {} of \
+         its {} webhook secret(s) cannot be opened with it, and their deliveries fail until their \
+         owners set them again (webhookUpdate). Give every process that shares this database this \
+         key and restart them.",
+        key.fingerprint(),
+        report.unreadable,
+        report.total,
     );
     Ok(())
 }

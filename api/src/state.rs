@@ -9,6 +9,7 @@ use streamhooks_worker::handoff::{self, HandOff};
 use streamhooks_worker::outbox::ServerInfo;
 use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::{Metrics, Notifier};
+use tokio::sync::oneshot;
 
 use crate::config::Config;
 use crate::webhooks::combine::{Combiner, Sink};
@@ -52,7 +53,7 @@ impl AppState {
         let server_info = Arc::new(ServerInfo {
             name: config.server_name.clone(),
             description: config.server_description.clone(),
-            canonical_url: config.canonical_url.clone(),
+            canonical_url: config.canonical_url(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         });
         let guard = Arc::new(Guard::from_config(&config.worker));
@@ -112,14 +113,50 @@ impl AppState {
     /// process's dispatcher (GraphQL requests run within `handoff::scope`) and wakes the
     /// dispatcher for the rest: in that order, or it could look before the rows are visible.
     ///
+    /// With leased rows, the commit and what follows run in a task of their own, which the
+    /// request awaits: a request stopped meanwhile (REQUEST_DEADLINE drops it) would otherwise
+    /// stop between the database's commit and the hand-over, leaving committed rows leased to
+    /// this process until the lease ran out. The task sees the request gone and gives the leases
+    /// back instead (`handoff::Pending::give_back`), so another claim sends them within its poll
+    /// interval; a failed commit gives them back too, in case it committed after all.
+    ///
     /// Durability: the commit keeps the database's default, as the change itself needs; the
     /// lease rides in it at no extra cost, and if this process dies before sending, the lease runs
     /// out and another worker claims the rows.
     pub async fn commit(&self, txn: DatabaseTransaction, queued: u64) -> Result<(), DbErr> {
-        txn.commit().await?;
-        let handed = handoff::committed() as u64;
-        self.queued(queued.saturating_sub(handed));
-        Ok(())
+        let leased = handoff::take();
+        if leased.is_empty() {
+            txn.commit().await?;
+            self.queued(queued);
+            return Ok(());
+        }
+        let unleased = queued.saturating_sub(leased.events() as u64);
+        let (db, notifier) = (self.db.clone(), self.notifier.clone());
+        let (done, outcome) = oneshot::channel();
+        tokio::spawn(async move {
+            let committed = txn.commit().await;
+            if committed.is_ok() && unleased > 0 {
+                notifier.wake();
+            }
+            let given_back = match committed {
+                Ok(()) if !done.is_closed() => {
+                    leased.hand_over();
+                    let _ = done.send(Ok(()));
+                    return;
+                }
+                Ok(()) => leased.give_back(&db).await,
+                Err(e) => {
+                    let _ = done.send(Err(e));
+                    leased.give_back(&db).await
+                }
+            };
+            if let Err(e) = given_back {
+                tracing::warn!(error = %e, "could not give back the leases of a commit that was not handed over; its events are sent when the leases run out");
+            }
+        });
+        outcome
+            .await
+            .map_err(|_| DbErr::Custom("the commit's task stopped before answering".into()))?
     }
 
     /// Call after committing anything that queued `n` events outside [`AppState::commit`].

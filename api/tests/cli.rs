@@ -190,6 +190,61 @@ fn sigterm_shuts_serve_down_gracefully() {
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
 }
 
+/// A child process that is killed if the test ends before it does.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Without CANONICAL_URL, `serverInfo.canonicalUrl` is the address `serve` listens on (`--bind`,
+/// with the port it picked for `:0`), and `--help` says what to set behind a proxy.
+#[tokio::test]
+async fn the_default_canonical_url_is_the_bind_address() {
+    let db = TestDatabase::sqlite();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-worker"])
+        .env("DATABASE_URL", &db.url)
+        .env("SECRETS_KEY", KEY)
+        .env_remove("CANONICAL_URL")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .map(KillOnDrop)
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let (addr, _rest) = streamhooks_api::testkit::process::listening_address(&mut child.0);
+    assert!(!addr.ends_with(":0") && !addr.ends_with(":3000"), "{addr}");
+    let text = reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .header("content-type", "application/json")
+        .body(r#"{"query":"{ serverInfo { canonicalUrl } }"}"#)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST /graphql: {e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    let answer: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON: {e}: {text}"));
+    assert_eq!(
+        answer["data"]["serverInfo"]["canonicalUrl"],
+        serde_json::json!(format!("http://{addr}"))
+    );
+    let help = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap_or_else(|e| panic!("serve --help: {e}"));
+    let help = String::from_utf8_lossy(&help.stdout).replace(char::is_whitespace, " ");
+    assert!(
+        help.contains("Behind a reverse proxy") && help.contains("CANONICAL_URL"),
+        "{help}"
+    );
+}
+
 /// Spawns `streamhooks receive` on a free port; returns the child, its base URL and its stdout.
 fn spawn_receiver(
     args: &[&str],

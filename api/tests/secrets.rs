@@ -1,8 +1,10 @@
 //! The secrets key as an operator meets it through the `streamhooks` binary: made private (0600)
 //! on first run in the working directory and kept; a key that cannot be right stops `serve` with
-//! one sentence naming the variable or file; a lost key file is not silently replaced; and
-//! `streamhooks secrets rekey` moves every secret to a new key, all or nothing, safe to repeat
-//! (on PostgreSQL too when `TEST_DATABASE_URL` is set).
+//! one sentence naming the variable or file; a lost key file is not silently replaced;
+//! `streamhooks secrets rekey` moves every secret to a new key, all or nothing, safe to repeat,
+//! after which the old key starts nothing on that database; and `streamhooks secrets reset-key`
+//! adopts another key when the old one is lost (on PostgreSQL too when `TEST_DATABASE_URL` is
+//! set).
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -302,18 +304,40 @@ async fn rekey_moves_every_secret_to_the_new_key_and_is_safe_to_repeat() {
     );
     assert_eq!(stored(&db_url).await, after, "a repeat changes nothing");
 
-    // Neither key opens them: refused, nothing changed.
+    // A current key that is not the database's: refused before anything, nothing changed, no
+    // new key file made.
     let stranger = streamhooks_worker::secrets::generate_key().unwrap_or_default();
-    let out = rekey(("SECRETS_KEY", stranger), &dir.path("third.key"));
+    let out = rekey(("SECRETS_KEY", stranger.clone()), &dir.path("third.key"));
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out)
-            .contains("2 webhook secret(s) open with neither the current key nor the new one")
-            && stderr(&out).contains("nothing was changed"),
+        stderr(&out).contains(&format!(
+            "The secrets key from SECRETS_KEY (fingerprint {}) is not the key this database's \
+             webhook secrets are encrypted under (fingerprint {})",
+            Secrets::from_text(&stranger)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .fingerprint(),
+            new.fingerprint()
+        )),
         "{}",
         stderr(&out)
     );
+    assert!(!dir.path("third.key").exists());
     assert_eq!(stored(&db_url).await, after);
+
+    // The old key no longer starts anything on this database.
+    let mut cmd = streamhooks(&dir.0, &["serve", "--bind", "127.0.0.1:0"]);
+    cmd.env("DATABASE_URL", &db_url)
+        .env("SECRETS_KEY_FILE", &old_file);
+    let out = finish(cmd);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "The secrets key from the key file {} (SECRETS_KEY_FILE)",
+            old_file.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
 
     // A missing key file while sealed secrets exist is a lost key: not silently replaced.
     let mut cmd = streamhooks(&dir.0, &["serve", "--bind", "127.0.0.1:0"]);
@@ -329,4 +353,49 @@ async fn rekey_moves_every_secret_to_the_new_key_and_is_safe_to_repeat() {
         stderr(&out)
     );
     assert!(!dir.path("streamhooks.key").exists());
+
+    // The key is lost for good: `reset-key` adopts another one (here a key file it creates),
+    // says which secrets it cannot open, and processes with that key start again.
+    let lost = dir.path("replacement.key");
+    let mut cmd = streamhooks(&dir.0, &["secrets", "reset-key"]);
+    cmd.env("DATABASE_URL", &db_url)
+        .env("SECRETS_KEY_FILE", &lost);
+    let out = finish(cmd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let replacement = Secrets::from_text(&std::fs::read_to_string(&lost).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        stderr(&out).contains(&format!(
+            "fingerprint {}; 2 of its 2 webhook secret(s) cannot be opened with it",
+            replacement.fingerprint()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stored(&db_url).await, after, "nothing re-encrypted");
+    let mut cmd = streamhooks(
+        &dir.0,
+        &[
+            "secrets",
+            "rekey",
+            "--new-key-file",
+            &dir.path("fourth.key").display().to_string(),
+        ],
+    );
+    cmd.env("DATABASE_URL", &db_url)
+        .env("SECRETS_KEY_FILE", &lost);
+    let out = finish(cmd);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "started with the adopted key, and refused the re-key only because it cannot open the \
+         old secrets: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out)
+            .contains("2 webhook secret(s) open with neither the current key nor the new one"),
+        "{}",
+        stderr(&out)
+    );
 }

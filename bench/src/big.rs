@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
 use serde_json::{json, Value};
+use streamhooks_api::webhooks::history::Start;
 use streamhooks_api::{Running, StartOptions};
 use streamhooks_worker::record::{AttemptRow, Effect, Kind, Update};
 use streamhooks_worker::record_sql;
@@ -254,13 +255,19 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
     let retry_refs: Vec<&Update> = retries.iter().collect();
     let attempts: Vec<AttemptRow> = updates.iter().filter_map(|u| u.attempt.clone()).collect();
     let big_ids: Vec<i64> = {
-        let page =
-            streamhooks_api::webhooks::history::pages(db, &[(b.webhook.clone(), 25)], 0, false)
-                .await?;
+        let page = streamhooks_api::webhooks::history::pages(
+            db,
+            &[(b.webhook.clone(), 25)],
+            Start::NEWEST,
+            false,
+        )
+        .await?;
         page.values()
             .flat_map(|p| p.items.iter().map(|e| e.id))
             .collect()
     };
+    // The cursor a first page of 25 hands out: its last (oldest) event.
+    let cursor = Start::Before(big_ids.iter().copied().min().unwrap_or(i64::MAX));
     let cutoff = now - chrono::Duration::days(30);
     let mut stmts: Vec<(&str, Statement)> = vec![
         (
@@ -289,17 +296,46 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
         ),
         (
             "history page: 25 events with their total and attempts, of the webhook of 1,000,000",
-            streamhooks_api::webhooks::history::page_statement(backend, &[&b.webhook], 25, 0, true),
+            streamhooks_api::webhooks::history::page_statement(
+                backend,
+                &[&b.webhook],
+                25,
+                Start::NEWEST,
+                true,
+            ),
         ),
         (
             "history page: the same of a webhook of 5,000 (queued) events",
-            streamhooks_api::webhooks::history::page_statement(backend, &["wh00000"], 25, 0, true),
+            streamhooks_api::webhooks::history::page_statement(
+                backend,
+                &["wh00000"],
+                25,
+                Start::NEWEST,
+                true,
+            ),
         ),
         (
             "history page: its size, for the answer budget, before it is read (1,000,000)",
             streamhooks_api::graphql::budget::page_bytes_statement(
                 backend,
-                &[(b.webhook.clone(), 25, 0)],
+                &[(b.webhook.clone(), 25, Start::NEWEST)],
+            ),
+        ),
+        (
+            "history page below a cursor: the next 25 events of the webhook of 1,000,000",
+            streamhooks_api::webhooks::history::page_statement(
+                backend,
+                &[&b.webhook],
+                25,
+                cursor,
+                true,
+            ),
+        ),
+        (
+            "history page below a cursor: its size, for the answer budget (1,000,000)",
+            streamhooks_api::graphql::budget::page_bytes_statement(
+                backend,
+                &[(b.webhook.clone(), 25, cursor)],
             ),
         ),
         (

@@ -5,13 +5,15 @@
 //! renamed without changing what clients see, and the reverse. Table names follow Speckle where
 //! Speckle has the table (`webhooks_config`, `webhooks_events`, `stream_acl`, `api_tokens`); the
 //! delivery machinery Speckle lacks has tables of its own (`webhooks_queue`,
-//! `webhooks_event_payloads`, `webhooks_event_attempts`, `webhooks_event_counts`).
+//! `webhooks_event_payloads`, `webhooks_event_attempts`, `webhooks_event_counts`), as does the key
+//! check (`secrets_key_check`).
 
 pub mod api_token;
 pub mod branch;
 pub mod commit;
 pub mod object;
 pub mod project_settings;
+pub mod secrets_key_check;
 pub mod stream;
 pub mod stream_acl;
 pub mod user;

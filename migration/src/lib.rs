@@ -11,6 +11,7 @@ mod m20261123_000005_objects;
 mod m20261123_000006_delivery_record;
 mod m20261123_000007_wire_formats;
 mod m20261124_000008_attempts_cascade_trigger;
+mod m20261125_000009_secrets_key_check;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_delivery_record::Migration),
             Box::new(m20261123_000007_wire_formats::Migration),
             Box::new(m20261124_000008_attempts_cascade_trigger::Migration),
+            Box::new(m20261125_000009_secrets_key_check::Migration),
         ]
     }
 }

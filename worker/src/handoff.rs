@@ -17,9 +17,18 @@
 //!
 //! [`outbox::emit`](crate::outbox::emit) inside an application's own transaction (every GraphQL
 //! mutation) takes the same path when it runs within [`scope`]: it leases its rows and stashes
-//! them here; the code that commits hands them over with [`committed`] right after its commit,
-//! and [`discard`] at the start of the next transaction drops what a rolled-back one left behind.
-//! Outside a scope `emit` writes unleased rows and the caller wakes the dispatcher, as before.
+//! them here; the code that commits [`take`]s them with the transaction and hands them over
+//! ([`Pending::hand_over`]) right after its commit, and [`discard`] at the start of the next
+//! transaction drops what a rolled-back one left behind. Outside a scope `emit` writes unleased
+//! rows and the caller wakes the dispatcher, as before.
+//!
+//! A request stopped while it commits (its deadline) must not strand its rows: committed but
+//! never handed over, they would wait out the whole lease. So the committing code finishes the
+//! commit whatever happens to the request, and if the request is gone by then it gives the
+//! leases back ([`Pending::give_back`]), the same release a dispatcher makes of a row it will not
+//! send: the rows are ordinary queued rows again, and the next claim or poll of any dispatcher
+//! sends them. Not this process's memory: its request just missed its deadline, a sign it or
+//! its database is struggling, and nobody is waiting for the answer any more.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,9 +39,11 @@ use std::time::Duration;
 use chrono::Utc;
 use entity::webhook_config;
 use rand::Rng;
+use sea_orm::{ConnectionTrait, DbErr};
 use tokio::sync::mpsc;
 
 use crate::claim::Claimed;
+use crate::record::Update;
 
 /// What the dispatcher receives: leased events and their webhooks, as a claim returns them.
 pub type Delivery = (Vec<Claimed>, HashMap<String, webhook_config::Model>);
@@ -171,8 +182,7 @@ tokio::task_local! {
 
 /// Runs `work` (a request that may commit changes queuing events) with `emit` handing its events
 /// to `handoff`'s dispatcher; without a hand-off it just runs `work`. Whatever is still stashed
-/// when `work` ends was not committed by [`committed`]: dropped, its rows (if committed after
-/// all) are recovered when their lease runs out.
+/// when `work` ends was never [`take`]n for a commit: its transaction did not commit.
 pub async fn scope<F: Future>(handoff: Option<HandOff>, work: F) -> F::Output {
     match handoff {
         Some(handoff) => {
@@ -192,7 +202,7 @@ pub(crate) fn reserve_in_scope(n: usize) -> Option<Reservation> {
     STASH.try_with(|s| s.handoff.reserve(n)).ok().flatten()
 }
 
-/// Keeps committed-to-be rows until [`committed`].
+/// Keeps committed-to-be rows until [`take`].
 pub(crate) fn stash(reservation: Reservation, delivery: Delivery) {
     let _ = STASH.try_with(|s| {
         if let Ok(mut pending) = s.pending.lock() {
@@ -201,23 +211,72 @@ pub(crate) fn stash(reservation: Reservation, delivery: Delivery) {
     });
 }
 
-/// Call right after a commit: hands what `emit` leased in that transaction to the dispatcher and
-/// returns how many events went, so the caller wakes the dispatcher only for the rest.
-pub fn committed() -> usize {
-    let taken = STASH
-        .try_with(|s| {
-            s.pending
-                .lock()
-                .map(|mut p| std::mem::take(&mut *p))
-                .unwrap_or_default()
-        })
-        .unwrap_or_default();
-    let mut n = 0;
-    for (reservation, delivery) in taken {
-        n += delivery.0.len();
-        reservation.hand_over(delivery);
+/// What `emit` leased in one transaction, out of the scope and on its way with the commit.
+/// Dropped unused, it gives its room back and its rows (if committed after all) wait for their
+/// leases to run out.
+#[derive(Debug, Default)]
+pub struct Pending(Vec<(Reservation, Delivery)>);
+
+impl Pending {
+    /// Events leased.
+    pub fn events(&self) -> usize {
+        self.0.iter().map(|(_, d)| d.0.len()).sum()
     }
-    n
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Hands the events to the dispatcher; call only once their transaction has committed.
+    /// Returns how many went.
+    pub fn hand_over(self) -> usize {
+        let n = self.events();
+        for (reservation, delivery) in self.0 {
+            reservation.hand_over(delivery);
+        }
+        n
+    }
+
+    /// Ends the leases in the database (rows a rolled-back transaction never wrote match
+    /// nothing), so any dispatcher's next claim takes the rows; returns how many were given back.
+    pub async fn give_back(self, db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+        let releases: Vec<Update> = self
+            .0
+            .iter()
+            .flat_map(|(_, (events, _))| events.iter().map(Update::release))
+            .collect();
+        let backend = db.get_database_backend();
+        let mut n = 0;
+        for chunk in releases.chunks(crate::record_sql::rows_per_statement(backend)) {
+            let chunk: Vec<&Update> = chunk.iter().collect();
+            n += db
+                .query_all(crate::record_sql::requeue(backend, &chunk))
+                .await?
+                .len() as u64;
+        }
+        Ok(n)
+    }
+}
+
+/// Call right after a commit: hands what `emit` leased in that transaction to the dispatcher and
+/// returns how many events went, so the caller wakes the dispatcher only for the rest. A caller
+/// that may be stopped while it commits [`take`]s them before, instead (see the module docs).
+pub fn committed() -> usize {
+    take().hand_over()
+}
+
+/// Takes what `emit` leased in the transaction about to commit (empty outside a [`scope`]).
+pub fn take() -> Pending {
+    Pending(
+        STASH
+            .try_with(|s| {
+                s.pending
+                    .lock()
+                    .map(|mut p| std::mem::take(&mut *p))
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default(),
+    )
 }
 
 /// Call when a transaction begins: drops what an earlier one in this scope stashed and never

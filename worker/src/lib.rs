@@ -29,6 +29,7 @@ pub mod pool;
 pub mod queue;
 pub mod record;
 pub mod record_sql;
+pub mod requeue;
 pub mod retention;
 pub mod retry;
 pub mod secrets;

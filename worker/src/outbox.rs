@@ -141,7 +141,7 @@ pub fn webhook_json(w: &webhook_config::Model) -> Value {
 /// Two statements on PostgreSQL (the look-ups, then every insert and the NOTIFY); see
 /// [`prepare`] and [`store`] to lease the rows to this process's dispatcher instead. Within
 /// [`handoff::scope`](crate::handoff::scope) it does so itself: the rows are written leased and
-/// wait for [`handoff::committed`](crate::handoff::committed) after the commit.
+/// wait for [`handoff::take`](crate::handoff::take) and the commit.
 pub async fn emit<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,

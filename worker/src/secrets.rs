@@ -11,10 +11,13 @@
 //!   question: it is what keeps an old plaintext secret that happens to start with `v1:` from
 //!   being mistaken for a sealed one, with no second column to keep in step.
 //!
-//! The key is `SECRETS_KEY` or else a key file created with mode 0600 on first run ([`key`]). Every
+//! The key is `SECRETS_KEY` or else a key file created with mode 0600 on first run ([`key`]); the
+//! database records which key it is used with (a check value, [`Secrets::check_value`]) and
+//! refuses processes with another ([`check`]). Every
 //! sealed value is just a string, so a second secret per webhook (issue 10's rotation grace) is one
 //! more column in [`store::SEALED_COLUMNS`] and the same two calls.
 
+pub mod check;
 pub mod key;
 pub mod store;
 
@@ -26,6 +29,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -62,6 +66,9 @@ pub enum OpenError {
 #[error("cannot encrypt the webhook secret: {0}")]
 pub struct SealError(String);
 
+/// What the key check value is computed over (see [`Secrets::check_value`]).
+const CHECK_TEXT: &[u8] = b"streamhooks secrets key check v1";
+
 /// The server key, ready to seal and open; cheap to clone (the expanded key is shared).
 #[derive(Clone)]
 pub struct Secrets {
@@ -69,6 +76,7 @@ pub struct Secrets {
     /// SHA-256 of the key: compared to tell keys apart, its start shown as the fingerprint.
     digest: [u8; 32],
     fingerprint: String,
+    check: String,
 }
 
 impl fmt::Debug for Secrets {
@@ -82,10 +90,14 @@ impl Secrets {
         // A short digest lets operators check that processes share a key without showing it.
         let digest: [u8; 32] = Sha256::digest(key).into();
         let fingerprint = hex::encode(&digest[..4]);
+        let check = <Hmac<Sha256> as Mac>::new_from_slice(key)
+            .map(|mac| hex::encode(mac.chain_update(CHECK_TEXT).finalize().into_bytes()))
+            .unwrap_or_default();
         Self {
             cipher: Arc::new(Aes256Gcm::new(GenericArray::from_slice(key))),
             digest,
             fingerprint,
+            check,
         }
     }
 
@@ -102,6 +114,12 @@ impl Secrets {
     /// Whether `other` is the same key.
     pub fn same_key(&self, other: &Secrets) -> bool {
         self.digest == other.digest
+    }
+
+    /// What the database records to recognise this key (`secrets_key_check`): hex HMAC-SHA256 of
+    /// a fixed text under the key. It tells keys apart without revealing anything of the key.
+    pub fn check_value(&self) -> &str {
+        &self.check
     }
 
     /// The stored form of `plaintext`: `v1:` and base64 of a fresh nonce, the ciphertext and tag.
@@ -188,6 +206,19 @@ mod tests {
             }
             assert_eq!(k.open(&a).as_deref(), Ok(plain));
         }
+    }
+
+    #[test]
+    fn check_values_tell_keys_apart_and_show_nothing_of_the_key() {
+        let (a, b) = (key(1), key(2));
+        assert_eq!(a.check_value(), key(1).check_value(), "stable for one key");
+        assert_ne!(a.check_value(), b.check_value());
+        assert_eq!(a.check_value().len(), 64, "hex of 32 bytes");
+        assert!(!a.check_value().contains(&hex::encode([1u8; KEY_LEN])));
+        assert!(
+            !a.check_value().starts_with(a.fingerprint()),
+            "not the key's digest"
+        );
     }
 
     #[test]

@@ -51,6 +51,7 @@ static ASSETS: &[Asset] = &[
     asset!("webhooks.js", JS),
     asset!("form.js", JS),
     asset!("deliveries.js", JS),
+    asset!("recover.js", JS),
 ];
 
 const INDEX_TEMPLATE: &str = include_str!("assets/index.html");

@@ -175,14 +175,14 @@ impl Budget {
     }
 }
 
-/// Counts history pages before they are loaded: for each `((webhook id, limit, offset), copies)`
-/// in `pages` (once per time the answer will hold it), the `limit` events after the `offset`
-/// newest, their payload and statusInfo bytes as the database holds them, times `copies` (the
-/// most times one event's `payload` or `statusInfo` is selected, [`text_copies`]: aliases copy
-/// the text). Loading a page
-/// takes several times its size while rows are decoded, so pages that do not fit must be refused
-/// unread; the sizes come from [`HistoryBytes`], one statement for every page asked at once.
-/// `at` names the history field for the refusal.
+/// Counts history pages before they are loaded: for each `((webhook id, limit, start), copies)`
+/// in `pages` (once per time the answer will hold it), the `limit` events from `start` (after an
+/// offset, or below a cursor), their payload and statusInfo bytes as the database holds them,
+/// times `copies` (the most times one event's `payload` or `statusInfo` is selected,
+/// [`text_copies`]: aliases copy the text). Loading a page takes several times its size while
+/// rows are decoded, so pages that do not fit must be refused unread; the sizes come from
+/// [`HistoryBytes`], one statement for every page asked at once. `at` names the history field
+/// for the refusal.
 pub async fn reserve_history(
     ctx: &Context<'_>,
     pages: &[(PageKey, usize)],
@@ -242,11 +242,11 @@ pub fn path_of(node: &async_graphql::QueryPathNode<'_>) -> String {
         .join(".")
 }
 
-/// A history page as the budget prices it: (webhook id, limit, offset).
-pub type PageKey = (String, u64, u64);
+/// A history page as the budget prices it: (webhook id, limit, where it starts).
+pub type PageKey = (String, u64, crate::webhooks::history::Start);
 
-/// Sizes of history pages, keyed by (webhook id, limit, offset), batched: concurrent `history` fields
-/// (a stream's hundred webhooks) cost one statement, a scalar subquery per page, each an index
+/// Sizes of history pages, keyed by (webhook id, limit, start), batched: concurrent `history`
+/// fields (a stream's hundred webhooks) cost one statement, a scalar subquery per page, each an index
 /// range scan on `(webhook_id, id)` reading lengths, not text (`octet_length`, SQLite >= 3.43
 /// and PostgreSQL, reads the stored length).
 pub struct HistoryBytes {
@@ -256,13 +256,15 @@ pub struct HistoryBytes {
 /// The bytes of each page in `keys`, one column per page, in order; public so the bench can
 /// EXPLAIN exactly what runs.
 pub fn page_bytes_statement(backend: DbBackend, keys: &[PageKey]) -> Statement {
+    use crate::webhooks::history::{page_ids_sql, page_ids_values};
     let mut values: Vec<sea_orm::Value> = Vec::with_capacity(keys.len());
     let mut columns = Vec::with_capacity(keys.len());
-    for (i, (id, limit, offset)) in keys.iter().enumerate() {
-        let mark = match backend {
-            DbBackend::Postgres => format!("${}", i + 1),
+    for (i, (id, limit, start)) in keys.iter().enumerate() {
+        let mark = |n: usize| match backend {
+            DbBackend::Postgres => format!("${n}"),
             _ => "?".to_owned(),
         };
+        let (webhook_mark, cursor_mark) = (mark(values.len() + 1), mark(values.len() + 2));
         // The page's ids as the page itself picks them, then its rows by key; the payload is in
         // its own table.
         columns.push(format!(
@@ -271,9 +273,9 @@ pub fn page_bytes_statement(backend: DbBackend, keys: &[PageKey]) -> Statement {
              FROM ({}) AS k{i} \
              JOIN webhooks_events e ON e.id = k{i}.id \
              LEFT JOIN webhooks_event_payloads p ON p.event_id = k{i}.id)",
-            crate::webhooks::history::page_ids_sql(&mark, *limit, *offset)
+            page_ids_sql(&webhook_mark, *limit, *start, &cursor_mark)
         ));
-        values.push(id.clone().into());
+        values.extend(page_ids_values(id, *start));
     }
     Statement::from_sql_and_values(backend, format!("SELECT {}", columns.join(", ")), values)
 }

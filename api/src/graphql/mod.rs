@@ -16,6 +16,8 @@ use crate::state::AppState;
 pub mod budget;
 pub mod cost;
 pub mod endpoint;
+pub mod input_errors;
+pub mod notes;
 pub mod scalars;
 
 use crate::backend::graphql::{
@@ -48,6 +50,7 @@ pub struct MutationRoot(
     branch::BranchMutation,
     commit::CommitMutation,
     webhook::WebhookMutation,
+    crate::webhooks::recover::graphql::RecoverMutation,
     token::TokenMutation,
 );
 
@@ -67,6 +70,8 @@ pub fn schema_builder(
     .limit_recursive_depth(64)
     .limit_directives(32)
     .extension(budget::BudgetExtension)
+    .extension(notes::NotesExtension)
+    .extension(input_errors::InputErrors)
 }
 
 pub fn build_schema(state: AppState) -> AppSchema {

@@ -4,6 +4,11 @@
 //! working directory), the dispatcher embedded and local delivery allowed;
 //! [`TestReceiver`] is a real HTTP endpoint that records what it is sent. Our own end-to-end tests
 //! use exactly this, and so can a project that builds on these webhooks.
+//!
+//! A [`TestDatabase`] removes what it made when it is dropped, also when its test panics: the
+//! SQLite directory, or the PostgreSQL database (`DROP DATABASE … WITH (FORCE)`, which ends the
+//! connections a failed test's server still holds). Only a process killed outright leaves one
+//! behind; the README says how to clear those.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,10 +47,12 @@ fn random_suffix() -> String {
     crate::ids::new_secret()[..16].to_owned()
 }
 
-/// A database made for one test.
+/// A database made for one test, removed again when dropped.
 pub struct TestDatabase {
     pub url: String,
     dir: Option<PathBuf>,
+    /// On PostgreSQL: the server's admin URL and the database's name, to drop it with.
+    made_on: Option<(String, String)>,
 }
 
 impl TestDatabase {
@@ -64,6 +71,7 @@ impl TestDatabase {
         Self {
             url,
             dir: Some(dir),
+            made_on: None,
         }
     }
 
@@ -83,6 +91,7 @@ impl TestDatabase {
         Ok(Self {
             url: url.to_string(),
             dir: None,
+            made_on: Some((admin_url.to_owned(), name)),
         })
     }
 
@@ -96,6 +105,41 @@ impl Drop for TestDatabase {
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(dir);
         }
+        if let Some((admin, name)) = self.made_on.take() {
+            drop_postgres(admin, name);
+        }
+    }
+}
+
+/// Drops database `name` on the server `admin` points at, ending its connections first (`WITH
+/// (FORCE)`, PostgreSQL 13 and later). `Drop` cannot await, and it usually runs on a runtime's
+/// thread, where blocking on that runtime would panic; so a thread of its own with a runtime of
+/// its own does it, and this waits for it. A failure is printed, not raised: a second panic
+/// while a failed test unwinds would abort the whole test binary.
+fn drop_postgres(admin: String, name: String) {
+    let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    let work = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            use sea_orm::sqlx::{Connection, Executor, PgConnection};
+            let mut conn = PgConnection::connect(&admin)
+                .await
+                .map_err(|e| e.to_string())?;
+            conn.execute(statement.as_str())
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = conn.close().await;
+            Ok::<(), String>(())
+        })
+    });
+    let outcome = work
+        .join()
+        .unwrap_or_else(|_| Err("the dropping thread panicked".into()));
+    if let Err(e) = outcome {
+        eprintln!("could not drop the test database {name}: {e} (see the README on cleaning up)");
     }
 }
 

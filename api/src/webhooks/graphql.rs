@@ -1,7 +1,10 @@
 //! The webhook API exactly as Speckle defines it (`webhookCreate/Update/Delete`, `webhooks(id)`,
 //! `history(limit)`), plus added fields a Speckle client that does not ask for them never sees:
-//! `disabledReason`, `format` (output, and optional on both inputs), and `WebhookEvent.attempts`
-//! (every attempt with its response, like GitHub's "Recent deliveries"). Every operation needs
+//! `disabledReason`, `format` (output, and optional on both inputs), `WebhookEvent.attempts`
+//! (every attempt with its response, like GitHub's "Recent deliveries"), and `history`'s
+//! `offset` and `cursor` (with `WebhookEventCollection.cursor`) for the pages after the first;
+//! and added operations: pings and redeliveries (`webhookRedeliverFailed`, the recovery after an
+//! outage, is in `recover::graphql`). Every operation needs
 //! the stream's owner with `streams:write`, except `webhookTriggers`, the public list of trigger
 //! names that forms (the console's) offer.
 //!
@@ -20,7 +23,7 @@ use streamhooks_worker::triggers::TRIGGERS;
 use crate::error::Result;
 use crate::graphql::budget;
 use crate::graphql::{owner, state};
-use crate::webhooks::history::{self, EventRow, Page};
+use crate::webhooks::history::{self, EventRow, Page, Start};
 use crate::webhooks::service as svc;
 
 /// Pages loaded ahead by `webhooks(...)` for its items, by (webhook id, limit).
@@ -55,21 +58,33 @@ pub struct Webhook {
 
 #[ComplexObject]
 impl Webhook {
-    /// The webhook's events, newest first; `totalCount` counts all of them. `offset` (not in
-    /// Speckle) skips that many of the newest first, for pages beyond the first.
+    /// The webhook's events, newest first; `totalCount` counts all of them. Not in Speckle:
+    /// `cursor` continues below the page whose `cursor` it is (pages walk by event id, so events
+    /// that arrive between two pages neither repeat nor hide one), and `offset` skips that many
+    /// of the newest events instead (up to 10,000; later arrivals shift it). Give one of them.
     async fn history(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 25)] limit: i32,
         #[graphql(default = 0)] offset: i32,
+        cursor: Option<String>,
     ) -> Result<Option<WebhookEventCollection>> {
         // Priced by its limit before the request runs (graphql::cost); its events' text counts
         // against the request's answer budget before they are loaded.
         let limit = svc::check_history_limit(limit)?;
         let offset = svc::check_history_offset(offset)?;
+        let start = match cursor.as_deref() {
+            None => Start::Offset(offset),
+            Some(_) if offset > 0 => {
+                return Err(crate::error::Error::bad_input(
+                    "history takes a cursor or an offset, not both",
+                ))
+            }
+            Some(c) => Start::Before(svc::check_history_cursor(c)?),
+        };
         let key = (self.id.clone(), limit);
-        let ahead = match offset {
-            0 => self.prefetched.as_ref().and_then(|p| p.get(&key)).cloned(),
+        let ahead = match start {
+            Start::NEWEST => self.prefetched.as_ref().and_then(|p| p.get(&key)).cloned(),
             _ => None,
         };
         let page = match ahead {
@@ -77,12 +92,12 @@ impl Webhook {
             Some(page) => page,
             None => {
                 let copies = budget::text_copies(ctx.look_ahead().field("items"));
-                budget::reserve_history(ctx, &[((self.id.clone(), limit, offset), copies)], || {
+                budget::reserve_history(ctx, &[((self.id.clone(), limit, start), copies)], || {
                     format!("{}(limit: {limit})", budget::field_path(ctx))
                 })
                 .await?;
                 let attempts = ctx.look_ahead().field("items").field("attempts").exists();
-                history::pages(&state(ctx).db, std::slice::from_ref(&key), offset, attempts)
+                history::pages(&state(ctx).db, std::slice::from_ref(&key), start, attempts)
                     .await?
                     .remove(&key)
                     .unwrap_or_default()
@@ -90,8 +105,16 @@ impl Webhook {
         };
         let now_ms = Utc::now().timestamp_millis();
         let mut attempts = page.attempts.unwrap_or_default();
+        // A full page may have older events below it; a short one is the last.
+        let full = limit > 0 && page.items.len() as u64 == limit;
+        let next = page
+            .items
+            .last()
+            .filter(|_| full)
+            .map(|e| svc::history_cursor(e.id));
         Ok(Some(WebhookEventCollection {
             total_count: Some(i32::try_from(page.total).unwrap_or(i32::MAX)),
+            cursor: next,
             items: Some(
                 page.items
                     .into_iter()
@@ -126,6 +149,10 @@ impl From<webhook_config::Model> for Webhook {
 #[derive(SimpleObject)]
 pub struct WebhookEventCollection {
     total_count: Option<i32>,
+    /// Not in Speckle's `WebhookEventCollection` (its other collections have one): pass it as
+    /// `history(cursor:)` for the next, older page; null when this page is the last (it holds
+    /// fewer events than its limit). A full page's cursor may lead to an empty page.
+    cursor: Option<String>,
     items: Option<Vec<Option<WebhookEvent>>>,
 }
 
@@ -258,9 +285,11 @@ pub(crate) async fn webhooks_of(
             .into_iter()
             .filter_map(|f| {
                 let arguments = f.arguments().ok()?;
-                // A deeper page (`offset`) is loaded by its own resolver.
-                let deeper = arguments.iter().any(|(name, v)| {
-                    name.as_str() == "offset" && *v != async_graphql::Value::from(0)
+                // A deeper page (`offset`, `cursor`) is loaded by its own resolver.
+                let deeper = arguments.iter().any(|(name, v)| match name.as_str() {
+                    "offset" => *v != async_graphql::Value::from(0),
+                    "cursor" => *v != async_graphql::Value::Null,
+                    _ => false,
                 });
                 if deeper {
                     return None;
@@ -281,7 +310,11 @@ pub(crate) async fn webhooks_of(
         // (aliases may ask for the same one twice), from the stored lengths.
         let charged: Vec<(budget::PageKey, usize)> = items
             .iter()
-            .flat_map(|w| asked.iter().map(|(l, c)| ((w.id.clone(), *l, 0), *c)))
+            .flat_map(|w| {
+                asked
+                    .iter()
+                    .map(|(l, c)| ((w.id.clone(), *l, Start::NEWEST), *c))
+            })
             .collect();
         let largest = asked.iter().map(|(l, _)| *l).max().unwrap_or(0);
         budget::reserve_history(ctx, &charged, || {
@@ -299,7 +332,8 @@ pub(crate) async fn webhooks_of(
             .flat_map(|w| limits.iter().map(|l| (w.id.clone(), *l)))
             .collect();
         let attempts = history.field("items").field("attempts").exists();
-        let pages: Prefetched = Arc::new(history::pages(&st.db, &keys, 0, attempts).await?);
+        let pages: Prefetched =
+            Arc::new(history::pages(&st.db, &keys, Start::NEWEST, attempts).await?);
         for w in &mut items {
             w.prefetched = Some(pages.clone());
         }

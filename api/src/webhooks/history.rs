@@ -11,6 +11,16 @@
 //! idx_webhooks_events_webhook that stops after n rows), joined by `UNION ALL`: a window function
 //! over all of the webhooks' events would read every one of them to number them. `totalCount` is a
 //! sum over at most 17 counter rows, not a count over a million events.
+//!
+//! A page starts after the `offset` newest events, or below a cursor ([`Start`]): the id of the
+//! last event of the page before. Pages walk by event id, the order history has always had
+//! (insertion order, newest first), not by `lastUpdate`: an id never changes, while `lastUpdate`
+//! moves with every attempt, so a walk by it would skip an event retried between two page loads
+//! (it jumps above the cursor), which is what an outage does to a history, and would need an
+//! index on a column every result rewrites (results are HOT updates on PostgreSQL because none
+//! of their columns is indexed). Events that arrive meanwhile get higher ids, above every cursor,
+//! so a walk never repeats or skips one; the cursor's page is the same index range walk, started
+//! at the cursor instead of counted off from the top.
 
 use std::collections::HashMap;
 
@@ -18,6 +28,20 @@ use chrono::{DateTime, Utc};
 use entity::webhook_event::{STATUS_PROCESSING, STATUS_QUEUED};
 use entity::webhook_event_attempt;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, Statement, Value};
+
+/// Where a page of history starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Start {
+    /// After this many of the newest events.
+    Offset(u64),
+    /// Below this event id (a cursor: the last event of the page before).
+    Before(i64),
+}
+
+impl Start {
+    /// The first page.
+    pub const NEWEST: Start = Start::Offset(0);
+}
 
 /// A page of history: at most `limit` events, newest first, and how many the webhook has.
 #[derive(Debug, Clone, Default)]
@@ -59,14 +83,13 @@ struct Total {
     total: i64,
 }
 
-/// Pages for every `(webhook id, limit)` in `keys`, each skipping its `offset` newest events,
-/// with the attempts of their events if `with_attempts`: one statement per distinct limit (in
-/// practice one), which brings each page's events, its total and the attempts; or, for
-/// `limit: 0`, only the totals.
+/// Pages for every `(webhook id, limit)` in `keys`, each starting at `start`, with the attempts
+/// of their events if `with_attempts`: one statement per distinct limit (in practice one), which
+/// brings each page's events, its total and the attempts; or, for `limit: 0`, only the totals.
 pub async fn pages(
     db: &impl ConnectionTrait,
     keys: &[(String, u64)],
-    offset: u64,
+    start: Start,
     with_attempts: bool,
 ) -> Result<HashMap<(String, u64), Page>, DbErr> {
     let backend = db.get_database_backend();
@@ -90,7 +113,7 @@ pub async fn pages(
                 }
             }
         } else {
-            let stmt = page_statement(backend, &webhooks, limit, offset, with_attempts);
+            let stmt = page_statement(backend, &webhooks, limit, start, with_attempts);
             for row in PageRow::find_by_statement(stmt).all(db).await? {
                 let Some(page) = pages.get_mut(row.event.webhook_id.as_str()) else {
                     continue;
@@ -179,9 +202,12 @@ pub fn totals_statement(backend: DatabaseBackend, webhooks: &[&str]) -> Statemen
     )
 }
 
-/// The ids of one page of a webhook's events (the webhook's id bound at `webhook_mark`), newest
-/// first, from `idx_webhooks_events_webhook` alone: what both the page ([`page_statement`]) and
-/// its size for the answer budget (`graphql::budget::page_bytes_statement`) start from.
+/// The ids of one page of a webhook's events (the webhook's id bound at `webhook_mark`; with
+/// [`Start::Before`], the cursor's id at `cursor_mark`), newest first, from
+/// `idx_webhooks_events_webhook` alone: what both the page ([`page_statement`]) and its size for
+/// the answer budget (`graphql::budget::page_bytes_statement`) start from. A cursor's id is bound,
+/// not written in: one statement text serves every cursor, so a client walking pages does not
+/// churn the statement cache.
 ///
 /// LIMIT and OFFSET are written into the text, not bound. Bound, they kept PostgreSQL from ever
 /// choosing a generic plan for either statement: both were planned anew on every call, 0.47 +
@@ -191,24 +217,45 @@ pub fn totals_statement(backend: DatabaseBackend, webhooks: &[&str]) -> Statemen
 /// of five thousand (docs/query-plans.md). They are integers, so nothing to escape; each
 /// (limit, offset) is a statement of its own in sqlx's per-connection cache, which is bounded
 /// (least recently used goes first), so a client walking offsets only churns it.
-pub(crate) fn page_ids_sql(webhook_mark: &str, limit: u64, offset: u64) -> String {
+pub(crate) fn page_ids_sql(
+    webhook_mark: &str,
+    limit: u64,
+    start: Start,
+    cursor_mark: &str,
+) -> String {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-    format!(
-        "SELECT id FROM webhooks_events WHERE webhook_id = {webhook_mark} \
-         ORDER BY id DESC LIMIT {limit} OFFSET {offset}"
-    )
+    match start {
+        Start::Offset(offset) => {
+            let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+            format!(
+                "SELECT id FROM webhooks_events WHERE webhook_id = {webhook_mark} \
+                 ORDER BY id DESC LIMIT {limit} OFFSET {offset}"
+            )
+        }
+        Start::Before(_) => format!(
+            "SELECT id FROM webhooks_events WHERE webhook_id = {webhook_mark} \
+             AND id < {cursor_mark} ORDER BY id DESC LIMIT {limit}"
+        ),
+    }
 }
 
-/// The newest `limit` events after the `offset` newest of each webhook in `webhooks`, with payload, lease, the webhook's
-/// total and (with `with_attempts`) the event's attempts as JSON; public so the bench can EXPLAIN
-/// exactly what runs. One statement instead of three saves two round trips per request, which
-/// on PostgreSQL were a third of a history request's time.
+/// The values [`page_ids_sql`] binds for `webhook` at `start`, in the order its marks appear.
+pub(crate) fn page_ids_values(webhook: &str, start: Start) -> Vec<Value> {
+    match start {
+        Start::Offset(_) => vec![webhook.into()],
+        Start::Before(id) => vec![webhook.into(), id.into()],
+    }
+}
+
+/// A page of `limit` events from `start` of each webhook in `webhooks`, with payload, lease, the
+/// webhook's total and (with `with_attempts`) the event's attempts as JSON; public so the bench
+/// can EXPLAIN exactly what runs. One statement instead of three saves two round trips per
+/// request, which on PostgreSQL were a third of a history request's time.
 pub fn page_statement(
     backend: DatabaseBackend,
     webhooks: &[&str],
     limit: u64,
-    offset: u64,
+    start: Start,
     with_attempts: bool,
 ) -> Statement {
     let attempts = match (with_attempts, backend) {
@@ -228,8 +275,17 @@ pub fn page_statement(
     // backwards and filtering on the webhook (its estimate: matches are common and that index
     // follows the heap's order), which reads every newer event of every other webhook first; an
     // index-only walk of the webhook's own entries is cheaper by any estimate.
-    let parts: Vec<String> = (1..=webhooks.len())
-        .map(|i| {
+    // Marks are numbered in the order they appear (SQLite numbers `$n` marks that way).
+    let mut values: Vec<Value> = Vec::with_capacity(webhooks.len() * 2);
+    let parts: Vec<String> = webhooks
+        .iter()
+        .map(|w| {
+            let ids = page_ids_values(w, start);
+            let (webhook_mark, cursor_mark) = (
+                format!("${}", values.len() + 1),
+                format!("${}", values.len() + 2),
+            );
+            values.extend(ids);
             format!(
                 "SELECT * FROM (SELECT e.id, e.webhook_id, e.status, e.status_info, \
                  e.retry_count, e.last_update, p.payload, q.lease_until, \
@@ -239,12 +295,12 @@ pub fn page_statement(
                  FROM ({}) AS k \
                  JOIN webhooks_events e ON e.id = k.id \
                  LEFT JOIN webhooks_event_payloads p ON p.event_id = e.id \
-                 LEFT JOIN webhooks_queue q ON q.event_id = e.id) AS h{i}",
-                page_ids_sql(&format!("${i}"), limit, offset)
+                 LEFT JOIN webhooks_queue q ON q.event_id = e.id) AS h{}",
+                page_ids_sql(&webhook_mark, limit, start, &cursor_mark),
+                values.len()
             )
         })
         .collect();
-    let values: Vec<Value> = webhooks.iter().map(|w| Value::from(*w)).collect();
     Statement::from_sql_and_values(backend, parts.join(" UNION ALL "), values)
 }
 

@@ -347,6 +347,38 @@ pub fn check_history_offset(offset: i32) -> Result<u64> {
     Ok(offset as u64)
 }
 
+/// What a history cursor says before it is encoded: `h1:` and the id of the last event of the
+/// page it follows. Opaque to clients (base64url), so the walk can change without breaking them.
+const CURSOR_PREFIX: &str = "h1:";
+
+/// The cursor that continues below event `id`.
+pub fn history_cursor(id: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+}
+
+/// The event id a cursor continues below, or `BAD_USER_INPUT` if this server did not make it.
+pub fn check_history_cursor(cursor: &str) -> Result<i64> {
+    use base64::Engine;
+    let refused = || {
+        Error::bad_input(format!(
+            "history cursor {} is not one this server gave out; pass the `cursor` of a page \
+             of this webhook's history, or leave it out for the newest events",
+            validate::shown(cursor)
+        ))
+    };
+    if cursor.len() > 64 {
+        return Err(refused());
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .ok()
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|text| text.strip_prefix(CURSOR_PREFIX)?.parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .ok_or_else(refused)
+}
+
 pub fn check_history_limit(limit: i32) -> Result<u64> {
     if !(0..=MAX_HISTORY_LIMIT).contains(&limit) {
         return Err(Error::bad_input(format!(

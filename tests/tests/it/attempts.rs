@@ -341,7 +341,7 @@ async fn a_hundred_webhooks_histories_cost_the_same_few_statements_as_one() {
 
 /// Pages whose payloads would pass the answer budget are refused from their stored sizes: no
 /// statement that reads a payload runs, whether the pages are loaded ahead for a stream's
-/// webhooks or one webhook's page is asked by id.
+/// webhooks, one webhook's page is asked by id, or a page below a cursor.
 #[tokio::test]
 async fn history_over_the_budget_is_refused_before_a_payload_is_read() {
     let s = counted_server(&["--graphql-max-response-bytes", "65536"]).await;
@@ -399,14 +399,19 @@ async fn history_over_the_budget_is_refused_before_a_payload_is_read() {
             .unwrap_or_else(|e| panic!("{e}"));
     }
     txn.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    // The first page of one event fits, and hands out a cursor for the rest.
+    let first = gql("query($s: String!, $w: String) { stream(id: $s) { webhooks(id: $w) { items { history(limit: 1) { cursor items { payload } } } } } }", json!({ "s": stream, "w": hook })).await;
+    let cursor = first["data"]["stream"]["webhooks"]["items"][0]["history"]["cursor"].clone();
+    assert!(cursor.is_string(), "{first}");
 
     for (how, query) in [
         ("loaded ahead", "query($s: String!) { stream(id: $s) { webhooks { items { history(limit: 4) { items { payload } } } } } }"),
         ("by id", "query($s: String!, $w: String) { stream(id: $s) { webhooks(id: $w) { items { history(limit: 4) { items { payload } } } } } }"),
         ("a deeper page", "query($s: String!, $w: String) { stream(id: $s) { webhooks(id: $w) { items { history(limit: 2, offset: 1) { items { payload } } } } } }"),
+        ("below a cursor", "query($s: String!, $w: String, $c: String) { stream(id: $s) { webhooks(id: $w) { items { history(limit: 2, cursor: $c) { items { payload } } } } } }"),
     ] {
         let from = s.sql.lock().map(|t| t.len()).unwrap_or(0);
-        let r = gql(query, json!({ "s": stream, "w": hook })).await;
+        let r = gql(query, json!({ "s": stream, "w": hook, "c": cursor })).await;
         assert_eq!(r["errors"][0]["extensions"]["code"], json!("RESPONSE_TOO_LARGE"), "{how}: {}", r["errors"]);
         let ran: Vec<String> = s.sql.lock().map(|t| t[from..].to_vec()).unwrap_or_default();
         // `history::page_statement` selects the payload beside the queue row's lease.

@@ -12,6 +12,7 @@
 mod flow;
 mod hostile;
 mod paging;
+mod recover;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

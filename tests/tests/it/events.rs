@@ -48,7 +48,8 @@ async fn latest(w: &World, hook: &str, event: &str, user: &TestUser) -> Value {
     assert_eq!(p["userId"], json!(user.id));
     assert!(p["activityMessage"].as_str().is_some_and(|m| !m.is_empty()));
     assert_eq!(p["server"]["name"], json!("streamhooks"));
-    assert_eq!(p["server"]["canonicalUrl"], json!("http://127.0.0.1:3000"));
+    // CANONICAL_URL is unset: the address the server listens on.
+    assert_eq!(p["server"]["canonicalUrl"], json!(w.server.url()));
     assert!(p["server"]["version"].is_string());
     assert_eq!(p["stream"]["id"], json!(w.stream));
     assert!(p["stream"]["name"].is_string());
@@ -457,4 +458,43 @@ async fn admins_ingest_events_from_another_backend() {
         "refused events queue nothing"
     );
     w.server.shutdown().await;
+}
+
+/// `server.canonicalUrl` is `CANONICAL_URL` when it is set, in payloads and `serverInfo` alike
+/// (e.g. the public URL of a proxy in front; a trailing slash is kept as given).
+#[tokio::test]
+async fn a_configured_canonical_url_is_what_payloads_and_server_info_say() {
+    let public = "https://hooks.example.com/";
+    let server = streamhooks_api::testkit::TestServer::start_with(
+        &["--canonical-url", public, "--allow-local-network", "true"],
+        false,
+    )
+    .await;
+    let owner = server.create_user("Olga", "olga@example.com").await;
+    let stream = server.create_stream(&owner, "s").await;
+    let hook = server
+        .create_webhook(
+            &owner,
+            &stream,
+            "https://example.com/h",
+            &["stream_update"],
+            None,
+        )
+        .await;
+    server
+        .gql_ok(
+            &owner.token,
+            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
+            json!({ "s": { "id": stream, "description": "x" } }),
+        )
+        .await;
+    let history = server.history(&owner, &stream, &hook, 1).await;
+    let payload: Value = serde_json::from_str(history[0]["payload"].as_str().unwrap_or("{}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(payload["server"]["canonicalUrl"], json!(public));
+    let info = server
+        .gql_ok(&owner.token, "{ serverInfo { canonicalUrl } }", json!({}))
+        .await;
+    assert_eq!(info["serverInfo"]["canonicalUrl"], json!(public));
+    server.shutdown().await;
 }

@@ -19,8 +19,10 @@ fn schema_has_speckles_webhook_surface() {
         "webhookUpdate(webhook: WebhookUpdateInput!): String!",
         "webhookDelete(webhook: WebhookDeleteInput!): String!",
         "webhooks(id: String): WebhookCollection!",
-        // Speckle's `limit` first and as it declares it; `offset` is ours, optional, after it.
-        "history(limit: Int! = 25, offset: Int! = 0): WebhookEventCollection",
+        // Speckle's `limit` first and as it declares it; `offset` and `cursor` are ours,
+        // optional, after it.
+        "history(limit: Int! = 25, offset: Int! = 0, cursor: String): WebhookEventCollection",
+        "cursor: String\n",
         "items: [WebhookEvent]",
         "totalCount: Int\n",
         "lastUpdate: DateTime!",

@@ -1,11 +1,12 @@
-//! The database side of sealed secrets: the start-up pass that finds or creates the key and seals
-//! secrets left from before encryption, the re-key, and the SQLite scrub that makes replaced and
-//! deleted values unreadable on disk.
+//! The database side of sealed secrets: the start-up pass that finds or creates the key, checks it
+//! is the database's own ([`super::check`]) and seals secrets left from before encryption, the
+//! re-key, and the SQLite scrub that makes replaced and deleted values unreadable on disk.
 //!
 //! The decision a reader will question is that [`prepare`] refuses to *create* a key file when the
-//! database already holds sealed secrets. A fresh key cannot open them, so a missing key file then
-//! means a lost one (a container without a persistent volume, a new working directory), and making
-//! a new key silently would turn every secret into noise while the server looked healthy.
+//! database already holds sealed secrets or a recorded key. A fresh key cannot open them, so a
+//! missing key file then means a lost one (a container without a persistent volume, a new working
+//! directory), and making a new key silently would turn every secret into noise while the server
+//! looked healthy.
 //!
 //! [`scrub`] is a `wal_checkpoint(TRUNCATE)`: `secure_delete` zeroes a replaced or deleted value in
 //! the page SQLite writes, but in WAL mode older copies of that page stay in the `-wal` file (and
@@ -18,8 +19,8 @@ use sea_orm::{
 };
 
 use super::{
-    create_key_file, legacy_plaintext, read_key_file, KeyError, KeySource, Loaded, OpenError,
-    SealError, Secrets, SecretsConfig, SEALED,
+    check, create_key_file, legacy_plaintext, read_key_file, KeyError, KeySource, Loaded,
+    OpenError, SealError, Secrets, SecretsConfig, SEALED,
 };
 
 /// Every `webhooks_config` column that holds a sealed secret. A second secret per webhook (the
@@ -40,31 +41,51 @@ pub enum StoreError {
 }
 
 /// One stored secret: the webhook, the column, the stored text.
-struct Stored {
+pub(super) struct Stored {
     id: String,
     column: &'static str,
     value: String,
 }
 
-/// Loads the key (creating the key file only when that is safe, see the module docs), seals any
-/// secret still in plain text, and warns about secrets the key cannot open. Run by every process
-/// that reads or writes secrets, right after migrating; idempotent.
+/// Loads the key (creating the key file only when that is safe, see the module docs), checks that
+/// it is the database's key (recording it if the database has none yet), seals any secret still in
+/// plain text, and warns about secrets the key cannot open. Run by every process that reads or
+/// writes secrets, right after migrating and before anything else; idempotent.
 pub async fn prepare(db: &DatabaseConnection, cfg: &SecretsConfig) -> Result<Secrets, StoreError> {
+    prepare_accepting(db, cfg, None).await
+}
+
+/// [`prepare`] for `secrets rekey` to `new`: a database whose recorded key is already `new` (the
+/// re-key ran before) is accepted too, so that running it again is safe.
+pub async fn prepare_for_rekey(
+    db: &DatabaseConnection,
+    cfg: &SecretsConfig,
+    new: Option<&Secrets>,
+) -> Result<Secrets, StoreError> {
+    prepare_accepting(db, cfg, new).await
+}
+
+async fn prepare_accepting(
+    db: &DatabaseConnection,
+    cfg: &SecretsConfig,
+    also: Option<&Secrets>,
+) -> Result<Secrets, StoreError> {
     let (secrets, source) = match cfg.load()? {
         Loaded::Key(s, source) => (s, source),
         Loaded::MissingFile(path) => {
-            if any_sealed(db).await? {
+            if any_sealed(db).await? || check::recorded(db).await?.is_some() {
                 return Err(StoreError::Refused(format!(
                     "The secrets key file {} (SECRETS_KEY_FILE) does not exist, but the database \
                      holds webhook secrets encrypted under a key: restore that file, or set \
-                     SECRETS_KEY to the key. (If the key is lost, set SECRETS_KEY to a new one; \
-                     owners must then set their webhook secrets again.)",
-                    path.display()
+                     SECRETS_KEY to the key. (If the key is lost, run `streamhooks secrets \
+                     reset-key` with a new one; owners must then set their webhook secrets again.)",
+                    check::shown_path(&path)
                 )));
             }
             create_key_file(&path)?
         }
     };
+    check::check_key(db, &secrets, &source, also).await?;
     let sealed = seal_legacy(db, &secrets).await?;
     if sealed > 0 {
         tracing::info!(
@@ -157,6 +178,7 @@ pub async fn rekey(
     for (sealed, s) in &writes {
         replace(&txn, s, sealed).await?;
     }
+    check::record(&txn, new).await?;
     txn.commit().await?;
     scrub(db).await;
     Ok(report)
@@ -230,7 +252,10 @@ async fn any_sealed(db: &DatabaseConnection) -> Result<bool, DbErr> {
 }
 
 /// Stored secrets, optionally only those whose value starts with `prefix`.
-async fn stored<C: ConnectionTrait>(db: &C, prefix: Option<&str>) -> Result<Vec<Stored>, DbErr> {
+pub(super) async fn stored<C: ConnectionTrait>(
+    db: &C,
+    prefix: Option<&str>,
+) -> Result<Vec<Stored>, DbErr> {
     let mut out = Vec::new();
     for &column in SEALED_COLUMNS {
         let filter = match prefix {
@@ -290,7 +315,10 @@ async fn seal_legacy(db: &DatabaseConnection, secrets: &Secrets) -> Result<u64, 
 }
 
 /// (secrets `secrets` cannot open, all secrets).
-async fn count_unreadable(db: &DatabaseConnection, secrets: &Secrets) -> Result<(u64, u64), DbErr> {
+pub(super) async fn count_unreadable(
+    db: &DatabaseConnection,
+    secrets: &Secrets,
+) -> Result<(u64, u64), DbErr> {
     let all = stored(db, None).await?;
     let bad = all
         .iter()

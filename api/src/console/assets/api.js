@@ -41,6 +41,11 @@ export class ApiError extends Error {
 
 /** POSTs one operation to /graphql; returns `data` or throws an ApiError with the server's words. */
 export async function gql(query, variables = {}, bearer = token()) {
+  return (await gqlAnswer(query, variables, bearer)).data;
+}
+
+/** `gql`, returning the answer's `extensions` (notes beside the data) with its `data`. */
+export async function gqlAnswer(query, variables = {}, bearer = token()) {
   const headers = { 'content-type': 'application/json', accept: 'application/json' };
   if (bearer) headers.authorization = `Bearer ${bearer}`;
   let res;
@@ -66,7 +71,7 @@ export async function gql(query, variables = {}, bearer = token()) {
     const message = body.errors.map((e) => e.message).join(' ');
     throw new ApiError(message, body.errors[0]?.extensions?.code ?? 'ERROR');
   }
-  return body.data;
+  return { data: body.data, extensions: body.extensions ?? {} };
 }
 
 let triggers = null;
@@ -91,13 +96,14 @@ export const Q = {
       history(limit: 1) { totalCount items { id status statusInfo retryCount lastUpdate attempts { number } } } } } } }`,
   webhook: `query ConsoleWebhook($stream: String!, $id: String!) {
     stream(id: $stream) { id name webhooks(id: $id) { items { ${WEBHOOK_FIELDS} } } } }`,
-  deliveries: `query ConsoleDeliveries($stream: String!, $id: String!, $limit: Int!, $offset: Int!) {
+  deliveries: `query ConsoleDeliveries($stream: String!, $id: String!, $limit: Int!, $cursor: String) {
     stream(id: $stream) { id name webhooks(id: $id) { items { ${WEBHOOK_FIELDS}
-      history(limit: $limit, offset: $offset) { totalCount items { id status statusInfo retryCount lastUpdate payload
+      history(limit: $limit, cursor: $cursor) { totalCount cursor items { id status statusInfo retryCount lastUpdate payload
         attempts { number startedAt durationMs outcome statusCode error responseHeaders { name value } responseBody worker } } } } } } }`,
   create: 'mutation ConsoleCreate($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }',
   update: 'mutation ConsoleUpdate($w: WebhookUpdateInput!) { webhookUpdate(webhook: $w) }',
   remove: 'mutation ConsoleDelete($w: WebhookDeleteInput!) { webhookDelete(webhook: $w) }',
   ping: 'mutation ConsolePing($w: WebhookPingInput!) { webhookPing(webhook: $w) }',
   redeliver: 'mutation ConsoleRedeliver($e: WebhookEventRedeliverInput!) { webhookEventRedeliver(event: $e) }',
+  redeliverFailed: 'mutation ConsoleRedeliverFailed($w: WebhookRedeliverFailedInput!) { webhookRedeliverFailed(webhook: $w) }',
 };

@@ -21,8 +21,8 @@ const ROUTES = [
   [/^\/streams\/([^/]+)$/, (s, [stream]) => webhooksScreen(s, stream)],
   [/^\/streams\/([^/]+)\/new$/, (s, [stream]) => formScreen(s, stream, null)],
   [/^\/streams\/([^/]+)\/webhooks\/([^/]+)\/edit$/, (s, [stream, id]) => formScreen(s, stream, id)],
-  [/^\/streams\/([^/]+)\/webhooks\/([^/]+)(?:\/page\/(\d+))?$/,
-    (s, [stream, id, page]) => deliveriesScreen(s, stream, id, Number(page ?? 1))],
+  [/^\/streams\/([^/]+)\/webhooks\/([^/]+)(?:\/page\/(\d+)\/([^/]+))?$/,
+    (s, [stream, id, page, cursor]) => deliveriesScreen(s, stream, id, Number(page ?? 1), cursor ?? null)],
 ];
 
 /** What a screen gets: where to draw, and whether it is still the current screen (a slow answer

@@ -3,14 +3,21 @@
 // response's headers and body, as text), the payload pretty-printed, and Redeliver.
 // Ping sends a sample event of a chosen trigger. Events still queued or being retried refresh
 // in place until they settle.
+//
+// Pages after the first are read by cursor (`history(cursor:)`, in the route), not by offset:
+// events keep arriving at the top while someone reads, and an offset would then show an event
+// twice or skip one. The cursors of the pages walked so far are kept for "Newer"; after a reload
+// on a deep page they are gone, and "Newer" goes back to the newest events.
 
 import { busy, h, notice, route, time } from './dom.js';
 import { gql, Q, webhookTriggers } from './api.js';
 import { classify, plainIcon, statusLabel } from './status.js';
+import { redeliverFailedDialog } from './recover.js';
 
 const PAGE = 20;
-const MAX_OFFSET = 10000; // the server's cap on history(offset)
 const POLL_MS = 1500;
+// Per webhook, the pages walked so far: page k was read with `cursor` and handed out `next`.
+const trails = new Map();
 const MAX_POLLS = 200;
 
 function parsePayload(text) {
@@ -85,15 +92,31 @@ function deliveryItem(e, open, redeliver) {
   return h('li', { 'data-id': e.id, 'data-status': state.kind, 'data-event-status': e.status }, details);
 }
 
-export async function deliveriesScreen(ctx, streamId, webhookId, requestedPage) {
-  const page = Math.min(Math.max(1, requestedPage || 1), MAX_OFFSET / PAGE + 1);
-  const offset = (page - 1) * PAGE;
+/** The route of page `page` of a webhook's deliveries, read with `cursor`. */
+function pageRoute(streamId, webhookId, page, cursor) {
+  return page <= 1 || !cursor
+    ? route('streams', streamId, 'webhooks', webhookId)
+    : route('streams', streamId, 'webhooks', webhookId, 'page', String(page), cursor);
+}
+
+export async function deliveriesScreen(ctx, streamId, webhookId, requestedPage, requestedCursor) {
+  const cursor = requestedCursor || null;
+  const page = cursor ? Math.max(2, requestedPage || 2) : 1;
+  // The walk so far, if this page is where its last page led; a walk of its own otherwise.
+  const before = trails.get(webhookId) ?? [];
+  const trail = page > 1 && before[page - 1]?.next === cursor ? before.slice(0, page) : [];
+  const here = { cursor, next: null };
+  trail[page] = here;
+  trails.set(webhookId, trail);
   const n = notice();
   const list = h('ul', { class: 'deliveries', id: 'deliveries', 'aria-label': 'Recent deliveries' });
   const empty = h('p', { class: 'empty card', id: 'no-deliveries' }, 'Nothing has been sent yet. Ping the webhook to send a test event.');
   const pageInfo = h('span', { class: 'muted' });
-  const newer = h('a', { class: 'button', href: route('streams', streamId, 'webhooks', webhookId, 'page', String(page - 1)), id: 'newer' }, '← Newer');
-  const older = h('a', { class: 'button', href: route('streams', streamId, 'webhooks', webhookId, 'page', String(page + 1)), id: 'older' }, 'Older →');
+  // The page before this one, if this walk came through it; else the newest events.
+  const previous = trail[page - 1];
+  const newerHref = previous ? pageRoute(streamId, webhookId, page - 1, previous.cursor) : pageRoute(streamId, webhookId, 1, null);
+  const newer = h('a', { class: 'button', href: newerHref, id: 'newer' }, '← Newer');
+  const older = h('a', { class: 'button', href: pageRoute(streamId, webhookId, 1, null), id: 'older' }, 'Older →');
   const items = new Map();
   let timer = null;
   let polls = 0;
@@ -116,16 +139,19 @@ export async function deliveriesScreen(ctx, streamId, webhookId, requestedPage) 
 
   async function refresh() {
     clearTimeout(timer);
-    const d = await gql(Q.deliveries, { stream: streamId, id: webhookId, limit: PAGE, offset });
+    const d = await gql(Q.deliveries, { stream: streamId, id: webhookId, limit: PAGE, cursor });
     if (!ctx.alive()) return null;
     const w = d.stream?.webhooks?.items?.[0];
     if (!w) throw new Error(`There is no webhook ${webhookId} on stream ${streamId}.`);
     const total = w.history?.totalCount ?? 0;
     const events = (w.history?.items ?? []).filter(Boolean);
-    const pages = Math.max(1, Math.ceil(Math.min(total, MAX_OFFSET + PAGE) / PAGE));
+    const next = w.history?.cursor ?? null;
+    here.next = next;
+    const pages = Math.max(page, Math.ceil(total / PAGE));
     pageInfo.textContent = `Page ${page} of ${pages} · ${total} event${total === 1 ? '' : 's'}`;
     newer.hidden = page <= 1;
-    older.hidden = page >= pages;
+    older.hidden = !next;
+    if (next) older.setAttribute('href', pageRoute(streamId, webhookId, page + 1, next));
     empty.hidden = events.length > 0;
     list.hidden = events.length === 0;
     const keep = new Set();
@@ -185,6 +211,28 @@ export async function deliveriesScreen(ctx, streamId, webhookId, requestedPage) 
     },
   }, h('div', { class: 'field' }, h('label', { for: select.id }, 'Send a test event'), select), ping);
 
+  const disabledNote = w.enabled === false
+    ? h('p', { id: 'webhook-disabled' }, h('span', { class: 'badge off' }, 'Disabled'), ' Pings and redeliveries are still sent.')
+    : null;
+  // After an outage: every delivery that failed for good since a time, sent again.
+  const recover = h('button', {
+    type: 'button', class: 'button', id: 'redeliver-failed',
+    on: {
+      click: async () => {
+        const result = await redeliverFailedDialog(streamId, w);
+        if (!result) return;
+        const more = result.moreRemain ? ` More than ${result.limit} had failed: run it again for the rest.` : '';
+        const enabled = result.enabled ? ' The webhook is enabled again.' : '';
+        n.ok(`Queued ${result.queued} failed ${result.queued === 1 ? 'delivery' : 'deliveries'} again; they update below as they are sent.${enabled}${more}`);
+        if (result.enabled) {
+          w.enabled = true;
+          if (disabledNote) disabledNote.hidden = true;
+        }
+        await afterSend();
+      },
+    },
+  }, 'Redeliver failed…');
+
   const back = route('streams', streamId);
   ctx.show(`Recent deliveries · ${w.description || w.url}`,
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' },
@@ -194,12 +242,14 @@ export async function deliveriesScreen(ctx, streamId, webhookId, requestedPage) 
         h('h1', { tabindex: '-1' }, 'Recent deliveries'),
         h('p', { class: 'break', id: 'webhook-title' }, h('strong', {}, w.description || w.url)),
         w.description ? h('p', { class: 'mono break muted', id: 'webhook-url' }, w.url) : null,
-        w.enabled === false ? h('p', {}, h('span', { class: 'badge off' }, 'Disabled'), ' Pings and redeliveries are still sent.') : null),
+        disabledNote),
       h('div', { class: 'actions' },
         h('a', { class: 'button', href: route('streams', streamId, 'webhooks', webhookId, 'edit') }, 'Edit'),
         h('button', { type: 'button', class: 'button', id: 'refresh', on: { click: (e) => busy(e.target, () => refresh().catch((err) => n.error(err))) } }, 'Refresh'))),
     n.el,
     h('section', { class: 'panel', 'aria-label': 'Ping' }, pingForm),
+    h('div', { class: 'actions recover' }, recover,
+      h('span', { class: 'hint' }, 'After an outage: send again every delivery that failed for good since a time you choose.')),
     list, empty,
     h('div', { class: 'pager' }, newer, pageInfo, older));
 }

@@ -1,5 +1,6 @@
 //! The key over a database's life: secrets an earlier version stored in plain text are sealed at
-//! start-up (and nothing of them stays on disk), and a server given another key still answers
+//! start-up (and nothing of them stays on disk); a server given another key refuses to start;
+//! and once another key is adopted because the old one is lost, the server still answers
 //! `hasSecret` and fails deliveries with a sentence the owner can act on.
 
 use super::*;
@@ -135,7 +136,7 @@ async fn secrets_stored_in_plain_text_by_an_earlier_version_are_sealed_at_start_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn under_another_key_has_secret_still_answers_and_deliveries_say_why_they_fail() {
+async fn another_key_is_refused_and_once_adopted_deliveries_say_why_they_fail() {
     let tdb = TestDatabase::create()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -154,9 +155,46 @@ async fn under_another_key_has_secret_still_answers_and_deliveries_say_why_they_
         )
         .await;
 
-    // The same database under another key (a lost or mixed-up key file).
+    // The same database under another key (a mixed-up key file) does not start at all.
+    let tdb = server.stop().await;
     let other = generate_key().unwrap_or_else(|e| panic!("{e}"));
-    let server = TestServer::start_keyed(server.stop().await, &TEST_ARGS, true, Some(&other)).await;
+    let mut config = config_from_args(TEST_ARGS.iter().chain(&["--database-url", &tdb.url]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    config.secrets.key = Some(other.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let refused = streamhooks_api::start(
+        config,
+        listener,
+        streamhooks_api::StartOptions { worker: true },
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_else(|| panic!("a server with another key started"));
+    assert!(
+        refused.starts_with("The secrets key from the embedding program (fingerprint ")
+            && refused
+                .contains("is not the key this database's webhook secrets are encrypted under"),
+        "{refused}"
+    );
+
+    // The key is lost for good: the operator adopts the other one (`streamhooks secrets
+    // reset-key`), and the server starts with it.
+    let db = Database::connect(&tdb.url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let adopted = adopt_key(
+        &db,
+        &Secrets::from_text(&other).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((adopted.unreadable, adopted.total), (1, 1));
+    let _ = db.close().await;
+    let server = TestServer::start_keyed(tdb, &TEST_ARGS, true, Some(&other)).await;
     assert_eq!(
         list_by_id(&server, &owner.token, &stream).await,
         vec![(hook.clone(), true)]

@@ -1,6 +1,7 @@
 //! Webhook secrets at rest. [`disk`] reads the raw bytes of a SQLite database and its `-wal`
 //! and `-shm` files, as a copy of the disk would hold them; [`keys`] covers the key itself: an
-//! upgrade that seals secrets stored in plain text, and a server started with another key.
+//! upgrade that seals secrets stored in plain text, and a server started with another key,
+//! refused until that key is adopted.
 //! Deliveries are checked with the `hmac` crate, never with the server's signing code.
 
 mod disk;
@@ -16,8 +17,11 @@ use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, EntityTrait, Statement};
 use serde_json::json;
 use sha2::Sha256;
-use streamhooks_api::testkit::{Received, TestDatabase, TestReceiver, TestServer, TEST_ARGS};
-use streamhooks_worker::secrets::generate_key;
+use streamhooks_api::testkit::{
+    config_from_args, Received, TestDatabase, TestReceiver, TestServer, TEST_ARGS,
+};
+use streamhooks_worker::secrets::check::adopt_key;
+use streamhooks_worker::secrets::{generate_key, Secrets};
 
 use crate::support::{message, UPDATE};
 
