@@ -4,9 +4,10 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use streamhooks_api::backend::service;
-use streamhooks_api::config::{Config, DbArgs};
-use streamhooks_api::{bind_and_start, db, StartOptions};
+use streamhooks_api::context::config::{Config, DbArgs};
+use streamhooks_api::context::db;
+use streamhooks_api::speckle::service;
+use streamhooks_api::{bind_and_start, StartOptions};
 use streamhooks_worker::secrets::{check, create_key_file, store, Loaded, SecretsConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -249,7 +250,7 @@ async fn main() -> ExitCode {
             db: d,
         }) => redeliver(&d, &webhook, since, enable, dry_run).await,
         Some(Command::Schema) => {
-            print!("{}", streamhooks_api::graphql::sdl());
+            print!("{}", streamhooks_api::schema::sdl());
             Ok(())
         }
         Some(Command::User {
@@ -380,7 +381,8 @@ async fn redeliver(
     let db = db::connect_and_migrate(&d.url())
         .await
         .map_err(|e| e.to_string())?;
-    streamhooks_api::validate::id(webhook, "webhook id").map_err(|e| e.public_message())?;
+    streamhooks_api::context::validate::id(webhook, "webhook id")
+        .map_err(|e| e.public_message())?;
     let hook = entity::webhook_config::Entity::find_by_id(webhook.to_owned())
         .one(&db)
         .await
@@ -398,7 +400,7 @@ async fn redeliver(
     }
     .map_err(|e| match e {
         // No server log to point to here: the cause itself.
-        streamhooks_api::error::Error::Db(e) => e.to_string(),
+        streamhooks_api::context::error::Error::Db(e) => e.to_string(),
         other => other.public_message(),
     })?;
     println!(

@@ -44,7 +44,7 @@ where
 }
 
 fn random_suffix() -> String {
-    crate::ids::new_secret()[..16].to_owned()
+    crate::context::ids::new_secret()[..16].to_owned()
 }
 
 /// A database made for one test, removed again when dropped.
@@ -243,7 +243,7 @@ impl TestServer {
     }
 
     pub async fn create_user(&self, name: &str, email: &str) -> TestUser {
-        let c = crate::backend::service::user::create_with_token(
+        let c = crate::speckle::service::user::create_with_token(
             &self.running.state.db,
             name,
             email,
@@ -258,7 +258,7 @@ impl TestServer {
     }
 
     pub async fn create_admin(&self, name: &str, email: &str) -> TestUser {
-        let c = crate::backend::service::user::create_with_token(
+        let c = crate::speckle::service::user::create_with_token(
             &self.running.state.db,
             name,
             email,

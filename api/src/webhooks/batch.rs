@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 use streamhooks_worker::outbox::{self, Prepared, Targets};
 
 use super::ingest::{self, IngestRequest};
-use crate::limits::body::{json_problem, LimitedBody};
-use crate::state::AppState;
+use crate::context::limits::body::{json_problem, LimitedBody};
+use crate::context::state::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -20,9 +20,9 @@ use chrono::{DateTime, Utc};
 use entity::{webhook_config, webhook_event_attempt};
 use streamhooks_worker::triggers::TRIGGERS;
 
-use crate::error::Result;
-use crate::graphql::budget;
-use crate::graphql::{owner, state};
+use crate::context::error::Result;
+use crate::context::limits::budget;
+use crate::context::resolver::{owner, state};
 use crate::webhooks::history::{self, EventRow, Page, Start};
 use crate::webhooks::service as svc;
 
@@ -69,14 +69,14 @@ impl Webhook {
         #[graphql(default = 0)] offset: i32,
         cursor: Option<String>,
     ) -> Result<Option<WebhookEventCollection>> {
-        // Priced by its limit before the request runs (graphql::cost); its events' text counts
+        // Priced by its limit before the request runs (`context::limits::cost`); its events' text counts
         // against the request's answer budget before they are loaded.
         let limit = svc::check_history_limit(limit)?;
         let offset = svc::check_history_offset(offset)?;
         let start = match cursor.as_deref() {
             None => Start::Offset(offset),
             Some(_) if offset > 0 => {
-                return Err(crate::error::Error::bad_input(
+                return Err(crate::context::error::Error::bad_input(
                     "history takes a cursor or an offset, not both",
                 ))
             }
@@ -269,7 +269,7 @@ pub(crate) async fn webhooks_of(
     let st = state(ctx);
     owner(ctx, stream_id).await?;
     if let Some(id) = id {
-        crate::validate::id(id, "webhook id")?;
+        crate::context::validate::id(id, "webhook id")?;
     }
     let mut items: Vec<Webhook> = webhook_config::find_for_stream(&st.db, stream_id, id)
         .await?

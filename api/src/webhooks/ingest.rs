@@ -19,11 +19,11 @@ use streamhooks_worker::outbox::{self, Event, Prepared};
 use streamhooks_worker::queue;
 use streamhooks_worker::triggers::{is_trigger, TRIGGERS};
 
-use crate::auth::SCOPE_STREAMS_WRITE;
-use crate::error::{Error, Result};
-use crate::limits::body::{json_problem, LimitedBody};
-use crate::state::AppState;
-use crate::validate;
+use crate::context::auth::SCOPE_STREAMS_WRITE;
+use crate::context::error::{Error, Result};
+use crate::context::limits::body::{json_problem, LimitedBody};
+use crate::context::state::AppState;
+use crate::context::validate;
 use crate::webhooks::combine::Sink;
 
 #[derive(Deserialize)]
@@ -58,7 +58,7 @@ pub async fn ingest(
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let Some((token_id, secret)) = crate::auth::bearer(header) else {
+    let Some((token_id, secret)) = crate::context::auth::bearer(header) else {
         return unauthorized();
     };
     let req = serde_json::from_slice::<IngestRequest>(&body)
@@ -94,7 +94,7 @@ pub async fn ingest(
             }
             _ => None,
         };
-        Ok::<_, sea_orm::DbErr>((crate::auth::resolve(secret, found), rows, ticket))
+        Ok::<_, sea_orm::DbErr>((crate::context::auth::resolve(secret, found), rows, ticket))
     };
     let (auth, rows, ticket) = match looked_up.await {
         Ok(got) => got,
@@ -135,7 +135,7 @@ fn unauthorized() -> Response {
 }
 
 /// The answer refusing the request, unless `auth` is a server admin's token with `streams:write`.
-fn refusal(auth: &crate::auth::Auth) -> Option<Response> {
+fn refusal(auth: &crate::context::auth::Auth) -> Option<Response> {
     let Some(user) = auth.user.as_ref() else {
         return Some(unauthorized());
     };
@@ -183,7 +183,7 @@ pub(crate) async fn authorize(app: &AppState, headers: &HeaderMap) -> Result<(),
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let auth = match crate::auth::from_header(&app.db, header).await {
+    let auth = match crate::context::auth::from_header(&app.db, header).await {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = ?e, "token lookup failed");
@@ -234,7 +234,7 @@ pub(crate) async fn queue(sink: &Sink, prepared: Prepared) -> Result<u64, sea_or
     let queued = if one_statement {
         outbox::store(&sink.db, prepared, lease).await?
     } else {
-        let txn = crate::db::begin_write(&sink.db).await?;
+        let txn = crate::context::db::begin_write(&sink.db).await?;
         let queued = outbox::store(&txn, prepared, lease).await?;
         txn.commit().await?;
         queued

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use streamhooks_worker::outbox::{self, stream_json, timestamp, user_json, Event, ServerInfo};
 use streamhooks_worker::triggers::{self, is_trigger, TRIGGERS};
 
-use crate::error::{Error, Result};
+use crate::context::error::{Error, Result};
 
 const SAMPLE_ID: &str = "0000sample";
 
@@ -54,7 +54,7 @@ pub async fn ping<C: ConnectionTrait>(
     if !is_trigger(trigger) {
         return Err(Error::bad_input(format!(
             "Unknown trigger {}; valid triggers are: {}",
-            crate::validate::shown(trigger),
+            crate::context::validate::shown(trigger),
             TRIGGERS.join(", ")
         )));
     }
@@ -80,7 +80,7 @@ pub async fn redeliver<C: ConnectionTrait>(
     hook: &webhook_config::Model,
     event_id: &str,
 ) -> Result<i64> {
-    let id = crate::validate::event_id(event_id)?;
+    let id = crate::context::validate::event_id(event_id)?;
     let not_found = || Error::NotFound {
         code: "WEBHOOK_EVENT_NOT_FOUND",
         message: format!("Webhook {} has no event {id}", hook.id),

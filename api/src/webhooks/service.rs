@@ -23,10 +23,10 @@ use streamhooks_worker::secrets::{store, Secrets};
 use streamhooks_worker::triggers::TRIGGERS;
 use streamhooks_worker::wire::Format;
 
-use crate::config::WireConfig;
-use crate::error::{Error, Result};
-use crate::ids::new_id;
-use crate::validate;
+use crate::context::config::WireConfig;
+use crate::context::error::{Error, Result};
+use crate::context::ids::new_id;
+use crate::context::validate;
 
 pub const MAX_DESCRIPTION_LEN: usize = 1024;
 pub const MAX_SECRET_LEN: usize = 256;

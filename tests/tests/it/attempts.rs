@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
 use streamhooks_api::testkit::{config_from_args, TestDatabase, TEST_ARGS};
-use streamhooks_api::{graphql, http, AppState};
+use streamhooks_api::{http, schema, AppState};
 use streamhooks_worker::outbox::{emit, Event};
 use streamhooks_worker::Notifier;
 
@@ -209,7 +209,7 @@ async fn counted_server(extra: &[&str]) -> Counted {
     let tdb = TestDatabase::create()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut db = streamhooks_api::db::connect_and_migrate(&tdb.url)
+    let mut db = streamhooks_api::context::db::connect_and_migrate(&tdb.url)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let statements = Arc::new(AtomicUsize::new(0));
@@ -229,7 +229,7 @@ async fn counted_server(extra: &[&str]) -> Counted {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let state = AppState::new(db, Arc::new(config), secrets, Notifier::new());
-    let app = http::router(state.clone(), graphql::build_schema(state.clone()));
+    let app = http::router(state.clone(), schema::build_schema(state.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("bind: {e}"));
@@ -252,7 +252,7 @@ async fn counted_server(extra: &[&str]) -> Counted {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_webhooks_histories_cost_the_same_few_statements_as_one() {
     let s = counted_server(&[]).await;
-    let user = streamhooks_api::backend::service::user::create_with_token(
+    let user = streamhooks_api::speckle::service::user::create_with_token(
         &s.state.db,
         "Olga",
         "olga@example.com",
@@ -345,7 +345,7 @@ async fn a_hundred_webhooks_histories_cost_the_same_few_statements_as_one() {
 #[tokio::test]
 async fn history_over_the_budget_is_refused_before_a_payload_is_read() {
     let s = counted_server(&["--graphql-max-response-bytes", "65536"]).await;
-    let user = streamhooks_api::backend::service::user::create_with_token(
+    let user = streamhooks_api::speckle::service::user::create_with_token(
         &s.state.db,
         "Olga",
         "olga@example.com",

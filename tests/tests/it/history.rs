@@ -196,7 +196,7 @@ async fn cursors_are_the_servers_own_and_exclude_an_offset() {
 #[tokio::test]
 async fn a_cursor_page_is_a_backward_range_of_the_webhook_index() {
     use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
-    use streamhooks_api::graphql::budget::page_bytes_statement;
+    use streamhooks_api::context::limits::budget::page_bytes_statement;
     use streamhooks_api::webhooks::history::{page_statement, Start};
 
     let w = quiet_world().await;
@@ -210,7 +210,7 @@ async fn a_cursor_page_is_a_backward_range_of_the_webhook_index() {
     for stmt in statements {
         let plan: Vec<String> = match backend {
             DatabaseBackend::Postgres => {
-                let txn = streamhooks_api::db::begin_write(db)
+                let txn = streamhooks_api::context::db::begin_write(db)
                     .await
                     .unwrap_or_else(|e| panic!("{e}"));
                 txn.execute_unprepared(

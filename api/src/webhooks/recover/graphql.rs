@@ -1,14 +1,14 @@
 //! `webhookRedeliverFailed`, the GraphQL side of the recovery after an outage (the rules are in
 //! [`super`]). Its `Int!` answer is Speckle-style; whether more failed events remain than one
-//! call takes goes beside it, as a note in the answer's `extensions` (`graphql::notes`), since
+//! call takes goes beside it, as a note in the answer's `extensions` ([`crate::context::notes`]), since
 //! an entry in `errors` would read as a failure to every client.
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::{Context, InputObject, Name, Object, Value};
 use chrono::{DateTime, Utc};
 
-use crate::error::Result;
-use crate::graphql::{owner, state};
+use crate::context::error::Result;
+use crate::context::resolver::{owner, state};
 use crate::webhooks::recover;
 use crate::webhooks::service as svc;
 
@@ -78,7 +78,7 @@ impl RecoverMutation {
                 )),
             );
         }
-        crate::graphql::notes::note(ctx, "webhookRedeliverFailed", note);
+        crate::context::notes::note(ctx, "webhookRedeliverFailed", note);
         Ok(i32::try_from(done.queued).unwrap_or(i32::MAX))
     }
 }

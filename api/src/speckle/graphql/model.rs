@@ -1,0 +1,265 @@
+//! Today's Speckle `Model` and `modelMutations { create, update, delete }`: a model **is** a
+//! branch, so the mutations call the very service functions `branchCreate/Update/Delete` call
+//! (same rules, same `branch_*` triggers, contributors and owners with `streams:write`).
+//! `previewUrl` is null: this server renders no previews.
+
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::branch;
+
+use crate::context::auth::SCOPE_STREAMS_WRITE;
+use crate::context::error::Result;
+use crate::context::resolver::{auth, contributor, state};
+use crate::speckle::graphql::permissions::{Access, ModelPermissionChecks};
+use crate::speckle::graphql::user::{limited_user, LimitedUser};
+use crate::speckle::graphql::version::{self, ModelVersionsFilter, Version, VersionCollection};
+use crate::speckle::service::{branch as branch_svc, model as svc, page};
+
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Model {
+    #[graphql(skip)]
+    pub key: String,
+    /// Full name, parent models separated by forward slashes.
+    name: String,
+    description: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    project_id: String,
+    #[graphql(skip)]
+    author_id: Option<String>,
+}
+
+impl From<branch::Model> for Model {
+    fn from(b: branch::Model) -> Self {
+        Self {
+            key: b.id,
+            name: b.name,
+            description: b.description,
+            created_at: b.created_at,
+            updated_at: b.updated_at,
+            project_id: b.stream_id,
+            author_id: b.author_id,
+        }
+    }
+}
+
+#[ComplexObject]
+impl Model {
+    async fn id(&self) -> ID {
+        ID(self.key.clone())
+    }
+
+    /// The name without its parent models.
+    async fn display_name(&self) -> String {
+        svc::display_name(&self.name).to_owned()
+    }
+
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<LimitedUser>> {
+        limited_user(ctx, self.author_id.as_deref()).await
+    }
+
+    /// Always null: this server renders no previews.
+    async fn preview_url(&self) -> Option<String> {
+        None
+    }
+
+    async fn version(&self, ctx: &Context<'_>, id: String) -> Result<Version> {
+        let v = version::get(ctx, &self.project_id, &id).await?;
+        if v.branch_id != self.key {
+            return Err(crate::context::error::Error::NotFound {
+                code: "COMMIT_NOT_FOUND",
+                message: format!("Version {id:?} is not in this model"),
+            });
+        }
+        Ok(v)
+    }
+
+    /// The model's versions, newest first.
+    async fn versions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 25)] limit: i32,
+        cursor: Option<String>,
+        filter: Option<ModelVersionsFilter>,
+    ) -> Result<VersionCollection> {
+        version::list(
+            ctx,
+            &self.project_id,
+            Some(&self.key),
+            limit,
+            cursor,
+            filter,
+        )
+        .await
+    }
+
+    async fn permissions(&self, ctx: &Context<'_>) -> Result<ModelPermissionChecks> {
+        let s = crate::speckle::service::stream::find(&state(ctx).db, &self.project_id).await?;
+        Ok(ModelPermissionChecks {
+            access: Access::load(ctx, &self.project_id, s.is_public).await?,
+            model_name: self.name.clone(),
+        })
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ModelCollection {
+    total_count: i32,
+    cursor: Option<String>,
+    items: Vec<Model>,
+}
+
+/// Speckle's `ProjectModelsFilter`.
+#[derive(InputObject, Default)]
+pub struct ProjectModelsFilter {
+    /// Models whose name contains this (case-insensitive).
+    search: Option<String>,
+    /// Models with versions from these source applications.
+    source_apps: Option<Vec<String>>,
+    /// Models with versions by these users (ids).
+    contributors: Option<Vec<String>>,
+    /// Leave out models without versions.
+    only_with_versions: Option<bool>,
+    /// Only these models.
+    ids: Option<Vec<String>>,
+    /// Not these models.
+    exclude_ids: Option<Vec<String>>,
+}
+
+/// `Project.models`: the caller has already been allowed to read the project.
+pub(crate) async fn list(
+    ctx: &Context<'_>,
+    project_id: &str,
+    limit: i32,
+    cursor: Option<String>,
+    filter: Option<ProjectModelsFilter>,
+) -> Result<ModelCollection> {
+    let limit = page::check_limit(limit)?;
+    let f = filter.unwrap_or_default();
+    let filter = svc::ModelsFilter {
+        search: f.search,
+        source_apps: f.source_apps,
+        contributors: f.contributors,
+        only_with_versions: f.only_with_versions,
+        ids: f.ids,
+        exclude_ids: f.exclude_ids,
+    };
+    let p = svc::list(
+        &state(ctx).db,
+        project_id,
+        &filter,
+        limit,
+        cursor.as_deref(),
+    )
+    .await?;
+    Ok(ModelCollection {
+        total_count: i32::try_from(p.total_count).unwrap_or(i32::MAX),
+        cursor: p.cursor,
+        items: p.items.into_iter().map(Model::from).collect(),
+    })
+}
+
+pub(crate) async fn get(ctx: &Context<'_>, project_id: &str, id: &str) -> Result<Model> {
+    Ok(branch_svc::find(&state(ctx).db, project_id, id)
+        .await?
+        .into())
+}
+
+pub(crate) async fn by_name(ctx: &Context<'_>, project_id: &str, name: &str) -> Result<Model> {
+    Ok(svc::by_name(&state(ctx).db, project_id, name).await?.into())
+}
+
+#[derive(InputObject)]
+pub struct CreateModelInput {
+    project_id: ID,
+    name: String,
+    description: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateModelInput {
+    project_id: ID,
+    id: ID,
+    name: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteModelInput {
+    project_id: ID,
+    id: ID,
+}
+
+pub struct ModelMutations;
+
+#[Object]
+impl ModelMutations {
+    /// Creates a model (fires `branch_create`).
+    async fn create(&self, ctx: &Context<'_>, input: CreateModelInput) -> Result<Model> {
+        let user = contributor(ctx, &input.project_id).await?;
+        let st = state(ctx);
+        let txn = st.begin().await?;
+        let (id, n) = branch_svc::create(
+            &txn,
+            &st.server_info,
+            &user.id,
+            &input.project_id,
+            &input.name,
+            input.description,
+        )
+        .await?;
+        let m = branch_svc::find(&txn, &input.project_id, &id).await?;
+        st.commit(txn, n).await?;
+        Ok(m.into())
+    }
+
+    /// Renames or re-describes a model (fires `branch_update`).
+    async fn update(&self, ctx: &Context<'_>, input: UpdateModelInput) -> Result<Model> {
+        let user = contributor(ctx, &input.project_id).await?;
+        let st = state(ctx);
+        let txn = st.begin().await?;
+        let n = branch_svc::update(
+            &txn,
+            &st.server_info,
+            &user.id,
+            &input.project_id,
+            &input.id,
+            input.name,
+            input.description,
+        )
+        .await?;
+        let m = branch_svc::find(&txn, &input.project_id, &input.id).await?;
+        st.commit(txn, n).await?;
+        Ok(m.into())
+    }
+
+    /// Deletes a model and its versions (fires `branch_delete`); `main` cannot be deleted.
+    async fn delete(&self, ctx: &Context<'_>, input: DeleteModelInput) -> Result<bool> {
+        let user = contributor(ctx, &input.project_id).await?;
+        let st = state(ctx);
+        let txn = st.begin().await?;
+        let n = branch_svc::delete(
+            &txn,
+            &st.server_info,
+            &user.id,
+            &input.project_id,
+            &input.id,
+        )
+        .await?;
+        st.commit(txn, n).await?;
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+pub struct ModelMutation;
+
+#[Object]
+impl ModelMutation {
+    /// Today's model mutations (needs a token with `streams:write`).
+    async fn model_mutations(&self, ctx: &Context<'_>) -> Result<ModelMutations> {
+        auth(ctx).require_scope(SCOPE_STREAMS_WRITE)?;
+        Ok(ModelMutations)
+    }
+}

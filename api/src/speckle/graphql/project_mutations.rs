@@ -1,0 +1,165 @@
+//! `projectMutations { create, update, delete, updateRole, leave }`, today's Speckle names for
+//! `streamCreate`, `streamUpdate`, `streamDelete`, `streamUpdatePermission` and
+//! `streamRevokePermission`. Each calls the same service function as its legacy twin, so the same
+//! checks apply and the same trigger fires (`stream_update`, `stream_delete`,
+//! `stream_permissions_add`, `stream_permissions_remove`). As in Speckle, a project created here is
+//! private unless asked otherwise (the legacy `streamCreate` keeps its public default).
+
+use async_graphql::{Context, InputObject, Object, ID};
+use entity::stream_acl::ROLE_REVIEWER;
+
+use crate::context::auth::SCOPE_STREAMS_WRITE;
+use crate::context::error::Result;
+use crate::context::resolver::{auth, owner, state};
+use crate::speckle::graphql::project::{project_for_caller, Project, ProjectVisibility};
+use crate::speckle::service::{self, project::is_public_for};
+
+/// Any values left null are ignored.
+#[derive(InputObject)]
+pub struct ProjectCreateInput {
+    name: Option<String>,
+    description: Option<String>,
+    /// `PRIVATE` if omitted.
+    visibility: Option<ProjectVisibility>,
+}
+
+/// Only the fields given change.
+#[derive(InputObject)]
+pub struct ProjectUpdateInput {
+    id: ID,
+    name: Option<String>,
+    description: Option<String>,
+    visibility: Option<ProjectVisibility>,
+    /// Only a public project may allow public comments.
+    allow_public_comments: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct ProjectUpdateRoleInput {
+    project_id: String,
+    user_id: String,
+    /// `stream:owner`, `stream:contributor` or `stream:reviewer`; null revokes access.
+    role: Option<String>,
+}
+
+fn is_public(v: Option<ProjectVisibility>) -> Result<Option<bool>> {
+    v.map(|v| is_public_for(v.as_str())).transpose()
+}
+
+async fn reload(ctx: &Context<'_>, id: &str) -> Result<Project> {
+    let s = service::stream::find(&state(ctx).db, id).await?;
+    project_for_caller(ctx, s).await
+}
+
+pub struct ProjectMutations;
+
+#[Object]
+impl ProjectMutations {
+    /// Creates a project owned by the caller, with a `main` model.
+    async fn create(
+        &self,
+        ctx: &Context<'_>,
+        input: Option<ProjectCreateInput>,
+    ) -> Result<Project> {
+        let user = auth(ctx).require_scope(SCOPE_STREAMS_WRITE)?;
+        let input = input.unwrap_or(ProjectCreateInput {
+            name: None,
+            description: None,
+            visibility: None,
+        });
+        let is_public = is_public(input.visibility)?.unwrap_or(false);
+        let st = state(ctx);
+        let txn = st.begin().await?;
+        let id = service::stream::create(
+            &txn,
+            user,
+            service::stream::CreateInput {
+                name: input.name,
+                description: input.description,
+                is_public: Some(is_public),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        reload(ctx, &id).await
+    }
+
+    /// Changes the fields given (fires `stream_update`).
+    async fn update(&self, ctx: &Context<'_>, update: ProjectUpdateInput) -> Result<Project> {
+        let user = owner(ctx, &update.id).await?;
+        let st = state(ctx);
+        let input = service::stream::UpdateInput {
+            is_public: is_public(update.visibility)?,
+            id: update.id.0,
+            name: update.name,
+            description: update.description,
+            allow_public_comments: update.allow_public_comments,
+        };
+        let id = input.id.clone();
+        let txn = st.begin().await?;
+        let n = service::stream::update(&txn, &st.server_info, &user.id, input).await?;
+        st.commit(txn, n).await?;
+        reload(ctx, &id).await
+    }
+
+    /// Deletes a project with its models and versions (fires `stream_delete`).
+    async fn delete(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
+        let user = owner(ctx, &id).await?;
+        let st = state(ctx);
+        let txn = st.begin().await?;
+        let n = service::stream::delete(&txn, &st.server_info, &user.id, &id).await?;
+        st.commit(txn, n).await?;
+        Ok(true)
+    }
+
+    /// Grants, changes (`stream_permissions_add`) or, with a null role, revokes
+    /// (`stream_permissions_remove`) a collaborator's role. Owners only.
+    async fn update_role(
+        &self,
+        ctx: &Context<'_>,
+        input: ProjectUpdateRoleInput,
+    ) -> Result<Project> {
+        let user = owner(ctx, &input.project_id).await?;
+        let st = state(ctx);
+        let (p, target) = (&input.project_id, &input.user_id);
+        let txn = st.begin().await?;
+        let n = match &input.role {
+            Some(role) => {
+                service::stream::grant(&txn, &st.server_info, &user.id, p, target, role).await?
+            }
+            None => service::stream::revoke(&txn, &st.server_info, &user.id, p, target).await?,
+        };
+        st.commit(txn, n).await?;
+        reload(ctx, p).await
+    }
+
+    /// Gives up the caller's own role (fires `stream_permissions_remove`); the last owner cannot.
+    async fn leave(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
+        leave(ctx, &id).await
+    }
+}
+
+/// The caller gives up their role on `id`; both `projectMutations.leave` and the legacy
+/// `streamLeave` do this.
+pub(crate) async fn leave(ctx: &Context<'_>, id: &str) -> Result<bool> {
+    let st = state(ctx);
+    let user = auth(ctx)
+        .require_stream_role(&st.db, id, ROLE_REVIEWER, SCOPE_STREAMS_WRITE)
+        .await?;
+    let txn = st.begin().await?;
+    let n = service::stream::revoke(&txn, &st.server_info, &user.id, id, &user.id).await?;
+    st.commit(txn, n).await?;
+    Ok(true)
+}
+
+#[derive(Default)]
+pub struct ProjectMutation;
+
+#[Object]
+impl ProjectMutation {
+    /// Today's project mutations (needs a token with `streams:write`).
+    async fn project_mutations(&self, ctx: &Context<'_>) -> Result<ProjectMutations> {
+        auth(ctx).require_scope(SCOPE_STREAMS_WRITE)?;
+        Ok(ProjectMutations)
+    }
+}
