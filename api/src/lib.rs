@@ -37,7 +37,7 @@ pub mod backend {
 #[doc(hidden)]
 pub mod graphql {
     pub mod budget {
-        pub use crate::context::limits::budget::page_bytes_statement;
+        pub use crate::webhooks::history_size::page_bytes_statement;
     }
 }
 #[doc(hidden)]

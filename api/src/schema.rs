@@ -69,7 +69,7 @@ pub fn schema_builder(
 
 pub fn build_schema(state: AppState) -> AppSchema {
     let history_bytes = async_graphql::dataloader::DataLoader::new(
-        budget::HistoryBytes {
+        crate::webhooks::history_size::HistoryBytes {
             db: state.db.clone(),
         },
         tokio::spawn,

@@ -12,8 +12,9 @@ use streamhooks_worker::{Metrics, Notifier};
 use tokio::sync::oneshot;
 
 use crate::context::config::Config;
-use crate::webhooks::combine::{Combiner, Sink};
-use crate::webhooks::lookup::Lookup;
+use crate::context::ingest::combine::Combiner;
+use crate::context::ingest::lookup::Lookup;
+use crate::context::ingest::sink::Sink;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -30,7 +31,7 @@ pub struct AppState {
     /// The dispatcher's outbound rule, applied to literal addresses when a webhook is saved.
     pub guard: Arc<Guard>,
     /// Requests in flight and the answer-size pool, shared by every request (`crate::context::limits`).
-    pub limits: Arc<crate::context::limits::Guards>,
+    pub limits: Arc<crate::context::limits::guards::Guards>,
     /// When this process runs a dispatcher: events queued here are leased to it and handed over
     /// in memory after the commit (`streamhooks_worker::handoff`). `None` in `serve --no-worker`.
     pub handoff: Option<HandOff>,
@@ -58,7 +59,7 @@ impl AppState {
         });
         let guard = Arc::new(Guard::from_config(&config.worker));
         Self {
-            limits: Arc::new(crate::context::limits::Guards::new(&config.limits)),
+            limits: Arc::new(crate::context::limits::guards::Guards::new(&config.limits)),
             db,
             config,
             server_info,
@@ -82,7 +83,7 @@ impl AppState {
         }
     }
 
-    /// The group-commit writer of `POST /api/events` (`crate::webhooks::combine`), on the
+    /// The group-commit writer of `POST /api/events` ([`crate::context::ingest::combine`]), on the
     /// ingest pool.
     pub fn combiner(&self) -> &Combiner {
         self.combiner.get_or_init(|| {
@@ -97,7 +98,7 @@ impl AppState {
         self.ingest_db.clone().unwrap_or_else(|| self.db.clone())
     }
 
-    /// The shared reads of `POST /api/events` (`crate::webhooks::lookup`), on the ingest pool.
+    /// The shared reads of `POST /api/events` ([`crate::context::ingest::lookup`]), on the ingest pool.
     pub fn lookup(&self) -> &Lookup {
         self.lookup
             .get_or_init(|| Lookup::spawn(self.ingest_db(), self.combiner().clone()))

@@ -24,6 +24,7 @@ use crate::context::error::Result;
 use crate::context::limits::budget;
 use crate::context::resolver::{owner, state};
 use crate::webhooks::history::{self, EventRow, Page, Start};
+use crate::webhooks::history_size::{self, reserve_history, text_copies};
 use crate::webhooks::service as svc;
 
 /// Pages loaded ahead by `webhooks(...)` for its items, by (webhook id, limit).
@@ -91,8 +92,8 @@ impl Webhook {
             // Loaded with its neighbours, and charged before they were loaded.
             Some(page) => page,
             None => {
-                let copies = budget::text_copies(ctx.look_ahead().field("items"));
-                budget::reserve_history(ctx, &[((self.id.clone(), limit, start), copies)], || {
+                let copies = text_copies(ctx.look_ahead().field("items"));
+                reserve_history(ctx, &[((self.id.clone(), limit, start), copies)], || {
                     format!("{}(limit: {limit})", budget::field_path(ctx))
                 })
                 .await?;
@@ -303,12 +304,12 @@ pub(crate) async fn webhooks_of(
                     })?;
                 let limit = svc::check_history_limit(i32::try_from(limit).ok()?).ok()?;
                 let items = async_graphql::Lookahead::from(f).field("items");
-                Some((limit, budget::text_copies(items)))
+                Some((limit, text_copies(items)))
             })
             .collect();
         // Charged before anything is loaded, once for each time the answer will hold a page
         // (aliases may ask for the same one twice), from the stored lengths.
-        let charged: Vec<(budget::PageKey, usize)> = items
+        let charged: Vec<(history_size::PageKey, usize)> = items
             .iter()
             .flat_map(|w| {
                 asked
@@ -317,7 +318,7 @@ pub(crate) async fn webhooks_of(
             })
             .collect();
         let largest = asked.iter().map(|(l, _)| *l).max().unwrap_or(0);
-        budget::reserve_history(ctx, &charged, || {
+        reserve_history(ctx, &charged, || {
             format!(
                 "{}.items.history(limit: {largest})",
                 budget::field_path(ctx)

@@ -205,7 +205,7 @@ pub fn totals_statement(backend: DatabaseBackend, webhooks: &[&str]) -> Statemen
 /// The ids of one page of a webhook's events (the webhook's id bound at `webhook_mark`; with
 /// [`Start::Before`], the cursor's id at `cursor_mark`), newest first, from
 /// `idx_webhooks_events_webhook` alone: what both the page ([`page_statement`]) and its size for
-/// the answer budget ([`crate::context::limits::budget::page_bytes_statement`]) start from. A cursor's id is bound,
+/// the answer budget ([`super::history_size::page_bytes_statement`]) start from. A cursor's id is bound,
 /// not written in: one statement text serves every cursor, so a client walking pages does not
 /// churn the statement cache.
 ///

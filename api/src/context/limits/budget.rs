@@ -5,29 +5,28 @@
 //! exhaust memory either (the request that finds the pool empty is answered 503).
 //!
 //! Counted: every string a resolver returns ([`BudgetExtension`] sees each field's value), and
-//! the history events a `history` field will load, *before* it loads them ([`reserve_history`]):
+//! the history events a `history` field will load, *before* it loads them
+//! (`crate::webhooks::history_size`):
 //! their payloads are in memory whether or not the client asked for them, and decoding a page
 //! briefly takes several times its size, so an oversized page must be refused unread. The
 //! decision a reader may question: those two fields (`WebhookEvent.payload`, `.statusInfo`) are
 //! then not counted again when returned, so the budget measures what the request holds.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo,
 };
 use async_graphql::{Context, Response, ServerError, ServerResult, Value};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::context::error::Error;
 use crate::context::limits::bytes;
 
-/// Fields whose text was counted before their rows were loaded (see [`reserve_history`]).
-const COUNTED_AT_LOAD: &[(&str, &str)] =
+/// Fields whose text was counted before their rows were loaded
+/// (`crate::webhooks::history_size::reserve_history`).
+pub const COUNTED_AT_LOAD: &[(&str, &str)] =
     &[("WebhookEvent", "payload"), ("WebhookEvent", "statusInfo")];
 
 pub const CODE_TOO_LARGE: &str = "RESPONSE_TOO_LARGE";
@@ -165,6 +164,12 @@ impl Budget {
         }
     }
 
+    /// The overrun `o` as the error a resolver returns.
+    pub fn refusal(&self, o: Overrun) -> Error {
+        let (code, message) = self.explain(o);
+        Error::Limit { code, message }
+    }
+
     fn server_error(&self, o: Overrun) -> ServerError {
         let (code, message) = self.explain(o);
         let mut e = ServerError::new(message, None);
@@ -173,57 +178,6 @@ impl Budget {
         e.extensions = Some(ext);
         e
     }
-}
-
-/// Counts history pages before they are loaded: for each `((webhook id, limit, start), copies)`
-/// in `pages` (once per time the answer will hold it), the `limit` events from `start` (after an
-/// offset, or below a cursor), their payload and statusInfo bytes as the database holds them,
-/// times `copies` (the most times one event's `payload` or `statusInfo` is selected,
-/// [`text_copies`]: aliases copy the text). Loading a page takes several times its size while
-/// rows are decoded, so pages that do not fit must be refused unread; the sizes come from
-/// [`HistoryBytes`], one statement for every page asked at once. `at` names the history field
-/// for the refusal.
-pub async fn reserve_history(
-    ctx: &Context<'_>,
-    pages: &[(PageKey, usize)],
-    at: impl FnOnce() -> String,
-) -> Result<(), Error> {
-    let Some(budget) = ctx.data_opt::<Arc<Budget>>() else {
-        return Ok(());
-    };
-    let Some(loader) = ctx.data_opt::<DataLoader<HistoryBytes>>() else {
-        return Ok(());
-    };
-    let sizes = loader
-        .load_many(pages.iter().map(|(k, _)| k.clone()))
-        .await
-        .map_err(|e| Error::Internal(format!("history page sizes: {e}")))?;
-    let bytes = pages
-        .iter()
-        .map(|(k, copies)| {
-            sizes
-                .get(k)
-                .copied()
-                .unwrap_or(0)
-                .saturating_mul((*copies).max(1) as u64)
-        })
-        .fold(0u64, u64::saturating_add);
-    budget
-        .charge(usize::try_from(bytes).unwrap_or(usize::MAX), at)
-        .map_err(|o| {
-            let (code, message) = budget.explain(o);
-            Error::Limit { code, message }
-        })
-}
-
-/// How many times an event's loaded text is selected under `items` (`payload`, `statusInfo`,
-/// each with its aliases), so [`reserve_history`] charges every copy the answer will hold.
-pub fn text_copies(items: async_graphql::Lookahead<'_>) -> usize {
-    COUNTED_AT_LOAD
-        .iter()
-        .map(|(_, field)| items.field(field).selection_fields().len())
-        .max()
-        .unwrap_or(0)
 }
 
 /// The path of the field `ctx` resolves, as [`path_of`] writes it.
@@ -240,65 +194,6 @@ pub fn path_of(node: &async_graphql::QueryPathNode<'_>) -> String {
         .filter(|s| !s.bytes().all(|b| b.is_ascii_digit()))
         .collect::<Vec<_>>()
         .join(".")
-}
-
-/// A history page as the budget prices it: (webhook id, limit, where it starts).
-pub type PageKey = (String, u64, crate::webhooks::history::Start);
-
-/// Sizes of history pages, keyed by (webhook id, limit, start), batched: concurrent `history`
-/// fields (a stream's hundred webhooks) cost one statement, a scalar subquery per page, each an index
-/// range scan on `(webhook_id, id)` reading lengths, not text (`octet_length`, SQLite >= 3.43
-/// and PostgreSQL, reads the stored length).
-pub struct HistoryBytes {
-    pub db: DatabaseConnection,
-}
-
-/// The bytes of each page in `keys`, one column per page, in order; public so the bench can
-/// EXPLAIN exactly what runs.
-pub fn page_bytes_statement(backend: DbBackend, keys: &[PageKey]) -> Statement {
-    use crate::webhooks::history::{page_ids_sql, page_ids_values};
-    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(keys.len());
-    let mut columns = Vec::with_capacity(keys.len());
-    for (i, (id, limit, start)) in keys.iter().enumerate() {
-        let mark = |n: usize| match backend {
-            DbBackend::Postgres => format!("${n}"),
-            _ => "?".to_owned(),
-        };
-        let (webhook_mark, cursor_mark) = (mark(values.len() + 1), mark(values.len() + 2));
-        // The page's ids as the page itself picks them, then its rows by key; the payload is in
-        // its own table.
-        columns.push(format!(
-            "(SELECT COALESCE(SUM(COALESCE(octet_length(p.payload), 0) \
-               + octet_length(e.status_info)), 0) \
-             FROM ({}) AS k{i} \
-             JOIN webhooks_events e ON e.id = k{i}.id \
-             LEFT JOIN webhooks_event_payloads p ON p.event_id = k{i}.id)",
-            page_ids_sql(&webhook_mark, *limit, *start, &cursor_mark)
-        ));
-        values.extend(page_ids_values(id, *start));
-    }
-    Statement::from_sql_and_values(backend, format!("SELECT {}", columns.join(", ")), values)
-}
-
-impl Loader<PageKey> for HistoryBytes {
-    type Value = u64;
-    type Error = Arc<DbErr>;
-
-    async fn load(&self, keys: &[PageKey]) -> Result<HashMap<PageKey, u64>, Self::Error> {
-        let row = self
-            .db
-            .query_one(page_bytes_statement(self.db.get_database_backend(), keys))
-            .await
-            .map_err(Arc::new)?;
-        let mut out = HashMap::with_capacity(keys.len());
-        if let Some(row) = row {
-            for (i, key) in keys.iter().enumerate() {
-                let n: i64 = row.try_get_by_index(i).map_err(Arc::new)?;
-                out.insert(key.clone(), u64::try_from(n).unwrap_or(0));
-            }
-        }
-        Ok(out)
-    }
 }
 
 /// Bytes of text in a field's own value; objects inside were counted by their own fields.

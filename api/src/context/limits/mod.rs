@@ -1,6 +1,8 @@
 //! What one request may cost the server, and its settings: the body size ([`body`]), requests
-//! executing at once ([`inflight`]), a deadline, and for GraphQL the nodes, size, depth and answer size
-//! (measured in [`cost`], enforced in `http::graphql` and [`budget`]).
+//! executing at once ([`inflight`]), a deadline, and for GraphQL the nodes, size, depth and answer
+//! size (measured in [`cost`], enforced in `http::graphql` and [`budget`]). What every request
+//! shares (places in flight, the answer pool) is held by the state as [`guards::Guards`]; this
+//! file holds the settings and the units the sentences use, below the files that enforce them.
 //!
 //! The decision a reader may question: the limits are per router and per request rather than one
 //! global tower layer, because routes differ (object uploads need a larger body than a GraphQL
@@ -15,6 +17,7 @@ use streamhooks_worker::config::parse_duration;
 pub mod body;
 pub mod budget;
 pub mod cost;
+pub mod guards;
 pub mod inflight;
 
 pub const MIB: usize = 1024 * 1024;
@@ -122,23 +125,6 @@ impl LimitsConfig {
             return Err("REQUEST_DEADLINE must be positive".into());
         }
         Ok(())
-    }
-}
-
-/// The shared state of the limits: places in flight and the pool of answer bytes.
-pub struct Guards {
-    pub in_flight: inflight::InFlight,
-    pub responses: crate::context::limits::budget::ResponsePool,
-}
-
-impl Guards {
-    pub fn new(cfg: &LimitsConfig) -> Self {
-        Self {
-            in_flight: inflight::InFlight::new(cfg),
-            responses: crate::context::limits::budget::ResponsePool::new(
-                cfg.graphql_max_response_bytes_total,
-            ),
-        }
     }
 }
 

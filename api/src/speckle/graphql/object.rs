@@ -17,7 +17,7 @@ use entity::object;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use crate::context::error::{Error, Result};
+use crate::context::error::Result;
 use crate::context::limits::budget::Budget;
 use crate::context::resolver::state;
 use crate::context::scalars::JsonObject;
@@ -63,10 +63,7 @@ pub(crate) async fn find(
             .charge(usize::try_from(size).unwrap_or(usize::MAX), || {
                 crate::context::limits::budget::field_path(ctx)
             })
-            .map_err(|o| {
-                let (code, message) = budget.explain(o);
-                Error::Limit { code, message }
-            })?;
+            .map_err(|o| budget.refusal(o))?;
     }
     let Some(row) = of_it().one(db).await? else {
         return Ok(None);

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use entity::{stream, stream_acl};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
-use super::http::Refusal;
+use super::refusal::Refusal;
 use crate::context::auth::{role_rank, Auth, SCOPE_STREAMS_READ, SCOPE_STREAMS_WRITE};
 use crate::context::state::AppState;
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::http::Refusal;
+use super::refusal::Refusal;
 use crate::context::config::Config;
 
 pub struct Slots {

@@ -28,7 +28,8 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::access::{caller, check_read};
 use super::admit::Slots;
-use super::http::{id_list, object_not_found, Refusal};
+use super::id_list::id_list;
+use super::refusal::{object_not_found, Refusal};
 use super::service::{self, IDS_PER_QUERY};
 use crate::context::state::AppState;
 

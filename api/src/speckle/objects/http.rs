@@ -6,7 +6,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +17,8 @@ use super::access::{caller, check_read, check_write, not_found};
 use super::admit::Slots;
 use super::batch::{self, NewObject, PartError};
 use super::download;
+use super::id_list::id_list;
+use super::refusal::{object_not_found, Refusal};
 use super::service;
 use crate::context::state::AppState;
 
@@ -37,61 +38,6 @@ pub fn router(app: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(Extension(Arc::new(Slots::new(&app.config))))
         .with_state(app)
-}
-
-/// A refused request: a status and a sentence, sent as `text/plain`.
-#[derive(Debug)]
-pub struct Refusal {
-    status: StatusCode,
-    message: String,
-}
-
-impl Refusal {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
-    }
-
-    pub fn bad(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    pub fn too_large(limit: usize) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "The request is larger than the {limit} bytes allowed (MAX_OBJECT_UPLOAD_BYTES; \
-                 for gzipped parts, counted after decompression); send smaller batches"
-            ),
-        )
-    }
-
-    pub fn internal(what: &str, error: impl std::fmt::Debug) -> Self {
-        tracing::error!(error = ?error, "{what}");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal server error; the server log has the details",
-        )
-    }
-}
-
-impl From<sea_orm::DbErr> for Refusal {
-    fn from(e: sea_orm::DbErr) -> Self {
-        Self::internal("object request failed", e)
-    }
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            self.message,
-        )
-            .into_response()
-    }
 }
 
 /// `POST /objects/{projectId}`: every part of the multipart body is a batch, a JSON array of
@@ -232,50 +178,4 @@ async fn single(
             .into_response()),
         None => Err(object_not_found(&project_id, &object_id)),
     }
-}
-
-pub fn object_not_found(project_id: &str, object_id: &str) -> Refusal {
-    Refusal::new(
-        StatusCode::NOT_FOUND,
-        format!("Object {object_id:?} not found in project {project_id:?}"),
-    )
-}
-
-const ID_LIST_HELP: &str = "Invalid body. Please provide a JSON object containing the property \
-    \"objects\" of type string. The value must be a JSON string representation of an array of \
-    object IDs.";
-
-/// The `objects` id list of `/api/diff` and `/api/getobjects`: a form field (what specklepy
-/// sends) or a JSON body's property, holding a JSON array of ids as a string (as Speckle
-/// expects) or as an array.
-pub async fn id_list(req: Request, limit: usize) -> Result<Vec<String>, Refusal> {
-    let is_json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.trim_start().starts_with("application/json"));
-    let body = Bytes::from_request(req, &()).await.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Refusal::too_large(limit)
-        } else {
-            Refusal::bad(format!(
-                "The request body could not be read: {}",
-                r.body_text()
-            ))
-        }
-    })?;
-    let list: Value = if is_json {
-        let v: Value = serde_json::from_slice(&body).map_err(|_| Refusal::bad(ID_LIST_HELP))?;
-        v.get("objects").cloned().unwrap_or(Value::Null)
-    } else {
-        url::form_urlencoded::parse(&body)
-            .find(|(k, _)| k == "objects")
-            .map_or(Value::Null, |(_, v)| Value::String(v.into_owned()))
-    };
-    let list = match list {
-        Value::String(s) => serde_json::from_str(&s).map_err(|_| Refusal::bad(ID_LIST_HELP))?,
-        Value::Array(a) => Value::Array(a),
-        _ => return Err(Refusal::bad(ID_LIST_HELP)),
-    };
-    serde_json::from_value(list).map_err(|_| Refusal::bad(ID_LIST_HELP))
 }

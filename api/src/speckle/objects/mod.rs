@@ -23,6 +23,8 @@ mod admit;
 pub mod batch;
 mod download;
 mod http;
+mod id_list;
+mod refusal;
 pub mod service;
 
 pub use http::router;

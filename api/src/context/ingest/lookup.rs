@@ -235,7 +235,7 @@ mod tests {
     use streamhooks_worker::outbox::Prepared;
 
     use super::{Gather, Ticket};
-    use crate::webhooks::combine::Combiner;
+    use crate::context::ingest::combine::Combiner;
 
     fn tickets(combiner: &Combiner, n: usize) -> Vec<Ticket> {
         let gather = Arc::new(Gather {

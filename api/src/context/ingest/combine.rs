@@ -8,17 +8,18 @@
 //! an event that finds no statement running is written at once, alone, so an idle server answers
 //! as soon as before; under load, events wait only for the statement in flight, which they would
 //! have queued behind on the database's WAL anyway. At most [`in_flight`] statements run at once,
-//! each with at most [`queue::MAX_ONE_STATEMENT`] rows (an event with more goes alone). If a
+//! each with at most [`MAX_ONE_STATEMENT`] rows (an event with more goes alone). If a
 //! shared statement fails, each event of the group is retried alone, so one event cannot fail
 //! another's request.
 
 use std::sync::Arc;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
-use streamhooks_worker::handoff::HandOff;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 use streamhooks_worker::outbox::Prepared;
-use streamhooks_worker::{queue, Notifier};
+use streamhooks_worker::queue::MAX_ONE_STATEMENT;
 use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::sink::{queue, Sink};
 
 /// Queuing statements running at once: two on PostgreSQL, so that one's WAL flush overlaps the
 /// other's work; one on SQLite, which lets one writer in at a time, so a second would only wait on
@@ -42,14 +43,6 @@ pub(super) type Item = Vec<(Prepared, Reply)>;
 #[derive(Clone, Debug)]
 pub struct Combiner {
     tx: mpsc::UnboundedSender<Item>,
-}
-
-/// Where the events go: the database, this process's dispatcher if it has one, its wake-up.
-#[derive(Clone)]
-pub struct Sink {
-    pub db: DatabaseConnection,
-    pub handoff: Option<HandOff>,
-    pub notifier: Notifier,
 }
 
 impl Combiner {
@@ -77,7 +70,7 @@ async fn run(sink: Sink, rx: mpsc::UnboundedReceiver<Item>) {
     in_groups(
         rx,
         in_flight(sink.db.get_database_backend()),
-        queue::MAX_ONE_STATEMENT,
+        MAX_ONE_STATEMENT,
         |item| item.iter().map(|(p, _)| p.len()).sum(),
         move |group| {
             let sink = sink.clone();
@@ -139,7 +132,7 @@ pub(super) async fn in_groups<T, Fut>(
 async fn write_group(sink: &Sink, group: Vec<(Prepared, Reply)>) {
     if group.len() == 1 {
         for (prepared, reply) in group {
-            let _ = reply.send(super::ingest::queue(sink, prepared).await);
+            let _ = reply.send(queue(sink, prepared).await);
         }
         return;
     }
@@ -153,7 +146,7 @@ async fn write_group(sink: &Sink, group: Vec<(Prepared, Reply)>) {
         all.extend(p);
         replies.push(reply);
     }
-    match super::ingest::queue(sink, all).await {
+    match queue(sink, all).await {
         Ok(_) => {
             for (reply, n) in replies.into_iter().zip(counts) {
                 let _ = reply.send(Ok(n));
@@ -162,7 +155,7 @@ async fn write_group(sink: &Sink, group: Vec<(Prepared, Reply)>) {
         Err(e) => {
             tracing::warn!(error = %e, events = replies.len(), "a shared queuing statement failed; queuing its events one by one");
             for (reply, p) in replies.into_iter().zip(parts) {
-                let _ = reply.send(super::ingest::queue(sink, p).await);
+                let _ = reply.send(queue(sink, p).await);
             }
         }
     }
