@@ -5,6 +5,7 @@
 
 use async_graphql::Context;
 use entity::stream_acl;
+use sea_orm::DatabaseTransaction;
 
 use crate::context::auth::{Auth, SCOPE_STREAMS_WRITE};
 use crate::context::error::Result;
@@ -43,4 +44,28 @@ pub async fn contributor<'a>(
             SCOPE_STREAMS_WRITE,
         )
         .await
+}
+
+/// Runs `work` in one write transaction and commits what it did: the change and the webhook
+/// events it queued commit together or not at all. `work` answers its value and how many events
+/// it queued (what the service functions return), so that the dispatcher is woken for them.
+///
+/// The commit is [`AppState::commit`]'s: committed, then the events leased to this process handed
+/// over in memory. An error from `work` drops the transaction, which rolls it back; so does a
+/// request stopped at its deadline (`REQUEST_DEADLINE`) before the commit, and one stopped during
+/// the commit gives its leases back.
+///
+/// The decision a reader may question: a closure rather than a begin/commit pair at each call.
+/// This is the one place where a resolver's change begins and commits, so what a commit carries
+/// besides the connection (the events to hand over) can be given to `work` here, and no resolver
+/// can forget the commit's second half.
+pub async fn in_transaction<T>(
+    ctx: &Context<'_>,
+    work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<(T, u64)>,
+) -> Result<T> {
+    let st = state(ctx);
+    let txn = st.begin().await?;
+    let (value, queued) = work(&txn).await?;
+    st.commit(txn, queued).await?;
+    Ok(value)
 }

@@ -22,7 +22,7 @@ use streamhooks_worker::triggers::TRIGGERS;
 
 use crate::context::error::Result;
 use crate::context::limits::budget;
-use crate::context::resolver::{owner, state};
+use crate::context::resolver::{in_transaction, owner, state};
 use crate::webhooks::history::{self, EventRow, Page, Start};
 use crate::webhooks::history_size::{self, reserve_history, text_copies};
 use crate::webhooks::service as svc;
@@ -471,16 +471,13 @@ impl WebhookMutation {
         let st = state(ctx);
         let hook = svc::find_on_stream(&st.db, &webhook.id, &webhook.stream_id).await?;
         // Event, payload, queue row and count are written together.
-        let txn = st.begin().await?;
-        let id = crate::webhooks::ping::ping(
-            &txn,
-            &st.server_info,
-            user,
-            &hook,
-            webhook.trigger.as_deref(),
-        )
+        let trigger = webhook.trigger.as_deref();
+        let id = in_transaction(ctx, async |txn| {
+            let id =
+                crate::webhooks::ping::ping(txn, &st.server_info, user, &hook, trigger).await?;
+            Ok((id, 1))
+        })
         .await?;
-        st.commit(txn, 1).await?;
         Ok(id.to_string())
     }
 
@@ -494,9 +491,13 @@ impl WebhookMutation {
         owner(ctx, &event.stream_id).await?;
         let st = state(ctx);
         let hook = svc::find_on_stream(&st.db, &event.webhook_id, &event.stream_id).await?;
-        let txn = st.begin().await?;
-        let id = crate::webhooks::ping::redeliver(&txn, &hook, &event.id).await?;
-        st.commit(txn, 1).await?;
+        let id = in_transaction(ctx, async |txn| {
+            Ok((
+                crate::webhooks::ping::redeliver(txn, &hook, &event.id).await?,
+                1,
+            ))
+        })
+        .await?;
         Ok(id.to_string())
     }
 

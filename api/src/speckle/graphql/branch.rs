@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use entity::branch;
 
 use crate::context::error::Result;
-use crate::context::resolver::{auth, contributor, state};
+use crate::context::resolver::{auth, contributor, in_transaction, state};
 use crate::speckle::graphql::commit::{self as legacy_commit, CommitCollection};
 use crate::speckle::graphql::user::{user_as_seen, User};
 use crate::speckle::service::branch as svc;
@@ -126,51 +126,55 @@ impl BranchMutation {
     async fn branch_create(&self, ctx: &Context<'_>, branch: BranchCreateInput) -> Result<String> {
         let user = contributor(ctx, &branch.stream_id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let (id, n) = svc::create(
-            &txn,
-            &st.server_info,
-            &user.id,
-            &branch.stream_id,
-            &branch.name,
-            branch.description,
-        )
-        .await?;
-        st.commit(txn, n).await?;
-        Ok(id)
+        in_transaction(ctx, async |txn| {
+            svc::create(
+                txn,
+                &st.server_info,
+                &user.id,
+                &branch.stream_id,
+                &branch.name,
+                branch.description,
+            )
+            .await
+        })
+        .await
     }
 
     async fn branch_update(&self, ctx: &Context<'_>, branch: BranchUpdateInput) -> Result<bool> {
         let user = contributor(ctx, &branch.stream_id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let n = svc::update(
-            &txn,
-            &st.server_info,
-            &user.id,
-            &branch.stream_id,
-            &branch.id,
-            branch.name,
-            branch.description,
-        )
+        in_transaction(ctx, async |txn| {
+            let n = svc::update(
+                txn,
+                &st.server_info,
+                &user.id,
+                &branch.stream_id,
+                &branch.id,
+                branch.name,
+                branch.description,
+            )
+            .await?;
+            Ok(((), n))
+        })
         .await?;
-        st.commit(txn, n).await?;
         Ok(true)
     }
 
     async fn branch_delete(&self, ctx: &Context<'_>, branch: BranchDeleteInput) -> Result<bool> {
         let user = contributor(ctx, &branch.stream_id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let n = svc::delete(
-            &txn,
-            &st.server_info,
-            &user.id,
-            &branch.stream_id,
-            &branch.id,
-        )
+        in_transaction(ctx, async |txn| {
+            let n = svc::delete(
+                txn,
+                &st.server_info,
+                &user.id,
+                &branch.stream_id,
+                &branch.id,
+            )
+            .await?;
+            Ok(((), n))
+        })
         .await?;
-        st.commit(txn, n).await?;
         Ok(true)
     }
 }

@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::context::auth::SCOPE_STREAMS_READ;
 use crate::context::error::Result;
-use crate::context::resolver::{auth, contributor, state};
+use crate::context::resolver::{auth, contributor, in_transaction, state};
 use crate::speckle::graphql::branch::Branch;
 use crate::speckle::graphql::stream::Stream;
 use crate::speckle::graphql::version::{delete_versions, move_versions};
@@ -257,7 +257,6 @@ impl CommitMutation {
     async fn commit_create(&self, ctx: &Context<'_>, commit: CommitCreateInput) -> Result<String> {
         let user = contributor(ctx, &commit.stream_id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
         let input = svc::CreateInput {
             stream_id: commit.stream_id,
             branch_name: commit.branch_name,
@@ -267,42 +266,47 @@ impl CommitMutation {
             total_children_count: commit.total_children_count,
             parents: commit.parents,
         };
-        let (id, n) = svc::create(&txn, &st.server_info, &user.id, input).await?;
-        st.commit(txn, n).await?;
-        Ok(id)
+        in_transaction(ctx, async |txn| {
+            svc::create(txn, &st.server_info, &user.id, input).await
+        })
+        .await
     }
 
     async fn commit_update(&self, ctx: &Context<'_>, commit: CommitUpdateInput) -> Result<bool> {
         let user = contributor(ctx, &commit.stream_id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let n = svc::update(
-            &txn,
-            &st.server_info,
-            &user.id,
-            &commit.stream_id,
-            &commit.id,
-            commit.message,
-            commit.new_branch_name,
-        )
+        in_transaction(ctx, async |txn| {
+            let n = svc::update(
+                txn,
+                &st.server_info,
+                &user.id,
+                &commit.stream_id,
+                &commit.id,
+                commit.message,
+                commit.new_branch_name,
+            )
+            .await?;
+            Ok(((), n))
+        })
         .await?;
-        st.commit(txn, n).await?;
         Ok(true)
     }
 
     async fn commit_delete(&self, ctx: &Context<'_>, commit: CommitDeleteInput) -> Result<bool> {
         let user = contributor(ctx, &commit.stream_id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let n = svc::delete(
-            &txn,
-            &st.server_info,
-            &user.id,
-            &commit.stream_id,
-            &commit.id,
-        )
+        in_transaction(ctx, async |txn| {
+            let n = svc::delete(
+                txn,
+                &st.server_info,
+                &user.id,
+                &commit.stream_id,
+                &commit.id,
+            )
+            .await?;
+            Ok(((), n))
+        })
         .await?;
-        st.commit(txn, n).await?;
         Ok(true)
     }
 
@@ -337,18 +341,20 @@ impl CommitMutation {
                 SCOPE_STREAMS_READ,
             )
             .await?;
-        let txn = st.begin().await?;
-        let n = svc::receive(
-            &txn,
-            &st.server_info,
-            &user.id,
-            &input.stream_id,
-            &input.commit_id,
-            Some(input.source_application),
-            input.message,
-        )
+        in_transaction(ctx, async |txn| {
+            let n = svc::receive(
+                txn,
+                &st.server_info,
+                &user.id,
+                &input.stream_id,
+                &input.commit_id,
+                Some(input.source_application),
+                input.message,
+            )
+            .await?;
+            Ok(((), n))
+        })
         .await?;
-        st.commit(txn, n).await?;
         Ok(true)
     }
 }

@@ -9,7 +9,7 @@ use entity::branch;
 
 use crate::context::auth::SCOPE_STREAMS_WRITE;
 use crate::context::error::Result;
-use crate::context::resolver::{auth, contributor, state};
+use crate::context::resolver::{auth, contributor, in_transaction, state};
 use crate::speckle::graphql::permissions::{Access, ModelPermissionChecks};
 use crate::speckle::graphql::user::{limited_user, LimitedUser};
 use crate::speckle::graphql::version::{self, ModelVersionsFilter, Version, VersionCollection};
@@ -199,18 +199,19 @@ impl ModelMutations {
     async fn create(&self, ctx: &Context<'_>, input: CreateModelInput) -> Result<Model> {
         let user = contributor(ctx, &input.project_id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let (id, n) = branch_svc::create(
-            &txn,
-            &st.server_info,
-            &user.id,
-            &input.project_id,
-            &input.name,
-            input.description,
-        )
+        let m = in_transaction(ctx, async |txn| {
+            let (id, n) = branch_svc::create(
+                txn,
+                &st.server_info,
+                &user.id,
+                &input.project_id,
+                &input.name,
+                input.description,
+            )
+            .await?;
+            Ok((branch_svc::find(txn, &input.project_id, &id).await?, n))
+        })
         .await?;
-        let m = branch_svc::find(&txn, &input.project_id, &id).await?;
-        st.commit(txn, n).await?;
         Ok(m.into())
     }
 
@@ -218,19 +219,23 @@ impl ModelMutations {
     async fn update(&self, ctx: &Context<'_>, input: UpdateModelInput) -> Result<Model> {
         let user = contributor(ctx, &input.project_id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let n = branch_svc::update(
-            &txn,
-            &st.server_info,
-            &user.id,
-            &input.project_id,
-            &input.id,
-            input.name,
-            input.description,
-        )
+        let m = in_transaction(ctx, async |txn| {
+            let n = branch_svc::update(
+                txn,
+                &st.server_info,
+                &user.id,
+                &input.project_id,
+                &input.id,
+                input.name,
+                input.description,
+            )
+            .await?;
+            Ok((
+                branch_svc::find(txn, &input.project_id, &input.id).await?,
+                n,
+            ))
+        })
         .await?;
-        let m = branch_svc::find(&txn, &input.project_id, &input.id).await?;
-        st.commit(txn, n).await?;
         Ok(m.into())
     }
 
@@ -238,16 +243,13 @@ impl ModelMutations {
     async fn delete(&self, ctx: &Context<'_>, input: DeleteModelInput) -> Result<bool> {
         let user = contributor(ctx, &input.project_id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let n = branch_svc::delete(
-            &txn,
-            &st.server_info,
-            &user.id,
-            &input.project_id,
-            &input.id,
-        )
+        in_transaction(ctx, async |txn| {
+            let n =
+                branch_svc::delete(txn, &st.server_info, &user.id, &input.project_id, &input.id)
+                    .await?;
+            Ok(((), n))
+        })
         .await?;
-        st.commit(txn, n).await?;
         Ok(true)
     }
 }

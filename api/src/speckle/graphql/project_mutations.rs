@@ -10,7 +10,7 @@ use entity::stream_acl::ROLE_REVIEWER;
 
 use crate::context::auth::SCOPE_STREAMS_WRITE;
 use crate::context::error::Result;
-use crate::context::resolver::{auth, owner, state};
+use crate::context::resolver::{auth, in_transaction, owner, state};
 use crate::speckle::graphql::project::{project_for_caller, Project, ProjectVisibility};
 use crate::speckle::service::{self, project::is_public_for};
 
@@ -68,19 +68,15 @@ impl ProjectMutations {
             visibility: None,
         });
         let is_public = is_public(input.visibility)?.unwrap_or(false);
-        let st = state(ctx);
-        let txn = st.begin().await?;
-        let id = service::stream::create(
-            &txn,
-            user,
-            service::stream::CreateInput {
+        let id = in_transaction(ctx, async |txn| {
+            let input = service::stream::CreateInput {
                 name: input.name,
                 description: input.description,
                 is_public: Some(is_public),
-            },
-        )
+            };
+            Ok((service::stream::create(txn, user, input).await?, 0))
+        })
         .await?;
-        txn.commit().await?;
         reload(ctx, &id).await
     }
 
@@ -96,9 +92,11 @@ impl ProjectMutations {
             allow_public_comments: update.allow_public_comments,
         };
         let id = input.id.clone();
-        let txn = st.begin().await?;
-        let n = service::stream::update(&txn, &st.server_info, &user.id, input).await?;
-        st.commit(txn, n).await?;
+        in_transaction(ctx, async |txn| {
+            let n = service::stream::update(txn, &st.server_info, &user.id, input).await?;
+            Ok(((), n))
+        })
+        .await?;
         reload(ctx, &id).await
     }
 
@@ -106,9 +104,11 @@ impl ProjectMutations {
     async fn delete(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
         let user = owner(ctx, &id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let n = service::stream::delete(&txn, &st.server_info, &user.id, &id).await?;
-        st.commit(txn, n).await?;
+        in_transaction(ctx, async |txn| {
+            let n = service::stream::delete(txn, &st.server_info, &user.id, &id).await?;
+            Ok(((), n))
+        })
+        .await?;
         Ok(true)
     }
 
@@ -122,14 +122,16 @@ impl ProjectMutations {
         let user = owner(ctx, &input.project_id).await?;
         let st = state(ctx);
         let (p, target) = (&input.project_id, &input.user_id);
-        let txn = st.begin().await?;
-        let n = match &input.role {
-            Some(role) => {
-                service::stream::grant(&txn, &st.server_info, &user.id, p, target, role).await?
-            }
-            None => service::stream::revoke(&txn, &st.server_info, &user.id, p, target).await?,
-        };
-        st.commit(txn, n).await?;
+        in_transaction(ctx, async |txn| {
+            let n = match &input.role {
+                Some(role) => {
+                    service::stream::grant(txn, &st.server_info, &user.id, p, target, role).await?
+                }
+                None => service::stream::revoke(txn, &st.server_info, &user.id, p, target).await?,
+            };
+            Ok(((), n))
+        })
+        .await?;
         reload(ctx, p).await
     }
 
@@ -146,9 +148,11 @@ pub(crate) async fn leave(ctx: &Context<'_>, id: &str) -> Result<bool> {
     let user = auth(ctx)
         .require_stream_role(&st.db, id, ROLE_REVIEWER, SCOPE_STREAMS_WRITE)
         .await?;
-    let txn = st.begin().await?;
-    let n = service::stream::revoke(&txn, &st.server_info, &user.id, id, &user.id).await?;
-    st.commit(txn, n).await?;
+    in_transaction(ctx, async |txn| {
+        let n = service::stream::revoke(txn, &st.server_info, &user.id, id, &user.id).await?;
+        Ok(((), n))
+    })
+    .await?;
     Ok(true)
 }
 

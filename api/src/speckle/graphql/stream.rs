@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::context::auth::{role_rank, SCOPE_STREAMS_READ, SCOPE_STREAMS_WRITE};
 use crate::context::error::Result;
-use crate::context::resolver::{auth, owner, state};
+use crate::context::resolver::{auth, in_transaction, owner, state};
 use crate::speckle::graphql::branch::{self, Branch, BranchCollection};
 use crate::speckle::graphql::commit::{self, Commit, CommitCollection};
 use crate::speckle::graphql::object::{self, SpeckleObject};
@@ -301,26 +301,20 @@ impl StreamMutation {
     /// Creates a stream owned by the caller, with a `main` branch; returns its id.
     async fn stream_create(&self, ctx: &Context<'_>, stream: StreamCreateInput) -> Result<String> {
         let user = auth(ctx).require_scope(SCOPE_STREAMS_WRITE)?;
-        let st = state(ctx);
-        let txn = st.begin().await?;
-        let id = service::stream::create(
-            &txn,
-            user,
-            service::stream::CreateInput {
+        in_transaction(ctx, async |txn| {
+            let input = service::stream::CreateInput {
                 name: stream.name,
                 description: stream.description,
                 is_public: stream.is_public,
-            },
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(id)
+            };
+            Ok((service::stream::create(txn, user, input).await?, 0))
+        })
+        .await
     }
 
     async fn stream_update(&self, ctx: &Context<'_>, stream: StreamUpdateInput) -> Result<bool> {
         let user = owner(ctx, &stream.id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
         let input = service::stream::UpdateInput {
             id: stream.id,
             name: stream.name,
@@ -328,17 +322,22 @@ impl StreamMutation {
             is_public: stream.is_public,
             allow_public_comments: stream.allow_public_comments,
         };
-        let n = service::stream::update(&txn, &st.server_info, &user.id, input).await?;
-        st.commit(txn, n).await?;
+        in_transaction(ctx, async |txn| {
+            let n = service::stream::update(txn, &st.server_info, &user.id, input).await?;
+            Ok(((), n))
+        })
+        .await?;
         Ok(true)
     }
 
     async fn stream_delete(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
         let user = owner(ctx, &id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let n = service::stream::delete(&txn, &st.server_info, &user.id, &id).await?;
-        st.commit(txn, n).await?;
+        in_transaction(ctx, async |txn| {
+            let n = service::stream::delete(txn, &st.server_info, &user.id, &id).await?;
+            Ok(((), n))
+        })
+        .await?;
         Ok(true)
     }
 
@@ -350,17 +349,19 @@ impl StreamMutation {
         let p = permission_params;
         let user = owner(ctx, &p.stream_id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let n = service::stream::grant(
-            &txn,
-            &st.server_info,
-            &user.id,
-            &p.stream_id,
-            &p.user_id,
-            &p.role,
-        )
+        in_transaction(ctx, async |txn| {
+            let n = service::stream::grant(
+                txn,
+                &st.server_info,
+                &user.id,
+                &p.stream_id,
+                &p.user_id,
+                &p.role,
+            )
+            .await?;
+            Ok(((), n))
+        })
         .await?;
-        st.commit(txn, n).await?;
         Ok(Some(true))
     }
 
@@ -378,10 +379,13 @@ impl StreamMutation {
         let p = permission_params;
         let user = owner(ctx, &p.stream_id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let n = service::stream::revoke(&txn, &st.server_info, &user.id, &p.stream_id, &p.user_id)
-            .await?;
-        st.commit(txn, n).await?;
+        in_transaction(ctx, async |txn| {
+            let n =
+                service::stream::revoke(txn, &st.server_info, &user.id, &p.stream_id, &p.user_id)
+                    .await?;
+            Ok(((), n))
+        })
+        .await?;
         Ok(Some(true))
     }
 }

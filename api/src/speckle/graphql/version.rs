@@ -11,7 +11,7 @@ use entity::{branch, commit, stream_acl};
 
 use crate::context::auth::SCOPE_STREAMS_READ;
 use crate::context::error::{Error, Result};
-use crate::context::resolver::{auth, contributor, state};
+use crate::context::resolver::{auth, contributor, in_transaction, state};
 use crate::speckle::graphql::model::Model;
 use crate::speckle::graphql::permissions::{Access, VersionPermissionChecks};
 use crate::speckle::graphql::user::{limited_user, LimitedUser};
@@ -211,24 +211,25 @@ pub(crate) async fn move_versions(
     let user = contributor(ctx, project_id).await?;
     let st = state(ctx);
     let p = project_id;
-    let txn = st.begin().await?;
-    let mut queued = 0;
-    let target = match model_svc::by_name(&txn, p, target).await {
-        Ok(m) => m,
-        Err(Error::NotFound { .. }) => {
-            let (id, n) =
-                branch_svc::create(&txn, &st.server_info, &user.id, p, target, None).await?;
-            queued += n;
-            branch_svc::find(&txn, p, &id).await?
+    in_transaction(ctx, async |txn| {
+        let mut queued = 0;
+        let target = match model_svc::by_name(txn, p, target).await {
+            Ok(m) => m,
+            Err(Error::NotFound { .. }) => {
+                let (id, n) =
+                    branch_svc::create(txn, &st.server_info, &user.id, p, target, None).await?;
+                queued += n;
+                branch_svc::find(txn, p, &id).await?
+            }
+            Err(e) => return Err(e),
+        };
+        for v in ids {
+            let name = Some(target.name.clone());
+            queued += commit_svc::update(txn, &st.server_info, &user.id, p, v, None, name).await?;
         }
-        Err(e) => return Err(e),
-    };
-    for v in ids {
-        let name = Some(target.name.clone());
-        queued += commit_svc::update(&txn, &st.server_info, &user.id, p, v, None, name).await?;
-    }
-    st.commit(txn, queued).await?;
-    Ok(target)
+        Ok((target, queued))
+    })
+    .await
 }
 
 /// Deletes versions of `project_id` (fires `commit_delete` for each). All or nothing. Both
@@ -242,12 +243,14 @@ pub(crate) async fn delete_versions(
     check_batch(ids, what)?;
     let user = contributor(ctx, project_id).await?;
     let st = state(ctx);
-    let txn = st.begin().await?;
-    let mut queued = 0;
-    for v in ids {
-        queued += commit_svc::delete(&txn, &st.server_info, &user.id, project_id, v).await?;
-    }
-    st.commit(txn, queued).await?;
+    in_transaction(ctx, async |txn| {
+        let mut queued = 0;
+        for v in ids {
+            queued += commit_svc::delete(txn, &st.server_info, &user.id, project_id, v).await?;
+        }
+        Ok(((), queued))
+    })
+    .await?;
     Ok(true)
 }
 
@@ -259,20 +262,21 @@ impl VersionMutations {
     async fn create(&self, ctx: &Context<'_>, input: CreateVersionInput) -> Result<Version> {
         let user = contributor(ctx, &input.project_id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let model = branch_svc::find(&txn, &input.project_id, &input.model_id).await?;
-        let c = commit_svc::CreateInput {
-            stream_id: input.project_id.clone(),
-            branch_name: model.name,
-            object_id: input.object_id,
-            message: input.message,
-            source_application: input.source_application,
-            total_children_count: input.total_children_count,
-            parents: input.parents,
-        };
-        let (id, n) = commit_svc::create(&txn, &st.server_info, &user.id, c).await?;
-        let v = svc::find(&txn, &input.project_id, &id).await?;
-        st.commit(txn, n).await?;
+        let v = in_transaction(ctx, async |txn| {
+            let model = branch_svc::find(txn, &input.project_id, &input.model_id).await?;
+            let c = commit_svc::CreateInput {
+                stream_id: input.project_id.clone(),
+                branch_name: model.name,
+                object_id: input.object_id,
+                message: input.message,
+                source_application: input.source_application,
+                total_children_count: input.total_children_count,
+                parents: input.parents,
+            };
+            let (id, n) = commit_svc::create(txn, &st.server_info, &user.id, c).await?;
+            Ok((svc::find(txn, &input.project_id, &id).await?, n))
+        })
+        .await?;
         Ok(v.into())
     }
 
@@ -280,19 +284,23 @@ impl VersionMutations {
     async fn update(&self, ctx: &Context<'_>, input: UpdateVersionInput) -> Result<Version> {
         let user = contributor(ctx, &input.project_id).await?;
         let st = state(ctx);
-        let txn = st.begin().await?;
-        let n = commit_svc::update(
-            &txn,
-            &st.server_info,
-            &user.id,
-            &input.project_id,
-            &input.version_id,
-            input.message,
-            None,
-        )
+        let v = in_transaction(ctx, async |txn| {
+            let n = commit_svc::update(
+                txn,
+                &st.server_info,
+                &user.id,
+                &input.project_id,
+                &input.version_id,
+                input.message,
+                None,
+            )
+            .await?;
+            Ok((
+                svc::find(txn, &input.project_id, &input.version_id).await?,
+                n,
+            ))
+        })
         .await?;
-        let v = svc::find(&txn, &input.project_id, &input.version_id).await?;
-        st.commit(txn, n).await?;
         Ok(v.into())
     }
 
@@ -330,18 +338,20 @@ impl VersionMutations {
                 SCOPE_STREAMS_READ,
             )
             .await?;
-        let txn = st.begin().await?;
-        let n = commit_svc::receive(
-            &txn,
-            &st.server_info,
-            &user.id,
-            &input.project_id,
-            &input.version_id,
-            Some(input.source_application),
-            input.message,
-        )
+        in_transaction(ctx, async |txn| {
+            let n = commit_svc::receive(
+                txn,
+                &st.server_info,
+                &user.id,
+                &input.project_id,
+                &input.version_id,
+                Some(input.source_application),
+                input.message,
+            )
+            .await?;
+            Ok(((), n))
+        })
         .await?;
-        st.commit(txn, n).await?;
         Ok(true)
     }
 }

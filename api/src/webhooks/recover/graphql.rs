@@ -8,7 +8,7 @@ use async_graphql::{Context, InputObject, Name, Object, Value};
 use chrono::{DateTime, Utc};
 
 use crate::context::error::Result;
-use crate::context::resolver::{owner, state};
+use crate::context::resolver::{in_transaction, owner, state};
 use crate::webhooks::recover;
 use crate::webhooks::service as svc;
 
@@ -50,16 +50,13 @@ impl RecoverMutation {
         let done = if dry_run {
             recover::count_failed(&st.db, &hook, webhook.since).await?
         } else {
-            let txn = st.begin().await?;
-            let done = recover::redeliver_failed(
-                &txn,
-                &hook,
-                webhook.since,
-                webhook.enable.unwrap_or(false),
-            )
-            .await?;
-            st.commit(txn, done.queued).await?;
-            done
+            let enable = webhook.enable.unwrap_or(false);
+            in_transaction(ctx, async |txn| {
+                let done = recover::redeliver_failed(txn, &hook, webhook.since, enable).await?;
+                let queued = done.queued;
+                Ok((done, queued))
+            })
+            .await?
         };
         let limit = recover::MAX_PER_CALL;
         let mut note = IndexMap::new();
