@@ -13,8 +13,8 @@ use crate::context::limits::budget;
 use crate::context::state::AppState;
 use crate::context::{input_errors, notes};
 use crate::speckle::graphql::{
-    branch, commit, model, project, project_mutations, server, stream, token, user, user_search,
-    version,
+    active_user, branch, commit, model, project, project_mutations, server, stream, token,
+    user_search, version_mutations,
 };
 use crate::webhooks::graphql as webhook;
 
@@ -25,7 +25,7 @@ use crate::webhooks::graphql as webhook;
 pub struct QueryRoot(
     stream::StreamQuery,
     project::ProjectQuery,
-    user::UserQuery,
+    active_user::UserQuery,
     user_search::UserSearchQuery,
     server::ServerQuery,
     webhook::WebhookQuery,
@@ -35,10 +35,10 @@ pub struct QueryRoot(
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(
     stream::StreamMutation,
-    project_mutations::ProjectMutation,
-    model::ModelMutation,
-    version::VersionMutation,
-    user::UserMutation,
+    project_mutations::ProjectMutationsField,
+    model::ModelMutationsField,
+    version_mutations::VersionMutationsField,
+    active_user::ActiveUserMutationsField,
     branch::BranchMutation,
     commit::CommitMutation,
     webhook::WebhookMutation,

@@ -1,43 +1,18 @@
 //! The legacy Speckle `Branch` (a model under its old name: the same row) as `stream.branch` and
 //! `stream.branches` show it, and `branchCreate`, `branchUpdate`, `branchDelete` with Speckle's
-//! inputs (contributors and owners with `streams:write`). A branch's commits are paged by the
-//! same service function as `Model.versions`.
+//! inputs (contributors and owners with `streams:write`), each calling the write its
+//! `modelMutations` twin calls ([`super::model`]). A branch's commits are paged by the same service
+//! function as `Model.versions`.
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
-use entity::branch;
 
 use crate::context::error::Result;
-use crate::context::resolver::{auth, contributor, in_transaction, state};
+use crate::context::resolver::{auth, contributor, state};
 use crate::speckle::graphql::commit::{self as legacy_commit, CommitCollection};
+use crate::speckle::graphql::containers::Branch;
+use crate::speckle::graphql::model;
 use crate::speckle::graphql::user::{user_as_seen, User};
-use crate::speckle::service::branch as svc;
-
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct Branch {
-    id: String,
-    name: String,
-    description: Option<String>,
-    created_at: DateTime<Utc>,
-    #[graphql(skip)]
-    stream_id: String,
-    #[graphql(skip)]
-    author_id: Option<String>,
-}
-
-impl From<branch::Model> for Branch {
-    fn from(b: branch::Model) -> Self {
-        Self {
-            id: b.id,
-            name: b.name,
-            description: b.description,
-            created_at: b.created_at,
-            stream_id: b.stream_id,
-            author_id: b.author_id,
-        }
-    }
-}
+use crate::speckle::service::{model as model_svc, page};
 
 #[ComplexObject]
 impl Branch {
@@ -80,12 +55,11 @@ pub(crate) async fn page(
     limit: i32,
     cursor: Option<String>,
 ) -> Result<BranchCollection> {
-    use crate::speckle::service::{model, page};
     let limit = page::check_limit_up_to(limit, page::MAX_BRANCHES_LIMIT)?;
-    let p = model::list(
+    let p = model_svc::list(
         &state(ctx).db,
         stream_id,
-        &model::ModelsFilter::default(),
+        &model_svc::ModelsFilter::default(),
         limit,
         cursor.as_deref(),
     )
@@ -125,56 +99,22 @@ pub struct BranchMutation;
 impl BranchMutation {
     async fn branch_create(&self, ctx: &Context<'_>, branch: BranchCreateInput) -> Result<String> {
         let user = contributor(ctx, &branch.stream_id).await?;
-        let st = state(ctx);
-        in_transaction(ctx, async |txn| {
-            svc::create(
-                txn,
-                &st.server_info,
-                &user.id,
-                &branch.stream_id,
-                &branch.name,
-                branch.description,
-            )
-            .await
-        })
-        .await
+        let (stream, name) = (&branch.stream_id, &branch.name);
+        Ok(model::create(ctx, user, stream, name, branch.description)
+            .await?
+            .id)
     }
 
     async fn branch_update(&self, ctx: &Context<'_>, branch: BranchUpdateInput) -> Result<bool> {
         let user = contributor(ctx, &branch.stream_id).await?;
-        let st = state(ctx);
-        in_transaction(ctx, async |txn| {
-            let n = svc::update(
-                txn,
-                &st.server_info,
-                &user.id,
-                &branch.stream_id,
-                &branch.id,
-                branch.name,
-                branch.description,
-            )
-            .await?;
-            Ok(((), n))
-        })
-        .await?;
+        let (stream, id) = (&branch.stream_id, &branch.id);
+        model::update(ctx, user, stream, id, branch.name, branch.description).await?;
         Ok(true)
     }
 
     async fn branch_delete(&self, ctx: &Context<'_>, branch: BranchDeleteInput) -> Result<bool> {
         let user = contributor(ctx, &branch.stream_id).await?;
-        let st = state(ctx);
-        in_transaction(ctx, async |txn| {
-            let n = svc::delete(
-                txn,
-                &st.server_info,
-                &user.id,
-                &branch.stream_id,
-                &branch.id,
-            )
-            .await?;
-            Ok(((), n))
-        })
-        .await?;
+        model::delete(ctx, user, &branch.stream_id, &branch.id).await?;
         Ok(true)
     }
 }

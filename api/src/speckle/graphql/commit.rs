@@ -2,23 +2,21 @@
 //! `stream.commits`, `branch.commits` and `user.commits` show it; `commitCreate`,
 //! `commitUpdate`, `commitDelete`, `commitsMove`, `commitsDelete` (contributors and owners with
 //! `streams:write`) and `commitReceive` (anyone with a role and `streams:read`), with Speckle's
-//! inputs. Pages come from the service functions `Project.versions` and `Model.versions` use;
-//! a page's branch names, authors and streams are read with one query each, not one per commit.
+//! inputs, each calling the write its `versionMutations` twin calls ([`super::version_mutations`]). Pages
+//! come from the service functions `Project.versions` and `Model.versions` use; a page's branch
+//! names, authors and streams are read with one query each, not one per commit.
 
 use std::collections::HashMap;
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{branch, commit, stream, stream_acl, user};
+use entity::{branch, commit, stream, user};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::context::auth::SCOPE_STREAMS_READ;
 use crate::context::error::Result;
-use crate::context::resolver::{auth, contributor, in_transaction, state};
-use crate::speckle::graphql::branch::Branch;
-use crate::speckle::graphql::stream::Stream;
-use crate::speckle::graphql::version::{delete_versions, move_versions};
-use crate::speckle::service::commit as svc;
+use crate::context::resolver::{contributor, state};
+use crate::speckle::graphql::containers::{Branch, Stream};
+use crate::speckle::graphql::version_mutations::{self as version, NewVersion, On};
 use crate::speckle::service::page::{self, Page};
 use crate::speckle::service::version as version_svc;
 
@@ -256,105 +254,51 @@ pub struct CommitMutation;
 impl CommitMutation {
     async fn commit_create(&self, ctx: &Context<'_>, commit: CommitCreateInput) -> Result<String> {
         let user = contributor(ctx, &commit.stream_id).await?;
-        let st = state(ctx);
-        let input = svc::CreateInput {
-            stream_id: commit.stream_id,
-            branch_name: commit.branch_name,
+        let v = NewVersion {
             object_id: commit.object_id,
             message: commit.message,
             source_application: commit.source_application,
             total_children_count: commit.total_children_count,
             parents: commit.parents,
         };
-        in_transaction(ctx, async |txn| {
-            svc::create(txn, &st.server_info, &user.id, input).await
-        })
-        .await
+        let on = On::BranchName(commit.branch_name);
+        Ok(version::create(ctx, user, &commit.stream_id, on, v)
+            .await?
+            .id)
     }
 
     async fn commit_update(&self, ctx: &Context<'_>, commit: CommitUpdateInput) -> Result<bool> {
         let user = contributor(ctx, &commit.stream_id).await?;
-        let st = state(ctx);
-        in_transaction(ctx, async |txn| {
-            let n = svc::update(
-                txn,
-                &st.server_info,
-                &user.id,
-                &commit.stream_id,
-                &commit.id,
-                commit.message,
-                commit.new_branch_name,
-            )
-            .await?;
-            Ok(((), n))
-        })
-        .await?;
+        let (stream, id) = (&commit.stream_id, &commit.id);
+        let (message, branch) = (commit.message, commit.new_branch_name);
+        version::update(ctx, user, stream, id, message, branch).await?;
         Ok(true)
     }
 
     async fn commit_delete(&self, ctx: &Context<'_>, commit: CommitDeleteInput) -> Result<bool> {
-        let user = contributor(ctx, &commit.stream_id).await?;
-        let st = state(ctx);
-        in_transaction(ctx, async |txn| {
-            let n = svc::delete(
-                txn,
-                &st.server_info,
-                &user.id,
-                &commit.stream_id,
-                &commit.id,
-            )
-            .await?;
-            Ok(((), n))
-        })
-        .await?;
-        Ok(true)
+        let ids = std::slice::from_ref(&commit.id);
+        version::delete_versions(ctx, &commit.stream_id, ids, "id").await
     }
 
     /// Moves commits to the branch named (created if missing; fires `branch_create` then, and
     /// `commit_update` per commit). All or nothing, as `versionMutations.moveToModel`.
     async fn commits_move(&self, ctx: &Context<'_>, input: CommitsMoveInput) -> Result<bool> {
-        let target = &input.target_branch;
-        move_versions(
-            ctx,
-            &input.stream_id,
-            &input.commit_ids,
-            target,
-            "commitIds",
-        )
-        .await?;
+        let (target, ids) = (&input.target_branch, &input.commit_ids);
+        version::move_versions(ctx, &input.stream_id, ids, target, "commitIds").await?;
         Ok(true)
     }
 
     /// Deletes commits (fires `commit_delete` for each). All or nothing, as
     /// `versionMutations.delete`.
     async fn commits_delete(&self, ctx: &Context<'_>, input: CommitsDeleteInput) -> Result<bool> {
-        delete_versions(ctx, &input.stream_id, &input.commit_ids, "commitIds").await
+        version::delete_versions(ctx, &input.stream_id, &input.commit_ids, "commitIds").await
     }
 
     async fn commit_receive(&self, ctx: &Context<'_>, input: CommitReceivedInput) -> Result<bool> {
-        let st = state(ctx);
-        let user = auth(ctx)
-            .require_stream_role(
-                &st.db,
-                &input.stream_id,
-                stream_acl::ROLE_REVIEWER,
-                SCOPE_STREAMS_READ,
-            )
-            .await?;
-        in_transaction(ctx, async |txn| {
-            let n = svc::receive(
-                txn,
-                &st.server_info,
-                &user.id,
-                &input.stream_id,
-                &input.commit_id,
-                Some(input.source_application),
-                input.message,
-            )
-            .await?;
-            Ok(((), n))
-        })
-        .await?;
+        let user = version::receiver(ctx, &input.stream_id).await?;
+        let (stream, id) = (&input.stream_id, &input.commit_id);
+        let app = input.source_application;
+        version::mark_received(ctx, user, stream, id, app, input.message).await?;
         Ok(true)
     }
 }

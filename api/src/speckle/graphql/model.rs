@@ -1,48 +1,19 @@
 //! Today's Speckle `Model` and `modelMutations { create, update, delete }`: a model **is** a
-//! branch, so the mutations call the very service functions `branchCreate/Update/Delete` call
-//! (same rules, same `branch_*` triggers, contributors and owners with `streams:write`).
+//! branch, so the writes here are the ones the legacy `branchCreate/Update/Delete` call too (same
+//! rules, same `branch_*` triggers, contributors and owners with `streams:write`).
 //! `previewUrl` is null: this server renders no previews.
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
-use chrono::{DateTime, Utc};
-use entity::branch;
+use entity::{branch, user};
 
 use crate::context::auth::SCOPE_STREAMS_WRITE;
 use crate::context::error::Result;
 use crate::context::resolver::{auth, contributor, in_transaction, state};
+use crate::speckle::graphql::containers::Model;
 use crate::speckle::graphql::permissions::{Access, ModelPermissionChecks};
 use crate::speckle::graphql::user::{limited_user, LimitedUser};
 use crate::speckle::graphql::version::{self, ModelVersionsFilter, Version, VersionCollection};
 use crate::speckle::service::{branch as branch_svc, model as svc, page};
-
-#[derive(SimpleObject, Clone)]
-#[graphql(complex)]
-pub struct Model {
-    #[graphql(skip)]
-    pub key: String,
-    /// Full name, parent models separated by forward slashes.
-    name: String,
-    description: Option<String>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    project_id: String,
-    #[graphql(skip)]
-    author_id: Option<String>,
-}
-
-impl From<branch::Model> for Model {
-    fn from(b: branch::Model) -> Self {
-        Self {
-            key: b.id,
-            name: b.name,
-            description: b.description,
-            created_at: b.created_at,
-            updated_at: b.updated_at,
-            project_id: b.stream_id,
-            author_id: b.author_id,
-        }
-    }
-}
 
 #[ComplexObject]
 impl Model {
@@ -191,6 +162,64 @@ pub struct DeleteModelInput {
     id: ID,
 }
 
+// The writes both names of a model share: the legacy `branchCreate/Update/Delete` and
+// `modelMutations` call these, each after its own access check. Each is one transaction.
+
+/// Creates a model of `project_id` (fires `branch_create`); returns it as written.
+pub(crate) async fn create(
+    ctx: &Context<'_>,
+    user: &user::Model,
+    project_id: &str,
+    name: &str,
+    description: Option<String>,
+) -> Result<branch::Model> {
+    let st = state(ctx);
+    in_transaction(ctx, async |txn| {
+        branch_svc::create(
+            txn,
+            &st.server_info,
+            &user.id,
+            project_id,
+            name,
+            description,
+        )
+        .await
+    })
+    .await
+}
+
+/// Renames or re-describes a model (fires `branch_update`); returns it as written.
+pub(crate) async fn update(
+    ctx: &Context<'_>,
+    user: &user::Model,
+    project_id: &str,
+    id: &str,
+    name: Option<String>,
+    description: Option<String>,
+) -> Result<branch::Model> {
+    let st = state(ctx);
+    in_transaction(ctx, async |txn| {
+        let server = &st.server_info;
+        branch_svc::update(txn, server, &user.id, project_id, id, name, description).await
+    })
+    .await
+}
+
+/// Deletes a model and its versions (fires `branch_delete`); `main` cannot be deleted.
+pub(crate) async fn delete(
+    ctx: &Context<'_>,
+    user: &user::Model,
+    project_id: &str,
+    id: &str,
+) -> Result<()> {
+    let st = state(ctx);
+    in_transaction(ctx, async |txn| {
+        let n = branch_svc::delete(txn, &st.server_info, &user.id, project_id, id).await?;
+        Ok(((), n))
+    })
+    .await
+}
+
 pub struct ModelMutations;
 
 #[Object]
@@ -198,67 +227,36 @@ impl ModelMutations {
     /// Creates a model (fires `branch_create`).
     async fn create(&self, ctx: &Context<'_>, input: CreateModelInput) -> Result<Model> {
         let user = contributor(ctx, &input.project_id).await?;
-        let st = state(ctx);
-        let m = in_transaction(ctx, async |txn| {
-            let (id, n) = branch_svc::create(
-                txn,
-                &st.server_info,
-                &user.id,
-                &input.project_id,
-                &input.name,
-                input.description,
-            )
-            .await?;
-            Ok((branch_svc::find(txn, &input.project_id, &id).await?, n))
-        })
-        .await?;
-        Ok(m.into())
+        let (project, name) = (&input.project_id, &input.name);
+        Ok(create(ctx, user, project, name, input.description)
+            .await?
+            .into())
     }
 
     /// Renames or re-describes a model (fires `branch_update`).
     async fn update(&self, ctx: &Context<'_>, input: UpdateModelInput) -> Result<Model> {
         let user = contributor(ctx, &input.project_id).await?;
-        let st = state(ctx);
-        let m = in_transaction(ctx, async |txn| {
-            let n = branch_svc::update(
-                txn,
-                &st.server_info,
-                &user.id,
-                &input.project_id,
-                &input.id,
-                input.name,
-                input.description,
-            )
-            .await?;
-            Ok((
-                branch_svc::find(txn, &input.project_id, &input.id).await?,
-                n,
-            ))
-        })
-        .await?;
-        Ok(m.into())
+        let (project, id) = (&input.project_id, &input.id);
+        Ok(
+            update(ctx, user, project, id, input.name, input.description)
+                .await?
+                .into(),
+        )
     }
 
     /// Deletes a model and its versions (fires `branch_delete`); `main` cannot be deleted.
     async fn delete(&self, ctx: &Context<'_>, input: DeleteModelInput) -> Result<bool> {
         let user = contributor(ctx, &input.project_id).await?;
-        let st = state(ctx);
-        in_transaction(ctx, async |txn| {
-            let n =
-                branch_svc::delete(txn, &st.server_info, &user.id, &input.project_id, &input.id)
-                    .await?;
-            Ok(((), n))
-        })
-        .await?;
+        delete(ctx, user, &input.project_id, &input.id).await?;
         Ok(true)
     }
 }
 
 #[derive(Default)]
-pub struct ModelMutation;
+pub struct ModelMutationsField;
 
 #[Object]
-impl ModelMutation {
+impl ModelMutationsField {
     /// Today's model mutations (needs a token with `streams:write`).
     async fn model_mutations(&self, ctx: &Context<'_>) -> Result<ModelMutations> {
         auth(ctx).require_scope(SCOPE_STREAMS_WRITE)?;

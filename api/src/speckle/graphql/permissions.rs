@@ -8,9 +8,12 @@
 //! will not). Where Speckle's rule differs from ours (its `canLoad` wants a contributor, its
 //! model delete wants the author or an owner) ours is what is reported, because it is what
 //! happens. Features this server does not have (workspaces, embed tokens, renders, invites, ACC
-//! integrations) answer `authorized: false` with a code saying so.
+//! integrations) answer `authorized: false` with a code saying so. The rule for reading a project
+//! that `project(id)`, `stream(id)` and `users(projectId)` enforce is here too
+//! ([`readable_stream`]).
 
 use async_graphql::{Context, Object, SimpleObject};
+use entity::stream;
 use entity::stream_acl::{ROLE_CONTRIBUTOR, ROLE_OWNER, ROLE_REVIEWER};
 
 use crate::context::auth::{role_rank, SCOPE_STREAMS_READ, SCOPE_STREAMS_WRITE};
@@ -134,6 +137,19 @@ impl Access {
     pub fn contributor_write(&self) -> Check {
         self.member(ROLE_CONTRIBUTOR, SCOPE_STREAMS_WRITE)
     }
+}
+
+/// Reads need: a public stream, or a role on it and a token with `streams:read`.
+pub(crate) async fn readable_stream(ctx: &Context<'_>, id: &str) -> Result<stream::Model> {
+    let st = state(ctx);
+    let s = service::stream::find(&st.db, id).await?;
+    if s.is_public {
+        return Ok(s);
+    }
+    auth(ctx)
+        .require_stream_role(&st.db, id, ROLE_REVIEWER, SCOPE_STREAMS_READ)
+        .await?;
+    Ok(s)
 }
 
 fn not_enabled(code: &'static str, what: &str) -> PermissionCheckResult {

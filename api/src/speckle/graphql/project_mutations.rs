@@ -1,12 +1,14 @@
 //! `projectMutations { create, update, delete, updateRole, leave }`, today's Speckle names for
 //! `streamCreate`, `streamUpdate`, `streamDelete`, `streamUpdatePermission` and
-//! `streamRevokePermission`. Each calls the same service function as its legacy twin, so the same
-//! checks apply and the same trigger fires (`stream_update`, `stream_delete`,
-//! `stream_permissions_add`, `stream_permissions_remove`). As in Speckle, a project created here is
-//! private unless asked otherwise (the legacy `streamCreate` keeps its public default).
+//! `streamRevokePermission`. Each shares its write with its legacy twin (the functions below,
+//! which `stream.rs` calls too), so the same checks apply and the same trigger fires
+//! (`stream_update`, `stream_delete`, `stream_permissions_add`, `stream_permissions_remove`). As in
+//! Speckle, a project created here is private unless asked otherwise (the legacy `streamCreate`
+//! keeps its public default).
 
 use async_graphql::{Context, InputObject, Object, ID};
 use entity::stream_acl::ROLE_REVIEWER;
+use entity::user;
 
 use crate::context::auth::SCOPE_STREAMS_WRITE;
 use crate::context::error::Result;
@@ -51,94 +53,68 @@ async fn reload(ctx: &Context<'_>, id: &str) -> Result<Project> {
     project_for_caller(ctx, s).await
 }
 
-pub struct ProjectMutations;
+// The writes both names of a stream share: the legacy `stream*` mutations and
+// `projectMutations` call these, each after its own access check (the same check in both, where
+// a reader of each resolver sees it). Each is one transaction.
 
-#[Object]
-impl ProjectMutations {
-    /// Creates a project owned by the caller, with a `main` model.
-    async fn create(
-        &self,
-        ctx: &Context<'_>,
-        input: Option<ProjectCreateInput>,
-    ) -> Result<Project> {
-        let user = auth(ctx).require_scope(SCOPE_STREAMS_WRITE)?;
-        let input = input.unwrap_or(ProjectCreateInput {
-            name: None,
-            description: None,
-            visibility: None,
-        });
-        let is_public = is_public(input.visibility)?.unwrap_or(false);
-        let id = in_transaction(ctx, async |txn| {
-            let input = service::stream::CreateInput {
-                name: input.name,
-                description: input.description,
-                is_public: Some(is_public),
-            };
-            Ok((service::stream::create(txn, user, input).await?, 0))
-        })
-        .await?;
-        reload(ctx, &id).await
-    }
+/// Creates a stream owned by `user`, with a `main` branch; returns its id. The two names differ
+/// only in the visibility they default to, which they put in `input`.
+pub(crate) async fn create(
+    ctx: &Context<'_>,
+    user: &user::Model,
+    input: service::stream::CreateInput,
+) -> Result<String> {
+    in_transaction(ctx, async |txn| {
+        Ok((service::stream::create(txn, user, input).await?, 0))
+    })
+    .await
+}
 
-    /// Changes the fields given (fires `stream_update`).
-    async fn update(&self, ctx: &Context<'_>, update: ProjectUpdateInput) -> Result<Project> {
-        let user = owner(ctx, &update.id).await?;
-        let st = state(ctx);
-        let input = service::stream::UpdateInput {
-            is_public: is_public(update.visibility)?,
-            id: update.id.0,
-            name: update.name,
-            description: update.description,
-            allow_public_comments: update.allow_public_comments,
+/// Changes the fields given (fires `stream_update`).
+pub(crate) async fn update(
+    ctx: &Context<'_>,
+    user: &user::Model,
+    input: service::stream::UpdateInput,
+) -> Result<()> {
+    let st = state(ctx);
+    in_transaction(ctx, async |txn| {
+        let n = service::stream::update(txn, &st.server_info, &user.id, input).await?;
+        Ok(((), n))
+    })
+    .await
+}
+
+/// Deletes a stream with its branches and commits (fires `stream_delete`).
+pub(crate) async fn delete(ctx: &Context<'_>, user: &user::Model, id: &str) -> Result<()> {
+    let st = state(ctx);
+    in_transaction(ctx, async |txn| {
+        let n = service::stream::delete(txn, &st.server_info, &user.id, id).await?;
+        Ok(((), n))
+    })
+    .await
+}
+
+/// Grants or changes `target`'s role (`stream_permissions_add`), or with no role revokes it
+/// (`stream_permissions_remove`).
+pub(crate) async fn set_role(
+    ctx: &Context<'_>,
+    user: &user::Model,
+    stream_id: &str,
+    target: &str,
+    role: Option<&str>,
+) -> Result<()> {
+    let st = state(ctx);
+    in_transaction(ctx, async |txn| {
+        let server = &st.server_info;
+        let n = match role {
+            Some(role) => {
+                service::stream::grant(txn, server, &user.id, stream_id, target, role).await?
+            }
+            None => service::stream::revoke(txn, server, &user.id, stream_id, target).await?,
         };
-        let id = input.id.clone();
-        in_transaction(ctx, async |txn| {
-            let n = service::stream::update(txn, &st.server_info, &user.id, input).await?;
-            Ok(((), n))
-        })
-        .await?;
-        reload(ctx, &id).await
-    }
-
-    /// Deletes a project with its models and versions (fires `stream_delete`).
-    async fn delete(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
-        let user = owner(ctx, &id).await?;
-        let st = state(ctx);
-        in_transaction(ctx, async |txn| {
-            let n = service::stream::delete(txn, &st.server_info, &user.id, &id).await?;
-            Ok(((), n))
-        })
-        .await?;
-        Ok(true)
-    }
-
-    /// Grants, changes (`stream_permissions_add`) or, with a null role, revokes
-    /// (`stream_permissions_remove`) a collaborator's role. Owners only.
-    async fn update_role(
-        &self,
-        ctx: &Context<'_>,
-        input: ProjectUpdateRoleInput,
-    ) -> Result<Project> {
-        let user = owner(ctx, &input.project_id).await?;
-        let st = state(ctx);
-        let (p, target) = (&input.project_id, &input.user_id);
-        in_transaction(ctx, async |txn| {
-            let n = match &input.role {
-                Some(role) => {
-                    service::stream::grant(txn, &st.server_info, &user.id, p, target, role).await?
-                }
-                None => service::stream::revoke(txn, &st.server_info, &user.id, p, target).await?,
-            };
-            Ok(((), n))
-        })
-        .await?;
-        reload(ctx, p).await
-    }
-
-    /// Gives up the caller's own role (fires `stream_permissions_remove`); the last owner cannot.
-    async fn leave(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
-        leave(ctx, &id).await
-    }
+        Ok(((), n))
+    })
+    .await
 }
 
 /// The caller gives up their role on `id`; both `projectMutations.leave` and the legacy
@@ -156,11 +132,78 @@ pub(crate) async fn leave(ctx: &Context<'_>, id: &str) -> Result<bool> {
     Ok(true)
 }
 
-#[derive(Default)]
-pub struct ProjectMutation;
+pub struct ProjectMutations;
 
 #[Object]
-impl ProjectMutation {
+impl ProjectMutations {
+    /// Creates a project owned by the caller, with a `main` model.
+    async fn create(
+        &self,
+        ctx: &Context<'_>,
+        input: Option<ProjectCreateInput>,
+    ) -> Result<Project> {
+        let user = auth(ctx).require_scope(SCOPE_STREAMS_WRITE)?;
+        let input = input.unwrap_or(ProjectCreateInput {
+            name: None,
+            description: None,
+            visibility: None,
+        });
+        let is_public = is_public(input.visibility)?.unwrap_or(false);
+        let input = service::stream::CreateInput {
+            name: input.name,
+            description: input.description,
+            is_public: Some(is_public),
+        };
+        let id = create(ctx, user, input).await?;
+        reload(ctx, &id).await
+    }
+
+    /// Changes the fields given (fires `stream_update`).
+    async fn update(&self, ctx: &Context<'_>, update: ProjectUpdateInput) -> Result<Project> {
+        let user = owner(ctx, &update.id).await?;
+        let input = service::stream::UpdateInput {
+            is_public: is_public(update.visibility)?,
+            id: update.id.0,
+            name: update.name,
+            description: update.description,
+            allow_public_comments: update.allow_public_comments,
+        };
+        let id = input.id.clone();
+        self::update(ctx, user, input).await?;
+        reload(ctx, &id).await
+    }
+
+    /// Deletes a project with its models and versions (fires `stream_delete`).
+    async fn delete(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
+        let user = owner(ctx, &id).await?;
+        delete(ctx, user, &id).await?;
+        Ok(true)
+    }
+
+    /// Grants, changes (`stream_permissions_add`) or, with a null role, revokes
+    /// (`stream_permissions_remove`) a collaborator's role. Owners only.
+    async fn update_role(
+        &self,
+        ctx: &Context<'_>,
+        input: ProjectUpdateRoleInput,
+    ) -> Result<Project> {
+        let user = owner(ctx, &input.project_id).await?;
+        let (p, target) = (&input.project_id, &input.user_id);
+        set_role(ctx, user, p, target, input.role.as_deref()).await?;
+        reload(ctx, p).await
+    }
+
+    /// Gives up the caller's own role (fires `stream_permissions_remove`); the last owner cannot.
+    async fn leave(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
+        leave(ctx, &id).await
+    }
+}
+
+#[derive(Default)]
+pub struct ProjectMutationsField;
+
+#[Object]
+impl ProjectMutationsField {
     /// Today's project mutations (needs a token with `streams:write`).
     async fn project_mutations(&self, ctx: &Context<'_>) -> Result<ProjectMutations> {
         auth(ctx).require_scope(SCOPE_STREAMS_WRITE)?;

@@ -1,54 +1,33 @@
 //! The legacy Speckle names for streams: `stream(id)`, `streams`, `streamCreate/Update/Delete`,
 //! `streamLeave` and the permission mutations, still sent by older connectors and scripts and by
 //! Speckle's first web app. Today's names for the same rows (`Project`, `projectMutations`) are in
-//! [`super::project`]. A stream's branches and commits are paged by the service functions behind
-//! `Project.models` and `Project.versions`; what this server does not have (comments, favourites,
-//! discoverability) answers 0, null or false, as each field's description says.
+//! [`super::project`] and [`super::project_mutations`], whose writes the mutations here call. A
+//! stream's branches and commits are paged by the service functions behind `Project.models` and
+//! `Project.versions`; what this server does not have (comments, favourites, discoverability)
+//! answers 0, null or false, as each field's description says.
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{stream as stream_entity, stream_acl, user};
+use entity::{stream_acl, user};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::context::auth::{role_rank, SCOPE_STREAMS_READ, SCOPE_STREAMS_WRITE};
 use crate::context::error::Result;
-use crate::context::resolver::{auth, in_transaction, owner, state};
-use crate::speckle::graphql::branch::{self, Branch, BranchCollection};
+use crate::context::resolver::{auth, owner, state};
+use crate::speckle::graphql::branch::{self, BranchCollection};
 use crate::speckle::graphql::commit::{self, Commit, CommitCollection};
+use crate::speckle::graphql::containers::{Branch, Stream};
 use crate::speckle::graphql::object::{self, SpeckleObject};
+use crate::speckle::graphql::permissions::readable_stream;
 use crate::speckle::graphql::project_mutations;
 use crate::speckle::service;
 use crate::webhooks::graphql::{webhooks_of, WebhookCollection};
-
-/// Reads need: a public stream, or a role on it and a token with `streams:read`.
-pub(crate) async fn readable_stream(ctx: &Context<'_>, id: &str) -> Result<stream_entity::Model> {
-    let st = state(ctx);
-    let s = service::stream::find(&st.db, id).await?;
-    if s.is_public {
-        return Ok(s);
-    }
-    auth(ctx)
-        .require_stream_role(&st.db, id, stream_acl::ROLE_REVIEWER, SCOPE_STREAMS_READ)
-        .await?;
-    Ok(s)
-}
 
 async fn caller_role(ctx: &Context<'_>, stream_id: &str) -> Result<Option<String>> {
     let Some(u) = auth(ctx).user.as_ref() else {
         return Ok(None);
     };
     Ok(stream_acl::role_of(&state(ctx).db, stream_id, &u.id).await?)
-}
-
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct Stream {
-    id: String,
-    name: String,
-    description: Option<String>,
-    is_public: bool,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
 }
 
 #[derive(SimpleObject)]
@@ -223,19 +202,6 @@ impl Stream {
     }
 }
 
-impl From<stream_entity::Model> for Stream {
-    fn from(s: stream_entity::Model) -> Self {
-        Self {
-            id: s.id,
-            name: s.name,
-            description: s.description,
-            is_public: s.is_public,
-            created_at: s.created_at,
-            updated_at: s.updated_at,
-        }
-    }
-}
-
 #[derive(Default)]
 pub struct StreamQuery;
 
@@ -301,20 +267,16 @@ impl StreamMutation {
     /// Creates a stream owned by the caller, with a `main` branch; returns its id.
     async fn stream_create(&self, ctx: &Context<'_>, stream: StreamCreateInput) -> Result<String> {
         let user = auth(ctx).require_scope(SCOPE_STREAMS_WRITE)?;
-        in_transaction(ctx, async |txn| {
-            let input = service::stream::CreateInput {
-                name: stream.name,
-                description: stream.description,
-                is_public: stream.is_public,
-            };
-            Ok((service::stream::create(txn, user, input).await?, 0))
-        })
-        .await
+        let input = service::stream::CreateInput {
+            name: stream.name,
+            description: stream.description,
+            is_public: stream.is_public,
+        };
+        project_mutations::create(ctx, user, input).await
     }
 
     async fn stream_update(&self, ctx: &Context<'_>, stream: StreamUpdateInput) -> Result<bool> {
         let user = owner(ctx, &stream.id).await?;
-        let st = state(ctx);
         let input = service::stream::UpdateInput {
             id: stream.id,
             name: stream.name,
@@ -322,22 +284,13 @@ impl StreamMutation {
             is_public: stream.is_public,
             allow_public_comments: stream.allow_public_comments,
         };
-        in_transaction(ctx, async |txn| {
-            let n = service::stream::update(txn, &st.server_info, &user.id, input).await?;
-            Ok(((), n))
-        })
-        .await?;
+        project_mutations::update(ctx, user, input).await?;
         Ok(true)
     }
 
     async fn stream_delete(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
         let user = owner(ctx, &id).await?;
-        let st = state(ctx);
-        in_transaction(ctx, async |txn| {
-            let n = service::stream::delete(txn, &st.server_info, &user.id, &id).await?;
-            Ok(((), n))
-        })
-        .await?;
+        project_mutations::delete(ctx, user, &id).await?;
         Ok(true)
     }
 
@@ -348,20 +301,8 @@ impl StreamMutation {
     ) -> Result<Option<bool>> {
         let p = permission_params;
         let user = owner(ctx, &p.stream_id).await?;
-        let st = state(ctx);
-        in_transaction(ctx, async |txn| {
-            let n = service::stream::grant(
-                txn,
-                &st.server_info,
-                &user.id,
-                &p.stream_id,
-                &p.user_id,
-                &p.role,
-            )
-            .await?;
-            Ok(((), n))
-        })
-        .await?;
+        let role = Some(p.role.as_str());
+        project_mutations::set_role(ctx, user, &p.stream_id, &p.user_id, role).await?;
         Ok(Some(true))
     }
 
@@ -378,14 +319,7 @@ impl StreamMutation {
     ) -> Result<Option<bool>> {
         let p = permission_params;
         let user = owner(ctx, &p.stream_id).await?;
-        let st = state(ctx);
-        in_transaction(ctx, async |txn| {
-            let n =
-                service::stream::revoke(txn, &st.server_info, &user.id, &p.stream_id, &p.user_id)
-                    .await?;
-            Ok(((), n))
-        })
-        .await?;
+        project_mutations::set_role(ctx, user, &p.stream_id, &p.user_id, None).await?;
         Ok(Some(true))
     }
 }

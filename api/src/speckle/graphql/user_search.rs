@@ -10,7 +10,7 @@ use crate::context::auth::{SCOPE_PROFILE_READ, SCOPE_USERS_READ};
 use crate::context::error::Result;
 use crate::context::resolver::{auth, state};
 use crate::context::validate;
-use crate::speckle::graphql::stream::readable_stream;
+use crate::speckle::graphql::permissions::readable_stream;
 use crate::speckle::graphql::user::{limited_user, LimitedUser};
 use crate::speckle::service::{page, user as svc};
 

@@ -52,6 +52,7 @@ fn check_branch_name(name: &str) -> Result<String> {
     Ok(name)
 }
 
+/// Creates a branch; returns it as written and how many events it queued.
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
@@ -59,7 +60,7 @@ pub async fn create<C: ConnectionTrait>(
     stream_id: &str,
     name: &str,
     description: Option<String>,
-) -> Result<(String, u64)> {
+) -> Result<(branch::Model, u64)> {
     find_stream(db, stream_id).await?;
     let name = check_branch_name(name)?;
     if let Some(d) = &description {
@@ -90,9 +91,10 @@ pub async fn create<C: ConnectionTrait>(
         json!({ "branch": branch_json(&b) }),
     );
     let n = emit(db, server, &ev).await?;
-    Ok((b.id, n))
+    Ok((b, n))
 }
 
+/// Changes the fields given; returns the branch as written and how many events it queued.
 pub async fn update<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
@@ -101,7 +103,7 @@ pub async fn update<C: ConnectionTrait>(
     id: &str,
     name: Option<String>,
     description: Option<String>,
-) -> Result<u64> {
+) -> Result<(branch::Model, u64)> {
     let old = find(db, stream_id, id).await?;
     let mut am: branch::ActiveModel = old.clone().into();
     if let Some(n) = name {
@@ -126,7 +128,8 @@ pub async fn update<C: ConnectionTrait>(
         format!("Branch metadata changed for branch {id}"),
         json!({ "old": branch_json(&old), "new": branch_json(&new) }),
     );
-    Ok(emit(db, server, &ev).await?)
+    let n = emit(db, server, &ev).await?;
+    Ok((new, n))
 }
 
 pub async fn delete<C: ConnectionTrait>(

@@ -82,12 +82,13 @@ pub struct CreateInput {
     pub parents: Option<Vec<String>>,
 }
 
+/// Creates a commit; returns it as written and how many events it queued.
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
     user_id: &str,
     input: CreateInput,
-) -> Result<(String, u64)> {
+) -> Result<(commit::Model, u64)> {
     find_stream(db, &input.stream_id).await?;
     validate::id(&input.object_id, "objectId")?;
     if input.object_id.trim().is_empty() {
@@ -149,9 +150,10 @@ pub async fn create<C: ConnectionTrait>(
         ),
     );
     let n = emit(db, server, &ev).await?;
-    Ok((c.id, n))
+    Ok((c, n))
 }
 
+/// Changes the fields given; returns the commit as written and how many events it queued.
 pub async fn update<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
@@ -160,7 +162,7 @@ pub async fn update<C: ConnectionTrait>(
     id: &str,
     message: Option<String>,
     new_branch_name: Option<String>,
-) -> Result<u64> {
+) -> Result<(commit::Model, u64)> {
     let (old, old_branch) = find(db, stream_id, id).await?;
     let mut am: commit::ActiveModel = old.clone().into();
     let mut branch_name = old_branch.clone();
@@ -195,7 +197,8 @@ pub async fn update<C: ConnectionTrait>(
             &new,
         ),
     );
-    Ok(emit(db, server, &ev).await?)
+    let n = emit(db, server, &ev).await?;
+    Ok((new, n))
 }
 
 pub async fn delete<C: ConnectionTrait>(

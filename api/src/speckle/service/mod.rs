@@ -1,5 +1,5 @@
-//! The backend's rules, callable with any `ConnectionTrait` so the same function runs inside a
-//! caller's transaction. GraphQL resolvers only extract, authorise and call.
+//! The rules of Speckle's resources, callable with any `ConnectionTrait` so the same function runs
+//! inside a caller's transaction. GraphQL resolvers only extract, authorise and call.
 
 pub mod branch;
 pub mod commit;

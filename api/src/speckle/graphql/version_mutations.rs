@@ -1,0 +1,313 @@
+//! `versionMutations { create, update, delete, moveToModel, markReceived }`: a version **is** a
+//! commit, so the writes here are the ones the legacy `commitCreate/Update/Delete/Receive` and
+//! `commitsMove/Delete` call too (same rules, same `commit_*` triggers, one implementation each).
+//! A version is created on a model by id where a commit named its branch; both end on the same
+//! row.
+
+use async_graphql::{Context, InputObject, Object, ID};
+use entity::{branch, commit, stream_acl, user};
+
+use crate::context::auth::SCOPE_STREAMS_READ;
+use crate::context::error::{Error, Result};
+use crate::context::resolver::{auth, contributor, in_transaction, state};
+use crate::speckle::graphql::containers::Model;
+use crate::speckle::graphql::version::Version;
+use crate::speckle::service::model::MAX_FILTER_IDS;
+use crate::speckle::service::{branch as branch_svc, commit as commit_svc, model as model_svc};
+
+#[derive(InputObject)]
+pub struct CreateVersionInput {
+    project_id: String,
+    model_id: String,
+    object_id: String,
+    message: Option<String>,
+    source_application: Option<String>,
+    total_children_count: Option<i32>,
+    parents: Option<Vec<String>>,
+}
+
+/// Only the fields given change.
+#[derive(InputObject)]
+pub struct UpdateVersionInput {
+    project_id: ID,
+    version_id: ID,
+    message: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteVersionsInput {
+    project_id: ID,
+    version_ids: Vec<ID>,
+}
+
+#[derive(InputObject)]
+pub struct MoveVersionsInput {
+    project_id: ID,
+    version_ids: Vec<ID>,
+    /// A model that does not exist yet is created.
+    target_model_name: String,
+}
+
+#[derive(InputObject)]
+pub struct MarkReceivedVersionInput {
+    project_id: String,
+    version_id: String,
+    /// The application that received the version.
+    source_application: String,
+    message: Option<String>,
+}
+
+fn check_batch(ids: &[String], what: &str) -> Result<()> {
+    if ids.is_empty() || ids.len() > MAX_FILTER_IDS {
+        return Err(Error::bad_input(format!(
+            "{what} must list 1 to {MAX_FILTER_IDS} versions"
+        )));
+    }
+    Ok(())
+}
+
+// The writes both names of a version share: the legacy `commit*` mutations and
+// `versionMutations` call these, each after its own access check (moving and deleting check a
+// batch's size first, then access, so they do both). Each is one transaction.
+
+/// Where a new version goes: the legacy `commitCreate` names a branch, `versionMutations.create`
+/// gives a model's id.
+pub(crate) enum On {
+    BranchName(String),
+    Model(String),
+}
+
+/// What a new version holds, whichever name created it.
+pub(crate) struct NewVersion {
+    pub object_id: String,
+    pub message: Option<String>,
+    pub source_application: Option<String>,
+    pub total_children_count: Option<i32>,
+    pub parents: Option<Vec<String>>,
+}
+
+/// Creates a version of `project_id` (fires `commit_create`); returns it as written.
+pub(crate) async fn create(
+    ctx: &Context<'_>,
+    user: &user::Model,
+    project_id: &str,
+    on: On,
+    v: NewVersion,
+) -> Result<commit::Model> {
+    let st = state(ctx);
+    in_transaction(ctx, async |txn| {
+        let branch_name = match on {
+            On::BranchName(name) => name,
+            On::Model(id) => branch_svc::find(txn, project_id, &id).await?.name,
+        };
+        let input = commit_svc::CreateInput {
+            stream_id: project_id.to_owned(),
+            branch_name,
+            object_id: v.object_id,
+            message: v.message,
+            source_application: v.source_application,
+            total_children_count: v.total_children_count,
+            parents: v.parents,
+        };
+        commit_svc::create(txn, &st.server_info, &user.id, input).await
+    })
+    .await
+}
+
+/// Changes a version's message, or (legacy only) its branch (fires `commit_update`); returns it
+/// as written.
+pub(crate) async fn update(
+    ctx: &Context<'_>,
+    user: &user::Model,
+    project_id: &str,
+    id: &str,
+    message: Option<String>,
+    new_branch_name: Option<String>,
+) -> Result<commit::Model> {
+    let st = state(ctx);
+    in_transaction(ctx, async |txn| {
+        commit_svc::update(
+            txn,
+            &st.server_info,
+            &user.id,
+            project_id,
+            id,
+            message,
+            new_branch_name,
+        )
+        .await
+    })
+    .await
+}
+
+/// Records that a client loaded a version (fires `commit_receive`).
+pub(crate) async fn mark_received(
+    ctx: &Context<'_>,
+    user: &user::Model,
+    project_id: &str,
+    id: &str,
+    source_application: String,
+    message: Option<String>,
+) -> Result<()> {
+    let st = state(ctx);
+    in_transaction(ctx, async |txn| {
+        let n = commit_svc::receive(
+            txn,
+            &st.server_info,
+            &user.id,
+            project_id,
+            id,
+            Some(source_application),
+            message,
+        )
+        .await?;
+        Ok(((), n))
+    })
+    .await
+}
+
+/// The caller, if they may mark a version of `project_id` received: a role on the project and
+/// `streams:read`, for `versionMutations.markReceived` and the legacy `commitReceive` alike.
+pub(crate) async fn receiver<'a>(ctx: &Context<'a>, project_id: &str) -> Result<&'a user::Model> {
+    auth(ctx)
+        .require_stream_role(
+            &state(ctx).db,
+            project_id,
+            stream_acl::ROLE_REVIEWER,
+            SCOPE_STREAMS_READ,
+        )
+        .await
+}
+
+/// Moves versions of `project_id` to the model named `target` (created if missing: fires
+/// `branch_create` then, and `commit_update` per version). All or nothing. Both
+/// `versionMutations.moveToModel` and the legacy `commitsMove` do this.
+pub(crate) async fn move_versions(
+    ctx: &Context<'_>,
+    project_id: &str,
+    ids: &[String],
+    target: &str,
+    what: &str,
+) -> Result<branch::Model> {
+    check_batch(ids, what)?;
+    let user = contributor(ctx, project_id).await?;
+    let st = state(ctx);
+    let p = project_id;
+    in_transaction(ctx, async |txn| {
+        let mut queued = 0;
+        let target = match model_svc::by_name(txn, p, target).await {
+            Ok(m) => m,
+            Err(Error::NotFound { .. }) => {
+                let (created, n) =
+                    branch_svc::create(txn, &st.server_info, &user.id, p, target, None).await?;
+                queued += n;
+                created
+            }
+            Err(e) => return Err(e),
+        };
+        for v in ids {
+            let name = Some(target.name.clone());
+            let (_, n) =
+                commit_svc::update(txn, &st.server_info, &user.id, p, v, None, name).await?;
+            queued += n;
+        }
+        Ok((target, queued))
+    })
+    .await
+}
+
+/// Deletes versions of `project_id` (fires `commit_delete` for each). All or nothing.
+/// `versionMutations.delete`, the legacy `commitsDelete` and `commitDelete` (a batch of one) do
+/// this.
+pub(crate) async fn delete_versions(
+    ctx: &Context<'_>,
+    project_id: &str,
+    ids: &[String],
+    what: &str,
+) -> Result<bool> {
+    check_batch(ids, what)?;
+    let user = contributor(ctx, project_id).await?;
+    let st = state(ctx);
+    in_transaction(ctx, async |txn| {
+        let mut queued = 0;
+        for v in ids {
+            queued += commit_svc::delete(txn, &st.server_info, &user.id, project_id, v).await?;
+        }
+        Ok(((), queued))
+    })
+    .await?;
+    Ok(true)
+}
+
+pub struct VersionMutations;
+
+#[Object]
+impl VersionMutations {
+    /// Creates a version on a model (fires `commit_create`).
+    async fn create(&self, ctx: &Context<'_>, input: CreateVersionInput) -> Result<Version> {
+        let user = contributor(ctx, &input.project_id).await?;
+        let v = NewVersion {
+            object_id: input.object_id,
+            message: input.message,
+            source_application: input.source_application,
+            total_children_count: input.total_children_count,
+            parents: input.parents,
+        };
+        let on = On::Model(input.model_id);
+        Ok(create(ctx, user, &input.project_id, on, v).await?.into())
+    }
+
+    /// Changes a version's message (fires `commit_update`).
+    async fn update(&self, ctx: &Context<'_>, input: UpdateVersionInput) -> Result<Version> {
+        let user = contributor(ctx, &input.project_id).await?;
+        let (project, id) = (&input.project_id, &input.version_id);
+        Ok(update(ctx, user, project, id, input.message, None)
+            .await?
+            .into())
+    }
+
+    /// Moves versions to the model named (created if missing; fires `branch_create` then, and
+    /// `commit_update` per version). All or nothing.
+    async fn move_to_model(&self, ctx: &Context<'_>, input: MoveVersionsInput) -> Result<Model> {
+        let ids: Vec<String> = input.version_ids.into_iter().map(|v| v.0).collect();
+        let target = &input.target_model_name;
+        Ok(
+            move_versions(ctx, &input.project_id, &ids, target, "versionIds")
+                .await?
+                .into(),
+        )
+    }
+
+    /// Deletes versions (fires `commit_delete` for each). All or nothing.
+    async fn delete(&self, ctx: &Context<'_>, input: DeleteVersionsInput) -> Result<bool> {
+        let ids: Vec<String> = input.version_ids.into_iter().map(|v| v.0).collect();
+        delete_versions(ctx, &input.project_id, &ids, "versionIds").await
+    }
+
+    /// Records that a client loaded a version (fires `commit_receive`); needs a role on the
+    /// project and `streams:read`, as `commitReceive` does.
+    async fn mark_received(
+        &self,
+        ctx: &Context<'_>,
+        input: MarkReceivedVersionInput,
+    ) -> Result<bool> {
+        let user = receiver(ctx, &input.project_id).await?;
+        let (project, id) = (&input.project_id, &input.version_id);
+        let app = input.source_application;
+        mark_received(ctx, user, project, id, app, input.message).await?;
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+pub struct VersionMutationsField;
+
+#[Object]
+impl VersionMutationsField {
+    /// Today's version mutations (a token is needed; `markReceived` needs `streams:read`, the
+    /// others `streams:write`).
+    async fn version_mutations(&self, ctx: &Context<'_>) -> Result<VersionMutations> {
+        auth(ctx).user()?;
+        Ok(VersionMutations)
+    }
+}
