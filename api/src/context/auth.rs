@@ -4,6 +4,7 @@
 //! are all `FORBIDDEN`, as in Speckle.
 
 use chrono::Utc;
+use entity::ids::StreamId;
 use entity::{api_token, stream_acl, user};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use sha2::{Digest, Sha256};
@@ -67,13 +68,13 @@ impl Auth {
     pub async fn require_stream_role<C: ConnectionTrait>(
         &self,
         db: &C,
-        stream_id: &str,
+        stream: &StreamId,
         min_role: &str,
         scope: &str,
     ) -> Result<&user::Model> {
         let user = self.require_scope(scope)?;
-        crate::context::validate::id(stream_id, "stream id")?;
-        let role = stream_acl::role_of(db, stream_id, &user.id).await?;
+        crate::context::validate::id(stream.as_str(), "stream id")?;
+        let role = stream_acl::role_of(db, stream.as_str(), &user.id).await?;
         match role {
             Some(r) if role_rank(&r) >= role_rank(min_role) => Ok(user),
             _ => Err(Error::forbidden(format!(

@@ -4,6 +4,7 @@
 //! imports run one way.
 
 use async_graphql::Context;
+use entity::ids::StreamId;
 use entity::stream_acl;
 use sea_orm::DatabaseTransaction;
 
@@ -19,27 +20,27 @@ pub fn auth<'a>(ctx: &Context<'a>) -> &'a Auth {
     ctx.data_unchecked::<Auth>()
 }
 
-/// The caller, if they own `stream_id` and their token has `streams:write`.
-pub async fn owner<'a>(ctx: &Context<'a>, stream_id: &str) -> Result<&'a entity::user::Model> {
+/// The caller, if they own `stream` and their token has `streams:write`.
+pub async fn owner<'a>(ctx: &Context<'a>, stream: &StreamId) -> Result<&'a entity::user::Model> {
     auth(ctx)
         .require_stream_role(
             &state(ctx).db,
-            stream_id,
+            stream,
             stream_acl::ROLE_OWNER,
             SCOPE_STREAMS_WRITE,
         )
         .await
 }
 
-/// The caller, if they are at least a contributor on `stream_id` with `streams:write`.
+/// The caller, if they are at least a contributor on `stream` with `streams:write`.
 pub async fn contributor<'a>(
     ctx: &Context<'a>,
-    stream_id: &str,
+    stream: &StreamId,
 ) -> Result<&'a entity::user::Model> {
     auth(ctx)
         .require_stream_role(
             &state(ctx).db,
-            stream_id,
+            stream,
             stream_acl::ROLE_CONTRIBUTOR,
             SCOPE_STREAMS_WRITE,
         )

@@ -17,14 +17,17 @@ use std::sync::Arc;
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use entity::ids::{EventId, StreamId, WebhookId};
 use entity::{webhook_config, webhook_event_attempt};
 use streamhooks_worker::triggers::TRIGGERS;
 
 use crate::context::error::Result;
 use crate::context::limits::budget;
 use crate::context::resolver::{in_transaction, owner, state};
+use crate::context::validate;
 use crate::webhooks::history::{self, EventRow, Page, Start};
 use crate::webhooks::history_size::{self, reserve_history, text_copies};
+use crate::webhooks::ping;
 use crate::webhooks::service as svc;
 
 /// Pages loaded ahead by `webhooks(...)` for its items, by (webhook id, limit).
@@ -264,15 +267,15 @@ impl From<webhook_event_attempt::Model> for WebhookEventAttempt {
 /// yields an empty list, not an error, so ids cannot be probed.
 pub(crate) async fn webhooks_of(
     ctx: &Context<'_>,
-    stream_id: &str,
+    stream: &StreamId,
     id: Option<&str>,
 ) -> Result<WebhookCollection> {
     let st = state(ctx);
-    owner(ctx, stream_id).await?;
+    owner(ctx, stream).await?;
     if let Some(id) = id {
-        crate::context::validate::id(id, "webhook id")?;
+        validate::id(id, "webhook id")?;
     }
-    let mut items: Vec<Webhook> = webhook_config::find_for_stream(&st.db, stream_id, id)
+    let mut items: Vec<Webhook> = webhook_config::find_for_stream(&st.db, stream.as_str(), id)
         .await?
         .into_iter()
         .map(Webhook::from)
@@ -417,24 +420,22 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         webhook: WebhookCreateInput,
     ) -> Result<String> {
-        owner(ctx, &webhook.stream_id).await?;
+        let stream = StreamId::from(webhook.stream_id);
+        owner(ctx, &stream).await?;
         let st = state(ctx);
-        svc::create(
-            &st.db,
-            &st.secrets,
-            &st.guard,
-            &st.config.wire,
-            svc::CreateInput {
-                stream_id: webhook.stream_id,
-                url: webhook.url,
-                description: webhook.description,
-                triggers: webhook.triggers,
-                secret: webhook.secret,
-                enabled: webhook.enabled,
-                format: webhook.format,
-            },
-        )
-        .await
+        let input = svc::CreateInput {
+            stream_id: stream,
+            url: webhook.url,
+            description: webhook.description,
+            triggers: webhook.triggers,
+            secret: webhook.secret,
+            enabled: webhook.enabled,
+            format: webhook.format,
+        };
+        let (secrets, guard, wire) = (&st.secrets, &st.guard, &st.config.wire);
+        Ok(svc::create(&st.db, secrets, guard, wire, input)
+            .await?
+            .into())
     }
 
     /// Changes the fields given (others stay as they are); returns the id.
@@ -443,38 +444,36 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         webhook: WebhookUpdateInput,
     ) -> Result<String> {
-        owner(ctx, &webhook.stream_id).await?;
+        let stream = StreamId::from(webhook.stream_id);
+        owner(ctx, &stream).await?;
         let st = state(ctx);
-        svc::update(
-            &st.db,
-            &st.secrets,
-            &st.guard,
-            &st.config.wire,
-            svc::UpdateInput {
-                id: webhook.id,
-                stream_id: webhook.stream_id,
-                url: webhook.url,
-                description: webhook.description,
-                secret: webhook.secret,
-                enabled: webhook.enabled,
-                triggers: webhook.triggers,
-                format: webhook.format,
-            },
-        )
-        .await
+        let input = svc::UpdateInput {
+            id: WebhookId::from(webhook.id),
+            stream_id: stream,
+            url: webhook.url,
+            description: webhook.description,
+            secret: webhook.secret,
+            enabled: webhook.enabled,
+            triggers: webhook.triggers,
+            format: webhook.format,
+        };
+        let (secrets, guard, wire) = (&st.secrets, &st.guard, &st.config.wire);
+        Ok(svc::update(&st.db, secrets, guard, wire, input)
+            .await?
+            .into())
     }
 
     /// Sends a sample event to the webhook now (signed and recorded in its history like any
     /// other); returns the new event's id. Not in Speckle.
     async fn webhook_ping(&self, ctx: &Context<'_>, webhook: WebhookPingInput) -> Result<String> {
-        let user = owner(ctx, &webhook.stream_id).await?;
+        let stream = StreamId::from(webhook.stream_id);
+        let user = owner(ctx, &stream).await?;
         let st = state(ctx);
-        let hook = svc::find_on_stream(&st.db, &webhook.id, &webhook.stream_id).await?;
+        let hook = svc::find_on_stream(&st.db, &WebhookId::from(webhook.id), &stream).await?;
         // Event, payload, queue row and count are written together.
         let trigger = webhook.trigger.as_deref();
         let id = in_transaction(ctx, async |txn| {
-            let id =
-                crate::webhooks::ping::ping(txn, &st.server_info, user, &hook, trigger).await?;
+            let id = ping::ping(txn, &st.server_info, user, &hook, trigger).await?;
             Ok((id, 1))
         })
         .await?;
@@ -488,14 +487,13 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         event: WebhookEventRedeliverInput,
     ) -> Result<String> {
-        owner(ctx, &event.stream_id).await?;
+        let stream = StreamId::from(event.stream_id);
+        owner(ctx, &stream).await?;
         let st = state(ctx);
-        let hook = svc::find_on_stream(&st.db, &event.webhook_id, &event.stream_id).await?;
+        let hook = svc::find_on_stream(&st.db, &WebhookId::from(event.webhook_id), &stream).await?;
+        let again = EventId::from(validate::event_id(&event.id)?);
         let id = in_transaction(ctx, async |txn| {
-            Ok((
-                crate::webhooks::ping::redeliver(txn, &hook, &event.id).await?,
-                1,
-            ))
+            Ok((ping::redeliver(txn, &hook, again).await?, 1))
         })
         .await?;
         Ok(id.to_string())
@@ -507,7 +505,9 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         webhook: WebhookDeleteInput,
     ) -> Result<String> {
-        owner(ctx, &webhook.stream_id).await?;
-        svc::delete(&state(ctx).db, &webhook.id, &webhook.stream_id).await
+        let stream = StreamId::from(webhook.stream_id);
+        owner(ctx, &stream).await?;
+        let id = WebhookId::from(webhook.id);
+        Ok(svc::delete(&state(ctx).db, &id, &stream).await?.into())
     }
 }

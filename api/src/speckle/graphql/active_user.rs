@@ -80,7 +80,7 @@ impl User {
         if !self.is_self {
             return Ok(UserStreamCollection::none());
         }
-        streams_of(ctx, &me.id, None, limit, cursor).await
+        streams_of(ctx, &me.user_id(), None, limit, cursor).await
     }
 
     /// The commits the user made, newest first (for another user, those in public streams).
@@ -91,7 +91,8 @@ impl User {
         cursor: Option<String>,
     ) -> Result<Option<CommitCollection>> {
         let public_only = !self.is_self;
-        let page = commit::page_by_author(ctx, &self.id, public_only, limit, cursor).await?;
+        let author = self.user_id();
+        let page = commit::page_by_author(ctx, &author, public_only, limit, cursor).await?;
         Ok(Some(page))
     }
 
@@ -139,7 +140,8 @@ impl User {
     ) -> Result<CountOnlyCollection> {
         self.owner_only()?;
         page::check_limit(limit)?;
-        let n = version_svc::count_for_user(&state(ctx).db, &self.id, authored_only).await?;
+        let user = self.user_id();
+        let n = version_svc::count_for_user(&state(ctx).db, &user, authored_only).await?;
         Ok(CountOnlyCollection {
             total_count: i32::try_from(n).unwrap_or(i32::MAX),
         })
@@ -174,7 +176,8 @@ impl User {
             workspace_id: f.workspace_id.map(|w| w.0),
         };
         let db = &state(ctx).db;
-        let p = svc::list_for_user(db, &user.id, &filter, limit, cursor.as_deref()).await?;
+        let me = user.user_id();
+        let p = svc::list_for_user(db, &me, &filter, limit, cursor.as_deref()).await?;
         let items = projects_from(
             db,
             p.items
@@ -256,7 +259,7 @@ impl ActiveUserMutations {
             bio: user.bio,
             avatar: user.avatar,
         };
-        let updated = user_svc::update_profile(&state(ctx).db, &me.id, input).await?;
+        let updated = user_svc::update_profile(&state(ctx).db, &me.user_id(), input).await?;
         Ok(user_as_seen(a, &updated))
     }
 }

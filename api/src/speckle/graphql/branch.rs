@@ -5,6 +5,7 @@
 //! function as `Model.versions`.
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
+use entity::ids::{BranchId, StreamId};
 
 use crate::context::error::Result;
 use crate::context::resolver::{auth, contributor, state};
@@ -36,7 +37,8 @@ impl Branch {
         #[graphql(default = 25)] limit: i32,
         cursor: Option<String>,
     ) -> Result<CommitCollection> {
-        legacy_commit::page(ctx, &self.stream_id, Some(&self.id), limit, cursor).await
+        let branch = self.branch_id();
+        legacy_commit::page(ctx, &self.stream_id, Some(&branch), limit, cursor).await
     }
 }
 
@@ -51,14 +53,14 @@ pub struct BranchCollection {
 /// `Project.models`, whose service function this is), up to Speckle's 500 a page.
 pub(crate) async fn page(
     ctx: &Context<'_>,
-    stream_id: &str,
+    stream: &StreamId,
     limit: i32,
     cursor: Option<String>,
 ) -> Result<BranchCollection> {
     let limit = page::check_limit_up_to(limit, page::MAX_BRANCHES_LIMIT)?;
     let p = model_svc::list(
         &state(ctx).db,
-        stream_id,
+        stream,
         &model_svc::ModelsFilter::default(),
         limit,
         cursor.as_deref(),
@@ -98,23 +100,24 @@ pub struct BranchMutation;
 #[Object]
 impl BranchMutation {
     async fn branch_create(&self, ctx: &Context<'_>, branch: BranchCreateInput) -> Result<String> {
-        let user = contributor(ctx, &branch.stream_id).await?;
-        let (stream, name) = (&branch.stream_id, &branch.name);
-        Ok(model::create(ctx, user, stream, name, branch.description)
-            .await?
-            .id)
+        let stream = StreamId::from(branch.stream_id);
+        let user = contributor(ctx, &stream).await?;
+        let created = model::create(ctx, user, &stream, &branch.name, branch.description).await?;
+        Ok(created.id)
     }
 
     async fn branch_update(&self, ctx: &Context<'_>, branch: BranchUpdateInput) -> Result<bool> {
-        let user = contributor(ctx, &branch.stream_id).await?;
-        let (stream, id) = (&branch.stream_id, &branch.id);
-        model::update(ctx, user, stream, id, branch.name, branch.description).await?;
+        let stream = StreamId::from(branch.stream_id);
+        let user = contributor(ctx, &stream).await?;
+        let id = BranchId::from(branch.id);
+        model::update(ctx, user, &stream, &id, branch.name, branch.description).await?;
         Ok(true)
     }
 
     async fn branch_delete(&self, ctx: &Context<'_>, branch: BranchDeleteInput) -> Result<bool> {
-        let user = contributor(ctx, &branch.stream_id).await?;
-        model::delete(ctx, user, &branch.stream_id, &branch.id).await?;
+        let stream = StreamId::from(branch.stream_id);
+        let user = contributor(ctx, &stream).await?;
+        model::delete(ctx, user, &stream, &BranchId::from(branch.id)).await?;
         Ok(true)
     }
 }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use entity::ids::{BranchId, CommitId, StreamId, UserId};
 use entity::{branch, commit, stream, user};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
@@ -53,8 +54,8 @@ impl Commit {
 
     /// The commit's stream (read access to it was checked on the way here).
     async fn stream(&self, ctx: &Context<'_>) -> Result<Stream> {
-        let id = self.stream_id.as_deref().unwrap_or_default();
-        Ok(crate::speckle::service::stream::find(&state(ctx).db, id)
+        let id = StreamId::from(self.stream_id.as_deref().unwrap_or_default());
+        Ok(crate::speckle::service::stream::find(&state(ctx).db, &id)
             .await?
             .into())
     }
@@ -138,26 +139,26 @@ async fn collection<C: ConnectionTrait>(
     })
 }
 
-/// One page of a stream's commits (of one branch if `branch_id` is given), newest first; the
+/// One page of a stream's commits (of one branch if `branch` is given), newest first; the
 /// caller was allowed to read the stream.
 pub(crate) async fn page(
     ctx: &Context<'_>,
-    stream_id: &str,
-    branch_id: Option<&str>,
+    stream: &StreamId,
+    branch: Option<&BranchId>,
     limit: i32,
     cursor: Option<String>,
 ) -> Result<CommitCollection> {
     let limit = page::check_limit(limit)?;
     let db = &state(ctx).db;
-    let p = version_svc::list(db, stream_id, branch_id, limit, cursor.as_deref(), None).await?;
+    let p = version_svc::list(db, stream, branch, limit, cursor.as_deref(), None).await?;
     collection(db, p).await
 }
 
-/// One page of the commits `author_id` made, newest first (only those in public streams if
+/// One page of the commits `author` made, newest first (only those in public streams if
 /// `public_only`).
 pub(crate) async fn page_by_author(
     ctx: &Context<'_>,
-    author_id: &str,
+    author: &UserId,
     public_only: bool,
     limit: i32,
     cursor: Option<String>,
@@ -165,7 +166,7 @@ pub(crate) async fn page_by_author(
     let limit = page::check_limit(limit)?;
     let db = &state(ctx).db;
     let cursor = cursor.as_deref();
-    let p = version_svc::list_by_author(db, author_id, public_only, limit, cursor).await?;
+    let p = version_svc::list_by_author(db, author, public_only, limit, cursor).await?;
     collection(db, p).await
 }
 
@@ -173,18 +174,18 @@ pub(crate) async fn page_by_author(
 /// without an id the newest one.
 pub(crate) async fn one(
     ctx: &Context<'_>,
-    stream_id: &str,
-    id: Option<&str>,
+    stream: &StreamId,
+    id: Option<&CommitId>,
 ) -> Result<Option<Commit>> {
     let db = &state(ctx).db;
     let row = match id {
-        Some(id) => match version_svc::find(db, stream_id, id).await {
+        Some(id) => match version_svc::find(db, stream, id).await {
             Ok(c) => Some(c),
             Err(crate::context::error::Error::NotFound { .. }) => None,
             Err(e) => return Err(e),
         },
         None => {
-            let p = version_svc::list(db, stream_id, None, 1, None, None).await?;
+            let p = version_svc::list(db, stream, None, 1, None, None).await?;
             let Some(c) = p.items.into_iter().next() else {
                 return Err(crate::context::error::Error::NotFound {
                     code: "COMMIT_NOT_FOUND",
@@ -253,7 +254,8 @@ pub struct CommitMutation;
 #[Object]
 impl CommitMutation {
     async fn commit_create(&self, ctx: &Context<'_>, commit: CommitCreateInput) -> Result<String> {
-        let user = contributor(ctx, &commit.stream_id).await?;
+        let stream = StreamId::from(commit.stream_id);
+        let user = contributor(ctx, &stream).await?;
         let v = NewVersion {
             object_id: commit.object_id,
             message: commit.message,
@@ -262,43 +264,47 @@ impl CommitMutation {
             parents: commit.parents,
         };
         let on = On::BranchName(commit.branch_name);
-        Ok(version::create(ctx, user, &commit.stream_id, on, v)
-            .await?
-            .id)
+        Ok(version::create(ctx, user, &stream, on, v).await?.id)
     }
 
     async fn commit_update(&self, ctx: &Context<'_>, commit: CommitUpdateInput) -> Result<bool> {
-        let user = contributor(ctx, &commit.stream_id).await?;
-        let (stream, id) = (&commit.stream_id, &commit.id);
+        let stream = StreamId::from(commit.stream_id);
+        let user = contributor(ctx, &stream).await?;
+        let id = CommitId::from(commit.id);
         let (message, branch) = (commit.message, commit.new_branch_name);
-        version::update(ctx, user, stream, id, message, branch).await?;
+        version::update(ctx, user, &stream, &id, message, branch).await?;
         Ok(true)
     }
 
     async fn commit_delete(&self, ctx: &Context<'_>, commit: CommitDeleteInput) -> Result<bool> {
-        let ids = std::slice::from_ref(&commit.id);
-        version::delete_versions(ctx, &commit.stream_id, ids, "id").await
+        let ids = [CommitId::from(commit.id)];
+        version::delete_versions(ctx, &StreamId::from(commit.stream_id), &ids, "id").await
     }
 
     /// Moves commits to the branch named (created if missing; fires `branch_create` then, and
     /// `commit_update` per commit). All or nothing, as `versionMutations.moveToModel`.
     async fn commits_move(&self, ctx: &Context<'_>, input: CommitsMoveInput) -> Result<bool> {
-        let (target, ids) = (&input.target_branch, &input.commit_ids);
-        version::move_versions(ctx, &input.stream_id, ids, target, "commitIds").await?;
+        let stream = StreamId::from(input.stream_id.0);
+        let ids: Vec<CommitId> = input.commit_ids.into_iter().map(CommitId::from).collect();
+        let target = &input.target_branch;
+        version::move_versions(ctx, &stream, &ids, target, "commitIds").await?;
         Ok(true)
     }
 
     /// Deletes commits (fires `commit_delete` for each). All or nothing, as
     /// `versionMutations.delete`.
     async fn commits_delete(&self, ctx: &Context<'_>, input: CommitsDeleteInput) -> Result<bool> {
-        version::delete_versions(ctx, &input.stream_id, &input.commit_ids, "commitIds").await
+        let stream = StreamId::from(input.stream_id.0);
+        let ids: Vec<CommitId> = input.commit_ids.into_iter().map(CommitId::from).collect();
+        version::delete_versions(ctx, &stream, &ids, "commitIds").await
     }
 
     async fn commit_receive(&self, ctx: &Context<'_>, input: CommitReceivedInput) -> Result<bool> {
-        let user = version::receiver(ctx, &input.stream_id).await?;
-        let (stream, id) = (&input.stream_id, &input.commit_id);
+        let stream = StreamId::from(input.stream_id);
+        let user = version::receiver(ctx, &stream).await?;
+        let id = CommitId::from(input.commit_id);
         let app = input.source_application;
-        version::mark_received(ctx, user, stream, id, app, input.message).await?;
+        version::mark_received(ctx, user, &stream, &id, app, input.message).await?;
         Ok(true)
     }
 }

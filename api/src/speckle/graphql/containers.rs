@@ -6,6 +6,7 @@
 
 use async_graphql::SimpleObject;
 use chrono::{DateTime, Utc};
+use entity::ids::{BranchId, StreamId};
 use entity::{branch, stream};
 
 // A stream, by its legacy name (a project is the same row).
@@ -18,6 +19,12 @@ pub struct Stream {
     pub(super) is_public: bool,
     pub(super) created_at: DateTime<Utc>,
     pub(super) updated_at: DateTime<Utc>,
+}
+
+impl Stream {
+    pub(super) fn stream_id(&self) -> StreamId {
+        StreamId::from(self.id.as_str())
+    }
 }
 
 impl From<stream::Model> for Stream {
@@ -42,9 +49,15 @@ pub struct Branch {
     pub(super) description: Option<String>,
     pub(super) created_at: DateTime<Utc>,
     #[graphql(skip)]
-    pub(super) stream_id: String,
+    pub(super) stream_id: StreamId,
     #[graphql(skip)]
     pub(super) author_id: Option<String>,
+}
+
+impl Branch {
+    pub(super) fn branch_id(&self) -> BranchId {
+        BranchId::from(self.id.as_str())
+    }
 }
 
 impl From<branch::Model> for Branch {
@@ -54,7 +67,7 @@ impl From<branch::Model> for Branch {
             name: b.name,
             description: b.description,
             created_at: b.created_at,
-            stream_id: b.stream_id,
+            stream_id: StreamId::from(b.stream_id),
             author_id: b.author_id,
         }
     }
@@ -74,6 +87,16 @@ pub struct Model {
     pub(super) project_id: String,
     #[graphql(skip)]
     pub(super) author_id: Option<String>,
+}
+
+impl Model {
+    pub(super) fn branch_id(&self) -> BranchId {
+        BranchId::from(self.key.as_str())
+    }
+
+    pub(super) fn project(&self) -> StreamId {
+        StreamId::from(self.project_id.as_str())
+    }
 }
 
 impl From<branch::Model> for Model {

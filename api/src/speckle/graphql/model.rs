@@ -4,6 +4,7 @@
 //! `previewUrl` is null: this server renders no previews.
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
+use entity::ids::{BranchId, CommitId, StreamId};
 use entity::{branch, user};
 
 use crate::context::auth::SCOPE_STREAMS_WRITE;
@@ -36,8 +37,8 @@ impl Model {
     }
 
     async fn version(&self, ctx: &Context<'_>, id: String) -> Result<Version> {
-        let v = version::get(ctx, &self.project_id, &id).await?;
-        if v.branch_id != self.key {
+        let v = version::get(ctx, &self.project(), &CommitId::from(id.as_str())).await?;
+        if v.branch_id.as_str() != self.key {
             return Err(crate::context::error::Error::NotFound {
                 code: "COMMIT_NOT_FOUND",
                 message: format!("Version {id:?} is not in this model"),
@@ -54,19 +55,12 @@ impl Model {
         cursor: Option<String>,
         filter: Option<ModelVersionsFilter>,
     ) -> Result<VersionCollection> {
-        version::list(
-            ctx,
-            &self.project_id,
-            Some(&self.key),
-            limit,
-            cursor,
-            filter,
-        )
-        .await
+        let model = self.branch_id();
+        version::list(ctx, &self.project(), Some(&model), limit, cursor, filter).await
     }
 
     async fn permissions(&self, ctx: &Context<'_>) -> Result<ModelPermissionChecks> {
-        let s = crate::speckle::service::stream::find(&state(ctx).db, &self.project_id).await?;
+        let s = crate::speckle::service::stream::find(&state(ctx).db, &self.project()).await?;
         Ok(ModelPermissionChecks {
             access: Access::load(ctx, &self.project_id, s.is_public).await?,
             model_name: self.name.clone(),
@@ -101,7 +95,7 @@ pub struct ProjectModelsFilter {
 /// `Project.models`: the caller has already been allowed to read the project.
 pub(crate) async fn list(
     ctx: &Context<'_>,
-    project_id: &str,
+    project: &StreamId,
     limit: i32,
     cursor: Option<String>,
     filter: Option<ProjectModelsFilter>,
@@ -116,14 +110,7 @@ pub(crate) async fn list(
         ids: f.ids,
         exclude_ids: f.exclude_ids,
     };
-    let p = svc::list(
-        &state(ctx).db,
-        project_id,
-        &filter,
-        limit,
-        cursor.as_deref(),
-    )
-    .await?;
+    let p = svc::list(&state(ctx).db, project, &filter, limit, cursor.as_deref()).await?;
     Ok(ModelCollection {
         total_count: i32::try_from(p.total_count).unwrap_or(i32::MAX),
         cursor: p.cursor,
@@ -131,14 +118,12 @@ pub(crate) async fn list(
     })
 }
 
-pub(crate) async fn get(ctx: &Context<'_>, project_id: &str, id: &str) -> Result<Model> {
-    Ok(branch_svc::find(&state(ctx).db, project_id, id)
-        .await?
-        .into())
+pub(crate) async fn get(ctx: &Context<'_>, project: &StreamId, id: &BranchId) -> Result<Model> {
+    Ok(branch_svc::find(&state(ctx).db, project, id).await?.into())
 }
 
-pub(crate) async fn by_name(ctx: &Context<'_>, project_id: &str, name: &str) -> Result<Model> {
-    Ok(svc::by_name(&state(ctx).db, project_id, name).await?.into())
+pub(crate) async fn by_name(ctx: &Context<'_>, project: &StreamId, name: &str) -> Result<Model> {
+    Ok(svc::by_name(&state(ctx).db, project, name).await?.into())
 }
 
 #[derive(InputObject)]
@@ -169,21 +154,14 @@ pub struct DeleteModelInput {
 pub(crate) async fn create(
     ctx: &Context<'_>,
     user: &user::Model,
-    project_id: &str,
+    project: &StreamId,
     name: &str,
     description: Option<String>,
 ) -> Result<branch::Model> {
     let st = state(ctx);
+    let by = user.user_id();
     in_transaction(ctx, async |txn| {
-        branch_svc::create(
-            txn,
-            &st.server_info,
-            &user.id,
-            project_id,
-            name,
-            description,
-        )
-        .await
+        branch_svc::create(txn, &st.server_info, &by, project, name, description).await
     })
     .await
 }
@@ -192,15 +170,16 @@ pub(crate) async fn create(
 pub(crate) async fn update(
     ctx: &Context<'_>,
     user: &user::Model,
-    project_id: &str,
-    id: &str,
+    project: &StreamId,
+    id: &BranchId,
     name: Option<String>,
     description: Option<String>,
 ) -> Result<branch::Model> {
     let st = state(ctx);
+    let by = user.user_id();
     in_transaction(ctx, async |txn| {
         let server = &st.server_info;
-        branch_svc::update(txn, server, &user.id, project_id, id, name, description).await
+        branch_svc::update(txn, server, &by, project, id, name, description).await
     })
     .await
 }
@@ -209,12 +188,13 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     ctx: &Context<'_>,
     user: &user::Model,
-    project_id: &str,
-    id: &str,
+    project: &StreamId,
+    id: &BranchId,
 ) -> Result<()> {
     let st = state(ctx);
+    let by = user.user_id();
     in_transaction(ctx, async |txn| {
-        let n = branch_svc::delete(txn, &st.server_info, &user.id, project_id, id).await?;
+        let n = branch_svc::delete(txn, &st.server_info, &by, project, id).await?;
         Ok(((), n))
     })
     .await
@@ -226,28 +206,26 @@ pub struct ModelMutations;
 impl ModelMutations {
     /// Creates a model (fires `branch_create`).
     async fn create(&self, ctx: &Context<'_>, input: CreateModelInput) -> Result<Model> {
-        let user = contributor(ctx, &input.project_id).await?;
-        let (project, name) = (&input.project_id, &input.name);
-        Ok(create(ctx, user, project, name, input.description)
-            .await?
-            .into())
+        let project = StreamId::from(input.project_id.0);
+        let user = contributor(ctx, &project).await?;
+        let model = create(ctx, user, &project, &input.name, input.description).await?;
+        Ok(model.into())
     }
 
     /// Renames or re-describes a model (fires `branch_update`).
     async fn update(&self, ctx: &Context<'_>, input: UpdateModelInput) -> Result<Model> {
-        let user = contributor(ctx, &input.project_id).await?;
-        let (project, id) = (&input.project_id, &input.id);
-        Ok(
-            update(ctx, user, project, id, input.name, input.description)
-                .await?
-                .into(),
-        )
+        let project = StreamId::from(input.project_id.0);
+        let user = contributor(ctx, &project).await?;
+        let id = BranchId::from(input.id.0);
+        let model = update(ctx, user, &project, &id, input.name, input.description).await?;
+        Ok(model.into())
     }
 
     /// Deletes a model and its versions (fires `branch_delete`); `main` cannot be deleted.
     async fn delete(&self, ctx: &Context<'_>, input: DeleteModelInput) -> Result<bool> {
-        let user = contributor(ctx, &input.project_id).await?;
-        delete(ctx, user, &input.project_id, &input.id).await?;
+        let project = StreamId::from(input.project_id.0);
+        let user = contributor(ctx, &project).await?;
+        delete(ctx, user, &project, &BranchId::from(input.id.0)).await?;
         Ok(true)
     }
 }

@@ -13,6 +13,7 @@
 //! ([`readable_stream`]).
 
 use async_graphql::{Context, Object, SimpleObject};
+use entity::ids::StreamId;
 use entity::stream;
 use entity::stream_acl::{ROLE_CONTRIBUTOR, ROLE_OWNER, ROLE_REVIEWER};
 
@@ -140,7 +141,7 @@ impl Access {
 }
 
 /// Reads need: a public stream, or a role on it and a token with `streams:read`.
-pub(crate) async fn readable_stream(ctx: &Context<'_>, id: &str) -> Result<stream::Model> {
+pub(crate) async fn readable_stream(ctx: &Context<'_>, id: &StreamId) -> Result<stream::Model> {
     let st = state(ctx);
     let s = service::stream::find(&st.db, id).await?;
     if s.is_public {
@@ -157,7 +158,7 @@ fn not_enabled(code: &'static str, what: &str) -> PermissionCheckResult {
 }
 
 pub struct ProjectPermissionChecks {
-    pub project_id: String,
+    pub project_id: StreamId,
     pub access: Access,
 }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use entity::ids::{BranchId, CommitId, StreamId};
 use entity::{stream as stream_entity, stream_acl, user};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
@@ -52,7 +53,7 @@ impl ProjectVisibility {
 #[graphql(complex)]
 pub struct Project {
     #[graphql(skip)]
-    pub id: String,
+    pub id: StreamId,
     name: String,
     description: Option<String>,
     visibility: ProjectVisibility,
@@ -83,7 +84,7 @@ pub async fn projects_from<C: ConnectionTrait>(
             },
             is_public: s.is_public,
             role,
-            id: s.id,
+            id: StreamId::from(s.id),
             name: s.name,
             description: s.description,
             created_at: s.created_at,
@@ -163,7 +164,7 @@ pub struct PendingStreamCollaborator {
 #[ComplexObject]
 impl Project {
     async fn id(&self) -> ID {
-        ID(self.id.clone())
+        ID(self.id.to_string())
     }
 
     /// Source applications of this project's versions.
@@ -206,13 +207,13 @@ impl Project {
 
     /// An object stored in this project (as uploaded through the object API).
     async fn object(&self, ctx: &Context<'_>, id: String) -> Result<Option<SpeckleObject>> {
-        object::find(ctx, &self.id, &id).await
+        object::find(ctx, self.id.as_str(), &id).await
     }
 
     /// The collaborators and their roles, owners first.
     async fn team(&self, ctx: &Context<'_>) -> Result<Vec<ProjectCollaborator>> {
         let rows = stream_acl::Entity::find()
-            .filter(stream_acl::Column::StreamId.eq(&self.id))
+            .filter(stream_acl::Column::StreamId.eq(self.id.as_str()))
             .find_also_related(user::Entity)
             .all(&state(ctx).db)
             .await?;
@@ -253,7 +254,7 @@ impl Project {
     }
 
     async fn model(&self, ctx: &Context<'_>, id: String) -> Result<Model> {
-        model::get(ctx, &self.id, &id).await
+        model::get(ctx, &self.id, &BranchId::from(id)).await
     }
 
     async fn model_by_name(&self, ctx: &Context<'_>, name: String) -> Result<Model> {
@@ -271,14 +272,14 @@ impl Project {
     }
 
     async fn version(&self, ctx: &Context<'_>, id: String) -> Result<Version> {
-        version::get(ctx, &self.id, &id).await
+        version::get(ctx, &self.id, &CommitId::from(id)).await
     }
 
     /// What the caller may do here, by this server's rules.
     async fn permissions(&self, ctx: &Context<'_>) -> Result<ProjectPermissionChecks> {
         Ok(ProjectPermissionChecks {
             project_id: self.id.clone(),
-            access: Access::load(ctx, &self.id, self.is_public).await?,
+            access: Access::load(ctx, self.id.as_str(), self.is_public).await?,
         })
     }
 
@@ -295,7 +296,7 @@ pub struct ProjectQuery;
 impl ProjectQuery {
     /// A project the caller may read (public, or a role and `streams:read`).
     async fn project(&self, ctx: &Context<'_>, id: String) -> Result<Project> {
-        let s = readable_stream(ctx, &id).await?;
+        let s = readable_stream(ctx, &StreamId::from(id)).await?;
         project_for_caller(ctx, s).await
     }
 

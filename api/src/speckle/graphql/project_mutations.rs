@@ -7,6 +7,7 @@
 //! keeps its public default).
 
 use async_graphql::{Context, InputObject, Object, ID};
+use entity::ids::{StreamId, UserId};
 use entity::stream_acl::ROLE_REVIEWER;
 use entity::user;
 
@@ -48,7 +49,7 @@ fn is_public(v: Option<ProjectVisibility>) -> Result<Option<bool>> {
     v.map(|v| is_public_for(v.as_str())).transpose()
 }
 
-async fn reload(ctx: &Context<'_>, id: &str) -> Result<Project> {
+async fn reload(ctx: &Context<'_>, id: &StreamId) -> Result<Project> {
     let s = service::stream::find(&state(ctx).db, id).await?;
     project_for_caller(ctx, s).await
 }
@@ -63,7 +64,7 @@ pub(crate) async fn create(
     ctx: &Context<'_>,
     user: &user::Model,
     input: service::stream::CreateInput,
-) -> Result<String> {
+) -> Result<StreamId> {
     in_transaction(ctx, async |txn| {
         Ok((service::stream::create(txn, user, input).await?, 0))
     })
@@ -77,18 +78,20 @@ pub(crate) async fn update(
     input: service::stream::UpdateInput,
 ) -> Result<()> {
     let st = state(ctx);
+    let by = user.user_id();
     in_transaction(ctx, async |txn| {
-        let n = service::stream::update(txn, &st.server_info, &user.id, input).await?;
+        let n = service::stream::update(txn, &st.server_info, &by, input).await?;
         Ok(((), n))
     })
     .await
 }
 
 /// Deletes a stream with its branches and commits (fires `stream_delete`).
-pub(crate) async fn delete(ctx: &Context<'_>, user: &user::Model, id: &str) -> Result<()> {
+pub(crate) async fn delete(ctx: &Context<'_>, user: &user::Model, id: &StreamId) -> Result<()> {
     let st = state(ctx);
+    let by = user.user_id();
     in_transaction(ctx, async |txn| {
-        let n = service::stream::delete(txn, &st.server_info, &user.id, id).await?;
+        let n = service::stream::delete(txn, &st.server_info, &by, id).await?;
         Ok(((), n))
     })
     .await
@@ -99,18 +102,17 @@ pub(crate) async fn delete(ctx: &Context<'_>, user: &user::Model, id: &str) -> R
 pub(crate) async fn set_role(
     ctx: &Context<'_>,
     user: &user::Model,
-    stream_id: &str,
-    target: &str,
+    stream: &StreamId,
+    target: &UserId,
     role: Option<&str>,
 ) -> Result<()> {
     let st = state(ctx);
+    let by = user.user_id();
     in_transaction(ctx, async |txn| {
         let server = &st.server_info;
         let n = match role {
-            Some(role) => {
-                service::stream::grant(txn, server, &user.id, stream_id, target, role).await?
-            }
-            None => service::stream::revoke(txn, server, &user.id, stream_id, target).await?,
+            Some(role) => service::stream::grant(txn, server, &by, stream, target, role).await?,
+            None => service::stream::revoke(txn, server, &by, stream, target).await?,
         };
         Ok(((), n))
     })
@@ -119,13 +121,14 @@ pub(crate) async fn set_role(
 
 /// The caller gives up their role on `id`; both `projectMutations.leave` and the legacy
 /// `streamLeave` do this.
-pub(crate) async fn leave(ctx: &Context<'_>, id: &str) -> Result<bool> {
+pub(crate) async fn leave(ctx: &Context<'_>, id: &StreamId) -> Result<bool> {
     let st = state(ctx);
     let user = auth(ctx)
         .require_stream_role(&st.db, id, ROLE_REVIEWER, SCOPE_STREAMS_WRITE)
         .await?;
+    let me = user.user_id();
     in_transaction(ctx, async |txn| {
-        let n = service::stream::revoke(txn, &st.server_info, &user.id, id, &user.id).await?;
+        let n = service::stream::revoke(txn, &st.server_info, &me, id, &me).await?;
         Ok(((), n))
     })
     .await?;
@@ -160,10 +163,11 @@ impl ProjectMutations {
 
     /// Changes the fields given (fires `stream_update`).
     async fn update(&self, ctx: &Context<'_>, update: ProjectUpdateInput) -> Result<Project> {
-        let user = owner(ctx, &update.id).await?;
+        let id = StreamId::from(update.id.0);
+        let user = owner(ctx, &id).await?;
         let input = service::stream::UpdateInput {
             is_public: is_public(update.visibility)?,
-            id: update.id.0,
+            id,
             name: update.name,
             description: update.description,
             allow_public_comments: update.allow_public_comments,
@@ -175,6 +179,7 @@ impl ProjectMutations {
 
     /// Deletes a project with its models and versions (fires `stream_delete`).
     async fn delete(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
+        let id = StreamId::from(id);
         let user = owner(ctx, &id).await?;
         delete(ctx, user, &id).await?;
         Ok(true)
@@ -187,15 +192,16 @@ impl ProjectMutations {
         ctx: &Context<'_>,
         input: ProjectUpdateRoleInput,
     ) -> Result<Project> {
-        let user = owner(ctx, &input.project_id).await?;
-        let (p, target) = (&input.project_id, &input.user_id);
-        set_role(ctx, user, p, target, input.role.as_deref()).await?;
-        reload(ctx, p).await
+        let project = StreamId::from(input.project_id);
+        let user = owner(ctx, &project).await?;
+        let target = UserId::from(input.user_id);
+        set_role(ctx, user, &project, &target, input.role.as_deref()).await?;
+        reload(ctx, &project).await
     }
 
     /// Gives up the caller's own role (fires `stream_permissions_remove`); the last owner cannot.
     async fn leave(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
-        leave(ctx, &id).await
+        leave(ctx, &StreamId::from(id)).await
     }
 }
 

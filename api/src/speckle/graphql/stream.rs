@@ -8,6 +8,7 @@
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use entity::ids::{CommitId, StreamId, UserId};
 use entity::{stream_acl, user};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -63,11 +64,11 @@ impl UserStreamCollection {
     }
 }
 
-/// One page of the streams `user_id` has a role on, most recently updated first (the order and
+/// One page of the streams `user` has a role on, most recently updated first (the order and
 /// cursor of `activeUser.projects`, whose service function this is); `search` matches names.
 pub(crate) async fn streams_of(
     ctx: &Context<'_>,
-    user_id: &str,
+    user: &UserId,
     search: Option<String>,
     limit: i32,
     cursor: Option<String>,
@@ -78,7 +79,7 @@ pub(crate) async fn streams_of(
         ..Default::default()
     };
     let p =
-        service::project::list_for_user(&state(ctx).db, user_id, &filter, limit, cursor.as_deref())
+        service::project::list_for_user(&state(ctx).db, user, &filter, limit, cursor.as_deref())
             .await?;
     Ok(UserStreamCollection {
         number_of_hidden: 0,
@@ -129,7 +130,7 @@ impl Stream {
         #[graphql(default = 25)] limit: i32,
         cursor: Option<String>,
     ) -> Result<BranchCollection> {
-        branch::page(ctx, &self.id, limit, cursor).await
+        branch::page(ctx, &self.stream_id(), limit, cursor).await
     }
 
     /// The branch so named (or, failing that, with this id), if the stream has it.
@@ -142,7 +143,7 @@ impl Stream {
             return Ok(None);
         };
         Ok(
-            service::branch::find_by_name_or_id(&state(ctx).db, &self.id, &name)
+            service::branch::find_by_name_or_id(&state(ctx).db, &self.stream_id(), &name)
                 .await?
                 .map(Branch::from),
         )
@@ -156,13 +157,14 @@ impl Stream {
         cursor: Option<String>,
     ) -> Result<Option<CommitCollection>> {
         Ok(Some(
-            commit::page(ctx, &self.id, None, limit, cursor).await?,
+            commit::page(ctx, &self.stream_id(), None, limit, cursor).await?,
         ))
     }
 
     /// The commit with this id (null if the stream has none), or without an id the newest.
     async fn commit(&self, ctx: &Context<'_>, id: Option<String>) -> Result<Option<Commit>> {
-        commit::one(ctx, &self.id, id.as_deref()).await
+        let id = id.map(CommitId::from);
+        commit::one(ctx, &self.stream_id(), id.as_ref()).await
     }
 
     /// An object stored in this stream (as uploaded through the object API).
@@ -198,7 +200,7 @@ impl Stream {
 
     /// The stream's webhooks (owners with `streams:write` only); `id` picks one.
     async fn webhooks(&self, ctx: &Context<'_>, id: Option<String>) -> Result<WebhookCollection> {
-        webhooks_of(ctx, &self.id, id.as_deref()).await
+        webhooks_of(ctx, &self.stream_id(), id.as_deref()).await
     }
 }
 
@@ -208,7 +210,9 @@ pub struct StreamQuery;
 #[Object]
 impl StreamQuery {
     async fn stream(&self, ctx: &Context<'_>, id: String) -> Result<Option<Stream>> {
-        Ok(Some(readable_stream(ctx, &id).await?.into()))
+        Ok(Some(
+            readable_stream(ctx, &StreamId::from(id)).await?.into(),
+        ))
     }
 
     /// The streams the caller has a role on, most recently updated first (needs
@@ -222,7 +226,8 @@ impl StreamQuery {
     ) -> Result<Option<UserStreamCollection>> {
         let user = auth(ctx).require_scope(SCOPE_STREAMS_READ)?;
         let limit = limit.unwrap_or(25);
-        Ok(Some(streams_of(ctx, &user.id, query, limit, cursor).await?))
+        let me = user.user_id();
+        Ok(Some(streams_of(ctx, &me, query, limit, cursor).await?))
     }
 }
 
@@ -272,13 +277,14 @@ impl StreamMutation {
             description: stream.description,
             is_public: stream.is_public,
         };
-        project_mutations::create(ctx, user, input).await
+        Ok(project_mutations::create(ctx, user, input).await?.into())
     }
 
     async fn stream_update(&self, ctx: &Context<'_>, stream: StreamUpdateInput) -> Result<bool> {
-        let user = owner(ctx, &stream.id).await?;
+        let id = StreamId::from(stream.id);
+        let user = owner(ctx, &id).await?;
         let input = service::stream::UpdateInput {
-            id: stream.id,
+            id,
             name: stream.name,
             description: stream.description,
             is_public: stream.is_public,
@@ -289,6 +295,7 @@ impl StreamMutation {
     }
 
     async fn stream_delete(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
+        let id = StreamId::from(id);
         let user = owner(ctx, &id).await?;
         project_mutations::delete(ctx, user, &id).await?;
         Ok(true)
@@ -300,16 +307,17 @@ impl StreamMutation {
         permission_params: StreamUpdatePermissionInput,
     ) -> Result<Option<bool>> {
         let p = permission_params;
-        let user = owner(ctx, &p.stream_id).await?;
-        let role = Some(p.role.as_str());
-        project_mutations::set_role(ctx, user, &p.stream_id, &p.user_id, role).await?;
+        let stream = StreamId::from(p.stream_id);
+        let user = owner(ctx, &stream).await?;
+        let (target, role) = (UserId::from(p.user_id), Some(p.role.as_str()));
+        project_mutations::set_role(ctx, user, &stream, &target, role).await?;
         Ok(Some(true))
     }
 
     /// Gives up the caller's own role (fires `stream_permissions_remove`); the last owner
     /// cannot, as `projectMutations.leave`.
     async fn stream_leave(&self, ctx: &Context<'_>, stream_id: String) -> Result<bool> {
-        project_mutations::leave(ctx, &stream_id).await
+        project_mutations::leave(ctx, &StreamId::from(stream_id)).await
     }
 
     async fn stream_revoke_permission(
@@ -318,8 +326,10 @@ impl StreamMutation {
         permission_params: StreamRevokePermissionInput,
     ) -> Result<Option<bool>> {
         let p = permission_params;
-        let user = owner(ctx, &p.stream_id).await?;
-        project_mutations::set_role(ctx, user, &p.stream_id, &p.user_id, None).await?;
+        let stream = StreamId::from(p.stream_id);
+        let user = owner(ctx, &stream).await?;
+        let target = UserId::from(p.user_id);
+        project_mutations::set_role(ctx, user, &stream, &target, None).await?;
         Ok(Some(true))
     }
 }

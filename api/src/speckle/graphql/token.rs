@@ -38,7 +38,7 @@ impl TokenMutation {
         }
         Ok(service::token::create(
             &state(ctx).db,
-            &user.id,
+            &user.user_id(),
             &token.name,
             &token.scopes,
             token.lifespan.map(|l| l.0),
@@ -53,7 +53,7 @@ impl TokenMutation {
         token: String,
     ) -> async_graphql::Result<bool> {
         let user = auth(ctx).require_scope(SCOPE_TOKENS_WRITE)?;
-        service::token::revoke(&state(ctx).db, &user.id, &token).await?;
+        service::token::revoke(&state(ctx).db, &user.user_id(), &token).await?;
         Ok(true)
     }
 }

@@ -7,6 +7,7 @@
 
 use async_graphql::{Context, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use entity::ids::UserId;
 
 use crate::context::auth::{Auth, SCOPE_PROFILE_READ};
 use crate::context::error::Result;
@@ -36,6 +37,12 @@ pub struct User {
     /// Whether the caller's token may read this user's email (`profile:read`, own profile).
     #[graphql(skip)]
     pub(super) email_readable: bool,
+}
+
+impl User {
+    pub(super) fn user_id(&self) -> UserId {
+        UserId::from(self.id.0.as_str())
+    }
 }
 
 /// What anyone may see of a user.

@@ -5,6 +5,7 @@
 //! answers `LimitedUser`: a search matches emails but never returns one.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
+use entity::ids::StreamId;
 
 use crate::context::auth::{SCOPE_PROFILE_READ, SCOPE_USERS_READ};
 use crate::context::error::Result;
@@ -92,7 +93,7 @@ impl UserSearchQuery {
         auth(ctx).require_scope(SCOPE_USERS_READ)?;
         auth(ctx).require_scope(SCOPE_PROFILE_READ)?;
         if let Some(p) = &input.project_id {
-            readable_stream(ctx, p).await?;
+            readable_stream(ctx, &StreamId::from(p.as_str())).await?;
         }
         let s = svc::Search {
             query: &input.query,

@@ -6,6 +6,7 @@
 use async_graphql::{ComplexObject, Context, InputObject, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::commit;
+use entity::ids::{BranchId, CommitId, StreamId};
 
 use crate::context::error::Result;
 use crate::context::resolver::state;
@@ -18,7 +19,7 @@ use crate::speckle::service::{branch as branch_svc, page, version as svc};
 #[graphql(complex)]
 pub struct Version {
     #[graphql(skip)]
-    pub key: String,
+    pub key: CommitId,
     /// The id of the version's root object.
     referenced_object: Option<String>,
     message: Option<String>,
@@ -27,9 +28,9 @@ pub struct Version {
     total_children_count: Option<i32>,
     parents: Option<Vec<Option<String>>>,
     #[graphql(skip)]
-    pub project_id: String,
+    pub project_id: StreamId,
     #[graphql(skip)]
-    pub branch_id: String,
+    pub branch_id: BranchId,
     #[graphql(skip)]
     author_id: Option<String>,
 }
@@ -41,15 +42,15 @@ impl From<commit::Model> for Version {
             .as_deref()
             .and_then(|p| serde_json::from_str(p).ok());
         Self {
-            key: c.id,
+            key: CommitId::from(c.id),
             referenced_object: Some(c.object_id),
             message: c.message,
             source_application: c.source_application,
             created_at: c.created_at,
             total_children_count: c.total_children_count,
             parents,
-            project_id: c.stream_id,
-            branch_id: c.branch_id,
+            project_id: StreamId::from(c.stream_id),
+            branch_id: BranchId::from(c.branch_id),
             author_id: c.author_id,
         }
     }
@@ -58,7 +59,7 @@ impl From<commit::Model> for Version {
 #[ComplexObject]
 impl Version {
     async fn id(&self) -> ID {
-        ID(self.key.clone())
+        ID(self.key.to_string())
     }
 
     async fn author_user(&self, ctx: &Context<'_>) -> Result<Option<LimitedUser>> {
@@ -86,7 +87,7 @@ impl Version {
     async fn permissions(&self, ctx: &Context<'_>) -> Result<VersionPermissionChecks> {
         let s = crate::speckle::service::stream::find(&state(ctx).db, &self.project_id).await?;
         Ok(VersionPermissionChecks {
-            access: Access::load(ctx, &self.project_id, s.is_public).await?,
+            access: Access::load(ctx, self.project_id.as_str(), s.is_public).await?,
         })
     }
 }
@@ -110,8 +111,8 @@ pub struct ModelVersionsFilter {
 /// `Project.versions` / `Model.versions`: the caller has already been allowed to read.
 pub(crate) async fn list(
     ctx: &Context<'_>,
-    project_id: &str,
-    model_id: Option<&str>,
+    project: &StreamId,
+    model: Option<&BranchId>,
     limit: i32,
     cursor: Option<String>,
     filter: Option<ModelVersionsFilter>,
@@ -123,8 +124,8 @@ pub(crate) async fn list(
     });
     let p = svc::list(
         &state(ctx).db,
-        project_id,
-        model_id,
+        project,
+        model,
         limit,
         cursor.as_deref(),
         priority,
@@ -137,6 +138,6 @@ pub(crate) async fn list(
     })
 }
 
-pub(crate) async fn get(ctx: &Context<'_>, project_id: &str, id: &str) -> Result<Version> {
-    Ok(svc::find(&state(ctx).db, project_id, id).await?.into())
+pub(crate) async fn get(ctx: &Context<'_>, project: &StreamId, id: &CommitId) -> Result<Version> {
+    Ok(svc::find(&state(ctx).db, project, id).await?.into())
 }

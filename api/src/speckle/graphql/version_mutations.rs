@@ -5,6 +5,7 @@
 //! row.
 
 use async_graphql::{Context, InputObject, Object, ID};
+use entity::ids::{BranchId, CommitId, StreamId};
 use entity::{branch, commit, stream_acl, user};
 
 use crate::context::auth::SCOPE_STREAMS_READ;
@@ -57,7 +58,7 @@ pub struct MarkReceivedVersionInput {
     message: Option<String>,
 }
 
-fn check_batch(ids: &[String], what: &str) -> Result<()> {
+fn check_batch(ids: &[CommitId], what: &str) -> Result<()> {
     if ids.is_empty() || ids.len() > MAX_FILTER_IDS {
         return Err(Error::bad_input(format!(
             "{what} must list 1 to {MAX_FILTER_IDS} versions"
@@ -74,7 +75,7 @@ fn check_batch(ids: &[String], what: &str) -> Result<()> {
 /// gives a model's id.
 pub(crate) enum On {
     BranchName(String),
-    Model(String),
+    Model(BranchId),
 }
 
 /// What a new version holds, whichever name created it.
@@ -86,11 +87,11 @@ pub(crate) struct NewVersion {
     pub parents: Option<Vec<String>>,
 }
 
-/// Creates a version of `project_id` (fires `commit_create`); returns it as written.
+/// Creates a version of `project` (fires `commit_create`); returns it as written.
 pub(crate) async fn create(
     ctx: &Context<'_>,
     user: &user::Model,
-    project_id: &str,
+    project: &StreamId,
     on: On,
     v: NewVersion,
 ) -> Result<commit::Model> {
@@ -98,10 +99,10 @@ pub(crate) async fn create(
     in_transaction(ctx, async |txn| {
         let branch_name = match on {
             On::BranchName(name) => name,
-            On::Model(id) => branch_svc::find(txn, project_id, &id).await?.name,
+            On::Model(id) => branch_svc::find(txn, project, &id).await?.name,
         };
         let input = commit_svc::CreateInput {
-            stream_id: project_id.to_owned(),
+            stream_id: project.clone(),
             branch_name,
             object_id: v.object_id,
             message: v.message,
@@ -109,7 +110,7 @@ pub(crate) async fn create(
             total_children_count: v.total_children_count,
             parents: v.parents,
         };
-        commit_svc::create(txn, &st.server_info, &user.id, input).await
+        commit_svc::create(txn, &st.server_info, &user.user_id(), input).await
     })
     .await
 }
@@ -119,23 +120,16 @@ pub(crate) async fn create(
 pub(crate) async fn update(
     ctx: &Context<'_>,
     user: &user::Model,
-    project_id: &str,
-    id: &str,
+    project: &StreamId,
+    id: &CommitId,
     message: Option<String>,
     new_branch_name: Option<String>,
 ) -> Result<commit::Model> {
     let st = state(ctx);
+    let by = user.user_id();
     in_transaction(ctx, async |txn| {
-        commit_svc::update(
-            txn,
-            &st.server_info,
-            &user.id,
-            project_id,
-            id,
-            message,
-            new_branch_name,
-        )
-        .await
+        let (server, branch) = (&st.server_info, new_branch_name);
+        commit_svc::update(txn, server, &by, project, id, message, branch).await
     })
     .await
 }
@@ -144,62 +138,55 @@ pub(crate) async fn update(
 pub(crate) async fn mark_received(
     ctx: &Context<'_>,
     user: &user::Model,
-    project_id: &str,
-    id: &str,
+    project: &StreamId,
+    id: &CommitId,
     source_application: String,
     message: Option<String>,
 ) -> Result<()> {
     let st = state(ctx);
+    let by = user.user_id();
     in_transaction(ctx, async |txn| {
-        let n = commit_svc::receive(
-            txn,
-            &st.server_info,
-            &user.id,
-            project_id,
-            id,
-            Some(source_application),
-            message,
-        )
-        .await?;
+        let app = Some(source_application);
+        let n = commit_svc::receive(txn, &st.server_info, &by, project, id, app, message).await?;
         Ok(((), n))
     })
     .await
 }
 
-/// The caller, if they may mark a version of `project_id` received: a role on the project and
+/// The caller, if they may mark a version of `project` received: a role on the project and
 /// `streams:read`, for `versionMutations.markReceived` and the legacy `commitReceive` alike.
-pub(crate) async fn receiver<'a>(ctx: &Context<'a>, project_id: &str) -> Result<&'a user::Model> {
+pub(crate) async fn receiver<'a>(ctx: &Context<'a>, project: &StreamId) -> Result<&'a user::Model> {
     auth(ctx)
         .require_stream_role(
             &state(ctx).db,
-            project_id,
+            project,
             stream_acl::ROLE_REVIEWER,
             SCOPE_STREAMS_READ,
         )
         .await
 }
 
-/// Moves versions of `project_id` to the model named `target` (created if missing: fires
+/// Moves versions of `project` to the model named `target` (created if missing: fires
 /// `branch_create` then, and `commit_update` per version). All or nothing. Both
 /// `versionMutations.moveToModel` and the legacy `commitsMove` do this.
 pub(crate) async fn move_versions(
     ctx: &Context<'_>,
-    project_id: &str,
-    ids: &[String],
+    project: &StreamId,
+    ids: &[CommitId],
     target: &str,
     what: &str,
 ) -> Result<branch::Model> {
     check_batch(ids, what)?;
-    let user = contributor(ctx, project_id).await?;
+    let user = contributor(ctx, project).await?;
     let st = state(ctx);
-    let p = project_id;
+    let (server, by) = (&st.server_info, user.user_id());
     in_transaction(ctx, async |txn| {
         let mut queued = 0;
-        let target = match model_svc::by_name(txn, p, target).await {
+        let target = match model_svc::by_name(txn, project, target).await {
             Ok(m) => m,
             Err(Error::NotFound { .. }) => {
                 let (created, n) =
-                    branch_svc::create(txn, &st.server_info, &user.id, p, target, None).await?;
+                    branch_svc::create(txn, server, &by, project, target, None).await?;
                 queued += n;
                 created
             }
@@ -207,8 +194,7 @@ pub(crate) async fn move_versions(
         };
         for v in ids {
             let name = Some(target.name.clone());
-            let (_, n) =
-                commit_svc::update(txn, &st.server_info, &user.id, p, v, None, name).await?;
+            let (_, n) = commit_svc::update(txn, server, &by, project, v, None, name).await?;
             queued += n;
         }
         Ok((target, queued))
@@ -216,27 +202,33 @@ pub(crate) async fn move_versions(
     .await
 }
 
-/// Deletes versions of `project_id` (fires `commit_delete` for each). All or nothing.
+/// Deletes versions of `project` (fires `commit_delete` for each). All or nothing.
 /// `versionMutations.delete`, the legacy `commitsDelete` and `commitDelete` (a batch of one) do
 /// this.
 pub(crate) async fn delete_versions(
     ctx: &Context<'_>,
-    project_id: &str,
-    ids: &[String],
+    project: &StreamId,
+    ids: &[CommitId],
     what: &str,
 ) -> Result<bool> {
     check_batch(ids, what)?;
-    let user = contributor(ctx, project_id).await?;
+    let user = contributor(ctx, project).await?;
     let st = state(ctx);
+    let by = user.user_id();
     in_transaction(ctx, async |txn| {
         let mut queued = 0;
         for v in ids {
-            queued += commit_svc::delete(txn, &st.server_info, &user.id, project_id, v).await?;
+            queued += commit_svc::delete(txn, &st.server_info, &by, project, v).await?;
         }
         Ok(((), queued))
     })
     .await?;
     Ok(true)
+}
+
+/// Version ids as they come in a batch.
+fn commit_ids(ids: Vec<ID>) -> Vec<CommitId> {
+    ids.into_iter().map(|v| CommitId::from(v.0)).collect()
 }
 
 pub struct VersionMutations;
@@ -245,7 +237,8 @@ pub struct VersionMutations;
 impl VersionMutations {
     /// Creates a version on a model (fires `commit_create`).
     async fn create(&self, ctx: &Context<'_>, input: CreateVersionInput) -> Result<Version> {
-        let user = contributor(ctx, &input.project_id).await?;
+        let project = StreamId::from(input.project_id);
+        let user = contributor(ctx, &project).await?;
         let v = NewVersion {
             object_id: input.object_id,
             message: input.message,
@@ -253,15 +246,16 @@ impl VersionMutations {
             total_children_count: input.total_children_count,
             parents: input.parents,
         };
-        let on = On::Model(input.model_id);
-        Ok(create(ctx, user, &input.project_id, on, v).await?.into())
+        let on = On::Model(BranchId::from(input.model_id));
+        Ok(create(ctx, user, &project, on, v).await?.into())
     }
 
     /// Changes a version's message (fires `commit_update`).
     async fn update(&self, ctx: &Context<'_>, input: UpdateVersionInput) -> Result<Version> {
-        let user = contributor(ctx, &input.project_id).await?;
-        let (project, id) = (&input.project_id, &input.version_id);
-        Ok(update(ctx, user, project, id, input.message, None)
+        let project = StreamId::from(input.project_id.0);
+        let user = contributor(ctx, &project).await?;
+        let id = CommitId::from(input.version_id.0);
+        Ok(update(ctx, user, &project, &id, input.message, None)
             .await?
             .into())
     }
@@ -269,19 +263,19 @@ impl VersionMutations {
     /// Moves versions to the model named (created if missing; fires `branch_create` then, and
     /// `commit_update` per version). All or nothing.
     async fn move_to_model(&self, ctx: &Context<'_>, input: MoveVersionsInput) -> Result<Model> {
-        let ids: Vec<String> = input.version_ids.into_iter().map(|v| v.0).collect();
+        let project = StreamId::from(input.project_id.0);
+        let ids = commit_ids(input.version_ids);
         let target = &input.target_model_name;
-        Ok(
-            move_versions(ctx, &input.project_id, &ids, target, "versionIds")
-                .await?
-                .into(),
-        )
+        Ok(move_versions(ctx, &project, &ids, target, "versionIds")
+            .await?
+            .into())
     }
 
     /// Deletes versions (fires `commit_delete` for each). All or nothing.
     async fn delete(&self, ctx: &Context<'_>, input: DeleteVersionsInput) -> Result<bool> {
-        let ids: Vec<String> = input.version_ids.into_iter().map(|v| v.0).collect();
-        delete_versions(ctx, &input.project_id, &ids, "versionIds").await
+        let project = StreamId::from(input.project_id.0);
+        let ids = commit_ids(input.version_ids);
+        delete_versions(ctx, &project, &ids, "versionIds").await
     }
 
     /// Records that a client loaded a version (fires `commit_receive`); needs a role on the
@@ -291,10 +285,11 @@ impl VersionMutations {
         ctx: &Context<'_>,
         input: MarkReceivedVersionInput,
     ) -> Result<bool> {
-        let user = receiver(ctx, &input.project_id).await?;
-        let (project, id) = (&input.project_id, &input.version_id);
+        let project = StreamId::from(input.project_id);
+        let user = receiver(ctx, &project).await?;
+        let id = CommitId::from(input.version_id);
         let app = input.source_application;
-        mark_received(ctx, user, project, id, app, input.message).await?;
+        mark_received(ctx, user, &project, &id, app, input.message).await?;
         Ok(true)
     }
 }

@@ -21,6 +21,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use entity::ids::StreamId;
 use sea_orm::DatabaseConnection;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -87,7 +88,7 @@ pub async fn get_objects(
         .await?;
     Ok(stream(
         app.db.clone(),
-        project_id,
+        StreamId::from(project_id),
         None,
         ids,
         format,
@@ -109,7 +110,8 @@ pub async fn with_children(
 ) -> Result<Response, Refusal> {
     let auth = caller(&app, &headers).await?;
     check_read(&app.db, &auth, &project_id).await?;
-    let Some(root) = service::single(&app.db, &project_id, &object_id).await? else {
+    let project = StreamId::from(project_id.as_str());
+    let Some(root) = service::single(&app.db, &project, &object_id).await? else {
         return Err(object_not_found(&project_id, &object_id));
     };
     // Stored objects were checked to be JSON objects; a `__closure` of another shape (not one
@@ -122,7 +124,7 @@ pub async fn with_children(
     let format = Format::from_headers(&headers);
     Ok(stream(
         app.db.clone(),
-        project_id,
+        project,
         Some((object_id, root)),
         children,
         format,
@@ -133,7 +135,7 @@ pub async fn with_children(
 /// The response body, fed by a task that reads `ids` chunk by chunk after `first`.
 fn stream(
     db: DatabaseConnection,
-    project_id: String,
+    project: StreamId,
     first: Option<(String, String)>,
     ids: Vec<String>,
     format: Format,
@@ -147,9 +149,10 @@ fn stream(
             out.push(&id, &data);
         }
         for chunk in ids.chunks(IDS_PER_QUERY) {
-            let rows = match service::fetch(&db, &project_id, chunk).await {
+            let rows = match service::fetch(&db, &project, chunk).await {
                 Ok(rows) => rows,
                 Err(e) => {
+                    let project_id = project.as_str();
                     tracing::error!(error = ?e, project_id, "reading objects failed mid-response");
                     let _ = tx.send(Err(std::io::Error::other("database error"))).await;
                     return;

@@ -11,6 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use entity::ids::StreamId;
 use serde_json::Value;
 
 use super::access::{caller, check_read, check_write, not_found};
@@ -55,7 +56,7 @@ async fn upload(
     let objects = slots.read_body(read_upload(req, limit)).await?;
     let count = objects.len();
     let txn = app.begin().await?;
-    let stored = match service::store(&txn, &project_id, objects).await {
+    let stored = match service::store(&txn, &StreamId::from(project_id.as_str()), objects).await {
         Ok(n) => n,
         // The project was deleted between the access check and now.
         Err(e)
@@ -151,7 +152,7 @@ async fn diff(
     let ids = slots
         .read_body(id_list(req, app.config.max_object_upload_bytes))
         .await?;
-    let have = service::existing(&app.db, &project_id, &ids).await?;
+    let have = service::existing(&app.db, &StreamId::from(project_id.as_str()), &ids).await?;
     let answer: serde_json::Map<String, Value> = ids
         .into_iter()
         .map(|id| {
@@ -170,7 +171,8 @@ async fn single(
 ) -> Result<Response, Refusal> {
     let auth = caller(&app, &headers).await?;
     check_read(&app.db, &auth, &project_id).await?;
-    match service::single(&app.db, &project_id, &object_id).await? {
+    let project = StreamId::from(project_id.as_str());
+    match service::single(&app.db, &project, &object_id).await? {
         Some(data) => Ok((
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
             data,

@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
+use entity::ids::StreamId;
 use entity::object;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set};
@@ -21,13 +22,14 @@ pub const IDS_PER_QUERY: usize = 500;
 const ROWS_PER_INSERT: usize = 500;
 const BYTES_PER_INSERT: usize = 8 << 20;
 
-/// Stores `objects` (ids unique within the list) in `stream_id`; returns how many were new.
+/// Stores `objects` (ids unique within the list) in `stream`; returns how many were new.
 /// Run it in a transaction: a failure part-way must leave nothing stored.
 pub async fn store<C: ConnectionTrait>(
     db: &C,
-    stream_id: &str,
+    stream: &StreamId,
     mut objects: Vec<NewObject>,
 ) -> Result<u64, DbErr> {
+    let stream_id = stream.as_str();
     // Every upload takes its keys in the same (id) order, so two concurrent uploads sharing
     // objects wait on each other on PostgreSQL instead of deadlocking, as Speckle sorts too.
     objects.sort_unstable_by(|a, b| a.id.cmp(&b.id));
@@ -74,9 +76,10 @@ async fn insert<C: ConnectionTrait>(db: &C, rows: Vec<object::ActiveModel>) -> R
 /// Which of `ids` the project holds.
 pub async fn existing<C: ConnectionTrait>(
     db: &C,
-    stream_id: &str,
+    stream: &StreamId,
     ids: &[String],
 ) -> Result<HashSet<String>, DbErr> {
+    let stream_id = stream.as_str();
     let mut found = HashSet::new();
     for chunk in ids.chunks(IDS_PER_QUERY) {
         let rows: Vec<String> = object::Entity::find()
@@ -95,9 +98,10 @@ pub async fn existing<C: ConnectionTrait>(
 /// One object's JSON text.
 pub async fn single<C: ConnectionTrait>(
     db: &C,
-    stream_id: &str,
+    stream: &StreamId,
     id: &str,
 ) -> Result<Option<String>, DbErr> {
+    let stream_id = stream.as_str();
     object::Entity::find()
         .select_only()
         .column(object::Column::Data)
@@ -112,9 +116,10 @@ pub async fn single<C: ConnectionTrait>(
 /// by id as Speckle sends them; sorted here, because a database's collation need not be bytewise.
 pub async fn fetch<C: ConnectionTrait>(
     db: &C,
-    stream_id: &str,
+    stream: &StreamId,
     ids: &[String],
 ) -> Result<Vec<(String, String)>, DbErr> {
+    let stream_id = stream.as_str();
     let mut rows: Vec<(String, String)> = object::Entity::find()
         .select_only()
         .column(object::Column::Id)

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use entity::branch;
+use entity::ids::{BranchId, StreamId, UserId};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde_json::{json, Value};
 use streamhooks_worker::outbox::{emit, timestamp, Event, ServerInfo};
@@ -25,7 +26,12 @@ pub fn branch_json(b: &branch::Model) -> Value {
 }
 
 /// The branch `id` of `stream_id`, or a clear "not found".
-pub async fn find<C: ConnectionTrait>(db: &C, stream_id: &str, id: &str) -> Result<branch::Model> {
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    stream: &StreamId,
+    id: &BranchId,
+) -> Result<branch::Model> {
+    let (stream_id, id) = (stream.as_str(), id.as_str());
     validate::id(stream_id, "stream id")?;
     validate::id(id, "branch id")?;
     match branch::Entity::find_by_id(id.to_owned()).one(db).await? {
@@ -56,12 +62,13 @@ fn check_branch_name(name: &str) -> Result<String> {
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
-    user_id: &str,
-    stream_id: &str,
+    user_id: &UserId,
+    stream: &StreamId,
     name: &str,
     description: Option<String>,
 ) -> Result<(branch::Model, u64)> {
-    find_stream(db, stream_id).await?;
+    let (user_id, stream_id) = (user_id.as_str(), stream.as_str());
+    find_stream(db, stream).await?;
     let name = check_branch_name(name)?;
     if let Some(d) = &description {
         validate::description(d, "branch description")?;
@@ -98,13 +105,14 @@ pub async fn create<C: ConnectionTrait>(
 pub async fn update<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
-    user_id: &str,
-    stream_id: &str,
-    id: &str,
+    user_id: &UserId,
+    stream: &StreamId,
+    id: &BranchId,
     name: Option<String>,
     description: Option<String>,
 ) -> Result<(branch::Model, u64)> {
-    let old = find(db, stream_id, id).await?;
+    let old = find(db, stream, id).await?;
+    let (user_id, stream_id) = (user_id.as_str(), stream.as_str());
     let mut am: branch::ActiveModel = old.clone().into();
     if let Some(n) = name {
         let n = check_branch_name(&n)?;
@@ -135,11 +143,12 @@ pub async fn update<C: ConnectionTrait>(
 pub async fn delete<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
-    user_id: &str,
-    stream_id: &str,
-    id: &str,
+    user_id: &UserId,
+    stream: &StreamId,
+    id: &BranchId,
 ) -> Result<u64> {
-    let b = find(db, stream_id, id).await?;
+    let b = find(db, stream, id).await?;
+    let (user_id, stream_id) = (user_id.as_str(), stream.as_str());
     if b.name == "main" {
         return Err(Error::bad_input("The main branch cannot be deleted"));
     }
@@ -159,9 +168,10 @@ pub async fn delete<C: ConnectionTrait>(
 /// model ids where older clients expect branch names), else none.
 pub async fn find_by_name_or_id<C: ConnectionTrait>(
     db: &C,
-    stream_id: &str,
+    stream: &StreamId,
     name: &str,
 ) -> Result<Option<branch::Model>> {
+    let stream_id = stream.as_str();
     validate::id(stream_id, "stream id")?;
     validate::name(name, "branch name")?;
     if let Some(b) = branch::find_by_name(db, stream_id, &name.trim().to_lowercase()).await? {

@@ -5,6 +5,7 @@
 //! commit object and at the top of `event.data`), a superset old receivers do not notice.
 
 use chrono::Utc;
+use entity::ids::{CommitId, StreamId, UserId};
 use entity::{branch, commit};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde_json::{json, Value};
@@ -50,9 +51,10 @@ fn with_ids(mut data: Value, c: &commit::Model) -> Value {
 
 pub async fn find<C: ConnectionTrait>(
     db: &C,
-    stream_id: &str,
-    id: &str,
+    stream: &StreamId,
+    id: &CommitId,
 ) -> Result<(commit::Model, String)> {
+    let (stream_id, id) = (stream.as_str(), id.as_str());
     validate::id(stream_id, "stream id")?;
     validate::id(id, "commit id")?;
     match commit::Entity::find_by_id(id.to_owned())
@@ -73,7 +75,7 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 pub struct CreateInput {
-    pub stream_id: String,
+    pub stream_id: StreamId,
     pub branch_name: String,
     pub object_id: String,
     pub message: Option<String>,
@@ -86,10 +88,11 @@ pub struct CreateInput {
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
-    user_id: &str,
+    user_id: &UserId,
     input: CreateInput,
 ) -> Result<(commit::Model, u64)> {
     find_stream(db, &input.stream_id).await?;
+    let user_id = user_id.as_str();
     validate::id(&input.object_id, "objectId")?;
     if input.object_id.trim().is_empty() {
         return Err(Error::bad_input("The objectId must not be empty"));
@@ -108,19 +111,19 @@ pub async fn create<C: ConnectionTrait>(
     }
     validate::name(&input.branch_name, "branch name")?;
     let branch_name = input.branch_name.trim().to_lowercase();
-    let Some(b) = branch::find_by_name(db, &input.stream_id, &branch_name).await? else {
+    let Some(b) = branch::find_by_name(db, input.stream_id.as_str(), &branch_name).await? else {
         return Err(Error::NotFound {
             code: "BRANCH_NOT_FOUND",
             message: format!(
                 "Branch {} not found on stream {}",
                 validate::shown(&input.branch_name),
-                validate::shown(&input.stream_id)
+                validate::shown(input.stream_id.as_str())
             ),
         });
     };
     let c = commit::ActiveModel {
         id: Set(new_id()),
-        stream_id: Set(input.stream_id.clone()),
+        stream_id: Set(input.stream_id.to_string()),
         branch_id: Set(b.id),
         object_id: Set(input.object_id),
         message: Set(input.message),
@@ -135,7 +138,7 @@ pub async fn create<C: ConnectionTrait>(
     .insert(db)
     .await?;
     let ev = Event::new(
-        &input.stream_id,
+        input.stream_id.as_str(),
         user_id,
         triggers::COMMIT_CREATE,
         format!(
@@ -157,13 +160,14 @@ pub async fn create<C: ConnectionTrait>(
 pub async fn update<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
-    user_id: &str,
-    stream_id: &str,
-    id: &str,
+    user_id: &UserId,
+    stream: &StreamId,
+    id: &CommitId,
     message: Option<String>,
     new_branch_name: Option<String>,
 ) -> Result<(commit::Model, u64)> {
-    let (old, old_branch) = find(db, stream_id, id).await?;
+    let (old, old_branch) = find(db, stream, id).await?;
+    let (user_id, stream_id) = (user_id.as_str(), stream.as_str());
     let mut am: commit::ActiveModel = old.clone().into();
     let mut branch_name = old_branch.clone();
     if let Some(m) = message {
@@ -204,11 +208,12 @@ pub async fn update<C: ConnectionTrait>(
 pub async fn delete<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
-    user_id: &str,
-    stream_id: &str,
-    id: &str,
+    user_id: &UserId,
+    stream: &StreamId,
+    id: &CommitId,
 ) -> Result<u64> {
-    let (c, branch_name) = find(db, stream_id, id).await?;
+    let (c, branch_name) = find(db, stream, id).await?;
+    let (user_id, stream_id) = (user_id.as_str(), stream.as_str());
     commit::Entity::delete_by_id(c.id.clone()).exec(db).await?;
     let ev = Event::new(
         stream_id,
@@ -224,13 +229,14 @@ pub async fn delete<C: ConnectionTrait>(
 pub async fn receive<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
-    user_id: &str,
-    stream_id: &str,
-    id: &str,
+    user_id: &UserId,
+    stream: &StreamId,
+    id: &CommitId,
     source_application: Option<String>,
     message: Option<String>,
 ) -> Result<u64> {
-    let (c, branch_name) = find(db, stream_id, id).await?;
+    let (c, branch_name) = find(db, stream, id).await?;
+    let (user_id, stream_id) = (user_id.as_str(), stream.as_str());
     if let Some(a) = &source_application {
         validate::text(a, "sourceApplication", validate::MAX_LABEL_LEN)?;
     }

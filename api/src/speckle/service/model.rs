@@ -3,6 +3,7 @@
 //! first, as Speckle orders them); creating, renaming and deleting go through
 //! [`super::branch`], so both API generations share its rules and fire the same triggers.
 
+use entity::ids::StreamId;
 use entity::{branch, commit};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, Query};
 use sea_orm::{
@@ -85,7 +86,7 @@ fn filtered(stream_id: &str, f: &ModelsFilter) -> Select<branch::Entity> {
 /// A project's models matching `filter`, most recently updated first.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
-    stream_id: &str,
+    stream: &StreamId,
     filter: &ModelsFilter,
     limit: u64,
     cursor: Option<&str>,
@@ -95,8 +96,8 @@ pub async fn list<C: ConnectionTrait>(
     check_len(&filter.source_apps, "sourceApps")?;
     check_len(&filter.contributors, "contributors")?;
     let cursor = cursor.map(page::decode).transpose()?;
-    let total_count = filtered(stream_id, filter).count(db).await?;
-    let mut q = filtered(stream_id, filter)
+    let total_count = filtered(stream.as_str(), filter).count(db).await?;
+    let mut q = filtered(stream.as_str(), filter)
         .order_by_desc(branch::Column::UpdatedAt)
         .order_by_desc(branch::Column::Id)
         .limit(limit + 1);
@@ -116,9 +117,10 @@ pub async fn list<C: ConnectionTrait>(
 /// The model of `stream_id` called `name` (names are compared as stored: lower case).
 pub async fn by_name<C: ConnectionTrait>(
     db: &C,
-    stream_id: &str,
+    stream: &StreamId,
     name: &str,
 ) -> Result<branch::Model> {
+    let stream_id = stream.as_str();
     branch::find_by_name(db, stream_id, &name.trim().to_lowercase())
         .await?
         .ok_or_else(|| Error::NotFound {

@@ -4,6 +4,7 @@
 //! and the source applications of a project's versions. Changes go through
 //! [`super::stream`], so both API generations obey one rule per thing and fire the same events.
 
+use entity::ids::{StreamId, UserId};
 use entity::{commit, project_settings, stream, stream_acl};
 use sea_orm::sea_query::{Expr, Func, LikeExpr};
 use sea_orm::{
@@ -41,7 +42,7 @@ pub struct UserProjectsFilter {
 /// The projects `user_id` has a role on, most recently updated first, with that role.
 pub async fn list_for_user<C: ConnectionTrait>(
     db: &C,
-    user_id: &str,
+    user: &UserId,
     filter: &UserProjectsFilter,
     limit: u64,
     cursor: Option<&str>,
@@ -58,7 +59,7 @@ pub async fn list_for_user<C: ConnectionTrait>(
     let base = || -> Select<stream::Entity> {
         let mut q = stream::Entity::find()
             .join(sea_orm::JoinType::InnerJoin, stream::Relation::Acl.def())
-            .filter(stream_acl::Column::UserId.eq(user_id));
+            .filter(stream_acl::Column::UserId.eq(user.as_str()));
         if let Some(s) = filter.search.as_deref().filter(|s| !s.is_empty()) {
             q = q.filter(
                 Expr::expr(Func::lower(Expr::col((
@@ -113,12 +114,12 @@ pub async fn allow_public_comments<C: ConnectionTrait>(
 
 /// The distinct source applications of the project's versions, in byte order (sorted here, not
 /// in SQL, because PostgreSQL's collation and SQLite's differ).
-pub async fn source_apps<C: ConnectionTrait>(db: &C, stream_id: &str) -> Result<Vec<String>> {
+pub async fn source_apps<C: ConnectionTrait>(db: &C, stream: &StreamId) -> Result<Vec<String>> {
     let apps: Vec<Option<String>> = commit::Entity::find()
         .select_only()
         .column(commit::Column::SourceApplication)
         .distinct()
-        .filter(commit::Column::StreamId.eq(stream_id))
+        .filter(commit::Column::StreamId.eq(stream.as_str()))
         .filter(commit::Column::SourceApplication.is_not_null())
         .into_tuple()
         .all(db)
@@ -129,9 +130,9 @@ pub async fn source_apps<C: ConnectionTrait>(db: &C, stream_id: &str) -> Result<
 }
 
 /// How many owners the project has (a last owner cannot leave).
-pub async fn owner_count<C: ConnectionTrait>(db: &C, stream_id: &str) -> Result<u64> {
+pub async fn owner_count<C: ConnectionTrait>(db: &C, stream: &StreamId) -> Result<u64> {
     Ok(stream_acl::Entity::find()
-        .filter(stream_acl::Column::StreamId.eq(stream_id))
+        .filter(stream_acl::Column::StreamId.eq(stream.as_str()))
         .filter(stream_acl::Column::Role.eq(stream_acl::ROLE_OWNER))
         .count(db)
         .await?)

@@ -4,6 +4,7 @@
 //! events commit together or not at all.
 
 use chrono::Utc;
+use entity::ids::{StreamId, UserId};
 use entity::{stream, stream_acl, user};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde_json::json;
@@ -14,9 +15,9 @@ use crate::context::error::{Error, Result};
 use crate::context::ids::new_id;
 use crate::context::validate;
 
-pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<stream::Model> {
-    validate::id(id, "stream id")?;
-    stream::Entity::find_by_id(id.to_owned())
+pub async fn find<C: ConnectionTrait>(db: &C, id: &StreamId) -> Result<stream::Model> {
+    validate::id(id.as_str(), "stream id")?;
+    stream::Entity::find_by_id(id.as_str())
         .one(db)
         .await?
         .ok_or_else(Error::stream_not_found)
@@ -33,7 +34,7 @@ pub async fn create<C: ConnectionTrait>(
     db: &C,
     owner: &user::Model,
     input: CreateInput,
-) -> Result<String> {
+) -> Result<StreamId> {
     let name = input.name.unwrap_or_else(|| "Untitled stream".to_owned());
     validate::name(&name, "stream name")?;
     if let Some(d) = &input.description {
@@ -69,11 +70,11 @@ pub async fn create<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    Ok(id)
+    Ok(StreamId::from(id))
 }
 
 pub struct UpdateInput {
-    pub id: String,
+    pub id: StreamId,
     pub name: Option<String>,
     pub description: Option<String>,
     pub is_public: Option<bool>,
@@ -85,7 +86,7 @@ pub struct UpdateInput {
 pub async fn update<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
-    user_id: &str,
+    user_id: &UserId,
     input: UpdateInput,
 ) -> Result<u64> {
     let old = find(db, &input.id).await?;
@@ -115,7 +116,7 @@ pub async fn update<C: ConnectionTrait>(
         stream: Some(stream_json(&new)),
         ..Event::new(
             &new.id,
-            user_id,
+            user_id.as_str(),
             triggers::STREAM_UPDATE,
             "Stream metadata changed".to_owned(),
             json!({ "old": stream_json(&old), "new": stream_json(&new) }),
@@ -150,15 +151,15 @@ async fn set_allow_public_comments<C: ConnectionTrait>(
 pub async fn delete<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
-    user_id: &str,
-    id: &str,
+    user_id: &UserId,
+    id: &StreamId,
 ) -> Result<u64> {
     let s = find(db, id).await?;
     let ev = Event {
         stream: Some(stream_json(&s)),
         ..Event::new(
             &s.id,
-            user_id,
+            user_id.as_str(),
             triggers::STREAM_DELETE,
             "Stream deleted".to_owned(),
             json!({ "stream": stream_json(&s) }),
@@ -173,11 +174,12 @@ pub async fn delete<C: ConnectionTrait>(
 pub async fn grant<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
-    user_id: &str,
-    stream_id: &str,
-    target_user: &str,
+    user_id: &UserId,
+    stream: &StreamId,
+    target: &UserId,
     role: &str,
 ) -> Result<u64> {
+    let (user_id, stream_id, target_user) = (user_id.as_str(), stream.as_str(), target.as_str());
     validate::id(target_user, "user id")?;
     if !stream_acl::ROLES.contains(&role) {
         return Err(Error::bad_input(format!(
@@ -186,7 +188,7 @@ pub async fn grant<C: ConnectionTrait>(
             stream_acl::ROLES.join(", ")
         )));
     }
-    find(db, stream_id).await?;
+    find(db, stream).await?;
     if user::Entity::find_by_id(target_user.to_owned())
         .one(db)
         .await?
@@ -233,11 +235,12 @@ pub async fn grant<C: ConnectionTrait>(
 pub async fn revoke<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
-    user_id: &str,
-    stream_id: &str,
-    target_user: &str,
+    user_id: &UserId,
+    stream: &StreamId,
+    target: &UserId,
 ) -> Result<u64> {
-    find(db, stream_id).await?;
+    let (user_id, stream_id, target_user) = (user_id.as_str(), stream.as_str(), target.as_str());
+    find(db, stream).await?;
     validate::id(target_user, "user id")?;
     let Some(existing) =
         stream_acl::Entity::find_by_id((stream_id.to_owned(), target_user.to_owned()))

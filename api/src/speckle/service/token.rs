@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::api_token;
+use entity::ids::UserId;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
 use crate::context::auth::{digest, ALL_SCOPES};
@@ -12,11 +13,11 @@ use crate::context::error::{Error, Result};
 use crate::context::ids::{new_id, new_secret};
 use crate::context::validate;
 
-/// Creates a token for `owner_id` and returns it in full (the only time it is visible).
+/// Creates a token for `owner` and returns it in full (the only time it is visible).
 /// `lifespan_ms`: milliseconds until expiry; `None` never expires.
 pub async fn create<C: ConnectionTrait>(
     db: &C,
-    owner_id: &str,
+    owner: &UserId,
     name: &str,
     scopes: &[String],
     lifespan_ms: Option<i64>,
@@ -44,7 +45,7 @@ pub async fn create<C: ConnectionTrait>(
     api_token::ActiveModel {
         id: Set(id.clone()),
         token_digest: Set(digest(&secret)),
-        owner_id: Set(owner_id.to_owned()),
+        owner_id: Set(owner.to_string()),
         name: Set(name.trim().to_owned()),
         scopes: Set(scopes.join(" ")),
         expires_at: Set(expires_at),
@@ -55,16 +56,16 @@ pub async fn create<C: ConnectionTrait>(
     Ok(format!("{id}{secret}"))
 }
 
-/// Revokes one of `owner_id`'s tokens, named by its id or given in full (as Speckle accepts
+/// Revokes one of `owner`'s tokens, named by its id or given in full (as Speckle accepts
 /// both); someone else's token, or one that does not exist, is refused without saying which.
-pub async fn revoke<C: ConnectionTrait>(db: &C, owner_id: &str, token: &str) -> Result<()> {
+pub async fn revoke<C: ConnectionTrait>(db: &C, owner: &UserId, token: &str) -> Result<()> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let token = token.trim();
     let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
     let id: String = token.chars().take(10).collect();
     let gone = api_token::Entity::delete_many()
         .filter(api_token::Column::Id.eq(id))
-        .filter(api_token::Column::OwnerId.eq(owner_id))
+        .filter(api_token::Column::OwnerId.eq(owner.as_str()))
         .exec(db)
         .await?;
     if gone.rows_affected == 0 {

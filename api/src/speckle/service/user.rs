@@ -3,6 +3,7 @@
 //! collaborators.
 
 use chrono::Utc;
+use entity::ids::UserId;
 use entity::user;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
@@ -63,7 +64,8 @@ pub async fn create_with_token<C: TransactionTrait>(
     .insert(&txn)
     .await?;
     let scopes: Vec<String> = ALL_SCOPES.iter().map(|s| (*s).to_owned()).collect();
-    let token = token::create(&txn, &id, "streamhooks cli", &scopes, None).await?;
+    let owner = UserId::from(id.as_str());
+    let token = token::create(&txn, &owner, "streamhooks cli", &scopes, None).await?;
     txn.commit().await?;
     Ok(Created { id, token })
 }
@@ -85,10 +87,10 @@ const MAX_AVATAR_LEN: usize = 262_144;
 /// Changes the user's own profile; returns it as stored.
 pub async fn update_profile<C: sea_orm::ConnectionTrait>(
     db: &C,
-    id: &str,
+    id: &UserId,
     input: ProfileUpdate,
 ) -> Result<user::Model> {
-    let Some(old) = user::Entity::find_by_id(id.to_owned()).one(db).await? else {
+    let Some(old) = user::Entity::find_by_id(id.as_str()).one(db).await? else {
         return Err(Error::forbidden("Your user no longer exists"));
     };
     let mut am: user::ActiveModel = old.into();

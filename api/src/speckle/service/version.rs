@@ -4,6 +4,7 @@
 //! API generations share its rules and fire the same triggers.
 
 use chrono::{DateTime, TimeZone, Utc};
+use entity::ids::{BranchId, CommitId, StreamId, UserId};
 use entity::{commit, stream, stream_acl};
 use sea_orm::sea_query::Query;
 use sea_orm::{
@@ -50,12 +51,13 @@ fn newest_first(q: Select<commit::Entity>) -> Select<commit::Entity> {
 /// Versions of `stream_id` (of one model if `branch_id` is given), newest first.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
-    stream_id: &str,
-    branch_id: Option<&str>,
+    stream: &StreamId,
+    branch: Option<&BranchId>,
     limit: u64,
     cursor: Option<&str>,
     priority: Option<Priority>,
 ) -> Result<Page<commit::Model>> {
+    let (stream_id, branch_id) = (stream.as_str(), branch.map(BranchId::as_str));
     let priority = priority.filter(|p| !p.ids.is_empty() || p.only);
     if priority
         .as_ref()
@@ -127,18 +129,18 @@ pub async fn list<C: ConnectionTrait>(
     })
 }
 
-/// Versions `author_id` made, in any project (only public ones if `public_only`), newest first
+/// Versions `author` made, in any project (only public ones if `public_only`), newest first
 /// (the legacy `User.commits`).
 pub async fn list_by_author<C: ConnectionTrait>(
     db: &C,
-    author_id: &str,
+    author: &UserId,
     public_only: bool,
     limit: u64,
     cursor: Option<&str>,
 ) -> Result<Page<commit::Model>> {
     let cursor = cursor.map(page::decode).transpose()?;
     let by = || {
-        let q = commit::Entity::find().filter(commit::Column::AuthorId.eq(author_id));
+        let q = commit::Entity::find().filter(commit::Column::AuthorId.eq(author.as_str()));
         if !public_only {
             return q;
         }
@@ -166,13 +168,14 @@ pub async fn list_by_author<C: ConnectionTrait>(
     }))
 }
 
-/// How many versions there are in the projects `user_id` has a role on, or only those the user
+/// How many versions there are in the projects `user` has a role on, or only those the user
 /// made when `authored_only` (`User.versions`, which Speckle answers with a count alone).
 pub async fn count_for_user<C: ConnectionTrait>(
     db: &C,
-    user_id: &str,
+    user: &UserId,
     authored_only: bool,
 ) -> Result<u64> {
+    let user_id = user.as_str();
     let q = if authored_only {
         commit::Entity::find().filter(commit::Column::AuthorId.eq(user_id))
     } else {
@@ -190,6 +193,10 @@ pub async fn count_for_user<C: ConnectionTrait>(
 }
 
 /// The version `id` of `stream_id`.
-pub async fn find<C: ConnectionTrait>(db: &C, stream_id: &str, id: &str) -> Result<commit::Model> {
-    Ok(super::commit::find(db, stream_id, id).await?.0)
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    stream: &StreamId,
+    id: &CommitId,
+) -> Result<commit::Model> {
+    Ok(super::commit::find(db, stream, id).await?.0)
 }

@@ -6,6 +6,7 @@
 use async_graphql::indexmap::IndexMap;
 use async_graphql::{Context, InputObject, Name, Object, Value};
 use chrono::{DateTime, Utc};
+use entity::ids::{StreamId, WebhookId};
 
 use crate::context::error::Result;
 use crate::context::resolver::{in_transaction, owner, state};
@@ -43,9 +44,10 @@ impl RecoverMutation {
         ctx: &Context<'_>,
         webhook: WebhookRedeliverFailedInput,
     ) -> Result<i32> {
-        owner(ctx, &webhook.stream_id).await?;
+        let stream = StreamId::from(webhook.stream_id);
+        owner(ctx, &stream).await?;
         let st = state(ctx);
-        let hook = svc::find_on_stream(&st.db, &webhook.id, &webhook.stream_id).await?;
+        let hook = svc::find_on_stream(&st.db, &WebhookId::from(webhook.id), &stream).await?;
         let dry_run = webhook.dry_run.unwrap_or(false);
         let done = if dry_run {
             recover::count_failed(&st.db, &hook, webhook.since).await?
