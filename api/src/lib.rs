@@ -4,8 +4,9 @@
 //! embedding project's) start the real server in-process with [`start`] on `127.0.0.1:0`.
 //!
 //! Floors, each importing only the ones below it:
-//! - the HTTP surface: this file ([`start`], [`run_worker`]), [`http`] (the router, `POST /graphql`,
-//!   health and metrics) and [`receive`] (`streamhooks receive`);
+//! - the surface: this file ([`start`], [`run_worker`]), [`http`] (the router, `POST /graphql`,
+//!   health and metrics), [`admin`] (the admin subcommands) and [`receive`]
+//!   (`streamhooks receive`);
 //! - [`schema`]: the schema root, which merges the domains' queries and mutations;
 //! - the domains, each with its GraphQL, service and HTTP parts: [`speckle`] (Speckle's resources:
 //!   users, tokens, streams/projects, branches/models, commits/versions, objects), whose changes
@@ -20,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod console;
 pub mod context;
 pub mod http;

@@ -16,7 +16,7 @@ use crate::speckle::graphql::{
     active_user, branch, commit, model, project, project_mutations, server, stream, token,
     user_search, version_mutations,
 };
-use crate::webhooks::graphql as webhook;
+use crate::webhooks::graphql::mutation as webhook;
 
 /// Named `Query` and `Mutation` as in Speckle's schema, since clients' documents and tooling
 /// (e.g. Apollo cache ids, codegen) refer to the root types by name.

@@ -24,7 +24,7 @@ use crate::speckle::graphql::user::LimitedUser;
 use crate::speckle::graphql::version::{self, Version, VersionCollection};
 use crate::speckle::graphql::workspace::{Workspace, WorkspaceFeatureName, WorkspaceSeatType};
 use crate::speckle::service::project as svc;
-use crate::webhooks::graphql::{webhooks_of, WebhookCollection};
+use crate::webhooks::graphql::webhook::{webhooks_of, WebhookCollection};
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 pub enum ProjectVisibility {

@@ -22,7 +22,7 @@ use crate::speckle::graphql::object::{self, SpeckleObject};
 use crate::speckle::graphql::permissions::readable_stream;
 use crate::speckle::graphql::project_mutations;
 use crate::speckle::service;
-use crate::webhooks::graphql::{webhooks_of, WebhookCollection};
+use crate::webhooks::graphql::webhook::{webhooks_of, WebhookCollection};
 
 async fn caller_role(ctx: &Context<'_>, stream_id: &str) -> Result<Option<String>> {
     let Some(u) = auth(ctx).user.as_ref() else {
