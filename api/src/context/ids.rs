@@ -1,5 +1,6 @@
 //! Random identifiers in Speckle's shape: 10 lowercase hex characters for user-visible objects,
-//! longer for secrets. A collision on insert surfaces as a unique-key error, never a silent overwrite.
+//! longer for secrets. A collision on insert surfaces as a unique-key error, never a silent
+//! overwrite.
 
 use rand::Rng;
 

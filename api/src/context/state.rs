@@ -30,7 +30,8 @@ pub struct AppState {
     pub secrets: Secrets,
     /// The dispatcher's outbound rule, applied to literal addresses when a webhook is saved.
     pub guard: Arc<Guard>,
-    /// Requests in flight and the answer-size pool, shared by every request (`crate::context::limits`).
+    /// Requests in flight and the answer-size pool, shared by every request
+    /// (`crate::context::limits`).
     pub limits: Arc<crate::context::limits::guards::Guards>,
     /// When this process runs a dispatcher: events queued here are leased to it and handed over
     /// in memory after the commit (`streamhooks_worker::handoff`). `None` in `serve --no-worker`.
@@ -98,13 +99,15 @@ impl AppState {
         self.ingest_db.clone().unwrap_or_else(|| self.db.clone())
     }
 
-    /// The shared reads of `POST /api/events` ([`crate::context::ingest::lookup`]), on the ingest pool.
+    /// The shared reads of `POST /api/events` ([`crate::context::ingest::lookup`]), on the ingest
+    /// pool.
     pub fn lookup(&self) -> &Lookup {
         self.lookup
             .get_or_init(|| Lookup::spawn(self.ingest_db(), self.combiner().clone()))
     }
 
-    /// Begins a transaction for a change that may queue events (see [`crate::context::db::begin_write`]).
+    /// Begins a transaction for a change that may queue events (see
+    /// [`crate::context::db::begin_write`]).
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
         handoff::discard();
         crate::context::db::begin_write(&self.db).await

@@ -1,6 +1,6 @@
 //! The HTTP surface: GraphiQL on `GET /graphql`, queries on `POST /graphql`
-//! ([`crate::http::graphql`]), event ingest, the object routes, and the operator endpoints.
-//! The API routes read their bodies within MAX_REQUEST_BYTES ([`crate::context::limits::body`]), so an
+//! ([`crate::http::graphql`]), event ingest, the object routes, and the operator endpoints. The API
+//! routes read their bodies within MAX_REQUEST_BYTES ([`crate::context::limits::body`]), so an
 //! oversized request is refused with 413 before any of it is parsed; the object routes have their
 //! own, larger limit (`MAX_OBJECT_UPLOAD_BYTES`, see [`crate::speckle::objects`]); the operator
 //! endpoints take no body.

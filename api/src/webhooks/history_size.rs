@@ -70,8 +70,8 @@ pub fn text_copies(items: async_graphql::Lookahead<'_>) -> usize {
 pub type PageKey = (String, u64, Start);
 
 /// Sizes of history pages, keyed by (webhook id, limit, start), batched: concurrent `history`
-/// fields (a stream's hundred webhooks) cost one statement, a scalar subquery per page, each an index
-/// range scan on `(webhook_id, id)` reading lengths, not text (`octet_length`, SQLite >= 3.43
+/// fields (a stream's hundred webhooks) cost one statement, a scalar subquery per page, each an
+/// index range scan on `(webhook_id, id)` reading lengths, not text (`octet_length`, SQLite >= 3.43
 /// and PostgreSQL, reads the stored length).
 pub struct HistoryBytes {
     pub db: DatabaseConnection,

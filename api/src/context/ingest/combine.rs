@@ -25,8 +25,8 @@ use super::sink::{queue, Sink};
 /// other's work; one on SQLite, which lets one writer in at a time, so a second would only wait on
 /// the lock (its busy handler sleeps) while the first commits. Measured with `streamhooks-bench
 /// --only ingest` (20,000 events, medians of three interleaved runs): on SQLite one in flight gave
-/// 4,499 and 4,576 events/s in two sessions against 3,829 and 3,856 for two; on PostgreSQL one gave
-/// 2,092 against 2,220.
+/// 4,499 and 4,576 events/s (two runs on different days) against 3,829 and 3,856 for two; on
+/// PostgreSQL one gave 2,092 against 2,220.
 fn in_flight(backend: DbBackend) -> usize {
     match backend {
         DbBackend::Sqlite => 1,

@@ -2,19 +2,19 @@
 //! webhooks, the stream and the user; requests that arrive while such a read is running are read
 //! together by the next one, one statement for all of them, and each gets back its own rows.
 //!
-//! Why: under load, a statement per request was a round trip per event on both sides (a wake-up
-//! of a PostgreSQL backend, its protocol work, two context switches), the largest cost left on
-//! the single-event path after the write was shared (`combine`). Nothing is cached: every request
+//! Why: under load, a statement per request is a round trip per event on both sides (a wake-up
+//! of a PostgreSQL backend, its protocol work, two context switches), the largest cost on the
+//! single-event path once the write is shared (`combine`). Nothing is cached: every request
 //! is still answered from a read that began after it arrived, so a revoked token or a disabled
 //! webhook counts from the next request. As in `combine`, nothing waits to fill a group: a request
 //! that finds no read running is read at once, alone.
 //!
 //! The requests read together are also written together: each gets a [`Ticket`] with its rows,
 //! and their events go to the group commit (`combine`) as one item once every request of the
-//! group has handed in its events or dropped out (refused, nothing to queue, gone). Without this
-//! the requests of one read reached the writer one by one, each finding a free slot, and a read of
-//! three became up to three writes (measured: ~1.7 events per queuing statement behind reads of
-//! ~3 requests). What a request does between its rows and its ticket is CPU only (the token's
+//! group has handed in its events or dropped out (refused, nothing to queue, gone). Handed to
+//! the writer one by one, each would find a free slot, and a read of three would become up to
+//! three writes (`streamhooks-bench --only ingest`: ~1.7 events per queuing statement behind reads
+//! of ~3 requests). What a request does between its rows and its ticket is CPU only (the token's
 //! digest, building payloads), so one request of the group delays the others by that much at most.
 
 use std::collections::HashMap;
@@ -30,8 +30,8 @@ use super::combine::{in_groups, Combiner, Item, Reply as Answer};
 
 /// Reads running at once. One: a read has no WAL flush to wait for, so a second read in flight
 /// would only halve the groups (`combine` keeps two writes in flight on PostgreSQL to overlap
-/// their flushes). Measured with `streamhooks-bench --only ingest` (20,000 events): one in flight used 8% less
-/// CPU per event in PostgreSQL than two, for the same rate or better.
+/// their flushes). Measured with `streamhooks-bench --only ingest` (20,000 events): one in flight
+/// used 8% less CPU per event in PostgreSQL than two, for the same rate or better.
 const IN_FLIGHT: usize = 1;
 /// Requests read by one statement at most (a power of two: padded up to one, so a connection
 /// prepares at most a few statement texts).

@@ -46,8 +46,8 @@ pub struct LimitsConfig {
     #[arg(long, env = "GRAPHQL_MAX_DOCUMENT_FIELDS", default_value_t = 5_000)]
     pub graphql_max_document_fields: usize,
 
-    /// The old single price, no longer read; set, it stops the start with a sentence naming
-    /// what replaced it.
+    /// Not read: a query is priced by GRAPHQL_MAX_NODES and GRAPHQL_MAX_DOCUMENT_FIELDS. Set, it
+    /// stops the start with a sentence naming them, rather than run without the limit it meant.
     #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", hide = true)]
     pub graphql_max_complexity: Option<String>,
 
@@ -70,8 +70,8 @@ pub struct LimitsConfig {
     #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 64)]
     pub max_in_flight: usize,
 
-    /// Of those, GraphQL requests whose answer can hold more than GRAPHQL_EXPENSIVE_COST nodes, so that a crowd of
-    /// heavy requests leaves cheap ones their places and database connections.
+    /// Of those, GraphQL requests whose answer can hold more than GRAPHQL_EXPENSIVE_COST nodes, so
+    /// that a crowd of heavy requests leaves cheap ones their places and database connections.
     #[arg(long, env = "MAX_EXPENSIVE_IN_FLIGHT", default_value_t = 2)]
     pub max_expensive_in_flight: usize,
 

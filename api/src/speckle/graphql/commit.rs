@@ -1,10 +1,10 @@
 //! The legacy Speckle `Commit` (a version under its old name: the same row) as `stream.commit`,
-//! `stream.commits`, `branch.commits` and `user.commits` show it; `commitCreate`,
-//! `commitUpdate`, `commitDelete`, `commitsMove`, `commitsDelete` (contributors and owners with
-//! `streams:write`) and `commitReceive` (anyone with a role and `streams:read`), with Speckle's
-//! inputs, each calling the write its `versionMutations` twin calls ([`super::version_mutations`]). Pages
-//! come from the service functions `Project.versions` and `Model.versions` use; a page's branch
-//! names, authors and streams are read with one query each, not one per commit.
+//! `stream.commits`, `branch.commits` and `user.commits` show it; `commitCreate`, `commitUpdate`,
+//! `commitDelete`, `commitsMove`, `commitsDelete` (contributors and owners with `streams:write`)
+//! and `commitReceive` (anyone with a role and `streams:read`), with Speckle's inputs, each calling
+//! the write its `versionMutations` twin calls ([`super::version_mutations`]). Pages come from the
+//! service functions `Project.versions` and `Model.versions` use; a page's branch names, authors
+//! and streams are read with one query each, not one per commit.
 
 use std::collections::HashMap;
 

@@ -68,8 +68,8 @@ impl Webhook {
         #[graphql(default = 0)] offset: i32,
         cursor: Option<String>,
     ) -> Result<Option<WebhookEventCollection>> {
-        // Priced by its limit before the request runs (`context::limits::cost`); its events' text counts
-        // against the request's answer budget before they are loaded.
+        // Priced by its limit before the request runs (`context::limits::cost`); its events' text
+        // counts against the request's answer budget before they are loaded.
         let limit = svc::check_history_limit(limit)?;
         let offset = svc::check_history_offset(offset)?;
         let start = match cursor.as_deref() {

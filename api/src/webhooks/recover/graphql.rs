@@ -1,6 +1,6 @@
 //! `webhookRedeliverFailed`, the GraphQL side of the recovery after an outage (the rules are in
-//! [`super`]). Its `Int!` answer is Speckle-style; whether more failed events remain than one
-//! call takes goes beside it, as a note in the answer's `extensions` ([`crate::context::notes`]), since
+//! [`super`]). Its `Int!` answer is Speckle-style; whether more failed events remain than one call
+//! takes goes beside it, as a note in the answer's `extensions` ([`crate::context::notes`]), since
 //! an entry in `errors` would read as a failure to every client.
 
 use async_graphql::indexmap::IndexMap;

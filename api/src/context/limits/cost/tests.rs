@@ -21,7 +21,7 @@ fn nodes(query: &str) -> u64 {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The document: 25 fragments, each spreading the next twice.
+/// The fan-out document: 25 fragments, each spreading the next twice.
 pub(crate) fn fan_out(levels: usize, alias: bool) -> String {
     let mut q = String::from("query { ...F0 } ");
     for i in 0..levels - 1 {
