@@ -7,6 +7,7 @@ use async_graphql::Context;
 use entity::ids::StreamId;
 use entity::stream_acl;
 use sea_orm::DatabaseTransaction;
+use streamhooks_worker::outbox::ServerInfo;
 
 use crate::context::auth::{Auth, SCOPE_STREAMS_WRITE};
 use crate::context::error::Result;
@@ -47,6 +48,15 @@ pub async fn contributor<'a>(
         .await
 }
 
+/// What a change run by [`in_transaction`] writes with: its transaction, and the `server` object
+/// every event it queues carries. This is what [`in_transaction`] hands its work, so whatever
+/// else a commit must carry (the events to hand over) is added here, in one place.
+#[derive(Clone, Copy)]
+pub struct Tx<'a> {
+    pub txn: &'a DatabaseTransaction,
+    pub server: &'a ServerInfo,
+}
+
 /// Runs `work` in one write transaction and commits what it did: the change and the webhook
 /// events it queued commit together or not at all. `work` answers its value and how many events
 /// it queued (what the service functions return), so that the dispatcher is woken for them.
@@ -57,16 +67,20 @@ pub async fn contributor<'a>(
 /// the commit gives its leases back.
 ///
 /// The decision a reader may question: a closure rather than a begin/commit pair at each call.
-/// This is the one place where a resolver's change begins and commits, so what a commit carries
-/// besides the connection (the events to hand over) can be given to `work` here, and no resolver
-/// can forget the commit's second half.
+/// This is the one place where a resolver's change begins and commits, so no resolver can forget
+/// the commit's second half, and what the change needs besides the connection reaches it as
+/// [`Tx`].
 pub async fn in_transaction<T>(
     ctx: &Context<'_>,
-    work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<(T, u64)>,
+    work: impl AsyncFnOnce(Tx<'_>) -> Result<(T, u64)>,
 ) -> Result<T> {
     let st = state(ctx);
     let txn = st.begin().await?;
-    let (value, queued) = work(&txn).await?;
+    let tx = Tx {
+        txn: &txn,
+        server: &st.server_info,
+    };
+    let (value, queued) = work(tx).await?;
     st.commit(txn, queued).await?;
     Ok(value)
 }

@@ -205,11 +205,8 @@ pub(crate) async fn one(
 pub struct CommitCreateInput {
     stream_id: String,
     branch_name: String,
-    object_id: String,
-    message: Option<String>,
-    source_application: Option<String>,
-    total_children_count: Option<i32>,
-    parents: Option<Vec<String>>,
+    #[graphql(flatten)]
+    version: NewVersion,
 }
 
 #[derive(InputObject)]
@@ -256,15 +253,10 @@ impl CommitMutation {
     async fn commit_create(&self, ctx: &Context<'_>, commit: CommitCreateInput) -> Result<String> {
         let stream = StreamId::from(commit.stream_id);
         let user = contributor(ctx, &stream).await?;
-        let v = NewVersion {
-            object_id: commit.object_id,
-            message: commit.message,
-            source_application: commit.source_application,
-            total_children_count: commit.total_children_count,
-            parents: commit.parents,
-        };
         let on = On::BranchName(commit.branch_name);
-        Ok(version::create(ctx, user, &stream, on, v).await?.id)
+        Ok(version::create(ctx, user, &stream, on, commit.version)
+            .await?
+            .id)
     }
 
     async fn commit_update(&self, ctx: &Context<'_>, commit: CommitUpdateInput) -> Result<bool> {

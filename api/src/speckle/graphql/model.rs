@@ -158,10 +158,9 @@ pub(crate) async fn create(
     name: &str,
     description: Option<String>,
 ) -> Result<branch::Model> {
-    let st = state(ctx);
     let by = user.user_id();
-    in_transaction(ctx, async |txn| {
-        branch_svc::create(txn, &st.server_info, &by, project, name, description).await
+    in_transaction(ctx, async |tx| {
+        branch_svc::create(tx.txn, tx.server, &by, project, name, description).await
     })
     .await
 }
@@ -175,11 +174,10 @@ pub(crate) async fn update(
     name: Option<String>,
     description: Option<String>,
 ) -> Result<branch::Model> {
-    let st = state(ctx);
     let by = user.user_id();
-    in_transaction(ctx, async |txn| {
-        let server = &st.server_info;
-        branch_svc::update(txn, server, &by, project, id, name, description).await
+    in_transaction(ctx, async |tx| {
+        let server = tx.server;
+        branch_svc::update(tx.txn, server, &by, project, id, name, description).await
     })
     .await
 }
@@ -191,10 +189,9 @@ pub(crate) async fn delete(
     project: &StreamId,
     id: &BranchId,
 ) -> Result<()> {
-    let st = state(ctx);
     let by = user.user_id();
-    in_transaction(ctx, async |txn| {
-        let n = branch_svc::delete(txn, &st.server_info, &by, project, id).await?;
+    in_transaction(ctx, async |tx| {
+        let n = branch_svc::delete(tx.txn, tx.server, &by, project, id).await?;
         Ok(((), n))
     })
     .await

@@ -65,8 +65,8 @@ pub(crate) async fn create(
     user: &user::Model,
     input: service::stream::CreateInput,
 ) -> Result<StreamId> {
-    in_transaction(ctx, async |txn| {
-        Ok((service::stream::create(txn, user, input).await?, 0))
+    in_transaction(ctx, async |tx| {
+        Ok((service::stream::create(tx.txn, user, input).await?, 0))
     })
     .await
 }
@@ -77,10 +77,9 @@ pub(crate) async fn update(
     user: &user::Model,
     input: service::stream::UpdateInput,
 ) -> Result<()> {
-    let st = state(ctx);
     let by = user.user_id();
-    in_transaction(ctx, async |txn| {
-        let n = service::stream::update(txn, &st.server_info, &by, input).await?;
+    in_transaction(ctx, async |tx| {
+        let n = service::stream::update(tx.txn, tx.server, &by, input).await?;
         Ok(((), n))
     })
     .await
@@ -88,10 +87,9 @@ pub(crate) async fn update(
 
 /// Deletes a stream with its branches and commits (fires `stream_delete`).
 pub(crate) async fn delete(ctx: &Context<'_>, user: &user::Model, id: &StreamId) -> Result<()> {
-    let st = state(ctx);
     let by = user.user_id();
-    in_transaction(ctx, async |txn| {
-        let n = service::stream::delete(txn, &st.server_info, &by, id).await?;
+    in_transaction(ctx, async |tx| {
+        let n = service::stream::delete(tx.txn, tx.server, &by, id).await?;
         Ok(((), n))
     })
     .await
@@ -106,13 +104,12 @@ pub(crate) async fn set_role(
     target: &UserId,
     role: Option<&str>,
 ) -> Result<()> {
-    let st = state(ctx);
     let by = user.user_id();
-    in_transaction(ctx, async |txn| {
-        let server = &st.server_info;
+    in_transaction(ctx, async |tx| {
+        let server = tx.server;
         let n = match role {
-            Some(role) => service::stream::grant(txn, server, &by, stream, target, role).await?,
-            None => service::stream::revoke(txn, server, &by, stream, target).await?,
+            Some(role) => service::stream::grant(tx.txn, server, &by, stream, target, role).await?,
+            None => service::stream::revoke(tx.txn, server, &by, stream, target).await?,
         };
         Ok(((), n))
     })
@@ -127,8 +124,8 @@ pub(crate) async fn leave(ctx: &Context<'_>, id: &StreamId) -> Result<bool> {
         .require_stream_role(&st.db, id, ROLE_REVIEWER, SCOPE_STREAMS_WRITE)
         .await?;
     let me = user.user_id();
-    in_transaction(ctx, async |txn| {
-        let n = service::stream::revoke(txn, &st.server_info, &me, id, &me).await?;
+    in_transaction(ctx, async |tx| {
+        let n = service::stream::revoke(tx.txn, tx.server, &me, id, &me).await?;
         Ok(((), n))
     })
     .await?;

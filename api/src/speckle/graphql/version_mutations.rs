@@ -20,11 +20,8 @@ use crate::speckle::service::{branch as branch_svc, commit as commit_svc, model 
 pub struct CreateVersionInput {
     project_id: String,
     model_id: String,
-    object_id: String,
-    message: Option<String>,
-    source_application: Option<String>,
-    total_children_count: Option<i32>,
-    parents: Option<Vec<String>>,
+    #[graphql(flatten)]
+    version: NewVersion,
 }
 
 /// Only the fields given change.
@@ -78,13 +75,15 @@ pub(crate) enum On {
     Model(BranchId),
 }
 
-/// What a new version holds, whichever name created it.
-pub(crate) struct NewVersion {
-    pub object_id: String,
-    pub message: Option<String>,
-    pub source_application: Option<String>,
-    pub total_children_count: Option<i32>,
-    pub parents: Option<Vec<String>>,
+// What a new version holds, whichever name created it: the fields `CommitCreateInput` and
+// `CreateVersionInput` share, flattened into each (the schema has no type of this name).
+#[derive(InputObject)]
+pub struct NewVersion {
+    object_id: String,
+    message: Option<String>,
+    source_application: Option<String>,
+    total_children_count: Option<i32>,
+    parents: Option<Vec<String>>,
 }
 
 /// Creates a version of `project` (fires `commit_create`); returns it as written.
@@ -95,11 +94,10 @@ pub(crate) async fn create(
     on: On,
     v: NewVersion,
 ) -> Result<commit::Model> {
-    let st = state(ctx);
-    in_transaction(ctx, async |txn| {
+    in_transaction(ctx, async |tx| {
         let branch_name = match on {
             On::BranchName(name) => name,
-            On::Model(id) => branch_svc::find(txn, project, &id).await?.name,
+            On::Model(id) => branch_svc::find(tx.txn, project, &id).await?.name,
         };
         let input = commit_svc::CreateInput {
             stream_id: project.clone(),
@@ -110,7 +108,7 @@ pub(crate) async fn create(
             total_children_count: v.total_children_count,
             parents: v.parents,
         };
-        commit_svc::create(txn, &st.server_info, &user.user_id(), input).await
+        commit_svc::create(tx.txn, tx.server, &user.user_id(), input).await
     })
     .await
 }
@@ -125,11 +123,10 @@ pub(crate) async fn update(
     message: Option<String>,
     new_branch_name: Option<String>,
 ) -> Result<commit::Model> {
-    let st = state(ctx);
     let by = user.user_id();
-    in_transaction(ctx, async |txn| {
-        let (server, branch) = (&st.server_info, new_branch_name);
-        commit_svc::update(txn, server, &by, project, id, message, branch).await
+    in_transaction(ctx, async |tx| {
+        let (server, branch) = (tx.server, new_branch_name);
+        commit_svc::update(tx.txn, server, &by, project, id, message, branch).await
     })
     .await
 }
@@ -143,11 +140,10 @@ pub(crate) async fn mark_received(
     source_application: String,
     message: Option<String>,
 ) -> Result<()> {
-    let st = state(ctx);
     let by = user.user_id();
-    in_transaction(ctx, async |txn| {
+    in_transaction(ctx, async |tx| {
         let app = Some(source_application);
-        let n = commit_svc::receive(txn, &st.server_info, &by, project, id, app, message).await?;
+        let n = commit_svc::receive(tx.txn, tx.server, &by, project, id, app, message).await?;
         Ok(((), n))
     })
     .await
@@ -177,10 +173,9 @@ pub(crate) async fn move_versions(
     what: &str,
 ) -> Result<branch::Model> {
     check_batch(ids, what)?;
-    let user = contributor(ctx, project).await?;
-    let st = state(ctx);
-    let (server, by) = (&st.server_info, user.user_id());
-    in_transaction(ctx, async |txn| {
+    let by = contributor(ctx, project).await?.user_id();
+    in_transaction(ctx, async |tx| {
+        let (txn, server) = (tx.txn, tx.server);
         let mut queued = 0;
         let target = match model_svc::by_name(txn, project, target).await {
             Ok(m) => m,
@@ -213,12 +208,11 @@ pub(crate) async fn delete_versions(
 ) -> Result<bool> {
     check_batch(ids, what)?;
     let user = contributor(ctx, project).await?;
-    let st = state(ctx);
     let by = user.user_id();
-    in_transaction(ctx, async |txn| {
+    in_transaction(ctx, async |tx| {
         let mut queued = 0;
         for v in ids {
-            queued += commit_svc::delete(txn, &st.server_info, &by, project, v).await?;
+            queued += commit_svc::delete(tx.txn, tx.server, &by, project, v).await?;
         }
         Ok(((), queued))
     })
@@ -239,15 +233,8 @@ impl VersionMutations {
     async fn create(&self, ctx: &Context<'_>, input: CreateVersionInput) -> Result<Version> {
         let project = StreamId::from(input.project_id);
         let user = contributor(ctx, &project).await?;
-        let v = NewVersion {
-            object_id: input.object_id,
-            message: input.message,
-            source_application: input.source_application,
-            total_children_count: input.total_children_count,
-            parents: input.parents,
-        };
         let on = On::Model(BranchId::from(input.model_id));
-        Ok(create(ctx, user, &project, on, v).await?.into())
+        Ok(create(ctx, user, &project, on, input.version).await?.into())
     }
 
     /// Changes a version's message (fires `commit_update`).

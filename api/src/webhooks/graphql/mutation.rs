@@ -137,8 +137,8 @@ impl WebhookMutation {
         let hook = svc::find_on_stream(&st.db, &WebhookId::from(webhook.id), &stream).await?;
         // Event, payload, queue row and count are written together.
         let trigger = webhook.trigger.as_deref();
-        let id = in_transaction(ctx, async |txn| {
-            let id = ping::ping(txn, &st.server_info, user, &hook, trigger).await?;
+        let id = in_transaction(ctx, async |tx| {
+            let id = ping::ping(tx.txn, tx.server, user, &hook, trigger).await?;
             Ok((id, 1))
         })
         .await?;
@@ -157,8 +157,8 @@ impl WebhookMutation {
         let st = state(ctx);
         let hook = svc::find_on_stream(&st.db, &WebhookId::from(event.webhook_id), &stream).await?;
         let again = EventId::from(validate::event_id(&event.id)?);
-        let id = in_transaction(ctx, async |txn| {
-            Ok((ping::redeliver(txn, &hook, again).await?, 1))
+        let id = in_transaction(ctx, async |tx| {
+            Ok((ping::redeliver(tx.txn, &hook, again).await?, 1))
         })
         .await?;
         Ok(id.to_string())

@@ -53,8 +53,8 @@ impl RecoverMutation {
             recover::count_failed(&st.db, &hook, webhook.since).await?
         } else {
             let enable = webhook.enable.unwrap_or(false);
-            in_transaction(ctx, async |txn| {
-                let done = recover::redeliver_failed(txn, &hook, webhook.since, enable).await?;
+            in_transaction(ctx, async |tx| {
+                let done = recover::redeliver_failed(tx.txn, &hook, webhook.since, enable).await?;
                 let queued = done.queued;
                 Ok((done, queued))
             })
