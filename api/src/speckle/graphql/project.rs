@@ -10,10 +10,9 @@ use std::collections::HashMap;
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::ids::{BranchId, CommitId, StreamId};
-use entity::{stream as stream_entity, stream_acl, user};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use entity::{stream as stream_entity, stream_acl};
+use sea_orm::ConnectionTrait;
 
-use crate::context::auth::role_rank;
 use crate::context::error::Result;
 use crate::context::resolver::{auth, state};
 use crate::speckle::graphql::containers::Model;
@@ -212,29 +211,17 @@ impl Project {
 
     /// The collaborators and their roles, owners first.
     async fn team(&self, ctx: &Context<'_>) -> Result<Vec<ProjectCollaborator>> {
-        let rows = stream_acl::Entity::find()
-            .filter(stream_acl::Column::StreamId.eq(self.id.as_str()))
-            .find_also_related(user::Entity)
-            .all(&state(ctx).db)
-            .await?;
-        let mut team: Vec<ProjectCollaborator> = rows
+        let rows = svc::collaborators(&state(ctx).db, &self.id).await?;
+        Ok(rows
             .into_iter()
-            .filter_map(|(acl, u)| {
-                u.map(|u| ProjectCollaborator {
-                    id: ID(u.id.clone()),
-                    role: acl.role,
-                    user: u.into(),
-                    seat_type: None,
-                    workspace_role: None,
-                })
+            .map(|(role, u)| ProjectCollaborator {
+                id: ID(u.id.clone()),
+                role,
+                user: u.into(),
+                seat_type: None,
+                workspace_role: None,
             })
-            .collect();
-        team.sort_by(|a, b| {
-            role_rank(&b.role)
-                .cmp(&role_rank(&a.role))
-                .then(a.id.0.cmp(&b.id.0))
-        });
-        Ok(team)
+            .collect())
     }
 
     /// Collaborators invited but not yet accepted: none, there are no invitations here.

@@ -9,10 +9,9 @@
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::ids::{CommitId, StreamId, UserId};
-use entity::{stream_acl, user};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use entity::stream_acl;
 
-use crate::context::auth::{role_rank, SCOPE_STREAMS_READ, SCOPE_STREAMS_WRITE};
+use crate::context::auth::{SCOPE_STREAMS_READ, SCOPE_STREAMS_WRITE};
 use crate::context::error::Result;
 use crate::context::resolver::{auth, owner, state};
 use crate::speckle::graphql::branch::{self, BranchCollection};
@@ -97,30 +96,19 @@ impl Stream {
     }
 
     async fn collaborators(&self, ctx: &Context<'_>) -> Result<Vec<StreamCollaborator>> {
-        let rows = stream_acl::Entity::find()
-            .filter(stream_acl::Column::StreamId.eq(&self.id))
-            .find_also_related(user::Entity)
-            .all(&state(ctx).db)
-            .await?;
-        let mut out: Vec<StreamCollaborator> = rows
+        let db = &state(ctx).db;
+        let rows = service::project::collaborators(db, &self.stream_id()).await?;
+        Ok(rows
             .into_iter()
-            .filter_map(|(acl, u)| {
-                u.map(|u| StreamCollaborator {
-                    id: u.id,
-                    name: u.name,
-                    role: acl.role,
-                    company: u.company,
-                    avatar: u.avatar,
-                    server_role: u.server_role,
-                })
+            .map(|(role, u)| StreamCollaborator {
+                id: u.id,
+                name: u.name,
+                role,
+                company: u.company,
+                avatar: u.avatar,
+                server_role: u.server_role,
             })
-            .collect();
-        out.sort_by(|a, b| {
-            role_rank(&b.role)
-                .cmp(&role_rank(&a.role))
-                .then(a.id.cmp(&b.id))
-        });
-        Ok(out)
+            .collect())
     }
 
     /// The stream's branches, most recently changed first, up to 500 a page.

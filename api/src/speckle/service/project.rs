@@ -1,17 +1,18 @@
 //! Today's Speckle names for streams: a project **is** a stream (same row, same roles, same
 //! triggers), so this module only adds what the newer API reads and that the legacy one did not:
 //! the caller's projects as a paged list, `allowPublicComments`, visibility as Speckle's enum,
-//! and the source applications of a project's versions. Changes go through
+//! the source applications of a project's versions, and the collaborators both names list. Changes go through
 //! [`super::stream`], so both API generations obey one rule per thing and fire the same events.
 
 use entity::ids::{StreamId, UserId};
-use entity::{commit, project_settings, stream, stream_acl};
+use entity::{commit, project_settings, stream, stream_acl, user};
 use sea_orm::sea_query::{Expr, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, RelationTrait, Select,
 };
 
+use crate::context::auth::role_rank;
 use crate::context::error::{Error, Result};
 use crate::speckle::service::page::{self, Page};
 
@@ -127,6 +128,29 @@ pub async fn source_apps<C: ConnectionTrait>(db: &C, stream: &StreamId) -> Resul
     let mut apps: Vec<String> = apps.into_iter().flatten().collect();
     apps.sort();
     Ok(apps)
+}
+
+/// The project's collaborators with their roles, owners first, then contributors, then
+/// reviewers, each by user id: what `Stream.collaborators` and `Project.team` list.
+pub async fn collaborators<C: ConnectionTrait>(
+    db: &C,
+    stream: &StreamId,
+) -> Result<Vec<(String, user::Model)>> {
+    let rows = stream_acl::Entity::find()
+        .filter(stream_acl::Column::StreamId.eq(stream.as_str()))
+        .find_also_related(user::Entity)
+        .all(db)
+        .await?;
+    let mut out: Vec<(String, user::Model)> = rows
+        .into_iter()
+        .filter_map(|(acl, u)| u.map(|u| (acl.role, u)))
+        .collect();
+    out.sort_by(|(role_a, a), (role_b, b)| {
+        role_rank(role_b)
+            .cmp(&role_rank(role_a))
+            .then(a.id.cmp(&b.id))
+    });
+    Ok(out)
 }
 
 /// How many owners the project has (a last owner cannot leave).
