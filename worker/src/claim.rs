@@ -36,28 +36,9 @@ use sea_orm::{
     QueryFilter, Statement, Value,
 };
 
-use crate::record::AttemptRow;
-
-/// A leased event, with what sending it needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claimed {
-    pub id: i64,
-    pub webhook_id: String,
-    pub event_name: String,
-    pub payload: String,
-    /// Retries scheduled before this attempt (Speckle's `retryCount`).
-    pub retry_count: i32,
-    pub manual: bool,
-    /// This attempt's number, from 1 (sent as `X-WEBHOOK-ATTEMPT`).
-    pub attempt: i32,
-    pub due_at: i64,
-    pub lease_token: i64,
-    pub lease_until: i64,
-    /// When this lease, and so this attempt, began (epoch ms).
-    pub leased_at: i64,
-    /// When the expired lease this claim took over had begun, if it took one over.
-    pub prior_lease_at: Option<i64>,
-}
+use crate::rows::AttemptRow;
+// The tests name the leased row here.
+pub use crate::rows::Claimed;
 
 #[derive(Debug, FromQueryResult)]
 struct ClaimRow {

@@ -18,11 +18,12 @@ use std::time::{Duration, Instant, SystemTime};
 use entity::webhook_config;
 use reqwest::{header, redirect, Client, StatusCode};
 
-use crate::claim::Claimed;
+use crate::config::WorkerConfig;
 use crate::guard::{Guard, GuardError, GuardedResolver};
 use crate::metrics::Outcome;
+use crate::rows::Claimed;
 use crate::secrets::Secrets;
-use crate::{retry, wire, WorkerConfig};
+use crate::{retry, wire};
 
 pub const USER_AGENT: &str = concat!("streamhooks/", env!("CARGO_PKG_VERSION"));
 

@@ -42,14 +42,16 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::claim::Claimed;
+use crate::config::WorkerConfig;
+use crate::error::Error;
 use crate::gate::WriteGate;
 use crate::guard::Guard;
 use crate::handoff::Inbox;
 use crate::metrics::{Metrics, Outcome};
-use crate::record::{self, Update};
+use crate::notifier::Notifier;
+use crate::rows::{Claimed, Update};
 use crate::secrets::Secrets;
-use crate::{claim, deliver, listen, record_sql, retention, retry, Error, Notifier, WorkerConfig};
+use crate::{claim, deliver, listen, record, record_sql, retention, retry};
 
 /// Full lanes named in one claim's `NOT IN`, to stay well within bind-parameter limits; rows of
 /// further full lanes may be claimed and simply wait in their lane.

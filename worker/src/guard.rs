@@ -15,7 +15,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::WorkerConfig;
+use crate::config::WorkerConfig;
 
 /// Why an address is not public; `None` for a public address.
 pub fn non_public_kind(ip: IpAddr) -> Option<&'static str> {

@@ -42,8 +42,7 @@ use rand::Rng;
 use sea_orm::{ConnectionTrait, DbErr};
 use tokio::sync::mpsc;
 
-use crate::claim::Claimed;
-use crate::record::Update;
+use crate::rows::{rows_per_statement, Claimed, Update};
 
 /// What the dispatcher receives: leased events and their webhooks, as a claim returns them.
 pub type Delivery = (Vec<Claimed>, HashMap<String, webhook_config::Model>);
@@ -247,7 +246,7 @@ impl Pending {
             .collect();
         let backend = db.get_database_backend();
         let mut n = 0;
-        for chunk in releases.chunks(crate::record_sql::rows_per_statement(backend)) {
+        for chunk in releases.chunks(rows_per_statement(backend)) {
             let chunk: Vec<&Update> = chunk.iter().collect();
             n += db
                 .query_all(crate::record_sql::requeue(backend, &chunk))

@@ -32,6 +32,7 @@ pub mod record_sql;
 pub mod requeue;
 pub mod retention;
 pub mod retry;
+pub mod rows;
 pub mod secrets;
 pub mod sign;
 pub mod sql;

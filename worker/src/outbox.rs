@@ -16,9 +16,9 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::claim::Claimed;
 use crate::handoff::{Delivery, Lease};
 use crate::queue::{self, NewEvent};
+use crate::rows::Claimed;
 use crate::sql;
 
 /// `server` in every payload.

@@ -20,116 +20,23 @@
 //! lease (at least once), never a lost event.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use entity::webhook_event::{self, STATUS_FAILED};
+use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::claim::Claimed;
 use crate::gate::WriteGate;
-use crate::{record_sql, streak, Notifier};
-
-/// Results written per transaction at most.
-pub const MAX_BATCH: usize = 1024;
+use crate::notifier::Notifier;
+use crate::rows::{rows_per_statement, MAX_BATCH};
+// The tests and the bench name the row types here.
+pub use crate::rows::{AttemptRow, Effect, Kind, Update};
+use crate::{record_sql, streak};
 
 /// A batch smaller than this waits [`LINGER`] for more results before it is written.
 const LINGER_BELOW: usize = 32;
 const LINGER: Duration = Duration::from_millis(1);
-
-/// What a recorded result does to its webhook's failure streak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effect {
-    None,
-    Success,
-    FinalFailure,
-}
-
-/// What becomes of the queue row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// The event is done (succeeded, failed for good, or not sent): the queue row goes.
-    Finish,
-    /// Another attempt at `due_at` (epoch ms).
-    Retry { due_at: i64 },
-    /// Given back untouched (shutdown, or a lease too short to start safely): the attempt it had
-    /// counted is taken back and the event row is left alone.
-    Release,
-}
-
-/// One attempt as stored in `webhooks_event_attempts`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttemptRow {
-    pub event_id: i64,
-    pub number: i32,
-    pub started_at: DateTime<Utc>,
-    pub duration_ms: Option<i32>,
-    pub outcome: &'static str,
-    pub status_code: Option<i32>,
-    pub error: Option<String>,
-    /// JSON array of `[name, value]` pairs.
-    pub response_headers: String,
-    pub response_body: Option<String>,
-    pub worker: Option<Arc<str>>,
-}
-
-/// The new state of one leased event.
-#[derive(Debug, Clone)]
-pub struct Update {
-    pub id: i64,
-    pub lease_token: i64,
-    /// When the lease runs out (epoch ms); after that this result can no longer apply.
-    pub lease_until: i64,
-    pub webhook_id: String,
-    pub kind: Kind,
-    pub status: i16,
-    pub status_info: String,
-    pub retry_count: i32,
-    pub last_update: DateTime<Utc>,
-    pub effect: Effect,
-    /// The attempt this result comes from; none for a release or an event not sent.
-    pub attempt: Option<AttemptRow>,
-}
-
-impl Update {
-    /// The claimed event finished with nothing changed yet, to be filled in with struct-update
-    /// syntax.
-    pub fn for_event(event: &Claimed, now: DateTime<Utc>) -> Self {
-        Update {
-            id: event.id,
-            lease_token: event.lease_token,
-            lease_until: event.lease_until,
-            webhook_id: event.webhook_id.clone(),
-            kind: Kind::Finish,
-            status: webhook_event::STATUS_QUEUED,
-            status_info: String::new(),
-            retry_count: event.retry_count,
-            last_update: now,
-            effect: Effect::None,
-            attempt: None,
-        }
-    }
-
-    /// Gives a claimed row back untouched.
-    pub fn release(event: &Claimed) -> Self {
-        Update {
-            kind: Kind::Release,
-            ..Update::for_event(event, Utc::now())
-        }
-    }
-
-    /// Finishes a row without sending it, e.g. because its webhook was disabled or deleted.
-    pub fn not_sent(event: &Claimed, why: String, now: DateTime<Utc>) -> Self {
-        Update {
-            status: STATUS_FAILED,
-            status_info: why,
-            ..Update::for_event(event, now)
-        }
-    }
-}
 
 /// Starts the recorder; it stops once every sender is dropped and the last batch is written.
 /// After a batch that put rows back in the queue (retries, releases) it wakes the dispatcher,
@@ -227,7 +134,7 @@ pub async fn write(
         return Ok(());
     }
     let txn = db.begin().await?;
-    let rows = record_sql::rows_per_statement(txn.get_database_backend());
+    let rows = rows_per_statement(txn.get_database_backend());
     let (finishes, requeues): (Vec<&Update>, Vec<&Update>) =
         latest.iter().partition(|u| u.kind == Kind::Finish);
     let mut applied = HashSet::with_capacity(batch.len());
@@ -264,7 +171,7 @@ fn one_statement<'a>(
     latest: &[&'a Update],
 ) -> Option<record_sql::FinishAll<'a>> {
     if backend != DatabaseBackend::Postgres
-        || latest.len() > record_sql::rows_per_statement(backend)
+        || latest.len() > rows_per_statement(backend)
         || latest
             .iter()
             .any(|u| u.kind != Kind::Finish || u.effect == Effect::FinalFailure)
@@ -344,7 +251,7 @@ pub async fn insert_attempts(
     if_new: bool,
 ) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
-    for chunk in attempts.chunks(record_sql::rows_per_statement(backend)) {
+    for chunk in attempts.chunks(rows_per_statement(backend)) {
         txn.execute(record_sql::attempts(backend, chunk, if_new))
             .await?;
     }

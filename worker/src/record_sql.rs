@@ -20,16 +20,8 @@ use sea_orm::sqlx::{self, Row as _};
 use sea_orm::{DatabaseBackend, DbErr, RuntimeErr, Statement, Value};
 use serde::Serialize;
 
-use crate::record::{AttemptRow, Effect, Kind, Update, MAX_BATCH};
+use crate::rows::{AttemptRow, Effect, Kind, Update};
 use crate::sql;
-
-/// Rows per statement at most.
-pub fn rows_per_statement(backend: DatabaseBackend) -> usize {
-    match backend {
-        DatabaseBackend::Postgres => MAX_BATCH,
-        _ => 256,
-    }
-}
 
 /// Deletes the queue rows of finished events still leased with the given tokens; returns
 /// `event_id`s.
@@ -555,7 +547,6 @@ fn values_cte(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Kind;
 
     /// The EXPLAIN form writes each array as a PostgreSQL array literal: every element quoted
     /// with `\` and `"` escaped, NULL bare, in the order of the binary form's parameters.

@@ -22,7 +22,8 @@ use sea_orm::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{queue, WorkerConfig};
+use crate::config::WorkerConfig;
+use crate::queue;
 
 /// Rows per `DELETE` statement.
 pub const BATCH: u64 = 5_000;

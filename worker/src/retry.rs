@@ -11,10 +11,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use entity::webhook_event::{STATUS_FAILED, STATUS_QUEUED, STATUS_SUCCEEDED};
 use rand::Rng;
 
-use crate::claim::Claimed;
 use crate::config::RetrySchedule;
 use crate::deliver::{human, Attempt};
-use crate::record::{AttemptRow, Effect, Kind, Update};
+use crate::rows::{AttemptRow, Claimed, Effect, Kind, Update};
 
 /// The longest `Retry-After` we honour.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);

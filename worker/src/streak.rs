@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use chrono::{SecondsFormat, Utc};
 use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Statement, Value};
 
-use crate::record::{Effect, Update};
+use crate::rows::{Effect, Update};
 
 #[derive(Default)]
 struct Streak<'a> {
