@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use entity::webhook_config;
 use reqwest::{header, redirect, Client, StatusCode};
 
+use crate::attempt::{human, Attempt, Response};
 use crate::config::WorkerConfig;
 use crate::guard::{Guard, GuardError, GuardedResolver};
 use crate::metrics::Outcome;
@@ -52,72 +53,6 @@ pub fn client(config: &WorkerConfig, guard: Arc<Guard>) -> reqwest::Result<Clien
         .user_agent(USER_AGENT)
         .dns_resolver(Arc::new(GuardedResolver::new(guard)))
         .build()
-}
-
-/// What the receiver sent back, capped and made safe to store.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Response {
-    /// At most [`HEADERS_KEPT`], in the order received; names lower-case.
-    pub headers: Vec<(String, String)>,
-    /// The first [`BODY_KEPT_BYTES`] of the body as text (invalid UTF-8 replaced).
-    pub body: String,
-}
-
-impl Response {
-    /// The headers as the JSON array of `[name, value]` pairs the attempt record stores.
-    pub fn headers_json(&self) -> String {
-        serde_json::to_string(&self.headers).unwrap_or_else(|_| "[]".into())
-    }
-}
-
-/// What one attempt came to.
-#[derive(Debug, Clone)]
-pub enum Attempt {
-    /// HTTP 200..=204.
-    Delivered {
-        status: StatusCode,
-        elapsed: Duration,
-        response: Response,
-    },
-    Failed {
-        outcome: Outcome,
-        /// A complete sentence (or two) without the "attempt n of m" part.
-        message: String,
-        /// The receiver's `Retry-After` on 429/503.
-        retry_after: Option<Duration>,
-        /// False when sending again cannot help without a configuration change.
-        retryable: bool,
-        elapsed: Option<Duration>,
-        /// The HTTP status and what came with it, when a response arrived.
-        response: Option<(StatusCode, Response)>,
-    },
-}
-
-impl Attempt {
-    pub fn outcome(&self) -> Outcome {
-        match self {
-            Attempt::Delivered { .. } => Outcome::Success,
-            Attempt::Failed { outcome, .. } => *outcome,
-        }
-    }
-
-    pub fn elapsed(&self) -> Option<Duration> {
-        match self {
-            Attempt::Delivered { elapsed, .. } => Some(*elapsed),
-            Attempt::Failed { elapsed, .. } => *elapsed,
-        }
-    }
-
-    fn fatal(outcome: Outcome, message: String) -> Self {
-        Attempt::Failed {
-            outcome,
-            message,
-            retry_after: None,
-            retryable: false,
-            elapsed: None,
-            response: None,
-        }
-    }
 }
 
 /// A webhook as its deliveries use it: the row, and its URL parsed once per claim rather than
@@ -327,17 +262,6 @@ fn excerpt(body: &[u8]) -> String {
         s.push('…');
     }
     s
-}
-
-/// `10s`, `1.5s`, `250ms`: how long things took or will take, for sentences.
-pub fn human(d: Duration) -> String {
-    if d.as_millis() < 1000 {
-        format!("{}ms", d.as_millis())
-    } else if d.subsec_millis() == 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
 }
 
 fn from_error(e: &reqwest::Error, url: &url::Url, timeout: Duration, elapsed: Duration) -> Attempt {

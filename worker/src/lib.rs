@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod attempt;
 pub mod claim;
 pub mod config;
 pub mod deliver;
