@@ -14,8 +14,9 @@ use chrono::Utc;
 use entity::secrets_key_check;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement};
 
-use super::store::{count_unreadable, stored, StoreError};
-use super::{KeySource, Secrets, KEY_ENV, LEGACY};
+use super::cipher::{Secrets, LEGACY};
+use super::key::{shown_path, KeySource, KEY_ENV};
+use super::stored::{count_unreadable, stored, StoreError};
 
 /// What adopting a key found: of the stored secrets, how many it cannot open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -139,11 +140,4 @@ fn describe(source: &KeySource) -> String {
             shown_path(p)
         ),
     }
-}
-
-pub(super) fn shown_path(p: &std::path::Path) -> String {
-    std::path::absolute(p)
-        .unwrap_or_else(|_| p.to_owned())
-        .display()
-        .to_string()
 }

@@ -13,7 +13,7 @@ use base64::Engine;
 use clap::Args;
 use rand::RngCore;
 
-use super::{Secrets, KEY_LEN};
+use super::cipher::{Secrets, KEY_LEN};
 
 /// Environment variable holding the key itself.
 pub const KEY_ENV: &str = "SECRETS_KEY";
@@ -120,6 +120,22 @@ impl SecretsConfig {
             )),
         }
     }
+}
+
+impl Secrets {
+    /// A key from its base64 or hex text.
+    pub fn from_text(text: &str) -> Result<Self, KeyError> {
+        Ok(Self::new(&parse_key(text, "The secrets key")?))
+    }
+}
+
+/// A key file's path as sentences show it: in full (two processes in different working
+/// directories each find their own `streamhooks.key`).
+pub(super) fn shown_path(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_owned())
+        .display()
+        .to_string()
 }
 
 fn file_error(path: &Path, what: &str) -> KeyError {

@@ -18,34 +18,14 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::{
-    check, create_key_file, legacy_plaintext, read_key_file, KeyError, KeySource, Loaded,
-    OpenError, SealError, Secrets, SecretsConfig, SEALED,
+use super::check;
+use super::cipher::{legacy_plaintext, OpenError, Secrets, LEGACY, SEALED};
+use super::key::{
+    create_key_file, read_key_file, shown_path, KeyError, KeySource, Loaded, SecretsConfig,
 };
-
-/// Every `webhooks_config` column that holds a sealed secret. A second secret per webhook (the
-/// previous one, during rotation) is one more entry here: the passes below cover it unchanged.
-pub const SEALED_COLUMNS: &[&str] = &["secret", "previous_secret"];
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    #[error(transparent)]
-    Seal(#[from] SealError),
-    #[error("database error while handling webhook secrets: {0}")]
-    Db(#[from] DbErr),
-    /// Nothing was changed; the sentence says why and what to do.
-    #[error("{0}")]
-    Refused(String),
-}
-
-/// One stored secret: the webhook, the column, the stored text.
-pub(super) struct Stored {
-    id: String,
-    column: &'static str,
-    value: String,
-}
+use super::stored::{count_unreadable, stored, Stored, SEALED_COLUMNS};
+// The API names the error of the start-up pass here.
+pub use super::stored::StoreError;
 
 /// Loads the key (creating the key file only when that is safe, see the module docs), checks that
 /// it is the database's key (recording it if the database has none yet), seals any secret still in
@@ -79,7 +59,7 @@ async fn prepare_accepting(
                      holds webhook secrets encrypted under a key: restore that file, or set \
                      SECRETS_KEY to the key. (If the key is lost, run `streamhooks secrets \
                      reset-key` with a new one; owners must then set their webhook secrets again.)",
-                    check::shown_path(&path)
+                    shown_path(&path)
                 )));
             }
             create_key_file(&path)?
@@ -251,37 +231,6 @@ async fn any_sealed(db: &DatabaseConnection) -> Result<bool, DbErr> {
     Ok(false)
 }
 
-/// Stored secrets, optionally only those whose value starts with `prefix`.
-pub(super) async fn stored<C: ConnectionTrait>(
-    db: &C,
-    prefix: Option<&str>,
-) -> Result<Vec<Stored>, DbErr> {
-    let mut out = Vec::new();
-    for &column in SEALED_COLUMNS {
-        let filter = match prefix {
-            Some(p) => format!("{column} LIKE '{p}%'"),
-            None => format!("{column} IS NOT NULL"),
-        };
-        let sql = format!("SELECT id, {column} FROM webhooks_config WHERE {filter} ORDER BY id");
-        for row in db
-            .query_all(Statement::from_string(db.get_database_backend(), sql))
-            .await?
-        {
-            let value: String = row.try_get_by_index(1)?;
-            // SQLite's LIKE ignores case; the prefix itself does not.
-            if prefix.is_some_and(|p| !value.starts_with(p)) {
-                continue;
-            }
-            out.push(Stored {
-                id: row.try_get_by_index(0)?,
-                column,
-                value,
-            });
-        }
-    }
-    Ok(out)
-}
-
 /// Replaces one stored value, only if it is still the one read (another process may have sealed
 /// it, or its owner changed it, in between).
 async fn replace<C: ConnectionTrait>(db: &C, s: &Stored, sealed: &str) -> Result<u64, DbErr> {
@@ -299,7 +248,7 @@ async fn replace<C: ConnectionTrait>(db: &C, s: &Stored, sealed: &str) -> Result
 
 /// Seals the `plain:` values the migration marked; returns how many.
 async fn seal_legacy(db: &DatabaseConnection, secrets: &Secrets) -> Result<u64, StoreError> {
-    let legacy = stored(db, Some(super::LEGACY)).await?;
+    let legacy = stored(db, Some(LEGACY)).await?;
     if legacy.is_empty() {
         return Ok(0);
     }
@@ -312,17 +261,4 @@ async fn seal_legacy(db: &DatabaseConnection, secrets: &Secrets) -> Result<u64, 
     }
     txn.commit().await?;
     Ok(n)
-}
-
-/// (secrets `secrets` cannot open, all secrets).
-pub(super) async fn count_unreadable(
-    db: &DatabaseConnection,
-    secrets: &Secrets,
-) -> Result<(u64, u64), DbErr> {
-    let all = stored(db, None).await?;
-    let bad = all
-        .iter()
-        .filter(|s| secrets.open(&s.value).is_err())
-        .count();
-    Ok((bad as u64, all.len() as u64))
 }
