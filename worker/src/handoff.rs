@@ -42,19 +42,11 @@ use rand::Rng;
 use sea_orm::{ConnectionTrait, DbErr};
 use tokio::sync::mpsc;
 
+use crate::lease::{self, Lease};
 use crate::rows::{rows_per_statement, Claimed, Update};
 
 /// What the dispatcher receives: leased events and their webhooks, as a claim returns them.
 pub type Delivery = (Vec<Claimed>, HashMap<String, webhook_config::Model>);
-
-/// The lease written with the queue rows: the same columns a claim would write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lease {
-    pub token: i64,
-    /// Epoch ms.
-    pub leased_at: i64,
-    pub until: i64,
-}
 
 /// What an event handed over weighs against the room: its payload and its bookkeeping.
 pub const EVENT_OVERHEAD: usize = 1024;
@@ -248,10 +240,7 @@ impl Pending {
         let mut n = 0;
         for chunk in releases.chunks(rows_per_statement(backend)) {
             let chunk: Vec<&Update> = chunk.iter().collect();
-            n += db
-                .query_all(crate::record_sql::requeue(backend, &chunk))
-                .await?
-                .len() as u64;
+            n += db.query_all(lease::requeue(backend, &chunk)).await?.len() as u64;
         }
         Ok(n)
     }

@@ -22,6 +22,7 @@ pub mod error;
 pub mod gate;
 pub mod guard;
 pub mod handoff;
+pub mod lease;
 pub mod listen;
 pub mod metrics;
 pub mod notifier;

@@ -16,7 +16,8 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::handoff::{Delivery, Lease};
+use crate::handoff::Delivery;
+use crate::lease::Lease;
 use crate::queue::{self, NewEvent};
 use crate::rows::Claimed;
 use crate::sql;

@@ -20,7 +20,7 @@ use entity::webhook_event::STATUS_QUEUED;
 use entity::webhook_event_count::SHARDS;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
 
-use crate::handoff::Lease;
+use crate::lease::Lease;
 use crate::sql;
 
 /// Rows per statement at most.

@@ -28,6 +28,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::gate::WriteGate;
+use crate::lease;
 use crate::notifier::Notifier;
 use crate::rows::{rows_per_statement, MAX_BATCH};
 // The tests and the bench name the row types here.
@@ -232,7 +233,7 @@ async fn finish_queue_rows(
 /// Ends the lease of rows to be tried again (new `due_at`) or given back (`undo` takes back the
 /// attempt the claim counted).
 async fn requeue_rows(txn: &impl ConnectionTrait, chunk: &[&Update]) -> Result<Vec<i64>, DbErr> {
-    let stmt = record_sql::requeue(txn.get_database_backend(), chunk);
+    let stmt = lease::requeue(txn.get_database_backend(), chunk);
     returned_ids(txn.query_all(stmt).await?)
 }
 

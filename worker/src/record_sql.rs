@@ -20,8 +20,11 @@ use sea_orm::sqlx::{self, Row as _};
 use sea_orm::{DatabaseBackend, DbErr, RuntimeErr, Statement, Value};
 use serde::Serialize;
 
-use crate::rows::{AttemptRow, Effect, Kind, Update};
-use crate::sql;
+use crate::rows::{AttemptRow, Effect, Update};
+use crate::sql::{self, json_text, pg, values_cte};
+
+// The bench EXPLAINs the end of a lease with the rest of a result batch.
+pub use crate::lease::requeue;
 
 /// Deletes the queue rows of finished events still leased with the given tokens; returns
 /// `event_id`s.
@@ -56,66 +59,6 @@ pub fn finish(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
     let sql = format!(
         "{cte}DELETE FROM webhooks_queue WHERE (event_id, lease_token) IN (SELECT id, token FROM v) \
          RETURNING event_id"
-    );
-    Statement::from_sql_and_values(backend, sql, values)
-}
-
-/// Ends the lease of rows to be tried again (new `due_at`) or given back (`undo` takes back the
-/// attempt the claim counted); returns `event_id`s.
-pub fn requeue(backend: DatabaseBackend, chunk: &[&Update]) -> Statement {
-    let due_undo = |u: &Update| match u.kind {
-        Kind::Retry { due_at } => (Some(due_at), 0i32),
-        _ => (None, 1i32),
-    };
-    let set = "due_at = COALESCE(v.due, webhooks_queue.due_at), \
-               attempt = webhooks_queue.attempt - v.undo, lease_token = NULL, \
-               lease_until = NULL, leased_at = NULL, prior_lease_at = NULL";
-    if backend == DatabaseBackend::Postgres {
-        #[derive(Serialize)]
-        struct Row {
-            id: i64,
-            token: i64,
-            due: Option<i64>,
-            undo: i32,
-        }
-        let rows: Vec<Row> = chunk
-            .iter()
-            .map(|u| {
-                let (due, undo) = due_undo(u);
-                Row {
-                    id: u.id,
-                    token: u.lease_token,
-                    due,
-                    undo,
-                }
-            })
-            .collect();
-        return pg(
-            &format!(
-                "UPDATE webhooks_queue SET {set} \
-                 FROM jsonb_to_recordset(CAST($1 AS JSONB)) \
-                   AS v(id BIGINT, token BIGINT, due BIGINT, undo INT) \
-                 WHERE webhooks_queue.event_id = ANY(CAST($2 AS BIGINT[])) \
-                 AND webhooks_queue.event_id = v.id AND webhooks_queue.lease_token = v.token \
-                 RETURNING webhooks_queue.event_id"
-            ),
-            &rows,
-            chunk.iter().map(|u| u.id),
-        );
-    }
-    let rows = chunk
-        .iter()
-        .map(|u| {
-            let (due, undo) = due_undo(u);
-            vec![u.id.into(), u.lease_token.into(), due.into(), undo.into()]
-        })
-        .collect();
-    let pad = [(-1i64).into(), 0i64.into(), Some(0i64).into(), 0i32.into()];
-    let (cte, values) = values_cte(backend, "id, token, due, undo", rows, &pad);
-    let sql = format!(
-        "{cte}UPDATE webhooks_queue SET {set} \
-         FROM v WHERE webhooks_queue.event_id = v.id AND webhooks_queue.lease_token = v.token \
-         RETURNING webhooks_queue.event_id"
     );
     Statement::from_sql_and_values(backend, sql, values)
 }
@@ -497,56 +440,10 @@ fn attempts_json<'a>(chunk: impl IntoIterator<Item = &'a AttemptRow>) -> String 
     json_text(&rows)
 }
 
-/// `rows` as a JSON array. Serialising plain numbers, strings and timestamps cannot fail; an
-/// empty array would only make the statement do nothing.
-fn json_text<T: Serialize>(rows: &[T]) -> String {
-    serde_json::to_string(rows).unwrap_or_else(|_| "[]".into())
-}
-
-/// A PostgreSQL statement whose `$1` is `rows` as a JSON array and, if `ids` is not empty, `$2`
-/// their ids as a `bigint[]` literal.
-fn pg<T: Serialize>(sql: &str, rows: &[T], ids: impl Iterator<Item = i64>) -> Statement {
-    let mut values: Vec<Value> = vec![json_text(rows).into()];
-    let ids = id_array(ids);
-    if ids != "{}" {
-        values.push(ids.into());
-    }
-    Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)
-}
-
-/// `ids` as a PostgreSQL `bigint[]` literal.
-fn id_array(ids: impl Iterator<Item = i64>) -> String {
-    let ids: Vec<String> = ids.map(|i| i.to_string()).collect();
-    format!("{{{}}}", ids.join(","))
-}
-
-/// `WITH v(cols) AS (VALUES …)` for `rows`, padded to a power of two with `pad` rows (ids that
-/// match nothing), and the parameters in order.
-fn values_cte(
-    backend: DatabaseBackend,
-    cols: &str,
-    rows: Vec<Vec<Value>>,
-    pad: &[Value],
-) -> (String, Vec<Value>) {
-    let n = rows.len().next_power_of_two();
-    let width = pad.len();
-    let mut values: Vec<Value> = Vec::with_capacity(n * width);
-    for r in rows {
-        values.extend(r);
-    }
-    while values.len() < n * width {
-        values.extend_from_slice(pad);
-    }
-    let sql = format!(
-        "WITH v({cols}) AS (VALUES {}) ",
-        sql::values(backend, n, width, 1)
-    );
-    (sql, values)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rows::Kind;
 
     /// The EXPLAIN form writes each array as a PostgreSQL array literal: every element quoted
     /// with `\` and `"` escaped, NULL bare, in the order of the binary form's parameters.

@@ -6,8 +6,13 @@
 //! - Rows go in chunks whose sizes are powers of two: sqlx keeps one prepared statement per SQL
 //!   text and connection, so with one text per row count hundreds of large statements piled up
 //!   (60 MB while draining a million events); powers of two cap that at nine texts per statement.
+//!
+//! Also the two shapes a batch of rows takes in the statements that change rows by key (the
+//! result statements, and the end of a lease): a `WITH v(…) AS (VALUES …)` on SQLite
+//! ([`values_cte`]), one JSON parameter on PostgreSQL ([`pg`]).
 
-use sea_orm::DatabaseBackend;
+use sea_orm::{DatabaseBackend, Statement, Value};
+use serde::Serialize;
 
 /// The `n`th placeholder (1-based): `$n` on PostgreSQL, `?` on SQLite.
 pub fn mark(backend: DatabaseBackend, n: usize) -> String {
@@ -82,6 +87,53 @@ fn prev_power_of_two(n: usize) -> usize {
     } else {
         1 << (usize::BITS - 1 - n.leading_zeros())
     }
+}
+
+/// `rows` as a JSON array. Serialising plain numbers, strings and timestamps cannot fail; an
+/// empty array would only make the statement do nothing.
+pub fn json_text<T: Serialize>(rows: &[T]) -> String {
+    serde_json::to_string(rows).unwrap_or_else(|_| "[]".into())
+}
+
+/// A PostgreSQL statement whose `$1` is `rows` as a JSON array and, if `ids` is not empty, `$2`
+/// their ids as a `bigint[]` literal.
+pub fn pg<T: Serialize>(sql: &str, rows: &[T], ids: impl Iterator<Item = i64>) -> Statement {
+    let mut values: Vec<Value> = vec![json_text(rows).into()];
+    let ids = id_array(ids);
+    if ids != "{}" {
+        values.push(ids.into());
+    }
+    Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)
+}
+
+/// `ids` as a PostgreSQL `bigint[]` literal.
+fn id_array(ids: impl Iterator<Item = i64>) -> String {
+    let ids: Vec<String> = ids.map(|i| i.to_string()).collect();
+    format!("{{{}}}", ids.join(","))
+}
+
+/// `WITH v(cols) AS (VALUES …)` for `rows`, padded to a power of two with `pad` rows (ids that
+/// match nothing), and the parameters in order.
+pub fn values_cte(
+    backend: DatabaseBackend,
+    cols: &str,
+    rows: Vec<Vec<Value>>,
+    pad: &[Value],
+) -> (String, Vec<Value>) {
+    let n = rows.len().next_power_of_two();
+    let width = pad.len();
+    let mut values: Vec<Value> = Vec::with_capacity(n * width);
+    for r in rows {
+        values.extend(r);
+    }
+    while values.len() < n * width {
+        values.extend_from_slice(pad);
+    }
+    let sql = format!(
+        "WITH v({cols}) AS (VALUES {}) ",
+        self::values(backend, n, width, 1)
+    );
+    (sql, values)
 }
 
 #[cfg(test)]
