@@ -82,7 +82,7 @@ impl Metrics {
         self.outcomes[idx].load(Relaxed)
     }
 
-    /// Counts `n` events taken for delivery, by how they came (`crate::handoff`).
+    /// Counts `n` events taken for delivery, by how they came (`crate::core::handoff`).
     pub(crate) fn taken(&self, handed_over: bool, n: usize) {
         self.taken[usize::from(handed_over)].fetch_add(n as u64, Relaxed);
     }

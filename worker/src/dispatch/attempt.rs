@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::metrics::Outcome;
+use crate::core::metrics::Outcome;
 
 /// What the receiver sent back, capped and made safe to store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

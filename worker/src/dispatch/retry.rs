@@ -11,8 +11,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use entity::webhook_event::{STATUS_FAILED, STATUS_QUEUED, STATUS_SUCCEEDED};
 use rand::Rng;
 
-use crate::attempt::{human, Attempt};
 use crate::config::RetrySchedule;
+use crate::dispatch::attempt::{human, Attempt};
 use crate::rows::{AttemptRow, Claimed, Effect, Kind, Update};
 
 /// The longest `Retry-After` we honour.

@@ -18,13 +18,14 @@ use std::time::{Duration, Instant, SystemTime};
 use entity::webhook_config;
 use reqwest::{header, redirect, Client, StatusCode};
 
-use crate::attempt::{human, Attempt, Response};
 use crate::config::WorkerConfig;
-use crate::guard::{Guard, GuardError, GuardedResolver};
-use crate::metrics::Outcome;
+use crate::core::guard::{Guard, GuardError, GuardedResolver};
+use crate::core::metrics::Outcome;
+use crate::core::secrets::cipher::Secrets;
+use crate::core::wire;
+use crate::dispatch::attempt::{human, Attempt, Response};
+use crate::dispatch::retry;
 use crate::rows::Claimed;
-use crate::secrets::Secrets;
-use crate::{retry, wire};
 
 pub const USER_AGENT: &str = concat!("streamhooks/", env!("CARGO_PKG_VERSION"));
 

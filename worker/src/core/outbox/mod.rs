@@ -1,5 +1,5 @@
 //! The queuing side: [`emit`] turns one backend change into one event per enabled webhook of the
-//! stream that subscribes to it (stored by [`crate::queue::insert`]), inside the caller's
+//! stream that subscribes to it (stored by [`crate::core::queue::insert`]), inside the caller's
 //! transaction. So the
 //! change and its events commit or roll back together, and the payload is frozen at that moment
 //! (later edits to the stream or webhook do not rewrite what was sent). This is the function the
@@ -16,11 +16,11 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::handoff::Delivery;
-use crate::lease::Lease;
-use crate::queue::{self, NewEvent};
+use crate::core::handoff::Delivery;
+use crate::core::lease::Lease;
+use crate::core::queue::{self, NewEvent};
+use crate::core::sql;
 use crate::rows::Claimed;
-use crate::sql;
 
 /// `server` in every payload.
 #[derive(Clone, Debug, Serialize)]
@@ -38,7 +38,7 @@ pub struct Event {
     pub stream_id: String,
     /// Who caused it.
     pub user_id: String,
-    /// A trigger name from [`crate::triggers::TRIGGERS`].
+    /// A trigger name from [`crate::core::triggers::TRIGGERS`].
     pub event_name: String,
     /// Human summary, e.g. "Stream metadata changed".
     pub activity_message: String,
@@ -141,8 +141,8 @@ pub fn webhook_json(w: &webhook_config::Model) -> Value {
 /// a transaction that reads first cannot start writing once the dispatcher has committed meanwhile.
 /// Two statements on PostgreSQL (the look-ups, then every insert and the NOTIFY); see
 /// [`prepare`] and [`store`] to lease the rows to this process's dispatcher instead. Within
-/// [`handoff::scope`](crate::handoff::scope) it does so itself: the rows are written leased and
-/// wait for [`handoff::take`](crate::handoff::take) and the commit.
+/// [`handoff::scope`](crate::core::handoff::scope) it does so itself: the rows are written leased and
+/// wait for [`handoff::take`](crate::core::handoff::take) and the commit.
 pub async fn emit<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,
@@ -155,10 +155,10 @@ pub async fn emit<C: ConnectionTrait>(
 /// [`store`], leased and stashed for the hand-off when running within its scope and the
 /// dispatcher has room; else unleased, with a NOTIFY on PostgreSQL.
 async fn store_in_scope<C: ConnectionTrait>(db: &C, prepared: Prepared) -> Result<Queued, DbErr> {
-    let reservation = crate::handoff::reserve_in_scope(prepared.weight());
+    let reservation = crate::core::handoff::reserve_in_scope(prepared.weight());
     let mut queued = store(db, prepared, reservation.as_ref().map(|r| r.lease)).await?;
     if let (Some(r), Some(delivery)) = (reservation, queued.delivery.take()) {
-        crate::handoff::stash(r, delivery);
+        crate::core::handoff::stash(r, delivery);
     }
     Ok(queued)
 }
@@ -178,11 +178,11 @@ impl Prepared {
         self.rows.is_empty()
     }
 
-    /// What the rows weigh against the hand-off's room ([`crate::handoff::weight`]).
+    /// What the rows weigh against the hand-off's room ([`crate::core::handoff::weight`]).
     pub fn weight(&self) -> usize {
         self.rows
             .iter()
-            .map(|(r, _)| crate::handoff::weight(r.payload.len()))
+            .map(|(r, _)| crate::core::handoff::weight(r.payload.len()))
             .sum()
     }
 

@@ -1,4 +1,4 @@
-//! The statements of a result batch (see [`crate::record`]), public so the bench can EXPLAIN
+//! The statements of a result batch (see [`crate::dispatch::record`]), public so the bench can EXPLAIN
 //! exactly what runs (docs/query-plans.md). Each finds its rows through the primary key of the
 //! table it changes. The two backends get the rows in different shapes, and that is the decision
 //! a reader will question:
@@ -20,11 +20,8 @@ use sea_orm::sqlx::{self, Row as _};
 use sea_orm::{DatabaseBackend, DbErr, RuntimeErr, Statement, Value};
 use serde::Serialize;
 
+use crate::core::sql::{self, json_text, pg, values_cte};
 use crate::rows::{AttemptRow, Effect, Update};
-use crate::sql::{self, json_text, pg, values_cte};
-
-// The bench EXPLAINs the end of a lease with the rest of a result batch.
-pub use crate::lease::requeue;
 
 /// Deletes the queue rows of finished events still leased with the given tokens; returns
 /// `event_id`s.
@@ -182,7 +179,7 @@ pub fn attempts(backend: DatabaseBackend, chunk: &[AttemptRow], if_new: bool) ->
 /// other's changes), updates the events, inserts the attempts and ends the failure streak of the
 /// webhooks that succeeded; returns the `event_id`s it applied. One statement is atomic without
 /// BEGIN and COMMIT, so a batch costs one round trip instead of six. `succeeded` must be sorted:
-/// the streak rows are then taken in id order, as [`crate::streak`] takes them.
+/// the streak rows are then taken in id order, as [`crate::dispatch::record::streak`] takes them.
 ///
 /// The rows go in as one array per column, unpacked by `unnest`, and [`FinishAll::fetch`] binds
 /// them in PostgreSQL's binary format. As one JSON parameter (`jsonb_to_recordset`, as the other

@@ -36,9 +36,7 @@ use sea_orm::{
     QueryFilter, Statement, Value,
 };
 
-use crate::rows::AttemptRow;
-// The tests name the leased row here.
-pub use crate::rows::Claimed;
+use crate::rows::{AttemptRow, Claimed};
 
 #[derive(Debug, FromQueryResult)]
 struct ClaimRow {
@@ -127,7 +125,7 @@ pub fn claim_statement(
         // One array parameter: a list of parameters is rebuilt into an array for every row the
         // scan looks at (construct_md_array was a visible share of the server's time).
         not_in = " AND webhook_id <> ALL(CAST($5 AS TEXT[]))".to_owned();
-        values.push(crate::sql::pg_array_literal(exclude.iter().map(Some)).into());
+        values.push(crate::core::sql::pg_array_literal(exclude.iter().map(Some)).into());
     } else if !exclude.is_empty() {
         let marks: Vec<String> = (0..exclude.len()).map(|i| format!("${}", i + 5)).collect();
         not_in = format!(" AND webhook_id NOT IN ({})", marks.join(", "));
@@ -224,7 +222,7 @@ pub async fn record_interrupted(db: &impl ConnectionTrait, rows: &[Claimed]) -> 
     if taken_over.is_empty() {
         return Ok(());
     }
-    crate::record::insert_attempts(db, &taken_over, true).await
+    crate::dispatch::record::insert_attempts(db, &taken_over, true).await
 }
 
 /// The webhook of each claimed row, in one query per batch. A webhook deleted since the row was
@@ -266,29 +264,12 @@ pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
         .map(|r| r.due_at))
 }
 
-#[derive(Debug, FromQueryResult)]
-struct Depth {
-    n: i64,
-}
-
-/// Events not finished yet: queued, waiting for a retry, or leased.
-pub async fn queue_depth(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
-    let stmt = Statement::from_string(
-        db.get_database_backend(),
-        "SELECT COUNT(*) AS n FROM webhooks_queue",
-    );
-    Ok(Depth::find_by_statement(stmt)
-        .one(db)
-        .await?
-        .map_or(0, |d| d.n))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn exclusions_are_a_quoted_text_array() {
         assert_eq!(
-            crate::sql::pg_array_literal(["ab", "a\"b\\c"].map(Some)),
+            crate::core::sql::pg_array_literal(["ab", "a\"b\\c"].map(Some)),
             r#"{"ab","a\"b\\c"}"#
         );
     }

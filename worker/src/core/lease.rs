@@ -7,13 +7,13 @@
 //!
 //! The statement is in the core rather than beside the recorder's other statements because the
 //! hand-off, which the API drives, needs it too. Its rows travel as the result statements' do:
-//! one JSON parameter on PostgreSQL, a padded `VALUES` list on SQLite (see [`crate::sql`]).
+//! one JSON parameter on PostgreSQL, a padded `VALUES` list on SQLite (see [`crate::core::sql`]).
 
 use sea_orm::{DatabaseBackend, Statement};
 use serde::Serialize;
 
+use crate::core::sql::{pg, values_cte};
 use crate::rows::{Kind, Update};
-use crate::sql::{pg, values_cte};
 
 /// The lease written with the queue rows: the same columns a claim would write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,7 @@
 //! gives its room back; its rows, if they were committed after all, are recovered when the lease
 //! runs out.
 //!
-//! [`outbox::emit`](crate::outbox::emit) inside an application's own transaction (every GraphQL
+//! [`outbox::emit`](crate::core::outbox::emit) inside an application's own transaction (every GraphQL
 //! mutation) takes the same path when it runs within [`scope`]: it leases its rows and stashes
 //! them here; the code that commits [`take`]s them with the transaction and hands them over
 //! ([`Pending::hand_over`]) right after its commit, and [`discard`] at the start of the next
@@ -42,7 +42,7 @@ use rand::Rng;
 use sea_orm::{ConnectionTrait, DbErr};
 use tokio::sync::mpsc;
 
-use crate::lease::{self, Lease};
+use crate::core::lease::{self, Lease};
 use crate::rows::{rows_per_statement, Claimed, Update};
 
 /// What the dispatcher receives: leased events and their webhooks, as a claim returns them.

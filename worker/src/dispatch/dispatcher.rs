@@ -14,7 +14,7 @@
 //!
 //! Events queued by this process's own API arrive another way: the inserting statement leased
 //! them to this dispatcher and the API hands them over in memory after its commit
-//! ([`crate::handoff`]), so they go into their lanes like a claim's rows without a claim.
+//! ([`crate::core::handoff`]), so they go into their lanes like a claim's rows without a claim.
 //!
 //! Claims are sized to the free global permits, so what is claimed starts at once unless its own
 //! webhook is at its cap. One claim at a time runs beside the loop, not in it: a claim commits,
@@ -43,15 +43,16 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::WorkerConfig;
+use crate::core::guard::Guard;
+use crate::core::handoff::Inbox;
+use crate::core::metrics::{Metrics, Outcome};
+use crate::core::notifier::Notifier;
+use crate::core::secrets::cipher::Secrets;
+use crate::dispatch::gate::WriteGate;
+use crate::dispatch::record::{self, record_sql};
+use crate::dispatch::{claim, deliver, listen, retention, retry};
 use crate::error::Error;
-use crate::gate::WriteGate;
-use crate::guard::Guard;
-use crate::handoff::Inbox;
-use crate::metrics::{Metrics, Outcome};
-use crate::notifier::Notifier;
 use crate::rows::{Claimed, Update};
-use crate::secrets::Secrets;
-use crate::{claim, deliver, listen, record, record_sql, retention, retry};
 
 /// Full lanes named in one claim's `NOT IN`, to stay well within bind-parameter limits; rows of
 /// further full lanes may be claimed and simply wait in their lane.
@@ -76,7 +77,7 @@ pub async fn run(
 }
 
 /// [`run`], also taking the events this process's queuing commits lease to it
-/// ([`crate::handoff`]).
+/// ([`crate::core::handoff`]).
 pub async fn run_with(
     db: DatabaseConnection,
     config: Arc<WorkerConfig>,
@@ -156,7 +157,7 @@ pub async fn run_with(
 pub const HOT_PATH_CONNECTIONS: u32 = 2;
 
 /// The connections claims and results go through. On PostgreSQL a small pool of the dispatcher's
-/// own ([`crate::pool`]; lazily opened, so a database that is down now is met by the loop's own
+/// own ([`crate::core::pool`]; lazily opened, so a database that is down now is met by the loop's own
 /// back-off) with `plan_cache_mode = force_generic_plan`; on SQLite `db` itself
 /// (there the claims and result batches take turns at [`WriteGate`] instead: a connection of
 /// their own measured ~20 MB more peak RSS in `serve` under issue 9's attack).
@@ -169,7 +170,7 @@ pub const HOT_PATH_CONNECTIONS: u32 = 2;
 /// generic plans), so a plan made once per connection is as good as one made per call; history
 /// and retention keep per-call plans.
 fn hot_path(db: &DatabaseConnection) -> DatabaseConnection {
-    crate::pool::postgres_beside(
+    crate::core::pool::postgres_beside(
         db,
         HOT_PATH_CONNECTIONS,
         &[("plan_cache_mode", "force_generic_plan")],
@@ -276,7 +277,7 @@ struct Dispatcher {
     worker_name: Arc<str>,
     /// While the database fails: since when, and the pause before the next try.
     outage: Option<(Instant, Duration)>,
-    /// The hand-off's weight of handed-off events waiting here ([`crate::handoff::weight`]).
+    /// The hand-off's weight of handed-off events waiting here ([`crate::core::handoff::weight`]).
     handed_waiting: Option<Arc<AtomicUsize>>,
 }
 
@@ -519,7 +520,7 @@ impl Dispatcher {
                     self.metrics.record(Outcome::NotSent, None);
                     self.record(Update::not_sent(&event, why, now)).await;
                     if handed {
-                        self.handed_left(crate::handoff::weight(event.payload.len()));
+                        self.handed_left(crate::core::handoff::weight(event.payload.len()));
                     }
                     continue;
                 }
@@ -581,7 +582,7 @@ impl Dispatcher {
             .map(|(j, _, _)| j)
             .chain(releases.iter())
             .filter(|j| j.handed)
-            .map(|j| crate::handoff::weight(j.event.payload.len()))
+            .map(|j| crate::core::handoff::weight(j.event.payload.len()))
             .sum();
         self.handed_left(handed);
         for (job, g, l) in starts {
@@ -652,7 +653,7 @@ impl Dispatcher {
         for lane in self.lanes.values_mut() {
             for job in lane.pending.drain(..) {
                 if job.handed {
-                    handed += crate::handoff::weight(job.event.payload.len());
+                    handed += crate::core::handoff::weight(job.event.payload.len());
                 }
                 let _ = self.records.send(Update::release(&job.event)).await;
             }

@@ -3,7 +3,7 @@
 //! burst of N results costs one commit (one fsync) instead of N. Per batch, a few statements of up
 //! to 256 rows each: the queue rows are deleted (finished) or given back (retry, release), the
 //! event rows get their new status (~150 bytes, no indexed column, so HOT on PostgreSQL), the
-//! attempts are inserted, and the webhooks' failure streaks are updated ([`crate::streak`]).
+//! attempts are inserted, and the webhooks' failure streaks are updated ([`crate::dispatch::record::streak`]).
 //! On PostgreSQL the common batch, in which every result finishes its event and none is a final
 //! failure, is all of that in one statement instead ([`record_sql::FinishAll`]). A batch of fewer
 //! than [`LINGER_BELOW`] results waits [`LINGER`] for more first: nobody waits on a result being
@@ -19,6 +19,9 @@
 //! event while the database still shows it leased; a crash then means one more delivery after the
 //! lease (at least once), never a lost event.
 
+pub(crate) mod record_sql;
+pub(crate) mod streak;
+
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -27,13 +30,10 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Trans
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::gate::WriteGate;
-use crate::lease;
-use crate::notifier::Notifier;
-use crate::rows::{rows_per_statement, MAX_BATCH};
-// The tests and the bench name the row types here.
-pub use crate::rows::{AttemptRow, Effect, Kind, Update};
-use crate::{record_sql, streak};
+use crate::core::lease;
+use crate::core::notifier::Notifier;
+use crate::dispatch::gate::WriteGate;
+use crate::rows::{rows_per_statement, AttemptRow, Effect, Kind, Update, MAX_BATCH};
 
 /// A batch smaller than this waits [`LINGER`] for more results before it is written.
 const LINGER_BELOW: usize = 32;

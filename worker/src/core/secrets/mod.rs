@@ -20,13 +20,8 @@
 //! from), [`stored`] (the stored values and the error of the database side), [`check`] (one key
 //! per database) and [`store`] (the start-up pass, the re-key and the scrub).
 
-pub mod check;
-pub mod cipher;
-pub mod key;
-pub mod store;
-pub mod stored;
-
-pub use cipher::{legacy_plaintext, OpenError, SealError, Secrets, KEY_LEN, LEGACY, SEALED};
-pub use key::{
-    create_key_file, generate_key, parse_key, KeyError, KeySource, Loaded, SecretsConfig, KEY_ENV,
-};
+pub(crate) mod check;
+pub(crate) mod cipher;
+pub(crate) mod key;
+pub(crate) mod store;
+pub(crate) mod stored;

@@ -23,9 +23,7 @@ use super::cipher::{legacy_plaintext, OpenError, Secrets, LEGACY, SEALED};
 use super::key::{
     create_key_file, read_key_file, shown_path, KeyError, KeySource, Loaded, SecretsConfig,
 };
-use super::stored::{count_unreadable, stored, Stored, SEALED_COLUMNS};
-// The API names the error of the start-up pass here.
-pub use super::stored::StoreError;
+use super::stored::{count_unreadable, stored, StoreError, Stored, SEALED_COLUMNS};
 
 /// Loads the key (creating the key file only when that is safe, see the module docs), checks that
 /// it is the database's key (recording it if the database has none yet), seals any secret still in

@@ -13,7 +13,7 @@ use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::notifier::{Notifier, CHANNEL};
+use crate::core::notifier::{Notifier, CHANNEL};
 
 pub async fn run(pool: PgPool, notifier: Notifier, cancel: CancellationToken) {
     let mut backoff = Duration::from_millis(100);

@@ -23,7 +23,7 @@ use sea_orm::{
 use tokio_util::sync::CancellationToken;
 
 use crate::config::WorkerConfig;
-use crate::queue;
+use crate::core::queue;
 
 /// Rows per `DELETE` statement.
 pub const BATCH: u64 = 5_000;
@@ -214,10 +214,11 @@ pub async fn run_once(
     report.webhooks_deleted = res.rows_affected();
     // A previous secret whose rotation grace is over signs nothing any more: it goes too.
     let forgotten =
-        crate::secrets::store::forget_expired_previous(db, Utc::now().timestamp_millis()).await?;
+        crate::core::secrets::store::forget_expired_previous(db, Utc::now().timestamp_millis())
+            .await?;
     if report.webhooks_deleted > 0 || forgotten > 0 {
         // Their sealed secrets go with them, off the disk too.
-        crate::secrets::store::scrub(db).await;
+        crate::core::secrets::store::scrub(db).await;
     }
     Ok(report)
 }

@@ -27,10 +27,10 @@ use entity::webhook_config;
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use serde::Serialize;
 
-use crate::metrics::Outcome;
-use crate::secrets::store::unusable_sentence;
-use crate::secrets::{OpenError, Secrets};
-use crate::sign;
+use crate::core::metrics::Outcome;
+use crate::core::secrets::cipher::{OpenError, Secrets};
+use crate::core::secrets::store::unusable_sentence;
+use crate::core::sign;
 
 /// How a webhook's deliveries are encoded and signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,12 +1,13 @@
-//! Storing new events: the event row, its payload, its queue row and the webhook's event count.
-//! On SQLite one multi-row statement each; on PostgreSQL all four in one statement (data-modifying
-//! CTEs). The caller's transaction (or, on PostgreSQL, that one statement) makes them one unit (an
+//! The queue's own statements: storing new events (the event row, its payload, its queue row and
+//! the webhook's event count), and the queue's depth for operators ([`queue_depth`]).
+//! New events go in as one multi-row statement per table on SQLite, and as one statement for all
+//! four on PostgreSQL (data-modifying CTEs). The caller's transaction (or, on PostgreSQL, that one statement) makes them one unit (an
 //! event exists exactly when its change committed, with its payload and its place in the queue).
 //!
 //! Durability: nothing here flushes on its own; whatever the caller's commit buys (SQLite
-//! `synchronous=NORMAL`, PostgreSQL `synchronous_commit`) is what a queued event gets. This is the
-//! seam issue 13 (fast ingest) works at: the queue rows may be written already leased to this
-//! process's dispatcher ([`crate::handoff`]), and the ids returned here are what it is handed.
+//! `synchronous=NORMAL`, PostgreSQL `synchronous_commit`) is what a queued event gets. The queue
+//! rows may be written already leased to this process's dispatcher ([`crate::core::handoff`]),
+//! and the ids returned here are what it is handed.
 //!
 //! The question a reader will ask is how returned ids are matched to rows: both databases assign
 //! the ids of one multi-row `INSERT` in row order (PostgreSQL evaluates `nextval` per row as
@@ -18,10 +19,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use entity::webhook_event::STATUS_QUEUED;
 use entity::webhook_event_count::SHARDS;
-use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, Statement, Value};
 
-use crate::lease::Lease;
-use crate::sql;
+use crate::core::lease::Lease;
+use crate::core::sql;
 
 /// Rows per statement at most.
 const MAX_ROWS: usize = 256;
@@ -55,7 +56,7 @@ pub async fn insert(
 pub const MAX_ONE_STATEMENT: usize = MAX_ROWS;
 
 /// [`insert`], with the queue rows already leased by `lease` (the in-process hand-off,
-/// [`crate::handoff`]), and with `notify` a PostgreSQL `NOTIFY` for other processes' dispatchers.
+/// [`crate::core::handoff`]), and with `notify` a PostgreSQL `NOTIFY` for other processes' dispatchers.
 /// On PostgreSQL up to [`MAX_ONE_STATEMENT`] events are one statement (events, payloads, queue
 /// rows, counts and the NOTIFY as data-modifying CTEs), which is atomic by itself: the single
 /// ingest path runs it without BEGIN and COMMIT. SQLite has no such CTEs, and its statements are
@@ -233,7 +234,7 @@ async fn insert_postgres(
     let notify = if notify {
         format!(
             ", (SELECT pg_notify('{}', '')) AS notified",
-            crate::notifier::CHANNEL
+            crate::core::notifier::CHANNEL
         )
     } else {
         String::new()
@@ -311,4 +312,21 @@ pub async fn add_counts(
             .await?;
     }
     Ok(())
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Depth {
+    n: i64,
+}
+
+/// Events not finished yet: queued, waiting for a retry, or leased.
+pub async fn queue_depth(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let stmt = Statement::from_string(
+        db.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM webhooks_queue",
+    );
+    Ok(Depth::find_by_statement(stmt)
+        .one(db)
+        .await?
+        .map_or(0, |d| d.n))
 }

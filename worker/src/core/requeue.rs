@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 use entity::webhook_event::{STATUS_FAILED, STATUS_QUEUED};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
 
-use crate::notifier::CHANNEL;
-use crate::sql;
+use crate::core::notifier::CHANNEL;
+use crate::core::sql;
 
 /// Failed events found: their ids, oldest first, and whether more were left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,0 +1,21 @@
+//! The dispatcher: claim due events under a lease, send each one (signed, in its webhook's
+//! format, through the outbound guard), record the attempt and its result, schedule a retry or
+//! finish, and prune old history. It stands on the core (`crate::core`) and never the other way.
+//!
+//! Follow one event through the files: [`dispatcher`] runs the loop that waits for work and
+//! starts deliveries within the concurrency caps; [`claim`] leases due rows; [`deliver`] sends one
+//! attempt and says what came of it ([`attempt`]); [`retry`] turns that into the event's new state;
+//! [`record`] writes the states back in batches (its statements in `record::record_sql`, the
+//! auto-disable bookkeeping in `record::streak`), taking turns with claims at [`gate`] on SQLite.
+//! Beside the loop run [`listen`] (PostgreSQL `LISTEN` for wake-ups from other processes) and
+//! [`retention`] (pruning finished events).
+
+pub(crate) mod attempt;
+pub(crate) mod claim;
+pub(crate) mod deliver;
+pub(crate) mod dispatcher;
+pub(crate) mod gate;
+pub(crate) mod listen;
+pub(crate) mod record;
+pub(crate) mod retention;
+pub(crate) mod retry;
