@@ -34,7 +34,7 @@ pub use crate::config::WorkerConfig;
 pub use crate::core::metrics::Metrics;
 pub use crate::core::notifier::Notifier;
 pub use crate::core::queue::queue_depth;
-pub use crate::dispatch::dispatcher::{run, run_with};
+pub use crate::dispatch::run::{run, run_with};
 pub use crate::error::{Error, Result};
 
 // The core: what the API calls inside its transactions and at start-up.

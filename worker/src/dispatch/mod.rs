@@ -12,10 +12,16 @@
 
 pub(crate) mod attempt;
 pub(crate) mod claim;
+pub(crate) mod claim_loop;
 pub(crate) mod deliver;
 pub(crate) mod dispatcher;
 pub(crate) mod gate;
+pub(crate) mod hot_path;
+pub(crate) mod lanes;
 pub(crate) mod listen;
 pub(crate) mod record;
 pub(crate) mod retention;
 pub(crate) mod retry;
+pub(crate) mod run;
+pub(crate) mod shutdown;
+pub(crate) mod start;
