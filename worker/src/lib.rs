@@ -146,7 +146,8 @@ pub mod record {
 /// The statements of a result batch.
 pub mod record_sql {
     pub use crate::core::lease::requeue;
-    pub use crate::dispatch::record::record_sql::{attempts, events, finish, FinishAll};
+    pub use crate::dispatch::record::finish_all::FinishAll;
+    pub use crate::dispatch::record::statements::{attempts, events, finish};
 }
 
 /// Pruning the history.

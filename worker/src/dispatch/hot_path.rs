@@ -7,7 +7,7 @@ use std::time::Duration;
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 
 use crate::dispatch::claim;
-use crate::dispatch::record::record_sql;
+use crate::dispatch::record::finish_all::FinishAll;
 
 /// Connections of [`hot_path`]'s pool on PostgreSQL: the claim in flight and the recorder's
 /// batch (a claim and the interrupted attempts it found never run at once).
@@ -66,7 +66,7 @@ pub(super) async fn warm(pool: &sea_orm::sqlx::PgPool) {
                 }
                 q.execute(&mut **conn).await.map_err(|e| e.to_string())?;
             }
-            record_sql::FinishAll::default()
+            FinishAll::default()
                 .fetch(&mut **conn)
                 .await
                 .map_err(|e| e.to_string())?;

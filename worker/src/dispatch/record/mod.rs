@@ -5,7 +5,7 @@
 //! event rows get their new status (~150 bytes, no indexed column, so HOT on PostgreSQL), the
 //! attempts are inserted, and the webhooks' failure streaks are updated ([`crate::dispatch::record::streak`]).
 //! On PostgreSQL the common batch, in which every result finishes its event and none is a final
-//! failure, is all of that in one statement instead ([`record_sql::FinishAll`]). A batch of fewer
+//! failure, is all of that in one statement instead ([`FinishAll`]). A batch of fewer
 //! than [`LINGER_BELOW`] results waits [`LINGER`] for more first: nobody waits on a result being
 //! recorded (the receiver has the request already), and under load the batches grow, so the
 //! recorder makes fewer statements and commits, which compete with ingest for the database.
@@ -19,7 +19,8 @@
 //! event while the database still shows it leased; a crash then means one more delivery after the
 //! lease (at least once), never a lost event.
 
-pub(crate) mod record_sql;
+pub(crate) mod finish_all;
+pub(crate) mod statements;
 pub(crate) mod streak;
 
 use std::collections::{HashMap, HashSet};
@@ -33,6 +34,7 @@ use tokio::task::JoinHandle;
 use crate::core::lease;
 use crate::core::notifier::Notifier;
 use crate::dispatch::gate::WriteGate;
+use crate::dispatch::record::finish_all::FinishAll;
 use crate::rows::{rows_per_statement, AttemptRow, Effect, Kind, Update, MAX_BATCH};
 
 /// A batch smaller than this waits [`LINGER`] for more results before it is written.
@@ -163,14 +165,11 @@ pub async fn write(
     txn.commit().await
 }
 
-/// The batch (its latest update per event) as one statement ([`record_sql::FinishAll`]), when
+/// The batch (its latest update per event) as one statement ([`FinishAll`]), when
 /// it can be: on PostgreSQL, when every result finishes its event (the queue row goes) and none is
 /// a final failure, which may disable a webhook and so takes [`streak::update`]'s reads. That is
 /// the batch of a healthy system; retries, releases and final failures take the transaction.
-fn one_statement<'a>(
-    backend: DatabaseBackend,
-    latest: &[&'a Update],
-) -> Option<record_sql::FinishAll<'a>> {
+fn one_statement<'a>(backend: DatabaseBackend, latest: &[&'a Update]) -> Option<FinishAll<'a>> {
     if backend != DatabaseBackend::Postgres
         || latest.len() > rows_per_statement(backend)
         || latest
@@ -186,7 +185,7 @@ fn one_statement<'a>(
         .collect();
     succeeded.sort_unstable();
     succeeded.dedup();
-    Some(record_sql::FinishAll::new(latest, &succeeded))
+    Some(FinishAll::new(latest, &succeeded))
 }
 
 /// Says which results found their lease gone (another claim holds the row now).
@@ -226,7 +225,7 @@ async fn finish_queue_rows(
     txn: &impl ConnectionTrait,
     chunk: &[&Update],
 ) -> Result<Vec<i64>, DbErr> {
-    let stmt = record_sql::finish(txn.get_database_backend(), chunk);
+    let stmt = statements::finish(txn.get_database_backend(), chunk);
     returned_ids(txn.query_all(stmt).await?)
 }
 
@@ -239,7 +238,7 @@ async fn requeue_rows(txn: &impl ConnectionTrait, chunk: &[&Update]) -> Result<V
 
 /// Speckle's columns of the event row; none of them is indexed.
 async fn update_events(txn: &impl ConnectionTrait, chunk: &[&Update]) -> Result<(), DbErr> {
-    txn.execute(record_sql::events(txn.get_database_backend(), chunk))
+    txn.execute(statements::events(txn.get_database_backend(), chunk))
         .await?;
     Ok(())
 }
@@ -253,7 +252,7 @@ pub async fn insert_attempts(
 ) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
     for chunk in attempts.chunks(rows_per_statement(backend)) {
-        txn.execute(record_sql::attempts(backend, chunk, if_new))
+        txn.execute(statements::attempts(backend, chunk, if_new))
             .await?;
     }
     Ok(())
