@@ -41,11 +41,12 @@ pub use crate::error::{Error, Result};
 
 /// Queuing events: [`emit`](outbox::emit) inside the transaction that makes a change.
 pub mod outbox {
-    pub use crate::core::outbox::{
-        emit, prepare_with, queue_manual, redeliver, select_list, store, stream_json, targets,
-        targets_columns, targets_from, timestamp, user_json, Event, Prepared, Queued, ServerInfo,
-        Targets,
+    pub use crate::core::outbox::manual::{queue_manual, redeliver};
+    pub use crate::core::outbox::payload::{stream_json, timestamp, user_json, Event, ServerInfo};
+    pub use crate::core::outbox::targets::{
+        select_list, targets, targets_columns, targets_from, Targets,
     };
+    pub use crate::core::outbox::{emit, prepare_with, store, Prepared, Queued};
 }
 
 /// Storing events as rows of the queue, and the queue's depth.
