@@ -6,8 +6,9 @@
 //!   and its signatures. A backend calls these; nothing in them knows the dispatcher.
 //! - `dispatch/`: the run loop and what it drives: claim due events under a lease, deliver,
 //!   conclude (retry or finish), record in batches, prune old history.
-//! - `rows.rs`, `config.rs`, `error.rs`: the row types both halves pass around, the settings and
-//!   the error type, below both.
+//! - `rows.rs`, `config.rs`, `error.rs`: the row types both halves pass around, the settings (a
+//!   public module as it stands: the API flattens them into its command line) and the error type,
+//!   below both.
 //!
 //! The two halves meet only in the database and through a [`Notifier`] (and PostgreSQL `NOTIFY`),
 //! which is why any number of API and worker processes can share one PostgreSQL; a process that
@@ -46,44 +47,40 @@ pub mod outbox {
     pub use crate::core::outbox::targets::{
         select_list, targets, targets_columns, targets_from, Targets,
     };
-    pub use crate::core::outbox::{emit, prepare_with, store, Prepared, Queued};
+    pub use crate::core::outbox::{emit, prepare_with, store, Prepared};
 }
 
-/// Storing events as rows of the queue, and the queue's depth.
+/// Storing events as rows of the queue.
 pub mod queue {
-    pub use crate::core::queue::{add_counts, insert, insert_leased, NewEvent, MAX_ONE_STATEMENT};
+    pub use crate::core::queue::{add_counts, insert, NewEvent, MAX_ONE_STATEMENT};
 }
 
 /// The in-process hand-off from a queuing commit to this process's dispatcher.
 pub mod handoff {
     pub use crate::core::handoff::{
-        committed, discard, scope, take, Delivery, HandOff, Inbox, Pending, Reservation,
-        MAX_WAITING_BYTES,
+        committed, discard, scope, take, HandOff, Inbox, Pending, MAX_WAITING_BYTES,
     };
-    pub use crate::core::lease::Lease;
 }
 
-/// Speckle's trigger names.
+/// Speckle's trigger names: all of the file, every name in it being Speckle's.
 pub mod triggers {
     pub use crate::core::triggers::*;
 }
 
 /// Webhook secrets at rest: the key, the cipher, and the database side.
 pub mod secrets {
-    pub use crate::core::secrets::cipher::{OpenError, SealError, Secrets};
-    pub use crate::core::secrets::key::{
-        create_key_file, generate_key, KeyError, KeySource, Loaded, SecretsConfig,
-    };
+    pub use crate::core::secrets::cipher::Secrets;
+    pub use crate::core::secrets::key::{create_key_file, generate_key, Loaded, SecretsConfig};
 
     /// One key per database.
     pub mod check {
-        pub use crate::core::secrets::check::{adopt_key, AdoptReport};
+        pub use crate::core::secrets::check::adopt_key;
     }
 
     /// The start-up pass, the re-key and the scrub.
     pub mod store {
         pub use crate::core::secrets::store::{
-            key_file_or_create, prepare, prepare_for_rekey, rekey, scrub, RekeyReport,
+            key_file_or_create, prepare, prepare_for_rekey, rekey, scrub,
         };
         pub use crate::core::secrets::stored::StoreError;
     }
@@ -91,12 +88,12 @@ pub mod secrets {
 
 /// Outbound safety: which destinations a webhook may reach.
 pub mod guard {
-    pub use crate::core::guard::{Guard, GuardError};
+    pub use crate::core::guard::Guard;
 }
 
 /// The request on the wire: body and headers in the webhook's format.
 pub mod wire {
-    pub use crate::core::wire::{body, prepare, Delivery, Format, Outgoing, Unsendable};
+    pub use crate::core::wire::{body, prepare, Delivery, Format};
 }
 
 /// The signatures a delivery carries.
@@ -106,7 +103,7 @@ pub mod sign {
 
 /// Queuing failed events again (recovery after an outage).
 pub mod requeue {
-    pub use crate::core::requeue::{failed_since, requeue_failed, Failed};
+    pub use crate::core::requeue::{failed_since, requeue_failed};
 }
 
 /// Small PostgreSQL pools beside a process's main pool.
@@ -119,14 +116,14 @@ pub mod sql {
     pub use crate::core::sql::{mark, values};
 }
 
-/// Waking the dispatcher.
+/// Waking the dispatcher across processes.
 pub mod notifier {
-    pub use crate::core::notifier::{Notifier, CHANNEL};
+    pub use crate::core::notifier::CHANNEL;
 }
 
-/// Delivery counters for operators.
+/// Delivery counters for operators: how an attempt ended.
 pub mod metrics {
-    pub use crate::core::metrics::{Metrics, Outcome};
+    pub use crate::core::metrics::Outcome;
 }
 
 // The dispatcher's statements and steps, for the bench's EXPLAIN (docs/query-plans.md) and the
@@ -154,6 +151,6 @@ pub mod record_sql {
 /// Pruning the history.
 pub mod retention {
     pub use crate::dispatch::retention::{
-        delete_aged, delete_beyond, keep_cutoff, run_once, Report, OVER_LIMIT_SQL, PENDING_SQL,
+        delete_aged, delete_beyond, keep_cutoff, run_once, OVER_LIMIT_SQL, PENDING_SQL,
     };
 }

@@ -8,19 +8,19 @@
 //!
 //! The question a reader will ask is what bounds this. Each lease is first reserved here: at most
 //! `cap` bytes of handed-off events (each weighs its payload plus [`EVENT_OVERHEAD`]) may wait in
-//! memory, not yet started, at once; bytes, not events, since one event may carry a 1 MB payload. A queuing transaction that
-//! finds no room writes its rows unleased and wakes the dispatcher, which then claims them as
-//! before; so a burst of ingest cannot pile events up in memory, and the database stays the
-//! queue. A reservation dropped without being handed over (the transaction failed or rolled back)
-//! gives its room back; its rows, if they were committed after all, are recovered when the lease
-//! runs out.
+//! memory, not yet started, at once; bytes, not events, since one event may carry a 1 MB payload.
+//! A queuing transaction that finds no room writes its rows unleased and wakes the dispatcher,
+//! which then claims them; so a burst of ingest cannot pile events up in memory, and the database
+//! stays the queue. A reservation dropped without being handed over (the transaction failed or
+//! rolled back) gives its room back; its rows, if they were committed after all, are recovered
+//! when the lease runs out.
 //!
-//! [`outbox::emit`](crate::core::outbox::emit) inside an application's own transaction (every GraphQL
-//! mutation) takes the same path when it runs within [`scope`]: it leases its rows and stashes
-//! them here; the code that commits [`take`]s them with the transaction and hands them over
-//! ([`Pending::hand_over`]) right after its commit, and [`discard`] at the start of the next
+//! [`outbox::emit`](crate::core::outbox::emit) inside an application's own transaction (every
+//! GraphQL mutation) takes the same path when it runs within [`scope`]: it leases its rows and
+//! stashes them here; the code that commits [`take`]s them with the transaction and hands them
+//! over ([`Pending::hand_over`]) right after its commit, and [`discard`] at the start of the next
 //! transaction drops what a rolled-back one left behind. Outside a scope `emit` writes unleased
-//! rows and the caller wakes the dispatcher, as before.
+//! rows and the caller wakes the dispatcher.
 //!
 //! A request stopped while it commits (its deadline) must not strand its rows: committed but
 //! never handed over, they would wait out the whole lease. So the committing code finishes the

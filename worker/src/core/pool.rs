@@ -1,8 +1,8 @@
 //! Small PostgreSQL pools of their own beside a process's main pool, for paths that run the same
-//! few statements all the time: the dispatcher's claims and results (`dispatcher::hot_path`) and
+//! few statements all the time: the dispatcher's claims and results (`dispatch::hot_path`) and
 //! the API's event ingest. sqlx hands out the connection idle the longest, so on a shared pool
-//! that has grown to ten or so connections each of those statements met a different backend,
-//! whose caches (prepared statements, plans, catalog) had gone cold; a few connections of their
+//! that has grown to ten or so connections each of those statements meets a different backend,
+//! whose caches (prepared statements, plans, catalog) have gone cold; a few connections of their
 //! own keep the same backends warm. Built from the main pool's own connect options, so they reach
 //! the same server as the same user with the same settings, without parsing the URL or probing
 //! the server again; opened lazily (the main pool has just reached the server) and kept at their

@@ -1,8 +1,9 @@
 //! The queue's own statements: storing new events (the event row, its payload, its queue row and
-//! the webhook's event count), and the queue's depth for operators ([`queue_depth`]).
-//! New events go in as one multi-row statement per table on SQLite, and as one statement for all
-//! four on PostgreSQL (data-modifying CTEs). The caller's transaction (or, on PostgreSQL, that one statement) makes them one unit (an
-//! event exists exactly when its change committed, with its payload and its place in the queue).
+//! the webhook's event count), and the queue's depth for operators ([`queue_depth`]). New events
+//! go in as one multi-row statement per table on SQLite, and as one statement for all four on
+//! PostgreSQL (data-modifying CTEs). The caller's transaction (or, on PostgreSQL, that one
+//! statement) makes them one unit (an event exists exactly when its change committed, with its
+//! payload and its place in the queue).
 //!
 //! Durability: nothing here flushes on its own; whatever the caller's commit buys (SQLite
 //! `synchronous=NORMAL`, PostgreSQL `synchronous_commit`) is what a queued event gets. The queue
@@ -56,12 +57,12 @@ pub async fn insert(
 pub const MAX_ONE_STATEMENT: usize = MAX_ROWS;
 
 /// [`insert`], with the queue rows already leased by `lease` (the in-process hand-off,
-/// [`crate::core::handoff`]), and with `notify` a PostgreSQL `NOTIFY` for other processes' dispatchers.
-/// On PostgreSQL up to [`MAX_ONE_STATEMENT`] events are one statement (events, payloads, queue
-/// rows, counts and the NOTIFY as data-modifying CTEs), which is atomic by itself: the single
-/// ingest path runs it without BEGIN and COMMIT. SQLite has no such CTEs, and its statements are
-/// calls into the same process, so there it stays one statement per table inside the caller's
-/// transaction.
+/// [`crate::core::handoff`]), and with `notify` a PostgreSQL `NOTIFY` for other processes'
+/// dispatchers. On PostgreSQL up to [`MAX_ONE_STATEMENT`] events are one statement (events,
+/// payloads, queue rows, counts and the NOTIFY as data-modifying CTEs), which is atomic by itself:
+/// the single ingest path runs it without BEGIN and COMMIT. SQLite has no such CTEs, and its
+/// statements are calls into the same process, so there it stays one statement per table inside
+/// the caller's transaction.
 pub async fn insert_leased(
     db: &impl ConnectionTrait,
     events: &[NewEvent],

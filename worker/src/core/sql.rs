@@ -1,11 +1,12 @@
 //! Helpers for the multi-row statements of the hot path (`INSERT … VALUES (…), (…)`,
 //! `UPDATE … FROM (VALUES …)`). Two choices a reader may question:
 //! - SQLite gets anonymous `?` placeholders and PostgreSQL `$n`: with numbered ones sqlx asks
-//!   SQLite for every parameter's name, a linear search each, which made a 7,000-parameter
-//!   statement quadratic (40% of the dispatcher's CPU once).
+//!   SQLite for every parameter's name, a linear search each, which makes a 7,000-parameter
+//!   statement quadratic (measured: 40% of the dispatcher's CPU).
 //! - Rows go in chunks whose sizes are powers of two: sqlx keeps one prepared statement per SQL
-//!   text and connection, so with one text per row count hundreds of large statements piled up
-//!   (60 MB while draining a million events); powers of two cap that at nine texts per statement.
+//!   text and connection, so with one text per row count hundreds of large statements pile up
+//!   (measured: 60 MB while draining a million events); powers of two cap that at nine texts per
+//!   statement.
 //!
 //! Also the two shapes a batch of rows takes in the statements that change rows by key (the
 //! result statements, and the end of a lease): a `WITH v(…) AS (VALUES …)` on SQLite

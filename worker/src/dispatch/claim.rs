@@ -123,7 +123,7 @@ pub fn claim_statement(
     let mut not_in = String::new();
     if !exclude.is_empty() && backend == DatabaseBackend::Postgres {
         // One array parameter: a list of parameters is rebuilt into an array for every row the
-        // scan looks at (construct_md_array was a visible share of the server's time).
+        // scan looks at (construct_md_array is then a visible share of the server's time).
         not_in = " AND webhook_id <> ALL(CAST($5 AS TEXT[]))".to_owned();
         values.push(crate::core::sql::pg_array_literal(exclude.iter().map(Some)).into());
     } else if !exclude.is_empty() {
@@ -132,7 +132,7 @@ pub fn claim_statement(
         values.extend(exclude.iter().map(|w| Value::from(w.as_str())));
     }
     // One ordered, limited range scan of idx_webhooks_queue_due: due rows in order, stepping
-    // over the leased ones. (An `OR` over two indexes made both databases collect and sort every
+    // over the leased ones. (An `OR` over two indexes makes both databases collect and sort every
     // due row, O(backlog) per claim.)
     let pick = |col: &str| {
         format!(
@@ -146,7 +146,7 @@ pub fn claim_statement(
     // On PostgreSQL the UPDATE finds each picked row by its `ctid`, the row version `picked`
     // has just locked (a TID scan: no second walk down an index, ~10% of the claim's time
     // measured against finding them by primary key). The ctids go in as an array: joined with
-    // `picked`, the UPDATE ran as a hash join over a sequential scan of the queue (20 ms per
+    // `picked`, the UPDATE runs as a hash join over a sequential scan of the queue (20 ms per
     // claim with 50,000 queued, i.e. O(backlog)). A row another transaction changed after this
     // statement's snapshot is locked in its newest version, which the UPDATE cannot see: it is
     // left out of this claim, unleased, and the next claim takes it. `OFFSET 0` keeps each

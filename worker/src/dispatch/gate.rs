@@ -3,14 +3,15 @@
 //!
 //! SQLite lets one writer in at a time. A claim that reaches the database while the recorder's
 //! transaction holds the lock gets `SQLITE_BUSY`, and the busy handler (the busy timeout) sleeps
-//! 1 ms, then 2, then 5 … before it looks again, however soon the lock was free. With results
-//! recorded every millisecond or two, the dispatcher's claims and the recorder's batches met all
-//! the time, and a drain left ~30% of the machine idle. Taking this gate first, the second writer
-//! waits on an async mutex and starts the moment the first one is done. On PostgreSQL, whose
-//! writers do not exclude each other, the gate is open.
+//! 1 ms, then 2, then 5 … before it looks again, however soon the lock is free. With results
+//! recorded every millisecond or two, the dispatcher's claims and the recorder's batches meet all
+//! the time, and without the gate a drain leaves ~30% of the machine idle (`streamhooks-bench
+//! --only throughput` on SQLite). Taking this gate first, the second writer waits on an async
+//! mutex and starts the moment the first one is done. On PostgreSQL, whose writers do not exclude
+//! each other, the gate is open.
 //!
 //! Only the dispatcher's own writers take it (claims, result batches); other writers (the API,
-//! another process) still meet these on SQLite's lock and wait as before.
+//! another process) meet these on SQLite's lock and wait in its busy handler.
 
 use std::sync::Arc;
 

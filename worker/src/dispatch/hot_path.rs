@@ -20,12 +20,12 @@ pub const HOT_PATH_CONNECTIONS: u32 = 2;
 /// of their own measured ~20 MB more peak RSS in `serve` under `streamhooks-bench --only attack`).
 ///
 /// Why a pool of its own, as `pg_stat_statements` shows during `streamhooks-bench --only side`: on
-/// the shared pool the claims and result batches met a different backend almost every time (sqlx hands out the connection idle
-/// the longest), each with its own cache of prepared statements, and PostgreSQL never settled on a
-/// generic plan for them: every execution was planned anew, about a fifth of the server's time on
-/// a 5,000-event drain. These statements state their rows by key (docs/query-plans.md shows their
-/// generic plans), so a plan made once per connection is as good as one made per call; history
-/// and retention keep per-call plans.
+/// the shared pool the claims and result batches meet a different backend almost every time (sqlx
+/// hands out the connection idle the longest), each with its own cache of prepared statements, and
+/// PostgreSQL never settles on a generic plan for them: every execution is planned anew, about a
+/// fifth of the server's time on a 5,000-event drain. These statements state their rows by key
+/// (docs/query-plans.md shows their generic plans), so a plan made once per connection is as good
+/// as one made per call; history and retention keep per-call plans.
 pub(super) fn hot_path(db: &DatabaseConnection) -> DatabaseConnection {
     crate::core::pool::postgres_beside(
         db,
@@ -41,10 +41,10 @@ const WARM_TIMEOUT: Duration = Duration::from_secs(2);
 /// Opens the hot path's PostgreSQL connections and runs its claim (with and without left-out
 /// lanes) and result statements once on each with nothing to do (a claim of 0 rows, a batch of
 /// none), before the first claim. A backend's first run of a statement loads its catalog caches,
-/// parses and plans (4 ms for the claim alone, in `psql`), and on a fresh worker that came in the
-/// middle of its first deliveries: under `streamhooks-bench --only side`, the database's CPU per
-/// delivery was ~10% higher draining 5,000 events than 50,000. Best effort and bounded: a database that is down
-/// or slow now is met by the loop's own back-off instead.
+/// parses and plans (4 ms for the claim alone, in `psql`), and on a fresh worker that comes in
+/// the middle of its first deliveries: under `streamhooks-bench --only side`, the database's CPU
+/// per delivery is ~10% higher draining 5,000 events than 50,000. Best effort and bounded: a
+/// database that is down or slow now is met by the loop's own back-off instead.
 pub(super) async fn warm(pool: &sea_orm::sqlx::PgPool) {
     let run = async {
         let mut conns = Vec::new();

@@ -1,9 +1,9 @@
 //! Starting the dispatcher and stopping it in order. Start: the hot path's connections
 //! ([`super::hot_path`]), the recorder, the helpers beside the loop (`LISTEN` on PostgreSQL,
 //! retention), then the loop. Stop: the loop ends at `cancel` and gives back what it had not
-//! started ([`super::shutdown`]); then the helpers stop, the recorder writes its last batch, and the
-//! hot path's pool closes. The order is the point: the recorder outlives every delivery task, so
-//! no result is dropped on the way out.
+//! started ([`super::shutdown`]); then the helpers stop, the recorder writes its last batch, and
+//! the hot path's pool closes. The order is the point: the recorder outlives every delivery task,
+//! so no result is dropped on the way out.
 
 use std::collections::HashMap;
 use std::sync::Arc;

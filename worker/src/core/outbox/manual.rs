@@ -48,8 +48,8 @@ pub async fn redeliver<C: ConnectionTrait>(
     queue_one(db, row, hook).await
 }
 
-/// Stores one manual row as [`emit`] stores its rows (leased and stashed within a hand-off
-/// scope, so a ping is sent the moment its transaction commits); returns its id.
+/// Stores one manual row as [`emit`](super::emit) stores its rows (leased and stashed within a
+/// hand-off scope, so a ping is sent the moment its transaction commits); returns its id.
 async fn queue_one<C: ConnectionTrait>(
     db: &C,
     row: NewEvent,

@@ -27,13 +27,14 @@ use crate::rows::Claimed;
 
 /// Queues `event` for every enabled webhook of its stream that subscribes to it; returns how many
 /// rows were written. Call inside the transaction that makes the change, then wake the dispatcher
-/// after commit (on PostgreSQL a `NOTIFY` is also sent, delivered only if the transaction commits).
-/// On SQLite, make that transaction's first statement a write (see `streamhooks_api::db::begin_write`):
-/// a transaction that reads first cannot start writing once the dispatcher has committed meanwhile.
-/// Two statements on PostgreSQL (the look-ups, then every insert and the NOTIFY); see
-/// [`prepare`] and [`store`] to lease the rows to this process's dispatcher instead. Within
-/// [`handoff::scope`](crate::core::handoff::scope) it does so itself: the rows are written leased and
-/// wait for [`handoff::take`](crate::core::handoff::take) and the commit.
+/// after commit (on PostgreSQL a `NOTIFY` is also sent, delivered only if the transaction
+/// commits). On SQLite, make that transaction's first statement a write (see
+/// `streamhooks_api::db::begin_write`): a transaction that reads first cannot start writing once
+/// the dispatcher has committed meanwhile. Two statements on PostgreSQL (the look-ups, then every
+/// insert and the NOTIFY); see [`prepare`] and [`store`] to lease the rows to this process's
+/// dispatcher instead. Within [`handoff::scope`](crate::core::handoff::scope) it does so itself:
+/// the rows are written leased and wait for [`handoff::take`](crate::core::handoff::take) and the
+/// commit.
 pub async fn emit<C: ConnectionTrait>(
     db: &C,
     server: &ServerInfo,

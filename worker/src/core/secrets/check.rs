@@ -2,8 +2,8 @@
 //! check value in `secrets_key_check` (HMAC-SHA256 of a fixed text under the key, and its
 //! fingerprint; never the key), and every process after it, `serve`, `worker` and `secrets
 //! rekey` alike, compares its own at start ([`super::store::prepare`]) and refuses to start with
-//! another one, naming where its key came from and what to do. Without this, a worker given the
-//! wrong key started fine and then failed every delivery.
+//! another one, naming where its key came from and what to do. Without it, a worker given the
+//! wrong key would start fine and then fail every delivery.
 //!
 //! The decision a reader may question: a database from before the check records the first key
 //! that starts on it, unless that key opens none of the sealed secrets the database holds (then

@@ -13,8 +13,9 @@
 //!
 //! The key is `SECRETS_KEY` or else a key file created with mode 0600 on first run ([`key`]); the
 //! database records which key it is used with (a check value, [`cipher::Secrets::check_value`])
-//! and refuses processes with another ([`check`]). Every sealed value is just a string, so a second secret per webhook (the previous one, during a
-//! rotation's grace) is one more column in [`stored::SEALED_COLUMNS`] and the same two calls.
+//! and refuses processes with another ([`check`]). Every sealed value is just a string, so a
+//! second secret per webhook (the previous one, during a rotation's grace) is one more column in
+//! [`stored::SEALED_COLUMNS`] and the same two calls.
 //!
 //! The files, lowest first: [`cipher`] (the key as a cipher), [`key`] (where the key comes
 //! from), [`stored`] (the stored values and the error of the database side), [`check`] (one key

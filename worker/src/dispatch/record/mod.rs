@@ -1,11 +1,11 @@
-//! Writing attempt results back, in batches. Delivery tasks send an [`Update`] over a channel;
-//! one recorder task drains whatever has accumulated and writes it in a single transaction, so a
-//! burst of N results costs one commit (one fsync) instead of N. Per batch, a few statements of up
-//! to 256 rows each: the queue rows are deleted (finished) or given back (retry, release), the
-//! event rows get their new status (~150 bytes, no indexed column, so HOT on PostgreSQL), the
-//! attempts are inserted, and the webhooks' failure streaks are updated ([`crate::dispatch::record::streak`]).
-//! On PostgreSQL the common batch, in which every result finishes its event and none is a final
-//! failure, is all of that in one statement instead ([`FinishAll`]). A batch of fewer
+//! Writing attempt results back, in batches. Delivery tasks send an [`Update`] over a channel; one
+//! recorder task drains whatever has accumulated and writes it in a single transaction, so a burst
+//! of N results costs one commit (one fsync) instead of N. Per batch, a few statements of up to
+//! [`rows_per_statement`] rows each: the queue rows are deleted (finished) or given back (retry,
+//! release), the event rows get their new status (~150 bytes, no indexed column, so HOT on
+//! PostgreSQL), the attempts are inserted, and the webhooks' failure streaks are updated
+//! ([`streak`]). On PostgreSQL the common batch, in which every result finishes its event and none
+//! is a final failure, is all of that in one statement instead ([`FinishAll`]). A batch of fewer
 //! than [`LINGER_BELOW`] results waits [`LINGER`] for more first: nobody waits on a result being
 //! recorded (the receiver has the request already), and under load the batches grow, so the
 //! recorder makes fewer statements and commits, which compete with ingest for the database.
