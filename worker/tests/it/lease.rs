@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::Utc;
 use entity::{webhook_config, webhook_event};
 use sea_orm::EntityTrait;
-use streamhooks_worker::claim;
 use streamhooks_worker::record::{self, AttemptRow, Effect, Update};
+use streamhooks_worker::{claim, queue_depth};
 
 use crate::common::*;
 
@@ -104,7 +104,7 @@ async fn a_stale_lease_token_cannot_overwrite_the_new_holder() {
             .expect("claim");
         assert_eq!(second.len(), 1);
         assert_ne!(first[0].lease_token, second[0].lease_token);
-        assert_eq!(claim::queue_depth(db).await.expect("depth"), 1);
+        assert_eq!(queue_depth(db).await.expect("depth"), 1);
 
         let late = Update {
             status: webhook_event::STATUS_FAILED,
@@ -140,7 +140,7 @@ async fn a_stale_lease_token_cannot_overwrite_the_new_holder() {
             (e.status, e.status_info.as_str(), e.lease_token),
             (2, "HTTP 200", None)
         );
-        assert_eq!(claim::queue_depth(db).await.expect("depth"), 0);
+        assert_eq!(queue_depth(db).await.expect("depth"), 0);
         t.cleanup().await;
     }
 }

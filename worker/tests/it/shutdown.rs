@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use streamhooks_worker::{claim, WorkerConfig};
+use streamhooks_worker::{queue_depth, WorkerConfig};
 
 use crate::common::*;
 
@@ -62,7 +62,7 @@ async fn shutdown_releases_unstarted_claims_and_records_in_flight_results() {
                 );
             }
         }
-        assert_eq!(claim::queue_depth(db).await.expect("depth"), 5);
+        assert_eq!(queue_depth(db).await.expect("depth"), 5);
         assert!(rx.drain().is_empty(), "nothing else was sent");
         t.cleanup().await;
     }
