@@ -36,6 +36,8 @@ pub mod secrets;
 pub mod sign;
 pub mod sql;
 pub mod streak;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod triggers;
 pub mod wire;
 
