@@ -384,7 +384,7 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
     }
     for (name, stmt) in stmts {
         // Claims and results run on the dispatcher's own connections, which plan each statement
-        // once, generically (`dispatcher::hot_path`); a history page's statements have only the
+        // once, generically (`dispatch::hot_path`); a history page's statements have only the
         // webhook's id as a parameter and PostgreSQL settles on a generic plan for them after a
         // few calls (`history::page_statement`): those plans are the ones to show.
         let generic = backend == DatabaseBackend::Postgres

@@ -8,7 +8,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The settings contradict each other (see [`crate::WorkerConfig::validate`]).
+    /// The settings contradict each other (see
+    /// [`WorkerConfig::validate`](crate::config::WorkerConfig::validate)).
     #[error("invalid worker configuration: {0}")]
     Config(String),
     #[error("database error: {0}")]

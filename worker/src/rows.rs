@@ -1,0 +1,142 @@
+//! The rows both halves of the crate pass around: a leased event ([`Claimed`]), the new state the
+//! dispatcher writes back for it ([`Update`]) and one attempt as stored ([`AttemptRow`]).
+//!
+//! They live in a file of their own because four parties share them and none owns them: a claim
+//! and the in-process hand-off both make `Claimed` rows, the retry policy turns an attempt into an
+//! `Update`, the recorder and its statements write `Update`s, and the hand-off gives leases back
+//! with the same release `Update` a dispatcher makes. Kept in any one of those files, they would
+//! tie the others to it in a circle of imports.
+//!
+//! Also here, because every statement that writes these rows is sized by it: how many results the
+//! recorder writes at once ([`MAX_BATCH`]) and how many rows one statement carries
+//! ([`rows_per_statement`]).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use entity::webhook_event::{self, STATUS_FAILED};
+use sea_orm::DatabaseBackend;
+
+/// A leased event, with what sending it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub id: i64,
+    pub webhook_id: String,
+    pub event_name: String,
+    pub payload: String,
+    /// Retries scheduled before this attempt (Speckle's `retryCount`).
+    pub retry_count: i32,
+    pub manual: bool,
+    /// This attempt's number, from 1 (sent as `X-WEBHOOK-ATTEMPT`).
+    pub attempt: i32,
+    pub due_at: i64,
+    pub lease_token: i64,
+    pub lease_until: i64,
+    /// When this lease, and so this attempt, began (epoch ms).
+    pub leased_at: i64,
+    /// When the expired lease this claim took over had begun, if it took one over.
+    pub prior_lease_at: Option<i64>,
+}
+
+/// Results written per transaction at most.
+pub const MAX_BATCH: usize = 1024;
+
+/// Rows per statement at most: on PostgreSQL a whole batch, whose rows travel as one parameter
+/// (or one array per column) however many they are; on SQLite 256, each row a row of parameters.
+pub fn rows_per_statement(backend: DatabaseBackend) -> usize {
+    match backend {
+        DatabaseBackend::Postgres => MAX_BATCH,
+        _ => 256,
+    }
+}
+
+/// What a recorded result does to its webhook's failure streak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    None,
+    Success,
+    FinalFailure,
+}
+
+/// What becomes of the queue row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The event is done (succeeded, failed for good, or not sent): the queue row goes.
+    Finish,
+    /// Another attempt at `due_at` (epoch ms).
+    Retry { due_at: i64 },
+    /// Given back untouched (shutdown, or a lease too short to start safely): the attempt it had
+    /// counted is taken back and the event row is left alone.
+    Release,
+}
+
+/// One attempt as stored in `webhooks_event_attempts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRow {
+    pub event_id: i64,
+    pub number: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: Option<i32>,
+    pub outcome: &'static str,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    /// JSON array of `[name, value]` pairs.
+    pub response_headers: String,
+    pub response_body: Option<String>,
+    pub worker: Option<Arc<str>>,
+}
+
+/// The new state of one leased event.
+#[derive(Debug, Clone)]
+pub struct Update {
+    pub id: i64,
+    pub lease_token: i64,
+    /// When the lease runs out (epoch ms); after that this result can no longer apply.
+    pub lease_until: i64,
+    pub webhook_id: String,
+    pub kind: Kind,
+    pub status: i16,
+    pub status_info: String,
+    pub retry_count: i32,
+    pub last_update: DateTime<Utc>,
+    pub effect: Effect,
+    /// The attempt this result comes from; none for a release or an event not sent.
+    pub attempt: Option<AttemptRow>,
+}
+
+impl Update {
+    /// The claimed event finished with nothing changed yet, to be filled in with struct-update
+    /// syntax.
+    pub fn for_event(event: &Claimed, now: DateTime<Utc>) -> Self {
+        Update {
+            id: event.id,
+            lease_token: event.lease_token,
+            lease_until: event.lease_until,
+            webhook_id: event.webhook_id.clone(),
+            kind: Kind::Finish,
+            status: webhook_event::STATUS_QUEUED,
+            status_info: String::new(),
+            retry_count: event.retry_count,
+            last_update: now,
+            effect: Effect::None,
+            attempt: None,
+        }
+    }
+
+    /// Gives a claimed row back untouched.
+    pub fn release(event: &Claimed) -> Self {
+        Update {
+            kind: Kind::Release,
+            ..Update::for_event(event, Utc::now())
+        }
+    }
+
+    /// Finishes a row without sending it, e.g. because its webhook was disabled or deleted.
+    pub fn not_sent(event: &Claimed, why: String, now: DateTime<Utc>) -> Self {
+        Update {
+            status: STATUS_FAILED,
+            status_info: why,
+            ..Update::for_event(event, now)
+        }
+    }
+}
