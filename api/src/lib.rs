@@ -17,7 +17,7 @@
 //!   limits, the resolver helpers);
 //! - the `streamhooks-worker` crate (the webhook core and the dispatcher).
 //!
-//! [`testkit`] starts the whole server for tests, ours and an embedding project's.
+//! `testkit` (the `testkit` feature) starts the whole server for tests, ours and an embedding project's.
 
 #![forbid(unsafe_code)]
 

@@ -1,8 +1,8 @@
-//! `POST /graphql`: the one way into the schema, with every limit applied in order of cost to
-//! the server: the body (size, deadline), its JSON, the document's syntax, its measured size,
-//! depth and nodes ([`super::cost`]), a place among the requests in flight, and only then the
-//! token lookup and execution, under the request deadline and the answer budget
-//! ([`super::budget`]).
+//! `POST /graphql`: the one way into the schema, with every limit applied in order of cost to the
+//! server: the body (size, deadline), its JSON, the document's syntax, its measured size, depth and
+//! nodes ([`crate::context::limits::cost`]), a place among the requests in flight, and only then
+//! the token lookup and execution, under the request deadline and the answer budget
+//! ([`crate::context::limits::budget`]).
 //!
 //! The decision a reader may question: the body is parsed here rather than by async-graphql's
 //! axum extractor, because that extractor answers a malformed or oversized body with its error's

@@ -1,13 +1,13 @@
 //! Group commit for `POST /api/events`: events that arrive while a queuing statement is running
 //! are stored together by the next one, in one statement and one commit (one WAL flush on
 //! PostgreSQL), and each request is answered 202 once that commit returns. The reads before it
-//! are shared the same way (`lookup`, grouped by the same [`in_groups`]), and the requests read
+//! are shared the same way (`lookup`, grouped by the same `in_groups`), and the requests read
 //! together arrive here together, as one item (`lookup::Ticket`).
 //!
 //! The question a reader will ask is whether this adds latency. It never waits to fill a group:
 //! an event that finds no statement running is written at once, alone, so an idle server answers
 //! as soon as before; under load, events wait only for the statement in flight, which they would
-//! have queued behind on the database's WAL anyway. At most [`in_flight`] statements run at once,
+//! have queued behind on the database's WAL anyway. At most `in_flight` statements run at once,
 //! each with at most [`MAX_ONE_STATEMENT`] rows (an event with more goes alone). If a
 //! shared statement fails, each event of the group is retried alone, so one event cannot fail
 //! another's request.

@@ -1,5 +1,5 @@
 //! Where ingested events are written ([`Sink`]) and the one function that writes them
-//! ([`queue`]), shared by `POST /api/events` (through the group commit, `combine`) and
+//! ([`queue()`]), shared by `POST /api/events` (through the group commit, `combine`) and
 //! `POST /api/events/batch` (directly).
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};

@@ -10,7 +10,7 @@
 //! happens. Features this server does not have (workspaces, embed tokens, renders, invites, ACC
 //! integrations) answer `authorized: false` with a code saying so. The rule for reading a project
 //! that `project(id)`, `stream(id)` and `users(projectId)` enforce is here too
-//! ([`readable_stream`]).
+//! (`readable_stream`).
 
 use async_graphql::{Context, Object, SimpleObject};
 use entity::ids::StreamId;

@@ -10,7 +10,7 @@
 //!
 //! Objects are stored as the client sent them ([`batch`] checks each is a JSON object with a
 //! well-formed `id`), in the `objects` table keyed by (project, id) ([`service`]). Access is
-//! the project's ([`access`]). The routes have their own body limit, `MAX_OBJECT_UPLOAD_BYTES`,
+//! the project's (`access`). The routes have their own body limit, `MAX_OBJECT_UPLOAD_BYTES`,
 //! which also caps what an upload may decompress to: GraphQL's 1 MB limit would refuse ordinary
 //! batches, while a gzip bomb must not get further than a plain upload could.
 //!

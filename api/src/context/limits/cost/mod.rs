@@ -30,8 +30,8 @@
 //! A fragment's nodes are kept as `fixed + per_page × page`, since a fragment spread inside a
 //! collection (`webhooks { ...Fields }`) passes the collection's page to the lists in it.
 //!
-//! Here by job: [`schema`] reads the SDL, [`walk`] adds up a document's [`figures`], and
-//! [`path`] renders the places a refusal names.
+//! Here by job: `schema` reads the SDL, `walk` adds up a document's `figures`, and `path`
+//! renders the places a refusal names.
 
 mod figures;
 mod path;
