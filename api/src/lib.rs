@@ -31,21 +31,9 @@ pub mod speckle;
 pub mod testkit;
 pub mod webhooks;
 
-/// The paths the `bench` crate imports, beside the ones above; it can move to those.
-#[doc(hidden)]
-pub mod backend {
-    pub use crate::speckle::service;
-}
-#[doc(hidden)]
-pub mod graphql {
-    pub mod budget {
-        pub use crate::webhooks::history_size::page_bytes_statement;
-    }
-}
-#[doc(hidden)]
-pub use context::db;
-
 use std::net::SocketAddr;
+
+use context::db;
 use std::sync::Arc;
 
 use streamhooks_worker::handoff::{HandOff, Inbox};
