@@ -25,10 +25,29 @@ impl Response {
     }
 }
 
+/// Which HTTP statuses count as delivered; a store says which its deliveries keep to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuccessCodes {
+    /// 200 to 204 (DESIGN: our own tables).
+    Range200To204,
+    /// 200, 201, 202 and 204, not 203: what Speckle's webhook-service accepts, so a webhook
+    /// behaves the same under either dispatcher on a Speckle database.
+    Speckle,
+}
+
+impl SuccessCodes {
+    pub fn accepts(self, status: u16) -> bool {
+        match self {
+            SuccessCodes::Range200To204 => (200..=204).contains(&status),
+            SuccessCodes::Speckle => matches!(status, 200 | 201 | 202 | 204),
+        }
+    }
+}
+
 /// What one attempt came to.
 #[derive(Debug, Clone)]
 pub enum Attempt {
-    /// HTTP 200..=204.
+    /// A status its store counts as success ([`SuccessCodes`]).
     Delivered {
         status: StatusCode,
         elapsed: Duration,

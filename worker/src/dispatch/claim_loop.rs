@@ -19,7 +19,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::handoff::Inbox;
 use crate::core::notifier::Notifier;
-use crate::dispatch::claim;
 use crate::dispatch::dispatcher::{ClaimFuture, Dispatcher};
 use crate::error::Error;
 
@@ -189,7 +188,7 @@ impl Dispatcher {
     async fn next_wake(&mut self, poll: Duration) -> Instant {
         let now = Instant::now();
         let fallback = now + poll;
-        let due = match claim::next_due(&self.db).await {
+        let due = match self.store.next_due().await {
             Ok(Some(due)) => due,
             Ok(None) => return fallback,
             Err(e) => return now + self.database_failed(&Error::Db(e)),
@@ -217,7 +216,7 @@ impl Dispatcher {
     /// A claim of up to `limit` rows, leaving out `skipped`, with the webhooks of what it got;
     /// it owns what it needs, so it can run while the loop goes on.
     fn begin_claim(&self, limit: usize, skipped: &[String]) -> ClaimFuture {
-        let db = self.hot.clone();
+        let store = self.store.clone();
         let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX / 4);
         let skipped = skipped.to_vec();
         let gate = self.gate.clone();
@@ -225,12 +224,14 @@ impl Dispatcher {
             let rows = {
                 let _turn = gate.enter().await;
                 let now_ms = Utc::now().timestamp_millis();
-                claim::claim(&db, now_ms, lease_ms, limit as u64, &skipped).await?
+                store
+                    .claim(now_ms, lease_ms, limit as u64, &skipped)
+                    .await?
             };
             let webhooks = if rows.is_empty() {
                 HashMap::new()
             } else {
-                claim::webhooks_of(&db, &rows).await?
+                store.webhooks(&rows).await?
             };
             Ok((rows, webhooks))
         })

@@ -23,7 +23,7 @@ use crate::core::guard::{Guard, GuardError, GuardedResolver};
 use crate::core::metrics::Outcome;
 use crate::core::secrets::cipher::Secrets;
 use crate::core::wire;
-use crate::dispatch::attempt::{human, Attempt, Response};
+use crate::dispatch::attempt::{human, Attempt, Response, SuccessCodes};
 use crate::dispatch::retry;
 use crate::rows::Claimed;
 
@@ -64,14 +64,20 @@ pub struct Target {
     pub webhook: webhook_config::Model,
     /// `None` when the stored URL is not an absolute http(s) URL.
     url: Option<url::Url>,
+    /// The statuses that count as delivered, as the webhook's store says.
+    success: SuccessCodes,
 }
 
 impl Target {
-    pub fn new(webhook: webhook_config::Model) -> Self {
+    pub fn new(webhook: webhook_config::Model, success: SuccessCodes) -> Self {
         let url = url::Url::parse(&webhook.url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"));
-        Target { webhook, url }
+        Target {
+            webhook,
+            url,
+            success,
+        }
     }
 }
 
@@ -150,7 +156,7 @@ pub async fn attempt(
         headers,
         body: kept_body(&buf),
     };
-    if (200..=204).contains(&status.as_u16()) {
+    if target.success.accepts(status.as_u16()) {
         return Attempt::Delivered {
             status,
             elapsed,

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entity::webhook_config;
-use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -27,8 +26,10 @@ use crate::config::WorkerConfig;
 use crate::core::guard::Guard;
 use crate::core::metrics::Metrics;
 use crate::core::secrets::cipher::Secrets;
+use crate::dispatch::attempt::SuccessCodes;
 use crate::dispatch::gate::WriteGate;
 use crate::dispatch::lanes::Lane;
+use crate::dispatch::store::Store;
 use crate::error::Error;
 use crate::rows::{Claimed, Update};
 
@@ -38,10 +39,10 @@ pub(super) type ClaimFuture = Pin<Box<dyn Future<Output = Result<ClaimResult, Er
 
 /// The run loop's state (the module docs say which file holds which of its jobs).
 pub(super) struct Dispatcher {
-    pub(super) db: DatabaseConnection,
-    /// Claims go through the hot path's connections ([`super::hot_path`]); the rest (next due,
-    /// retention) through `db`.
-    pub(super) hot: DatabaseConnection,
+    /// The tables events are claimed from and results written to ([`super::store`]).
+    pub(super) store: Arc<dyn Store>,
+    /// The store's idea of a delivered request, given to every delivery's target.
+    pub(super) success: SuccessCodes,
     pub(super) config: Arc<WorkerConfig>,
     pub(super) client: reqwest::Client,
     pub(super) guard: Arc<Guard>,

@@ -1,14 +1,14 @@
-//! Starting the dispatcher and stopping it in order. Start: the hot path's connections
-//! ([`super::hot_path`]), the recorder, the helpers beside the loop (`LISTEN` on PostgreSQL,
-//! retention), then the loop. Stop: the loop ends at `cancel` and gives back what it had not
-//! started ([`super::shutdown`]); then the helpers stop, the recorder writes its last batch, and
-//! the hot path's pool closes. The order is the point: the recorder outlives every delivery task,
+//! Starting the dispatcher and stopping it in order. Start: the store's connections (for ours,
+//! the hot path's, [`super::hot_path`]), the recorder, the helpers beside the loop (for ours,
+//! `LISTEN` on PostgreSQL and retention), then the loop. Stop: the loop ends at `cancel` and gives
+//! back what it had not started ([`super::shutdown`]); then the helpers stop, the recorder writes
+//! its last batch, and the store closes its connections. The order is the point: the recorder outlives every delivery task,
 //! so no result is dropped on the way out.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -19,11 +19,12 @@ use crate::core::handoff::Inbox;
 use crate::core::metrics::Metrics;
 use crate::core::notifier::Notifier;
 use crate::core::secrets::cipher::Secrets;
+use crate::dispatch::deliver;
 use crate::dispatch::dispatcher::Dispatcher;
 use crate::dispatch::gate::WriteGate;
-use crate::dispatch::hot_path::{hot_path, warm};
+use crate::dispatch::ours::Ours;
 use crate::dispatch::record;
-use crate::dispatch::{deliver, listen, retention};
+use crate::dispatch::store::Store;
 use crate::error::Error;
 
 /// Runs the dispatcher until `cancel`: claims due events, delivers them, records the results and
@@ -52,34 +53,33 @@ pub async fn run_with(
     cancel: CancellationToken,
 ) -> Result<(), Error> {
     config.validate().map_err(Error::Config)?;
+    let store = Arc::new(Ours::new(db, config.clone()));
+    run_store(store, config, secrets, notifier, metrics, inbox, cancel).await
+}
+
+/// The engine over any store ([`Store`]): ours through [`run_with`], a Speckle database's through
+/// `crate::speckle`. `config` is validated by the caller.
+pub(crate) async fn run_store(
+    store: Arc<dyn Store>,
+    config: Arc<WorkerConfig>,
+    secrets: Secrets,
+    notifier: Notifier,
+    metrics: Arc<Metrics>,
+    inbox: Option<Inbox>,
+    cancel: CancellationToken,
+) -> Result<(), Error> {
     let guard = Arc::new(Guard::from_config(&config));
     let client = deliver::client(&config, guard.clone())?;
-    let gate = WriteGate::for_backend(db.get_database_backend());
-    let hot = hot_path(&db);
-    if hot.get_database_backend() == DatabaseBackend::Postgres {
-        warm(hot.get_postgres_connection_pool()).await;
-    }
-    // Kept to close the hot path's own pool once everything using it has stopped.
-    let hot_handle = hot.clone();
-    let (records, recorder) = record::spawn(
-        hot.clone(),
-        config.disable_after_failures,
-        notifier.clone(),
-        gate.clone(),
-    );
+    let gate = WriteGate::for_backend(store.backend());
+    store.warm().await;
+    let (records, recorder) = record::spawn(store.clone(), notifier.clone(), gate.clone());
 
     // Helpers stop with the loop even if it ends for another reason than `cancel`.
     let helpers_stop = cancel.child_token();
     let mut helpers = JoinSet::new();
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        let pool = db.get_postgres_connection_pool().clone();
-        helpers.spawn(listen::run(pool, notifier.clone(), helpers_stop.clone()));
+    for helper in store.helpers(&notifier, helpers_stop.clone()) {
+        helpers.spawn(helper);
     }
-    helpers.spawn(retention::run(
-        db.clone(),
-        config.clone(),
-        helpers_stop.clone(),
-    ));
 
     let worker_name: Arc<str> = config.worker_label().into();
     tracing::info!(worker = %worker_name, "dispatcher started");
@@ -87,8 +87,8 @@ pub async fn run_with(
         global: Arc::new(Semaphore::new(config.concurrency)),
         worker_name,
         outage: None,
-        db,
-        hot,
+        success: store.success(),
+        store: store.clone(),
         config,
         client,
         guard,
@@ -109,9 +109,6 @@ pub async fn run_with(
     if let Err(e) = recorder.await {
         tracing::error!(error = %e, "the result recorder stopped abnormally");
     }
-    if hot_handle.get_database_backend() == DatabaseBackend::Postgres {
-        // Its connections end now rather than whenever the runtime does.
-        hot_handle.get_postgres_connection_pool().close().await;
-    }
+    store.close().await;
     Ok(())
 }

@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::core::metrics::Outcome;
 use crate::dispatch::dispatcher::{ClaimResult, Dispatcher};
 use crate::dispatch::lanes::{Job, Lane};
-use crate::dispatch::{claim, deliver, retry};
+use crate::dispatch::{deliver, retry};
 use crate::rows::Update;
 
 impl Dispatcher {
@@ -39,11 +39,11 @@ impl Dispatcher {
         let now = Utc::now();
         let webhooks: HashMap<String, Arc<deliver::Target>> = webhooks
             .into_iter()
-            .map(|(k, v)| (k, Arc::new(deliver::Target::new(v))))
+            .map(|(k, v)| (k, Arc::new(deliver::Target::new(v, self.success))))
             .collect();
         if rows.iter().any(|r| r.prior_lease_at.is_some()) {
             let _turn = self.gate.enter().await;
-            if let Err(e) = claim::record_interrupted(&self.hot, &rows).await {
+            if let Err(e) = self.store.record_interrupted(&rows).await {
                 tracing::warn!(error = %e, "could not record attempts interrupted by an expired lease");
             }
         }

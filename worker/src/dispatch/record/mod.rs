@@ -24,6 +24,7 @@ pub(crate) mod statements;
 pub(crate) mod streak;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -35,6 +36,7 @@ use crate::core::lease;
 use crate::core::notifier::Notifier;
 use crate::dispatch::gate::WriteGate;
 use crate::dispatch::record::finish_all::FinishAll;
+use crate::dispatch::store::Store;
 use crate::rows::{rows_per_statement, AttemptRow, Effect, Kind, Update, MAX_BATCH};
 
 /// A batch smaller than this waits [`LINGER`] for more results before it is written.
@@ -44,11 +46,10 @@ const LINGER: Duration = Duration::from_millis(1);
 /// Starts the recorder; it stops once every sender is dropped and the last batch is written.
 /// After a batch that put rows back in the queue (retries, releases) it wakes the dispatcher,
 /// which then learns the new earliest due time; without this the dispatcher would only see a
-/// retry scheduled after its last look at the next poll. Each batch is written in its turn at
-/// `gate`.
+/// retry scheduled after its last look at the next poll. Each batch is written by `store` (for
+/// ours, [`write`]) in its turn at `gate`.
 pub fn spawn(
-    db: DatabaseConnection,
-    disable_after: u32,
+    store: Arc<dyn Store>,
     notifier: Notifier,
     gate: WriteGate,
 ) -> (mpsc::Sender<Update>, JoinHandle<()>) {
@@ -65,7 +66,7 @@ pub fn spawn(
                     }
                 }
             }
-            write_until_done(&db, &batch, disable_after, &gate).await;
+            write_until_done(store.as_ref(), &batch, &gate).await;
             if batch.iter().any(|u| u.kind != Kind::Finish) {
                 notifier.wake();
             }
@@ -81,19 +82,14 @@ pub fn spawn(
 /// Once every lease in the batch has run out the results could no longer be applied (their rows
 /// are someone else's or will be), so the batch is dropped: those events are sent again, never
 /// lost.
-async fn write_until_done(
-    db: &DatabaseConnection,
-    batch: &[Update],
-    disable_after: u32,
-    gate: &WriteGate,
-) {
+async fn write_until_done(store: &dyn Store, batch: &[Update], gate: &WriteGate) {
     let mut pause = Duration::from_millis(100);
     let mut tries = 0u32;
     loop {
         tries += 1;
         let written = {
             let _turn = gate.enter().await;
-            write(db, batch, disable_after).await
+            store.write(batch).await
         };
         match written {
             Ok(()) => {
@@ -203,7 +199,7 @@ fn log_dropped(latest: &[&Update], applied: &HashSet<i64>) {
 /// claimed the event again (during a database outage, say); only the latest claim's token can
 /// still hold the row, and the statements below match rows by event id, so an earlier claim's
 /// result would otherwise ride along with the latest one's.
-fn latest_per_event(batch: &[Update]) -> impl Iterator<Item = &Update> {
+pub(crate) fn latest_per_event(batch: &[Update]) -> impl Iterator<Item = &Update> {
     let mut latest: HashMap<i64, (i64, usize)> = HashMap::with_capacity(batch.len());
     for (i, u) in batch.iter().enumerate() {
         let e = latest.entry(u.id).or_insert((u.lease_until, i));
