@@ -158,7 +158,7 @@ pub fn parse_schedule(s: &str) -> Result<RetrySchedule, String> {
         .map(RetrySchedule)
 }
 
-fn parse_cidr(s: &str) -> Result<IpNet, String> {
+pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
     let s = s.trim();
     s.parse::<IpNet>()
         .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))

@@ -30,6 +30,7 @@ mod core;
 mod dispatch;
 mod error;
 mod rows;
+pub mod speckle;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

@@ -1,0 +1,292 @@
+//! Claiming from a Speckle database: one statement leases what is due and returns it with its
+//! payload, whichever of the two places it waits in.
+//!
+//! - New events: Speckle's rows at `status = 0`. The claim takes them with `FOR UPDATE SKIP
+//!   LOCKED` (replicas get different rows without waiting), sets `status = 1` and `lastUpdate`,
+//!   as the stock service does when it takes one, and adds their `deliveries` row with our lease,
+//!   all in the same statement, so no row is ever at 1 without a lease of ours or at 0 with one.
+//! - Events of ours that wait for a retry, or whose lease expired with a crashed replica:
+//!   `deliveries` rows whose `due_at` has come and that nobody holds, in due order.
+//!
+//! The decision a reader will question: new events are taken in the order of Speckle's `status`
+//! index, not by `lastUpdate` as the stock service orders them. Ordering by `lastUpdate` sorts
+//! every pending row on each claim (there is no index on it, and we may add none to Speckle's
+//! tables): O(backlog) per claim, which is what makes the stock service slow down as its backlog
+//! grows. Equal keys of a B-tree are kept in heap order, which for rows that are only ever
+//! inserted is the order they came in, so the walk is oldest first in practice and stops after
+//! `limit` rows. The store's connections run with `enable_seqscan = off` (see `super::pool`) so
+//! that a table whose rows are nearly all pending is still walked by the index: a sequential scan
+//! would step over every row claimed before it, on every claim.
+//!
+//! Durability as for our claim (`crate::dispatch::claim`): none needed, so the statement commits
+//! with `synchronous_commit = off`. Lost in a crash, the rows are back at 0 with no `deliveries`
+//! row, and are claimed again.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use entity::webhook_config;
+use rand::Rng;
+use sea_orm::sqlx::postgres::PgRow;
+use sea_orm::sqlx::{self, PgPool, Row as _};
+use serde::Deserialize;
+
+use crate::core::secrets::cipher::Secrets;
+use crate::rows::Claimed;
+
+/// The claim statement (module docs). `$1` now (epoch ms), `$2` lease end, `$3` lease token,
+/// `$4` rows at most, `$5` webhooks left out.
+pub const CLAIM_SQL: &str = "\
+WITH again AS (
+    SELECT ctid FROM streamhooks.deliveries
+    WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
+      AND webhook_id <> ALL($5)
+    ORDER BY due_at LIMIT $4
+    FOR UPDATE SKIP LOCKED),
+retried AS (
+    UPDATE streamhooks.deliveries d
+    SET lease_until = $2, lease_token = $3, leased_at = $1, prior_lease_at = d.leased_at,
+        attempt = d.attempt + 1
+    WHERE ctid = ANY(ARRAY(SELECT ctid FROM again))
+    RETURNING d.id, d.event_id, d.webhook_id, d.attempt, d.retry_count, d.due_at,
+        d.prior_lease_at),
+fresh AS (
+    SELECT ctid FROM webhooks_events
+    WHERE status = 0 AND COALESCE(\"webhookId\", '') <> ALL($5)
+    LIMIT $4 - (SELECT count(*) FROM again)
+    FOR UPDATE SKIP LOCKED),
+taken AS (
+    UPDATE webhooks_events e SET status = 1, \"lastUpdate\" = now()
+    WHERE ctid = ANY(ARRAY(SELECT ctid FROM fresh))
+    RETURNING e.id, COALESCE(e.\"webhookId\", '') AS webhook_id, e.payload),
+added AS (
+    INSERT INTO streamhooks.deliveries AS d
+        (event_id, webhook_id, attempt, due_at, lease_token, lease_until, leased_at)
+    SELECT id, webhook_id, 1, $1, $3, $2, $1 FROM taken
+    ON CONFLICT (event_id) DO UPDATE SET lease_token = EXCLUDED.lease_token,
+        lease_until = EXCLUDED.lease_until, leased_at = EXCLUDED.leased_at,
+        prior_lease_at = d.leased_at, attempt = d.attempt + 1, due_at = EXCLUDED.due_at
+    RETURNING d.id, d.event_id, d.webhook_id, d.attempt, d.retry_count, d.due_at,
+        d.prior_lease_at)
+SELECT c.* FROM (
+    SELECT a.id, a.event_id, a.webhook_id, a.attempt, a.retry_count, a.due_at, a.prior_lease_at,
+        t.payload
+    FROM added a JOIN taken t ON t.id = a.event_id
+    UNION ALL
+    SELECT r.id, r.event_id, r.webhook_id, r.attempt, r.retry_count, r.due_at, r.prior_lease_at,
+        e.payload
+    FROM retried r
+    CROSS JOIN LATERAL (SELECT payload FROM webhooks_events WHERE id = r.event_id OFFSET 0) e
+) c
+CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS durability";
+
+struct Row {
+    id: i64,
+    event_id: String,
+    webhook_id: String,
+    attempt: i32,
+    retry_count: i32,
+    due_at: i64,
+    prior_lease_at: Option<i64>,
+    payload: Option<String>,
+}
+
+impl Row {
+    fn read(r: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Row {
+            id: r.try_get("id")?,
+            event_id: r.try_get("event_id")?,
+            webhook_id: r.try_get("webhook_id")?,
+            attempt: r.try_get("attempt")?,
+            retry_count: r.try_get("retry_count")?,
+            due_at: r.try_get("due_at")?,
+            prior_lease_at: r.try_get("prior_lease_at")?,
+            payload: r.try_get("payload")?,
+        })
+    }
+}
+
+/// The part of a stored payload the claim reads: Speckle's event name, for `X-WEBHOOK-EVENT`.
+#[derive(Deserialize)]
+struct Named {
+    event: Option<EventName>,
+}
+
+#[derive(Deserialize)]
+struct EventName {
+    event_name: Option<String>,
+}
+
+/// What a claim got: events ready to send, and events whose stored payload is not a JSON object,
+/// which are not sent (the stock service fails them too, reading the event name from the parsed
+/// payload) but finished at once by the caller with the reason.
+#[derive(Debug, Default)]
+pub struct Claim {
+    pub ready: Vec<Claimed>,
+    pub unreadable: Vec<(Claimed, String)>,
+}
+
+/// Claims up to `limit` due events for `lease_ms` (module docs), leaving out `skipped` webhooks.
+pub async fn claim(
+    pool: &PgPool,
+    now_ms: i64,
+    lease_ms: i64,
+    limit: u64,
+    skipped: &[String],
+) -> Result<Claim, sqlx::Error> {
+    let token: i64 = rand::thread_rng().gen();
+    let lease_until = now_ms + lease_ms;
+    let rows = sqlx::query(CLAIM_SQL)
+        .bind(now_ms)
+        .bind(lease_until)
+        .bind(token)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(skipped)
+        .fetch_all(pool)
+        .await?;
+    let mut out = Claim::default();
+    for r in rows.iter().map(Row::read) {
+        let r = r?;
+        let payload = r.payload.unwrap_or_default();
+        let named = serde_json::from_str::<Named>(&payload);
+        let mut claimed = Claimed {
+            id: r.id,
+            webhook_id: r.webhook_id,
+            event_name: String::new(),
+            payload,
+            retry_count: r.retry_count,
+            manual: false,
+            attempt: r.attempt,
+            due_at: r.due_at,
+            lease_token: token,
+            lease_until,
+            leased_at: now_ms,
+            prior_lease_at: r.prior_lease_at,
+        };
+        match named {
+            Ok(n) => {
+                claimed.event_name = n.event.and_then(|e| e.event_name).unwrap_or_default();
+                out.ready.push(claimed);
+            }
+            Err(e) => out.unreadable.push((
+                claimed,
+                format!(
+                    "Not sent: the stored payload of event {} is not a JSON object ({e}).",
+                    r.event_id
+                ),
+            )),
+        }
+    }
+    // Retries in due order, then new events in the order the index gave them.
+    out.ready.sort_by_key(|r| r.due_at);
+    Ok(out)
+}
+
+struct Config {
+    id: String,
+    stream_id: Option<String>,
+    url: Option<String>,
+    description: Option<String>,
+    secret: Option<String>,
+    enabled: Option<bool>,
+}
+
+impl Config {
+    fn read(r: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Config {
+            id: r.try_get("id")?,
+            stream_id: r.try_get("stream_id")?,
+            url: r.try_get("url")?,
+            description: r.try_get("description")?,
+            secret: r.try_get("secret")?,
+            enabled: r.try_get("enabled")?,
+        })
+    }
+}
+
+/// The webhooks of the claimed rows, read from Speckle's `webhooks_config` and shaped as the
+/// engine sends with them: Speckle's ≥ 2.12 wire format (`speckle-object`), signed with the
+/// plain-text secret Speckle stores (the empty key when there is none, as the stock service
+/// does), which is sealed under `secrets`, this process's own key, because the engine opens every
+/// secret it signs with. A webhook whose `enabled` is NULL counts as enabled: the column's
+/// default is true, and the stock service sends regardless.
+pub async fn webhooks_of(
+    pool: &PgPool,
+    secrets: &Secrets,
+    rows: &[Claimed],
+) -> Result<HashMap<String, webhook_config::Model>, sqlx::Error> {
+    let mut ids: Vec<&str> = rows.iter().map(|r| r.webhook_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found = sqlx::query(
+        "SELECT id, \"streamId\" AS stream_id, url, description, secret, enabled \
+         FROM webhooks_config WHERE id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(Config::read)
+    .collect::<Result<Vec<_>, _>>()?;
+    let now = Utc::now();
+    let mut out = HashMap::with_capacity(found.len());
+    for c in found {
+        let secret = match c.secret.filter(|s| !s.is_empty()) {
+            None => None,
+            Some(plain) => match secrets.seal(&plain) {
+                Ok(sealed) => Some(sealed),
+                // The OS random generator failed: skip this webhook for now; its events wait in
+                // their lanes' absence and are claimed again after the lease.
+                Err(e) => {
+                    tracing::error!(webhook = %c.id, error = %e, "cannot prepare the webhook's secret");
+                    continue;
+                }
+            },
+        };
+        let model = webhook_config::Model {
+            id: c.id.clone(),
+            stream_id: c.stream_id.unwrap_or_default(),
+            url: c.url.unwrap_or_default(),
+            description: c.description,
+            secret,
+            triggers: "[]".into(),
+            enabled: c.enabled.unwrap_or(true),
+            disabled_reason: None,
+            consecutive_failures: 0,
+            format: crate::core::wire::Format::SpeckleObject.as_str().into(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        out.insert(c.id, model);
+    }
+    Ok(out)
+}
+
+/// The earliest `due_at` of a `deliveries` row nobody holds: a walk of `deliveries_due`.
+pub async fn next_due(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT due_at FROM streamhooks.deliveries WHERE lease_until IS NULL \
+         ORDER BY due_at LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_event_name_is_read_from_speckles_payload() {
+        let p = r#"{"streamId":"s","event":{"event_name":"commit_create","data":{}},"x":[1,2]}"#;
+        let n: Named = serde_json::from_str(p).unwrap_or(Named { event: None });
+        assert_eq!(
+            n.event.and_then(|e| e.event_name).as_deref(),
+            Some("commit_create")
+        );
+        assert!(serde_json::from_str::<Named>("{\"event\":").is_err());
+        assert!(serde_json::from_str::<Named>("{}").is_ok());
+    }
+}

@@ -1,0 +1,251 @@
+//! Writing a batch of results to a Speckle database: one statement per batch, so a burst of N
+//! results costs one commit, as in our store (`crate::dispatch::record`).
+//!
+//! Per result, only while its lease token still holds the `deliveries` row:
+//! - finished (sent, failed for good, not sent): the `deliveries` row goes, and Speckle's row gets
+//!   its final status: 2 with `Webhook called`, the stock service's exact words, which Speckle's
+//!   monitoring and web app know; or 3 with the engine's sentence (the HTTP code and what came
+//!   back, a timeout, a refused address, a disabled webhook);
+//! - to be tried again: the `deliveries` row gets its new due time, and Speckle's row stays at 1
+//!   (Speckle has no "waiting" state, and 0 would hand the event to anything that polls it) with
+//!   the engine's sentence: what failed, attempt n of m, and when the next one is due;
+//! - given back (shutdown, a lease too short to start): the lease ends and the attempt it counted
+//!   is taken back; Speckle's row is left as it is, at 1.
+//!
+//! `lastUpdate` is bumped with every change, which is also what keeps an event we are retrying
+//! from looking abandoned to the adoption sweep (`super::sweep`). Attempts go to our `attempts`
+//! table. Speckle's three columns are all that is written of Speckle's tables.
+
+use std::collections::HashSet;
+
+use chrono::SecondsFormat;
+use entity::webhook_event::{STATUS_PROCESSING, STATUS_SUCCEEDED};
+use sea_orm::sqlx::{self, PgPool};
+use serde::Serialize;
+
+use crate::dispatch::record::latest_per_event;
+use crate::rows::{AttemptRow, Kind, Update};
+
+/// What the stock service writes to `statusInfo` on success.
+pub const WEBHOOK_CALLED: &str = "Webhook called";
+
+/// The batch statement. `$1`: the results (JSON), `$2`: their attempts (JSON), `$3`: the
+/// `deliveries` ids, so the rows are found through the primary key.
+const WRITE_SQL: &str = "\
+WITH v AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb)
+        AS v(id BIGINT, token BIGINT, kind INT, due BIGINT, retry_count INT, status INT, info TEXT)),
+done AS (
+    DELETE FROM streamhooks.deliveries d USING v
+    WHERE d.id = ANY($3) AND d.id = v.id AND d.lease_token = v.token AND v.kind = 0
+    RETURNING d.id, d.event_id),
+kept AS (
+    UPDATE streamhooks.deliveries d SET
+        due_at = COALESCE(v.due, d.due_at),
+        retry_count = CASE WHEN v.kind = 1 THEN v.retry_count ELSE d.retry_count END,
+        attempt = d.attempt - CASE WHEN v.kind = 2 THEN 1 ELSE 0 END,
+        lease_token = NULL, lease_until = NULL, leased_at = NULL, prior_lease_at = NULL
+    FROM v WHERE d.id = ANY($3) AND d.id = v.id AND d.lease_token = v.token AND v.kind <> 0
+    RETURNING d.id, d.event_id),
+applied AS (SELECT id, event_id FROM done UNION ALL SELECT id, event_id FROM kept),
+events AS (
+    UPDATE webhooks_events e SET status = v.status, \"statusInfo\" = v.info, \"lastUpdate\" = now()
+    FROM applied a JOIN v ON v.id = a.id
+    WHERE e.id = a.event_id AND v.kind <> 2
+    RETURNING e.id),
+attempts AS (
+    INSERT INTO streamhooks.attempts (delivery_id, number, event_id, webhook_id, started_at,
+        duration_ms, outcome, status_code, error, response_headers, response_body, worker)
+    SELECT t.delivery_id, t.number, a.event_id, t.webhook_id, t.started_at, t.duration_ms,
+        t.outcome, t.status_code, t.error, t.response_headers, t.response_body, t.worker
+    FROM jsonb_to_recordset($2::jsonb) AS t(delivery_id BIGINT, number INT, webhook_id TEXT,
+        started_at TIMESTAMPTZ, duration_ms INT, outcome TEXT, status_code INT, error TEXT,
+        response_headers TEXT, response_body TEXT, worker TEXT)
+    JOIN applied a ON a.id = t.delivery_id
+    ON CONFLICT DO NOTHING
+    RETURNING 1)
+SELECT id FROM applied";
+
+/// Attempts a claim took over from expired leases: inserted with the Speckle event id of their
+/// `deliveries` row. `$1`: the attempts (JSON).
+const INTERRUPTED_SQL: &str = "\
+INSERT INTO streamhooks.attempts (delivery_id, number, event_id, webhook_id, started_at,
+    duration_ms, outcome, status_code, error, response_headers, response_body, worker)
+SELECT t.delivery_id, t.number, d.event_id, d.webhook_id, t.started_at, t.duration_ms,
+    t.outcome, t.status_code, t.error, t.response_headers, t.response_body, t.worker
+FROM jsonb_to_recordset($1::jsonb) AS t(delivery_id BIGINT, number INT, webhook_id TEXT,
+    started_at TIMESTAMPTZ, duration_ms INT, outcome TEXT, status_code INT, error TEXT,
+    response_headers TEXT, response_body TEXT, worker TEXT)
+JOIN streamhooks.deliveries d ON d.id = t.delivery_id
+ON CONFLICT DO NOTHING";
+
+#[derive(Serialize)]
+struct ResultRow<'a> {
+    id: i64,
+    token: i64,
+    /// 0 finished, 1 retry, 2 given back.
+    kind: i32,
+    due: Option<i64>,
+    retry_count: i32,
+    status: i32,
+    info: &'a str,
+}
+
+#[derive(Serialize)]
+struct AttemptJson<'a> {
+    delivery_id: i64,
+    number: i32,
+    webhook_id: &'a str,
+    started_at: String,
+    duration_ms: Option<i32>,
+    outcome: &'a str,
+    status_code: Option<i32>,
+    error: Option<&'a str>,
+    response_headers: &'a str,
+    response_body: Option<&'a str>,
+    worker: Option<&'a str>,
+}
+
+impl<'a> AttemptJson<'a> {
+    fn new(a: &'a AttemptRow, webhook_id: &'a str) -> Self {
+        AttemptJson {
+            delivery_id: a.event_id,
+            number: a.number,
+            webhook_id,
+            started_at: a.started_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            duration_ms: a.duration_ms,
+            outcome: a.outcome,
+            status_code: a.status_code,
+            error: a.error.as_deref(),
+            response_headers: &a.response_headers,
+            response_body: a.response_body.as_deref(),
+            worker: a.worker.as_deref(),
+        }
+    }
+}
+
+/// Speckle's status and `statusInfo` for a result (module docs).
+fn speckle_status(u: &Update) -> (i32, &str) {
+    match u.kind {
+        Kind::Retry { .. } => (i32::from(STATUS_PROCESSING), &u.status_info),
+        Kind::Finish if u.status == STATUS_SUCCEEDED => {
+            (i32::from(STATUS_SUCCEEDED), WEBHOOK_CALLED)
+        }
+        Kind::Finish => (i32::from(u.status), &u.status_info),
+        Kind::Release => (i32::from(STATUS_PROCESSING), ""),
+    }
+}
+
+/// Writes one batch (module docs); results whose lease was lost are dropped, as in our store.
+pub async fn write(pool: &PgPool, batch: &[Update]) -> Result<(), sqlx::Error> {
+    let latest: Vec<&Update> = latest_per_event(batch).collect();
+    if latest.is_empty() {
+        return Ok(());
+    }
+    let results: Vec<ResultRow<'_>> = latest
+        .iter()
+        .map(|u| {
+            let (status, info) = speckle_status(u);
+            let (kind, due) = match u.kind {
+                Kind::Finish => (0, None),
+                Kind::Retry { due_at } => (1, Some(due_at)),
+                Kind::Release => (2, None),
+            };
+            ResultRow {
+                id: u.id,
+                token: u.lease_token,
+                kind,
+                due,
+                retry_count: u.retry_count,
+                status,
+                info,
+            }
+        })
+        .collect();
+    let attempts: Vec<AttemptJson<'_>> = latest
+        .iter()
+        .filter_map(|u| {
+            u.attempt
+                .as_ref()
+                .map(|a| AttemptJson::new(a, &u.webhook_id))
+        })
+        .collect();
+    let ids: Vec<i64> = latest.iter().map(|u| u.id).collect();
+    let applied: Vec<i64> = sqlx::query_scalar(WRITE_SQL)
+        .bind(json(&results))
+        .bind(json(&attempts))
+        .bind(&ids)
+        .fetch_all(pool)
+        .await?;
+    let applied: HashSet<i64> = applied.into_iter().collect();
+    for u in latest.iter().filter(|u| !applied.contains(&u.id)) {
+        tracing::debug!(
+            delivery = u.id,
+            "lease lost (or the event deleted) before the result was recorded; result dropped"
+        );
+    }
+    Ok(())
+}
+
+/// Inserts attempts of rows that are still in `deliveries` (interrupted attempts found by a
+/// claim); `webhook_id` is read from there too.
+pub async fn insert_interrupted(pool: &PgPool, attempts: &[AttemptRow]) -> Result<(), sqlx::Error> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<AttemptJson<'_>> = attempts.iter().map(|a| AttemptJson::new(a, "")).collect();
+    sqlx::query(INTERRUPTED_SQL)
+        .bind(json(&rows))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+fn json<T: Serialize>(rows: &[T]) -> String {
+    serde_json::to_string(rows).unwrap_or_else(|_| "[]".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn update(kind: Kind, status: i16, info: &str) -> Update {
+        Update {
+            id: 1,
+            lease_token: 2,
+            lease_until: 3,
+            webhook_id: "w".into(),
+            kind,
+            status,
+            status_info: info.into(),
+            retry_count: 0,
+            last_update: Utc::now(),
+            effect: crate::rows::Effect::None,
+            attempt: None,
+        }
+    }
+
+    #[test]
+    fn speckle_sees_its_own_words_and_states() {
+        let ok = update(Kind::Finish, 2, "HTTP 200 in 3ms on attempt 1.");
+        assert_eq!(speckle_status(&ok), (2, WEBHOOK_CALLED));
+        let failed = update(
+            Kind::Finish,
+            3,
+            "HTTP 503 Service Unavailable. Attempt 3 of 3.",
+        );
+        assert_eq!(speckle_status(&failed).0, 3);
+        assert!(speckle_status(&failed).1.contains("503"));
+        // Waiting for a retry stays "taken", never back to pending.
+        let retry = update(
+            Kind::Retry { due_at: 9 },
+            0,
+            "HTTP 503. Attempt 1 of 3; next …",
+        );
+        assert_eq!(
+            speckle_status(&retry),
+            (1, "HTTP 503. Attempt 1 of 3; next …")
+        );
+    }
+}
