@@ -5,8 +5,9 @@
 //!
 //! Floors, each importing only the ones below it:
 //! - the surface: this file ([`start`], [`run_worker`]), [`http`] (the router, `POST /graphql`,
-//!   health and metrics), [`admin`] (the admin subcommands) and [`receive`]
-//!   (`streamhooks receive`);
+//!   health and metrics), [`admin`] (the admin subcommands), [`receive`]
+//!   (`streamhooks receive`) and [`dropin`] (`streamhooks speckle-dispatch`: our dispatcher in
+//!   place of Speckle's webhook-service, on a Speckle server's own database);
 //! - [`schema`]: the schema root, which merges the domains' queries and mutations;
 //! - the domains, each with its GraphQL, service and HTTP parts: [`speckle`] (Speckle's resources:
 //!   users, tokens, streams/projects, branches/models, commits/versions, objects), whose changes
@@ -24,6 +25,7 @@
 pub mod admin;
 pub mod console;
 pub mod context;
+pub mod dropin;
 pub mod http;
 pub mod receive;
 pub mod schema;

@@ -103,6 +103,10 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL); `schema.graphql` in the repository is this output.
     Schema,
+    /// Deliver webhooks from a Speckle server's own database in place of Speckle's
+    /// webhook-service, reading its environment (PG_CONNECTION_STRING, LOG_LEVEL, …); README:
+    /// "Replacing Speckle's webhook-service".
+    SpeckleDispatch(Box<streamhooks_api::dropin::SpeckleDispatch>),
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -205,8 +209,25 @@ fn cancel_on_signals(token: CancellationToken) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Installed as /nodejs/bin/node, the binary answers the Helm chart's liveness probe.
+    if let Some(code) = streamhooks_api::dropin::node::as_node(std::env::args_os()) {
+        return code;
+    }
     let cli = Cli::parse();
-    init_tracing();
+    let logging = match &cli.command {
+        Some(Command::SpeckleDispatch(cmd)) => {
+            let (level, pretty) = cmd.logging();
+            streamhooks_api::dropin::logging::init(level, pretty)
+        }
+        _ => {
+            init_tracing();
+            Ok(())
+        }
+    };
+    if let Err(msg) = logging {
+        eprintln!("streamhooks: {msg}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         None => {
             // `streamhooks` alone is `streamhooks serve` with defaults from the environment.
@@ -249,6 +270,11 @@ async fn main() -> ExitCode {
             dry_run,
             db: d,
         }) => redeliver(&d, &webhook, since, enable, dry_run).await,
+        Some(Command::SpeckleDispatch(cmd)) => {
+            let cancel = CancellationToken::new();
+            cancel_on_signals(cancel.clone());
+            streamhooks_api::dropin::run(*cmd, cancel).await
+        }
         Some(Command::Schema) => {
             print!("{}", streamhooks_api::schema::sdl());
             Ok(())
