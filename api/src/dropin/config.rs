@@ -157,8 +157,8 @@ pub struct Run {
     #[arg(long, env = "STREAMHOOKS_PROBE_FILE", default_value = streamhooks_worker::speckle::probe::DEFAULT_PATH)]
     pub probe_file: PathBuf,
 
-    /// How often to look for new events when there is nothing to do (Speckle's server sends no
-    /// wake-up): one index probe per database each time.
+    /// How often to look for new events and due retries when there is nothing to do (Speckle's
+    /// server sends no wake-up): one statement per database each time, an index probe when idle.
     #[arg(long, env = "POLL_INTERVAL", default_value = "25ms", value_parser = parse_duration)]
     pub poll_interval: Duration,
 

@@ -4,9 +4,11 @@
 //! - New events: Speckle's rows at `status = 0`. The claim takes them with `FOR UPDATE SKIP
 //!   LOCKED` (replicas get different rows without waiting), sets `status = 1` and `lastUpdate`,
 //!   as the stock service does when it takes one, and adds their `deliveries` row with our lease,
-//!   all in the same statement, so no row is ever at 1 without a lease of ours or at 0 with one.
+//!   all in the same statement, so every row we set to 1 has its `deliveries` row.
 //! - Events of ours that wait for a retry, or whose lease expired with a crashed replica:
-//!   `deliveries` rows whose `due_at` has come and that nobody holds, in due order.
+//!   `deliveries` rows whose `due_at` has come and that nobody holds, in due order. One whose
+//!   event is gone (its webhook was deleted) or was finished by someone else is leased but not
+//!   returned; the sweep removes it once the lease ends.
 //!
 //! The decision a reader will question: new events are taken in the order of Speckle's `status`
 //! index, not by `lastUpdate` as the stock service orders them. Ordering by `lastUpdate` sorts
@@ -14,9 +16,17 @@
 //! tables): O(backlog) per claim, which is what makes the stock service slow down as its backlog
 //! grows. Equal keys of a B-tree are kept in heap order, which for rows that are only ever
 //! inserted is the order they came in, so the walk is oldest first in practice and stops after
-//! `limit` rows. The store's connections run with `enable_seqscan = off` (see `super::pool`) so
-//! that a table whose rows are nearly all pending is still walked by the index: a sequential scan
-//! would step over every row claimed before it, on every claim.
+//! `limit` rows. The store's connections run with sequential and bitmap scans off (see
+//! `super::pool`) so that a table whose rows are nearly all pending is still walked by the index
+//! in order: a sequential scan would step over every row claimed before it, and a bitmap scan
+//! would collect every pending row first, on every claim.
+//!
+//! A leased row's `due_at` is its lease's end, the time it becomes claimable again should its
+//! replica die, and only a row waiting for a retry (or given back) has one in the past. So the
+//! claim's walk of `deliveries_due` for due rows never passes the rows in flight, nor the index
+//! entries that finished rows leave behind until vacuum (they lie a lease ahead): measured while
+//! draining 50,000 events, that walk took 6.5 ms per claim, growing with the drain, when claims
+//! wrote `due_at = now`.
 //!
 //! Durability as for our claim (`crate::dispatch::claim`): none needed, so the statement commits
 //! with `synchronous_commit = off`. Lost in a crash, the rows are back at 0 with no `deliveries`
@@ -38,7 +48,7 @@ use crate::rows::Claimed;
 /// `$4` rows at most, `$5` webhooks left out.
 pub const CLAIM_SQL: &str = "\
 WITH again AS (
-    SELECT ctid FROM streamhooks.deliveries
+    SELECT ctid, id, due_at FROM streamhooks.deliveries
     WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
       AND webhook_id <> ALL($5)
     ORDER BY due_at LIMIT $4
@@ -46,10 +56,9 @@ WITH again AS (
 retried AS (
     UPDATE streamhooks.deliveries d
     SET lease_until = $2, lease_token = $3, leased_at = $1, prior_lease_at = d.leased_at,
-        attempt = d.attempt + 1
+        attempt = d.attempt + 1, due_at = $2
     WHERE ctid = ANY(ARRAY(SELECT ctid FROM again))
-    RETURNING d.id, d.event_id, d.webhook_id, d.attempt, d.retry_count, d.due_at,
-        d.prior_lease_at),
+    RETURNING d.id, d.event_id, d.webhook_id, d.attempt, d.retry_count, d.prior_lease_at),
 fresh AS (
     SELECT ctid FROM webhooks_events
     WHERE status = 0 AND COALESCE(\"webhookId\", '') <> ALL($5)
@@ -62,21 +71,21 @@ taken AS (
 added AS (
     INSERT INTO streamhooks.deliveries AS d
         (event_id, webhook_id, attempt, due_at, lease_token, lease_until, leased_at)
-    SELECT id, webhook_id, 1, $1, $3, $2, $1 FROM taken
+    SELECT id, webhook_id, 1, $2, $3, $2, $1 FROM taken
     ON CONFLICT (event_id) DO UPDATE SET lease_token = EXCLUDED.lease_token,
         lease_until = EXCLUDED.lease_until, leased_at = EXCLUDED.leased_at,
         prior_lease_at = d.leased_at, attempt = d.attempt + 1, due_at = EXCLUDED.due_at
-    RETURNING d.id, d.event_id, d.webhook_id, d.attempt, d.retry_count, d.due_at,
-        d.prior_lease_at)
+    RETURNING d.id, d.event_id, d.webhook_id, d.attempt, d.retry_count, d.prior_lease_at)
 SELECT c.* FROM (
-    SELECT a.id, a.event_id, a.webhook_id, a.attempt, a.retry_count, a.due_at, a.prior_lease_at,
-        t.payload
-    FROM added a JOIN taken t ON t.id = a.event_id
+    SELECT r.id, r.event_id, r.webhook_id, r.attempt, r.retry_count, g.due_at,
+        r.prior_lease_at, e.payload
+    FROM retried r JOIN again g ON g.id = r.id
+    CROSS JOIN LATERAL (SELECT payload FROM webhooks_events
+                        WHERE id = r.event_id AND status IN (0, 1) OFFSET 0) e
     UNION ALL
-    SELECT r.id, r.event_id, r.webhook_id, r.attempt, r.retry_count, r.due_at, r.prior_lease_at,
-        e.payload
-    FROM retried r
-    CROSS JOIN LATERAL (SELECT payload FROM webhooks_events WHERE id = r.event_id OFFSET 0) e
+    SELECT a.id, a.event_id, a.webhook_id, a.attempt, a.retry_count, $1 AS due_at,
+        a.prior_lease_at, t.payload
+    FROM added a JOIN taken t ON t.id = a.event_id
 ) c
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS durability";
 
@@ -262,16 +271,6 @@ pub async fn webhooks_of(
         out.insert(c.id, model);
     }
     Ok(out)
-}
-
-/// The earliest `due_at` of a `deliveries` row nobody holds: a walk of `deliveries_due`.
-pub async fn next_due(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT due_at FROM streamhooks.deliveries WHERE lease_until IS NULL \
-         ORDER BY due_at LIMIT 1",
-    )
-    .fetch_optional(pool)
-    .await
 }
 
 #[cfg(test)]
