@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use sea_orm::sqlx::PgPool;
+use sea_orm::sqlx::{self, PgPool};
 use streamhooks_worker::speckle::attempts::{self, SpeckleEventId, SpeckleWebhookId, Which};
 use streamhooks_worker::speckle::probe::Probe;
 use streamhooks_worker::speckle::sweep::SweepSettings;
@@ -227,7 +227,8 @@ async fn print_attempts(
     let found = attempts::read(&pool, which, i64::from(limit)).await;
     let rows = match found {
         Ok(rows) => rows,
-        Err(e) if e.to_string().contains("does not exist") => {
+        // 3F000: no such schema; 42P01: no such table.
+        Err(sqlx::Error::Database(d)) if matches!(d.code().as_deref(), Some("3F000" | "42P01")) => {
             return Err(format!(
                 "the database of region {} has no {} schema: nothing was delivered from it yet",
                 region.key,
