@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Issue 11's before/after, in one session: a baseline build (today's main at 6366400, built in its
-# own worktree) and this build, alternating run by run so load from elsewhere hits both.
+# A before/after of the delivery path: a baseline build (any commit, built in its own worktree and
+# target directory) and this build, alternating run by run so load from elsewhere hits both.
 #
-#   git worktree add /work/wt/baseline 6366400
+#   git worktree add /work/wt/baseline BASELINE_COMMIT
 #   (cd /work/wt/baseline && CARGO_TARGET_DIR=/work/target-baseline cargo build --release -p streamhooks-api -p streamhooks-bench)
 #   CARGO_TARGET_DIR=/work/target-delivery cargo build --release -p streamhooks-api -p streamhooks-bench
 #   PG_URL=postgres://postgres@127.0.0.1:5433/postgres PG_PIDFILE=/work/pg-delivery/data/postmaster.pid bash bench/compare.sh

@@ -15,12 +15,13 @@ use std::future::Future;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use entity::ids::{StreamId, UserId};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 use streamhooks_api::testkit::process::{self, KillOnDrop};
 use streamhooks_api::testkit::{TestDatabase, TestReceiver, TestServer, TestUser};
-use streamhooks_worker::handoff;
-use streamhooks_worker::outbox::{emit, Event};
+use streamhooks_worker::handoff::Stash;
+use streamhooks_worker::outbox::{emit, Event, Outbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_streamhooks");
 /// The other process's poll interval: the bound on how long given-back rows wait.
@@ -133,25 +134,30 @@ async fn a_commit_stopped_by_its_deadline_gives_its_leases_back_to_any_worker() 
     let (owner, stream, hook) = webhook(&server, &rx).await;
     let _other = other_worker(&server);
     let st = &server.running.state;
-    handoff::scope(st.handoff.clone(), async {
+    {
+        let stash = st
+            .handoff
+            .clone()
+            .map(Stash::new)
+            .unwrap_or_else(|| panic!("the serving process runs a dispatcher"));
         let txn = st.begin().await.unwrap_or_else(|e| panic!("{e}"));
         let event = Event::new(
-            &stream,
-            &owner.id,
+            &StreamId::from(stream.as_str()),
+            &UserId::from(owner.id.as_str()),
             "stream_update",
             "Stream metadata changed".into(),
             json!({ "old": {}, "new": {} }),
         );
-        let queued = emit(&txn, &st.server_info, &event)
+        let out = Outbox::handing_over(&st.server_info, &stash);
+        let queued = emit(&txn, &out, &event)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(queued, 1);
-        let commit = st.commit(txn, queued);
+        let commit = st.commit(txn, queued, Some(&stash));
         tokio::pin!(commit);
         let first = std::future::poll_fn(|cx| Poll::Ready(commit.as_mut().poll(cx))).await;
         assert!(first.is_pending(), "the commit is under way, not finished");
-    })
-    .await;
+    }
     let stopped = Instant::now();
     delivered_by_the_other_process(&server, &rx, (&owner, &stream, &hook), stopped, POLL * 5).await;
     server.shutdown().await;

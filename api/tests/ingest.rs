@@ -1,5 +1,5 @@
 //! A `streamhooks serve` process killed (SIGKILL) right after answering 202 loses no acknowledged
-//! event (issue 13), on the shared database (a SQLite file, or PostgreSQL when TEST_DATABASE_URL
+//! event, on the shared database (a SQLite file, or PostgreSQL when TEST_DATABASE_URL
 //! is set, as `.ci/run` does). The events were queued one per request and in a batch, leased to
 //! the server's own dispatcher by the inserting statement and handed over in memory; the
 //! receiver holds its answers, so the killed process had them in flight. Every 202 is on disk

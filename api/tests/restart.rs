@@ -19,7 +19,7 @@ use axum::Router;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 use streamhooks_api::testkit::interop;
-use streamhooks_worker::outbox::{emit, Event, ServerInfo};
+use streamhooks_worker::outbox::{emit, Event, Outbox, ServerInfo};
 use tokio::sync::watch;
 
 const BIN: &str = env!("CARGO_BIN_EXE_streamhooks");
@@ -237,14 +237,14 @@ async fn queue_events(url: &str, receiver: &str) -> u64 {
             stream: Some(json!({ "id": "restart" })),
             user: Some(json!({ "id": "u" })),
             ..Event::new(
-                "restart",
-                "u",
+                &"restart".into(),
+                &"u".into(),
                 "commit_create",
                 format!("c{c}"),
                 json!({ "id": c }),
             )
         };
-        n += emit(&txn, &server, &ev)
+        n += emit(&txn, &Outbox::new(&server), &ev)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }

@@ -13,7 +13,7 @@ use entity::webhook_event;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
 use streamhooks_api::testkit::{hmac_hex, probe, process, TestDatabase, TestReceiver, TestServer};
-use streamhooks_worker::outbox::{emit, Event};
+use streamhooks_worker::outbox::{emit, Event, Outbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_streamhooks");
 
@@ -182,7 +182,7 @@ async fn two_workers_deliver_ten_thousand_events_once_each() {
             stream: None,
             user: None,
         };
-        emit(&txn, &server.running.state.server_info, &ev)
+        emit(&txn, &Outbox::new(&server.running.state.server_info), &ev)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }

@@ -1,4 +1,4 @@
-//! `attack`: issue 9's hostile requests against the real `streamhooks serve` release binary,
+//! `attack`: hostile requests against the real `streamhooks serve` release binary,
 //! run as a separate process with default settings (its own SQLite file and port), while a probe
 //! sends a trivial query every 10 ms and records how long each answer takes.
 //!

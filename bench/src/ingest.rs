@@ -1,4 +1,4 @@
-//! `ingest` (issue 13): events ingested through the HTTP API of a real `streamhooks serve` process
+//! `ingest`: events ingested through the HTTP API of a real `streamhooks serve` process
 //! (this build's and, with `--baseline-bin`, another's, run alternately) and delivered by that
 //! process's own dispatcher to a receiver in a third process. Ten streams with one webhook each
 //! (ten endpoints), events spread over them in turn, ~1.2 KB each, so one event is one delivery.

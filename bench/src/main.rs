@@ -327,7 +327,7 @@ async fn emit_cost(
     pg: Option<&str>,
     n: usize,
 ) -> Result<(Duration, Duration), BoxError> {
-    use streamhooks_worker::outbox::{emit, Event, ServerInfo};
+    use streamhooks_worker::outbox::{emit, Event, Outbox, ServerInfo};
     let h = Harness::new(args, pg).await?;
     let server = ServerInfo {
         name: "bench".into(),
@@ -339,15 +339,15 @@ async fn emit_cost(
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
         let event = Event::new(
-            "benchstream",
-            "benchuser",
+            &"benchstream".into(),
+            &"benchuser".into(),
             "commit_create",
             format!("Commit created on branch main: c{i}"),
             serde_json::json!({ "id": format!("c{i}"), "commit": { "id": format!("c{i}"), "message": message, "branchName": "main" } }),
         );
         let t = Instant::now();
         let txn = streamhooks_api::context::db::begin_write(&h.bench.db).await?;
-        let queued = emit(&txn, &server, &event).await?;
+        let queued = emit(&txn, &Outbox::new(&server), &event).await?;
         txn.commit().await?;
         times.push(t.elapsed());
         if queued != h.hooks.len() as u64 {

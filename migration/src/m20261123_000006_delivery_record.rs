@@ -1,4 +1,4 @@
-//! The delivery record and a hot path that no longer rewrites the payload (issue 11).
+//! The delivery record and a hot path that does not rewrite the payload.
 //!
 //! `webhooks_events` keeps Speckle's row (status, statusInfo, retryCount, lastUpdate) and loses
 //! everything that changed per claim or was large: the payload moves to

@@ -1,4 +1,4 @@
-//! Per-webhook wire formats and secret rotation with grace (issue 10), as three columns on
+//! Per-webhook wire formats and secret rotation with grace, as three columns on
 //! `webhooks_config`:
 //! - `format`: `speckle-string` (the seeds' double-encoded body) or `speckle-object` (Speckle
 //!   2.12 and later). Existing webhooks get `speckle-string`, the only format their receivers

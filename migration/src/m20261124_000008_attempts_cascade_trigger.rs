@@ -3,8 +3,8 @@
 //!
 //! The key's only work on the hot path was the check on insert: PostgreSQL runs it as a query of
 //! its own per attempt row (`SELECT 1 … FOR KEY SHARE` on the event), ~6 µs each and about a
-//! quarter of the statement that records a batch of results; without it a 5,000-event drain in
-//! issue 11's side-by-side went from 16,416 to 18,191 deliveries/s (BENCHMARKS.md). What the key
+//! quarter of the statement that records a batch of results; without it a 5,000-event drain
+//! (`streamhooks-bench --only side`) went from 16,416 to 18,191 deliveries/s (BENCHMARKS.md, side). What the key
 //! guaranteed is kept another way:
 //! - Deleting an event (retention, or a webhook or stream deleted, by cascade) deletes its
 //!   attempts: `webhooks_events_delete_attempts` runs once per deleting statement, with the

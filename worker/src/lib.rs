@@ -50,7 +50,7 @@ pub mod outbox {
     pub use crate::core::outbox::targets::{
         select_list, targets, targets_columns, targets_from, Targets,
     };
-    pub use crate::core::outbox::{emit, prepare_with, store, Prepared};
+    pub use crate::core::outbox::{emit, prepare_with, store, Outbox, Prepared};
 }
 
 /// Storing events as rows of the queue.
@@ -60,9 +60,7 @@ pub mod queue {
 
 /// The in-process hand-off from a queuing commit to this process's dispatcher.
 pub mod handoff {
-    pub use crate::core::handoff::{
-        committed, discard, scope, take, HandOff, Inbox, Pending, MAX_WAITING_BYTES,
-    };
+    pub use crate::core::handoff::{HandOff, Inbox, Pending, Stash, MAX_WAITING_BYTES};
 }
 
 /// Speckle's trigger names: all of the file, every name in it being Speckle's.

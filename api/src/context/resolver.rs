@@ -7,7 +7,8 @@ use async_graphql::Context;
 use entity::ids::StreamId;
 use entity::stream_acl;
 use sea_orm::DatabaseTransaction;
-use streamhooks_worker::outbox::ServerInfo;
+use streamhooks_worker::handoff::Stash;
+use streamhooks_worker::outbox::Outbox;
 
 use crate::context::auth::{Auth, SCOPE_STREAMS_WRITE};
 use crate::context::error::Result;
@@ -48,13 +49,13 @@ pub async fn contributor<'a>(
         .await
 }
 
-/// What a change run by [`in_transaction`] writes with: its transaction, and the `server` object
-/// every event it queues carries. This is what [`in_transaction`] hands its work, so whatever
-/// else a commit must carry (the events to hand over) is added here, in one place.
+/// What a change run by [`in_transaction`] writes with: its transaction, and the [`Outbox`] every
+/// event it queues goes through (the `server` object the payloads carry, and, when this process
+/// dispatches, the stash that hands the events to its dispatcher after the commit).
 #[derive(Clone, Copy)]
 pub struct Tx<'a> {
     pub txn: &'a DatabaseTransaction,
-    pub server: &'a ServerInfo,
+    pub out: Outbox<'a>,
 }
 
 /// Runs `work` in one write transaction and commits what it did: the change and the webhook
@@ -76,11 +77,13 @@ pub async fn in_transaction<T>(
 ) -> Result<T> {
     let st = state(ctx);
     let txn = st.begin().await?;
-    let tx = Tx {
-        txn: &txn,
-        server: &st.server_info,
+    // Only a process that runs a dispatcher hands its events over in memory.
+    let stash = st.handoff.clone().map(Stash::new);
+    let out = match &stash {
+        Some(stash) => Outbox::handing_over(&st.server_info, stash),
+        None => Outbox::new(&st.server_info),
     };
-    let (value, queued) = work(tx).await?;
-    st.commit(txn, queued).await?;
+    let (value, queued) = work(Tx { txn: &txn, out }).await?;
+    st.commit(txn, queued, stash.as_ref()).await?;
     Ok(value)
 }

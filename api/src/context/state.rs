@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use streamhooks_worker::guard::Guard;
-use streamhooks_worker::handoff::{self, HandOff};
+use streamhooks_worker::handoff::{HandOff, Stash};
 use streamhooks_worker::outbox::ServerInfo;
 use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::{Metrics, Notifier};
@@ -109,13 +109,13 @@ impl AppState {
     /// Begins a transaction for a change that may queue events (see
     /// [`crate::context::db::begin_write`]).
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        handoff::discard();
         crate::context::db::begin_write(&self.db).await
     }
 
-    /// Commits a change that queued `queued` events, then hands what `emit` leased in it to this
-    /// process's dispatcher (GraphQL requests run within `handoff::scope`) and wakes the
-    /// dispatcher for the rest: in that order, or it could look before the rows are visible.
+    /// Commits a change that queued `queued` events, then hands what `emit` leased in it (kept in
+    /// `stash`, the one its [`Outbox`](streamhooks_worker::outbox::Outbox) carried) to this
+    /// process's dispatcher and wakes the dispatcher for the rest: in that order, or it could look
+    /// before the rows are visible.
     ///
     /// With leased rows, the commit and what follows run in a task of their own, which the
     /// request awaits: a request stopped meanwhile (REQUEST_DEADLINE drops it) would otherwise
@@ -127,8 +127,13 @@ impl AppState {
     /// Durability: the commit keeps the database's default, as the change itself needs; the
     /// lease rides in it at no extra cost, and if this process dies before sending, the lease runs
     /// out and another worker claims the rows.
-    pub async fn commit(&self, txn: DatabaseTransaction, queued: u64) -> Result<(), DbErr> {
-        let leased = handoff::take();
+    pub async fn commit(
+        &self,
+        txn: DatabaseTransaction,
+        queued: u64,
+        stash: Option<&Stash>,
+    ) -> Result<(), DbErr> {
+        let leased = stash.map(Stash::take).unwrap_or_default();
         if leased.is_empty() {
             txn.commit().await?;
             self.queued(queued);

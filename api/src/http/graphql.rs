@@ -228,14 +228,12 @@ pub async fn graphql(
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    // Within a hand-off scope, events that mutations queue go to this process's dispatcher in
-    // memory after their commit (`AppState::commit`).
-    let work = streamhooks_worker::handoff::scope(s.app.handoff.clone(), async {
+    let work = async {
         let auth = crate::context::auth::from_header(&s.app.db, token).await?;
         Ok::<_, crate::context::error::Error>(
             s.schema.execute(req.data(auth).data(budget.clone())).await,
         )
-    });
+    };
     let response = match tokio::time::timeout_at(started + limits.request_deadline, work).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {

@@ -8,7 +8,7 @@ use entity::ids::EventId;
 use entity::{stream, user, webhook_config, webhook_event, webhook_event_payload};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{json, Value};
-use streamhooks_worker::outbox::{self, stream_json, timestamp, user_json, Event, ServerInfo};
+use streamhooks_worker::outbox::{self, stream_json, timestamp, user_json, Event, Outbox};
 use streamhooks_worker::triggers::{self, is_trigger, TRIGGERS};
 
 use crate::context::error::{Error, Result};
@@ -46,7 +46,7 @@ fn sample_data(trigger: &str, s: &stream::Model, u: &user::Model) -> Value {
 /// Queues a sample `trigger` event (default `stream_update`) to `hook`; returns the event id.
 pub async fn ping<C: ConnectionTrait>(
     db: &C,
-    server: &ServerInfo,
+    out: &Outbox<'_>,
     caller: &user::Model,
     hook: &webhook_config::Model,
     trigger: Option<&str>,
@@ -73,13 +73,14 @@ pub async fn ping<C: ConnectionTrait>(
         user: Some(user_json(caller)),
     };
     Ok(EventId::from(
-        outbox::queue_manual(db, server, &event, hook).await?,
+        outbox::queue_manual(db, out, &event, hook).await?,
     ))
 }
 
 /// Queues event `event` again, if it belongs to `hook`; returns the new event id.
 pub async fn redeliver<C: ConnectionTrait>(
     db: &C,
+    out: &Outbox<'_>,
     hook: &webhook_config::Model,
     event: EventId,
 ) -> Result<EventId> {
@@ -99,6 +100,6 @@ pub async fn redeliver<C: ConnectionTrait>(
         .map(|p| p.payload)
         .ok_or_else(not_found)?;
     Ok(EventId::from(
-        outbox::redeliver(db, &original, hook, payload).await?,
+        outbox::redeliver(db, out, &original, hook, payload).await?,
     ))
 }

@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use entity::ids::{StreamId, UserId};
 use serde_json::{json, Value};
 use streamhooks_api::testkit::{
     config_from_args, graphql, graphql_ok, Reply, TestDatabase, TestReceiver, TestUser, TEST_ARGS,
 };
 use streamhooks_api::{http, schema, AppState};
-use streamhooks_worker::outbox::{emit, Event};
+use streamhooks_worker::outbox::{emit, Event, Outbox};
 use streamhooks_worker::Notifier;
 
 use crate::support::world;
@@ -252,13 +253,13 @@ async fn a_hundred_webhooks_histories_cost_the_same_few_statements_as_one() {
         let txn = s.state.begin().await.unwrap_or_else(|e| panic!("{e}"));
         for n in 0..3 {
             let ev = Event::new(
-                &stream,
-                &s.user.id,
+                &StreamId::from(stream.as_str()),
+                &UserId::from(s.user.id.as_str()),
                 "commit_create",
                 format!("c{n}"),
                 json!({ "n": n }),
             );
-            emit(&txn, &s.state.server_info, &ev)
+            emit(&txn, &Outbox::new(&s.state.server_info), &ev)
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
         }
@@ -319,13 +320,13 @@ async fn history_over_the_budget_is_refused_before_a_payload_is_read() {
     let txn = s.state.begin().await.unwrap_or_else(|e| panic!("{e}"));
     for n in 0..4 {
         let ev = Event::new(
-            &stream,
-            &s.user.id,
+            &StreamId::from(stream.as_str()),
+            &UserId::from(s.user.id.as_str()),
             "commit_create",
             format!("c{n}"),
             json!({ "pad": "x".repeat(40_000) }),
         );
-        emit(&txn, &s.state.server_info, &ev)
+        emit(&txn, &Outbox::new(&s.state.server_info), &ev)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }

@@ -1,6 +1,6 @@
-//! Hostile input (issue 9), each attack with the answer it must get, against the real server over
+//! Hostile input, each attack with the answer it must get, against the real server over
 //! HTTP on SQLite and (with TEST_DATABASE_URL) PostgreSQL. Every request is bounded by a
-//! `tokio::time::timeout`: before the fix several of these ran for tens of seconds or took the
+//! `tokio::time::timeout`: unbounded, several of these ran for tens of seconds or took the
 //! process down, so a hang is a failure with a sentence, not a stuck suite. The bound is a guard,
 //! not a benchmark: `streamhooks-bench --only attack` measures times and memory.
 //!

@@ -16,11 +16,13 @@
 //! when the lease runs out.
 //!
 //! [`outbox::emit`](crate::core::outbox::emit) inside an application's own transaction (every
-//! GraphQL mutation) takes the same path when it runs within [`scope`]: it leases its rows and
-//! stashes them here; the code that commits [`take`]s them with the transaction and hands them
-//! over ([`Pending::hand_over`]) right after its commit, and [`discard`] at the start of the next
-//! transaction drops what a rolled-back one left behind. Outside a scope `emit` writes unleased
-//! rows and the caller wakes the dispatcher.
+//! GraphQL mutation) takes the same path when the [`Outbox`](crate::core::outbox::Outbox) it is
+//! given carries a [`Stash`]: it leases its rows and keeps them in that stash, one per
+//! transaction; the code that commits [`take`](Stash::take)s them with the transaction and hands
+//! them over ([`Pending::hand_over`]) right after its commit. A stash dropped without being taken
+//! (the transaction failed or rolled back) gives its room back. An `Outbox` without a stash
+//! writes unleased rows and the caller wakes the dispatcher. Which of the two happens is decided
+//! by the value the caller passes, not by where the call runs.
 //!
 //! A request stopped while it commits (its deadline) must not strand its rows: committed but
 //! never handed over, they would wait out the whole lease. So the committing code finishes the
@@ -31,7 +33,6 @@
 //! its database is struggling, and nobody is waiting for the answer any more.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -161,48 +162,48 @@ impl Drop for Reservation {
     }
 }
 
-/// Rows leased by `emit` inside the current transaction, waiting for its commit.
-struct Stash {
+/// Rows leased by `emit` inside one transaction, waiting for its commit: made by the code that
+/// begins the transaction (for a process whose dispatcher takes events in memory), lent to every
+/// `emit` in it through an [`Outbox`](crate::core::outbox::Outbox), and [`take`](Self::take)n by
+/// the code that commits.
+#[derive(Debug)]
+pub struct Stash {
     handoff: HandOff,
     pending: Mutex<Vec<(Reservation, Delivery)>>,
 }
 
-tokio::task_local! {
-    static STASH: Stash;
-}
-
-/// Runs `work` (a request that may commit changes queuing events) with `emit` handing its events
-/// to `handoff`'s dispatcher; without a hand-off it just runs `work`. Whatever is still stashed
-/// when `work` ends was never [`take`]n for a commit: its transaction did not commit.
-pub async fn scope<F: Future>(handoff: Option<HandOff>, work: F) -> F::Output {
-    match handoff {
-        Some(handoff) => {
-            let stash = Stash {
-                handoff,
-                pending: Mutex::new(Vec::new()),
-            };
-            STASH.scope(stash, work).await
+impl Stash {
+    pub fn new(handoff: HandOff) -> Self {
+        Self {
+            handoff,
+            pending: Mutex::new(Vec::new()),
         }
-        None => work.await,
+    }
+
+    /// Room and a lease for rows weighing `n` ([`weight`]), when the dispatcher has room.
+    pub(crate) fn reserve(&self, n: usize) -> Option<Reservation> {
+        self.handoff.reserve(n)
+    }
+
+    /// Keeps committed-to-be rows until [`take`](Self::take).
+    pub(crate) fn keep(&self, reservation: Reservation, delivery: Delivery) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.push((reservation, delivery));
+        }
+    }
+
+    /// Takes what `emit` leased in the transaction about to commit.
+    pub fn take(&self) -> Pending {
+        Pending(
+            self.pending
+                .lock()
+                .map(|mut p| std::mem::take(&mut *p))
+                .unwrap_or_default(),
+        )
     }
 }
 
-/// Room and a lease for rows weighing `n` ([`weight`]), when running within [`scope`] and the
-/// dispatcher has room.
-pub(crate) fn reserve_in_scope(n: usize) -> Option<Reservation> {
-    STASH.try_with(|s| s.handoff.reserve(n)).ok().flatten()
-}
-
-/// Keeps committed-to-be rows until [`take`].
-pub(crate) fn stash(reservation: Reservation, delivery: Delivery) {
-    let _ = STASH.try_with(|s| {
-        if let Ok(mut pending) = s.pending.lock() {
-            pending.push((reservation, delivery));
-        }
-    });
-}
-
-/// What `emit` leased in one transaction, out of the scope and on its way with the commit.
+/// What `emit` leased in one transaction, out of its stash and on its way with the commit.
 /// Dropped unused, it gives its room back and its rows (if committed after all) wait for their
 /// leases to run out.
 #[derive(Debug, Default)]
@@ -244,35 +245,4 @@ impl Pending {
         }
         Ok(n)
     }
-}
-
-/// Call right after a commit: hands what `emit` leased in that transaction to the dispatcher and
-/// returns how many events went, so the caller wakes the dispatcher only for the rest. A caller
-/// that may be stopped while it commits [`take`]s them before, instead (see the module docs).
-pub fn committed() -> usize {
-    take().hand_over()
-}
-
-/// Takes what `emit` leased in the transaction about to commit (empty outside a [`scope`]).
-pub fn take() -> Pending {
-    Pending(
-        STASH
-            .try_with(|s| {
-                s.pending
-                    .lock()
-                    .map(|mut p| std::mem::take(&mut *p))
-                    .unwrap_or_default()
-            })
-            .unwrap_or_default(),
-    )
-}
-
-/// Call when a transaction begins: drops what an earlier one in this scope stashed and never
-/// committed (it failed or rolled back), giving its room back.
-pub fn discard() {
-    let _ = STASH.try_with(|s| {
-        if let Ok(mut pending) = s.pending.lock() {
-            pending.clear();
-        }
-    });
 }

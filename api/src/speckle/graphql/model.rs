@@ -160,7 +160,7 @@ pub(crate) async fn create(
 ) -> Result<branch::Model> {
     let by = user.user_id();
     in_transaction(ctx, async |tx| {
-        branch_svc::create(tx.txn, tx.server, &by, project, name, description).await
+        branch_svc::create(tx.txn, &tx.out, &by, project, name, description).await
     })
     .await
 }
@@ -176,8 +176,8 @@ pub(crate) async fn update(
 ) -> Result<branch::Model> {
     let by = user.user_id();
     in_transaction(ctx, async |tx| {
-        let server = tx.server;
-        branch_svc::update(tx.txn, server, &by, project, id, name, description).await
+        let out = &tx.out;
+        branch_svc::update(tx.txn, out, &by, project, id, name, description).await
     })
     .await
 }
@@ -191,7 +191,7 @@ pub(crate) async fn delete(
 ) -> Result<()> {
     let by = user.user_id();
     in_transaction(ctx, async |tx| {
-        let n = branch_svc::delete(tx.txn, tx.server, &by, project, id).await?;
+        let n = branch_svc::delete(tx.txn, &tx.out, &by, project, id).await?;
         Ok(((), n))
     })
     .await

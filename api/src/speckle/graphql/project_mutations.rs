@@ -79,7 +79,7 @@ pub(crate) async fn update(
 ) -> Result<()> {
     let by = user.user_id();
     in_transaction(ctx, async |tx| {
-        let n = service::stream::update(tx.txn, tx.server, &by, input).await?;
+        let n = service::stream::update(tx.txn, &tx.out, &by, input).await?;
         Ok(((), n))
     })
     .await
@@ -89,7 +89,7 @@ pub(crate) async fn update(
 pub(crate) async fn delete(ctx: &Context<'_>, user: &user::Model, id: &StreamId) -> Result<()> {
     let by = user.user_id();
     in_transaction(ctx, async |tx| {
-        let n = service::stream::delete(tx.txn, tx.server, &by, id).await?;
+        let n = service::stream::delete(tx.txn, &tx.out, &by, id).await?;
         Ok(((), n))
     })
     .await
@@ -106,10 +106,10 @@ pub(crate) async fn set_role(
 ) -> Result<()> {
     let by = user.user_id();
     in_transaction(ctx, async |tx| {
-        let server = tx.server;
+        let out = &tx.out;
         let n = match role {
-            Some(role) => service::stream::grant(tx.txn, server, &by, stream, target, role).await?,
-            None => service::stream::revoke(tx.txn, server, &by, stream, target).await?,
+            Some(role) => service::stream::grant(tx.txn, out, &by, stream, target, role).await?,
+            None => service::stream::revoke(tx.txn, out, &by, stream, target).await?,
         };
         Ok(((), n))
     })
@@ -125,7 +125,7 @@ pub(crate) async fn leave(ctx: &Context<'_>, id: &StreamId) -> Result<bool> {
         .await?;
     let me = user.user_id();
     in_transaction(ctx, async |tx| {
-        let n = service::stream::revoke(tx.txn, tx.server, &me, id, &me).await?;
+        let n = service::stream::revoke(tx.txn, &tx.out, &me, id, &me).await?;
         Ok(((), n))
     })
     .await?;

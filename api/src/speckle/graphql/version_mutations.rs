@@ -108,7 +108,7 @@ pub(crate) async fn create(
             total_children_count: v.total_children_count,
             parents: v.parents,
         };
-        commit_svc::create(tx.txn, tx.server, &user.user_id(), input).await
+        commit_svc::create(tx.txn, &tx.out, &user.user_id(), input).await
     })
     .await
 }
@@ -125,8 +125,8 @@ pub(crate) async fn update(
 ) -> Result<commit::Model> {
     let by = user.user_id();
     in_transaction(ctx, async |tx| {
-        let (server, branch) = (tx.server, new_branch_name);
-        commit_svc::update(tx.txn, server, &by, project, id, message, branch).await
+        let (out, branch) = (&tx.out, new_branch_name);
+        commit_svc::update(tx.txn, out, &by, project, id, message, branch).await
     })
     .await
 }
@@ -143,7 +143,7 @@ pub(crate) async fn mark_received(
     let by = user.user_id();
     in_transaction(ctx, async |tx| {
         let app = Some(source_application);
-        let n = commit_svc::receive(tx.txn, tx.server, &by, project, id, app, message).await?;
+        let n = commit_svc::receive(tx.txn, &tx.out, &by, project, id, app, message).await?;
         Ok(((), n))
     })
     .await
@@ -175,13 +175,12 @@ pub(crate) async fn move_versions(
     check_batch(ids, what)?;
     let by = contributor(ctx, project).await?.user_id();
     in_transaction(ctx, async |tx| {
-        let (txn, server) = (tx.txn, tx.server);
+        let (txn, out) = (tx.txn, &tx.out);
         let mut queued = 0;
         let target = match model_svc::by_name(txn, project, target).await {
             Ok(m) => m,
             Err(Error::NotFound { .. }) => {
-                let (created, n) =
-                    branch_svc::create(txn, server, &by, project, target, None).await?;
+                let (created, n) = branch_svc::create(txn, out, &by, project, target, None).await?;
                 queued += n;
                 created
             }
@@ -189,7 +188,7 @@ pub(crate) async fn move_versions(
         };
         for v in ids {
             let name = Some(target.name.clone());
-            let (_, n) = commit_svc::update(txn, server, &by, project, v, None, name).await?;
+            let (_, n) = commit_svc::update(txn, out, &by, project, v, None, name).await?;
             queued += n;
         }
         Ok((target, queued))
@@ -212,7 +211,7 @@ pub(crate) async fn delete_versions(
     in_transaction(ctx, async |tx| {
         let mut queued = 0;
         for v in ids {
-            queued += commit_svc::delete(tx.txn, tx.server, &by, project, v).await?;
+            queued += commit_svc::delete(tx.txn, &tx.out, &by, project, v).await?;
         }
         Ok(((), queued))
     })

@@ -5,7 +5,7 @@ use entity::branch;
 use entity::ids::{BranchId, StreamId, UserId};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde_json::{json, Value};
-use streamhooks_worker::outbox::{emit, timestamp, Event, ServerInfo};
+use streamhooks_worker::outbox::{emit, timestamp, Event, Outbox};
 use streamhooks_worker::triggers;
 
 use crate::context::error::{Error, Result};
@@ -61,13 +61,13 @@ fn check_branch_name(name: &str) -> Result<String> {
 /// Creates a branch; returns it as written and how many events it queued.
 pub async fn create<C: ConnectionTrait>(
     db: &C,
-    server: &ServerInfo,
+    out: &Outbox<'_>,
     user_id: &UserId,
     stream: &StreamId,
     name: &str,
     description: Option<String>,
 ) -> Result<(branch::Model, u64)> {
-    let (user_id, stream_id) = (user_id.as_str(), stream.as_str());
+    let (by, user_id, stream_id) = (user_id, user_id.as_str(), stream.as_str());
     find_stream(db, stream).await?;
     let name = check_branch_name(name)?;
     if let Some(d) = &description {
@@ -91,20 +91,20 @@ pub async fn create<C: ConnectionTrait>(
     .insert(db)
     .await?;
     let ev = Event::new(
-        stream_id,
-        user_id,
+        stream,
+        by,
         triggers::BRANCH_CREATE,
         format!("Branch created: {name}"),
         json!({ "branch": branch_json(&b) }),
     );
-    let n = emit(db, server, &ev).await?;
+    let n = emit(db, out, &ev).await?;
     Ok((b, n))
 }
 
 /// Changes the fields given; returns the branch as written and how many events it queued.
 pub async fn update<C: ConnectionTrait>(
     db: &C,
-    server: &ServerInfo,
+    out: &Outbox<'_>,
     user_id: &UserId,
     stream: &StreamId,
     id: &BranchId,
@@ -112,7 +112,7 @@ pub async fn update<C: ConnectionTrait>(
     description: Option<String>,
 ) -> Result<(branch::Model, u64)> {
     let old = find(db, stream, id).await?;
-    let (user_id, stream_id) = (user_id.as_str(), stream.as_str());
+    let (by, stream_id) = (user_id, stream.as_str());
     let mut am: branch::ActiveModel = old.clone().into();
     if let Some(n) = name {
         let n = check_branch_name(&n)?;
@@ -130,37 +130,37 @@ pub async fn update<C: ConnectionTrait>(
     am.updated_at = Set(Utc::now());
     let new = am.update(db).await?;
     let ev = Event::new(
-        stream_id,
-        user_id,
+        stream,
+        by,
         triggers::BRANCH_UPDATE,
         format!("Branch metadata changed for branch {id}"),
         json!({ "old": branch_json(&old), "new": branch_json(&new) }),
     );
-    let n = emit(db, server, &ev).await?;
+    let n = emit(db, out, &ev).await?;
     Ok((new, n))
 }
 
 pub async fn delete<C: ConnectionTrait>(
     db: &C,
-    server: &ServerInfo,
+    out: &Outbox<'_>,
     user_id: &UserId,
     stream: &StreamId,
     id: &BranchId,
 ) -> Result<u64> {
     let b = find(db, stream, id).await?;
-    let (user_id, stream_id) = (user_id.as_str(), stream.as_str());
+    let by = user_id;
     if b.name == "main" {
         return Err(Error::bad_input("The main branch cannot be deleted"));
     }
     branch::Entity::delete_by_id(b.id.clone()).exec(db).await?;
     let ev = Event::new(
-        stream_id,
-        user_id,
+        stream,
+        by,
         triggers::BRANCH_DELETE,
         format!("Branch deleted: {}", b.name),
         json!({ "branch": branch_json(&b) }),
     );
-    Ok(emit(db, server, &ev).await?)
+    Ok(emit(db, out, &ev).await?)
 }
 
 /// The legacy `stream.branch(name)`: the branch of `stream_id` so named, else the branch whose id

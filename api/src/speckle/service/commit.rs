@@ -9,7 +9,7 @@ use entity::ids::{CommitId, StreamId, UserId};
 use entity::{branch, commit};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde_json::{json, Value};
-use streamhooks_worker::outbox::{emit, timestamp, Event, ServerInfo};
+use streamhooks_worker::outbox::{emit, timestamp, Event, Outbox};
 use streamhooks_worker::triggers;
 
 use crate::context::error::{Error, Result};
@@ -87,12 +87,12 @@ pub struct CreateInput {
 /// Creates a commit; returns it as written and how many events it queued.
 pub async fn create<C: ConnectionTrait>(
     db: &C,
-    server: &ServerInfo,
+    out: &Outbox<'_>,
     user_id: &UserId,
     input: CreateInput,
 ) -> Result<(commit::Model, u64)> {
     find_stream(db, &input.stream_id).await?;
-    let user_id = user_id.as_str();
+    let (by, user_id) = (user_id, user_id.as_str());
     validate::id(&input.object_id, "objectId")?;
     if input.object_id.trim().is_empty() {
         return Err(Error::bad_input("The objectId must not be empty"));
@@ -138,8 +138,8 @@ pub async fn create<C: ConnectionTrait>(
     .insert(db)
     .await?;
     let ev = Event::new(
-        input.stream_id.as_str(),
-        user_id,
+        &input.stream_id,
+        by,
         triggers::COMMIT_CREATE,
         format!(
             "Commit created on branch {}: {} ({})",
@@ -152,14 +152,14 @@ pub async fn create<C: ConnectionTrait>(
             &c,
         ),
     );
-    let n = emit(db, server, &ev).await?;
+    let n = emit(db, out, &ev).await?;
     Ok((c, n))
 }
 
 /// Changes the fields given; returns the commit as written and how many events it queued.
 pub async fn update<C: ConnectionTrait>(
     db: &C,
-    server: &ServerInfo,
+    out: &Outbox<'_>,
     user_id: &UserId,
     stream: &StreamId,
     id: &CommitId,
@@ -167,7 +167,7 @@ pub async fn update<C: ConnectionTrait>(
     new_branch_name: Option<String>,
 ) -> Result<(commit::Model, u64)> {
     let (old, old_branch) = find(db, stream, id).await?;
-    let (user_id, stream_id) = (user_id.as_str(), stream.as_str());
+    let (by, stream_id) = (user_id, stream.as_str());
     let mut am: commit::ActiveModel = old.clone().into();
     let mut branch_name = old_branch.clone();
     if let Some(m) = message {
@@ -192,8 +192,8 @@ pub async fn update<C: ConnectionTrait>(
     }
     let new = am.update(db).await?;
     let ev = Event::new(
-        stream_id,
-        user_id,
+        stream,
+        by,
         triggers::COMMIT_UPDATE,
         format!("Commit updated: {id}"),
         with_ids(
@@ -201,34 +201,34 @@ pub async fn update<C: ConnectionTrait>(
             &new,
         ),
     );
-    let n = emit(db, server, &ev).await?;
+    let n = emit(db, out, &ev).await?;
     Ok((new, n))
 }
 
 pub async fn delete<C: ConnectionTrait>(
     db: &C,
-    server: &ServerInfo,
+    out: &Outbox<'_>,
     user_id: &UserId,
     stream: &StreamId,
     id: &CommitId,
 ) -> Result<u64> {
     let (c, branch_name) = find(db, stream, id).await?;
-    let (user_id, stream_id) = (user_id.as_str(), stream.as_str());
+    let by = user_id;
     commit::Entity::delete_by_id(c.id.clone()).exec(db).await?;
     let ev = Event::new(
-        stream_id,
-        user_id,
+        stream,
+        by,
         triggers::COMMIT_DELETE,
         format!("Commit deleted: {id}"),
         with_ids(json!({ "commit": commit_json(&c, &branch_name) }), &c),
     );
-    Ok(emit(db, server, &ev).await?)
+    Ok(emit(db, out, &ev).await?)
 }
 
 /// A client loaded ("received") a commit; nothing changes but the event is queued.
 pub async fn receive<C: ConnectionTrait>(
     db: &C,
-    server: &ServerInfo,
+    out: &Outbox<'_>,
     user_id: &UserId,
     stream: &StreamId,
     id: &CommitId,
@@ -236,7 +236,7 @@ pub async fn receive<C: ConnectionTrait>(
     message: Option<String>,
 ) -> Result<u64> {
     let (c, branch_name) = find(db, stream, id).await?;
-    let (user_id, stream_id) = (user_id.as_str(), stream.as_str());
+    let (by, user_id) = (user_id, user_id.as_str());
     if let Some(a) = &source_application {
         validate::text(a, "sourceApplication", validate::MAX_LABEL_LEN)?;
     }
@@ -244,8 +244,8 @@ pub async fn receive<C: ConnectionTrait>(
         validate::description(m, "message")?;
     }
     let ev = Event::new(
-        stream_id,
-        user_id,
+        stream,
+        by,
         triggers::COMMIT_RECEIVE,
         format!("Commit {id} was received by user {user_id}"),
         with_ids(
@@ -258,5 +258,5 @@ pub async fn receive<C: ConnectionTrait>(
             &c,
         ),
     );
-    Ok(emit(db, server, &ev).await?)
+    Ok(emit(db, out, &ev).await?)
 }

@@ -8,7 +8,7 @@ use entity::ids::{StreamId, UserId};
 use entity::{stream, stream_acl, user};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde_json::json;
-use streamhooks_worker::outbox::{emit, stream_json, Event, ServerInfo};
+use streamhooks_worker::outbox::{emit, stream_json, Event, Outbox};
 use streamhooks_worker::triggers;
 
 use crate::context::error::{Error, Result};
@@ -85,7 +85,7 @@ pub struct UpdateInput {
 /// Applies the fields given; queues `stream_update` with `{old, new}` (both whole streams).
 pub async fn update<C: ConnectionTrait>(
     db: &C,
-    server: &ServerInfo,
+    out: &Outbox<'_>,
     user_id: &UserId,
     input: UpdateInput,
 ) -> Result<u64> {
@@ -115,14 +115,14 @@ pub async fn update<C: ConnectionTrait>(
     let ev = Event {
         stream: Some(stream_json(&new)),
         ..Event::new(
-            &new.id,
-            user_id.as_str(),
+            &StreamId::from(new.id.as_str()),
+            user_id,
             triggers::STREAM_UPDATE,
             "Stream metadata changed".to_owned(),
             json!({ "old": stream_json(&old), "new": stream_json(&new) }),
         )
     };
-    Ok(emit(db, server, &ev).await?)
+    Ok(emit(db, out, &ev).await?)
 }
 
 /// Public comments make sense only where the public can read (Speckle's rule too).
@@ -150,7 +150,7 @@ async fn set_allow_public_comments<C: ConnectionTrait>(
 /// and their queued events survive until delivered.
 pub async fn delete<C: ConnectionTrait>(
     db: &C,
-    server: &ServerInfo,
+    out: &Outbox<'_>,
     user_id: &UserId,
     id: &StreamId,
 ) -> Result<u64> {
@@ -158,14 +158,14 @@ pub async fn delete<C: ConnectionTrait>(
     let ev = Event {
         stream: Some(stream_json(&s)),
         ..Event::new(
-            &s.id,
-            user_id.as_str(),
+            &StreamId::from(s.id.as_str()),
+            user_id,
             triggers::STREAM_DELETE,
             "Stream deleted".to_owned(),
             json!({ "stream": stream_json(&s) }),
         )
     };
-    let n = emit(db, server, &ev).await?;
+    let n = emit(db, out, &ev).await?;
     stream::Entity::delete_by_id(s.id).exec(db).await?;
     Ok(n)
 }
@@ -173,13 +173,14 @@ pub async fn delete<C: ConnectionTrait>(
 /// Grants or changes `target_user`'s role; queues `stream_permissions_add`.
 pub async fn grant<C: ConnectionTrait>(
     db: &C,
-    server: &ServerInfo,
+    out: &Outbox<'_>,
     user_id: &UserId,
     stream: &StreamId,
     target: &UserId,
     role: &str,
 ) -> Result<u64> {
-    let (user_id, stream_id, target_user) = (user_id.as_str(), stream.as_str(), target.as_str());
+    let (by, user_id, stream_id, target_user) =
+        (user_id, user_id.as_str(), stream.as_str(), target.as_str());
     validate::id(target_user, "user id")?;
     if !stream_acl::ROLES.contains(&role) {
         return Err(Error::bad_input(format!(
@@ -222,24 +223,24 @@ pub async fn grant<C: ConnectionTrait>(
         }
     }
     let ev = Event::new(
-        stream_id,
-        user_id,
+        stream,
+        by,
         triggers::STREAM_PERMISSIONS_ADD,
         format!("Permission granted to user {target_user} ({role})"),
         json!({ "targetUser": target_user, "role": role }),
     );
-    Ok(emit(db, server, &ev).await?)
+    Ok(emit(db, out, &ev).await?)
 }
 
 /// Removes `target_user`'s role; queues `stream_permissions_remove`.
 pub async fn revoke<C: ConnectionTrait>(
     db: &C,
-    server: &ServerInfo,
+    out: &Outbox<'_>,
     user_id: &UserId,
     stream: &StreamId,
     target: &UserId,
 ) -> Result<u64> {
-    let (user_id, stream_id, target_user) = (user_id.as_str(), stream.as_str(), target.as_str());
+    let (by, stream_id, target_user) = (user_id, stream.as_str(), target.as_str());
     find(db, stream).await?;
     validate::id(target_user, "user id")?;
     let Some(existing) =
@@ -260,13 +261,13 @@ pub async fn revoke<C: ConnectionTrait>(
         .exec(db)
         .await?;
     let ev = Event::new(
-        stream_id,
-        user_id,
+        stream,
+        by,
         triggers::STREAM_PERMISSIONS_REMOVE,
         format!("Permission revoked for user {target_user} (previous: {role})"),
         json!({ "targetUser": target_user, "role": role }),
     );
-    Ok(emit(db, server, &ev).await?)
+    Ok(emit(db, out, &ev).await?)
 }
 
 /// A stream must keep an owner: refuse to demote or remove the last one.

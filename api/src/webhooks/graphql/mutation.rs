@@ -138,7 +138,7 @@ impl WebhookMutation {
         // Event, payload, queue row and count are written together.
         let trigger = webhook.trigger.as_deref();
         let id = in_transaction(ctx, async |tx| {
-            let id = ping::ping(tx.txn, tx.server, user, &hook, trigger).await?;
+            let id = ping::ping(tx.txn, &tx.out, user, &hook, trigger).await?;
             Ok((id, 1))
         })
         .await?;
@@ -158,7 +158,7 @@ impl WebhookMutation {
         let hook = svc::find_on_stream(&st.db, &WebhookId::from(event.webhook_id), &stream).await?;
         let again = EventId::from(validate::event_id(&event.id)?);
         let id = in_transaction(ctx, async |tx| {
-            Ok((ping::redeliver(tx.txn, &hook, again).await?, 1))
+            Ok((ping::redeliver(tx.txn, &tx.out, &hook, again).await?, 1))
         })
         .await?;
         Ok(id.to_string())

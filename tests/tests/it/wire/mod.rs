@@ -1,4 +1,4 @@
-//! Receivers of every generation verify us (issue 10), with independent, real verifiers run on
+//! Receivers of every generation verify us, with independent, real verifiers run on
 //! the exact bytes and headers a real `TestReceiver` got: seed 000's Python check
 //! (`speckle-string`), Speckle 2.12+'s check as its docs show it (`speckle-object`), and the
 //! official `standardwebhooks` 1.1.0 and `svix` 2.9.1 packages from PyPI (pinned in

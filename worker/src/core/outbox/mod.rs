@@ -6,8 +6,8 @@
 //!
 //! The steps have files of their own: [`targets`] reads whom an event goes to, [`payload`] shapes
 //! what each webhook receives, this file builds the rows ([`prepare_with`]) and stores them
-//! ([`store`]), leased for the in-process hand-off when there is one; [`manual`] queues pings and
-//! redeliveries.
+//! ([`store`]), leased for the in-process hand-off when the [`Outbox`] it is given says so;
+//! [`manual`] queues pings and redeliveries.
 
 pub(crate) mod manual;
 pub(crate) mod payload;
@@ -18,42 +18,73 @@ use entity::webhook_config;
 use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::json;
 
-use crate::core::handoff::Delivery;
+use crate::core::handoff::{Delivery, Stash};
 use crate::core::lease::Lease;
 use crate::core::outbox::payload::{row, stream_json, user_json, Event, ServerInfo};
 use crate::core::outbox::targets::{targets, Targets};
 use crate::core::queue::{self, NewEvent};
 use crate::rows::Claimed;
 
+/// Where the events of one transaction go and what they carry: the `server` object of every
+/// payload, and, when this process's dispatcher takes its own events in memory, the [`Stash`]
+/// that keeps them for the commit. The code that begins the transaction decides which and passes
+/// this to every [`emit`] in it, so a reader of a call sees what the events it queues will do.
+#[derive(Clone, Copy, Debug)]
+pub struct Outbox<'a> {
+    pub server: &'a ServerInfo,
+    stash: Option<&'a Stash>,
+}
+
+impl<'a> Outbox<'a> {
+    /// Events written unleased: the caller wakes the dispatcher after its commit (on PostgreSQL
+    /// the insert's `NOTIFY` also does).
+    pub fn new(server: &'a ServerInfo) -> Self {
+        Self {
+            server,
+            stash: None,
+        }
+    }
+
+    /// Events leased to this process's dispatcher and kept in `stash`, which the committing code
+    /// [`take`](Stash::take)s and hands over after the commit (unleased, as [`Outbox::new`],
+    /// when the dispatcher has no room).
+    pub fn handing_over(server: &'a ServerInfo, stash: &'a Stash) -> Self {
+        Self {
+            server,
+            stash: Some(stash),
+        }
+    }
+}
+
 /// Queues `event` for every enabled webhook of its stream that subscribes to it; returns how many
 /// rows were written. Call inside the transaction that makes the change, then wake the dispatcher
 /// after commit (on PostgreSQL a `NOTIFY` is also sent, delivered only if the transaction
 /// commits). On SQLite, make that transaction's first statement a write (see
-/// `streamhooks_api::context::db::begin_write`): a transaction that reads first cannot start writing once
-/// the dispatcher has committed meanwhile. Two statements on PostgreSQL (the look-ups, then every
-/// insert and the NOTIFY); see [`prepare`] and [`store`] to lease the rows to this process's
-/// dispatcher instead. Within [`handoff::scope`](crate::core::handoff::scope) it does so itself:
-/// the rows are written leased and wait for [`handoff::take`](crate::core::handoff::take) and the
-/// commit.
+/// `streamhooks_api::context::db::begin_write`): a transaction that reads first cannot start
+/// writing once the dispatcher has committed meanwhile. Two statements on PostgreSQL (the
+/// look-ups, then every insert and the NOTIFY); `out` decides whether the rows are leased to this
+/// process's dispatcher ([`Outbox::handing_over`]) or written for any dispatcher to claim.
 pub async fn emit<C: ConnectionTrait>(
     db: &C,
-    server: &ServerInfo,
+    out: &Outbox<'_>,
     event: &Event,
 ) -> Result<u64, DbErr> {
-    let prepared = prepare(db, server, event).await?;
-    Ok(store_in_scope(db, prepared).await?.n)
+    let prepared = prepare(db, out.server, event).await?;
+    Ok(store_for(db, out, prepared).await?.n)
 }
 
-/// [`store`], leased and stashed for the hand-off when running within its scope and the
-/// dispatcher has room; else unleased, with a NOTIFY on PostgreSQL.
-pub(super) async fn store_in_scope<C: ConnectionTrait>(
+/// [`store`], leased and kept in `out`'s stash when it has one and the dispatcher has room; else
+/// unleased, with a NOTIFY on PostgreSQL.
+pub(super) async fn store_for<C: ConnectionTrait>(
     db: &C,
+    out: &Outbox<'_>,
     prepared: Prepared,
 ) -> Result<Queued, DbErr> {
-    let reservation = crate::core::handoff::reserve_in_scope(prepared.weight());
+    let reservation = out.stash.and_then(|s| s.reserve(prepared.weight()));
     let mut queued = store(db, prepared, reservation.as_ref().map(|r| r.lease)).await?;
-    if let (Some(r), Some(delivery)) = (reservation, queued.delivery.take()) {
-        crate::core::handoff::stash(r, delivery);
+    if let (Some(stash), Some(r), Some(delivery)) = (out.stash, reservation, queued.delivery.take())
+    {
+        stash.keep(r, delivery);
     }
     Ok(queued)
 }

@@ -5,6 +5,7 @@
 //! secret, since the payload goes to whatever URL the webhook names.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use entity::ids::{StreamId, UserId};
 use entity::{stream, user, webhook_config};
 use sea_orm::DbErr;
 use serde::Serialize;
@@ -43,15 +44,15 @@ pub struct Event {
 impl Event {
     /// An event whose `stream` and `user` objects are read from the tables when it is queued.
     pub fn new(
-        stream_id: &str,
-        user_id: &str,
+        stream: &StreamId,
+        by: &UserId,
         event_name: &str,
         activity_message: String,
         data: Value,
     ) -> Self {
         Self {
-            stream_id: stream_id.to_owned(),
-            user_id: user_id.to_owned(),
+            stream_id: stream.as_str().to_owned(),
+            user_id: by.as_str().to_owned(),
             event_name: event_name.to_owned(),
             activity_message,
             data,
