@@ -6,7 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use streamhooks_api::testkit::TestDatabase;
+use streamhooks_api::testkit::process::{self, KillOnDrop};
+use streamhooks_api::testkit::{graphql, hmac_hex, TestDatabase};
 
 const BIN: &str = env!("CARGO_BIN_EXE_streamhooks");
 
@@ -160,7 +161,7 @@ fn sigterm_shuts_serve_down_gracefully() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn: {e}"));
-    let (addr, rest) = streamhooks_api::testkit::process::listening_address(&mut child);
+    let (addr, rest) = process::listening_address(&mut child);
     // It serves…
     let mut s =
         std::net::TcpStream::connect(&addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
@@ -190,16 +191,6 @@ fn sigterm_shuts_serve_down_gracefully() {
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
 }
 
-/// A child process that is killed if the test ends before it does.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Without CANONICAL_URL, `serverInfo.canonicalUrl` is the address `serve` listens on (`--bind`,
 /// with the port it picked for `:0`), and `--help` says what to set behind a proxy.
 #[tokio::test]
@@ -216,20 +207,15 @@ async fn the_default_canonical_url_is_the_bind_address() {
         .spawn()
         .map(KillOnDrop)
         .unwrap_or_else(|e| panic!("spawn: {e}"));
-    let (addr, _rest) = streamhooks_api::testkit::process::listening_address(&mut child.0);
+    let (addr, _rest) = process::listening_address(&mut child.0);
     assert!(!addr.ends_with(":0") && !addr.ends_with(":3000"), "{addr}");
-    let text = reqwest::Client::new()
-        .post(format!("http://{addr}/graphql"))
-        .header("content-type", "application/json")
-        .body(r#"{"query":"{ serverInfo { canonicalUrl } }"}"#)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("POST /graphql: {e}"))
-        .text()
-        .await
-        .unwrap_or_default();
-    let answer: serde_json::Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON: {e}: {text}"));
+    let answer = graphql(
+        &format!("http://{addr}"),
+        None,
+        "{ serverInfo { canonicalUrl } }",
+        serde_json::json!({}),
+    )
+    .await;
     assert_eq!(
         answer["data"]["serverInfo"]["canonicalUrl"],
         serde_json::json!(format!("http://{addr}"))
@@ -281,14 +267,6 @@ fn spawn_receiver(
         }
     });
     (child, url, rx)
-}
-
-fn hmac_hex(secret: &str, msg: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac =
-        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
-    mac.update(msg.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Everything printed until a quiet spell.

@@ -12,12 +12,12 @@
 //! test still pins down what happens when a request is dropped inside it.
 
 use std::future::Future;
-use std::process::{Child, Command, Stdio};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
+use streamhooks_api::testkit::process::{self, KillOnDrop};
 use streamhooks_api::testkit::{TestDatabase, TestReceiver, TestServer, TestUser};
 use streamhooks_worker::handoff;
 use streamhooks_worker::outbox::{emit, Event};
@@ -28,16 +28,6 @@ const POLL: Duration = Duration::from_millis(300);
 const LEASE: &str = "30s";
 /// How long the PostgreSQL test's commits take (its trigger's `pg_sleep`).
 const SLOW_COMMIT: Duration = Duration::from_millis(1500);
-
-/// A child process killed when the test ends, passed or failed.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The serving process: API and a dispatcher that claims only once a minute.
 async fn serving(extra: &[&str]) -> TestServer {
@@ -59,19 +49,14 @@ async fn serving(extra: &[&str]) -> TestServer {
 }
 
 /// `streamhooks worker` on `server`'s database, polling every [`POLL`].
-fn other_worker(server: &TestServer) -> Running {
+fn other_worker(server: &TestServer) -> KillOnDrop {
     let poll = format!("{}ms", POLL.as_millis());
-    let child = Command::new(BIN)
-        .args(["worker", "--database-url", &server.db.url])
-        .args(["--allow-local-network", "true", "--lease", LEASE])
+    let child = process::worker(BIN, server)
+        .args(["--lease", LEASE])
         .args(["--poll-interval", &poll, "--worker-name", "other-process"])
-        .env("SECRETS_KEY", server.secrets_key().unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn worker: {e}"));
-    Running(child)
+    KillOnDrop(child)
 }
 
 /// A user, a stream and a webhook on it pointing at `rx`, pinged once: the ping is handed to the
@@ -83,13 +68,7 @@ async fn webhook(server: &TestServer, rx: &TestReceiver) -> (TestUser, String, S
     let hook = server
         .create_webhook(&owner, &stream, &rx.url(), &["stream_update"], None)
         .await;
-    server
-        .gql_ok(
-            &owner.token,
-            "mutation($w: WebhookPingInput!) { webhookPing(webhook: $w) }",
-            json!({ "w": { "id": hook, "streamId": stream } }),
-        )
-        .await;
+    server.ping(&owner, &stream, &hook, None).await;
     rx.next(Duration::from_secs(10))
         .await
         .unwrap_or_else(|| panic!("the ping was not sent"));

@@ -5,25 +5,16 @@
 //! anything; a `worker` with key A delivers.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{json, Value};
-use streamhooks_api::testkit::{process, TestDatabase, TestReceiver};
+use streamhooks_api::testkit::process::{self, KillOnDrop};
+use streamhooks_api::testkit::{graphql_ok, hmac_hex, TestDatabase, TestReceiver};
 use streamhooks_worker::secrets::generate_key;
 
 const BIN: &str = env!("CARGO_BIN_EXE_streamhooks");
-
-/// A child process killed when the test ends, passed or failed.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The binary with `key` as `SECRETS_KEY` (or none) and no other key settings inherited.
 fn streamhooks(args: &[&str], database_url: &str, key: Option<&str>) -> Command {
@@ -40,40 +31,13 @@ fn streamhooks(args: &[&str], database_url: &str, key: Option<&str>) -> Command 
 }
 
 /// Runs to completion, failing the test after 30 s (a worker that accepted the key runs on).
-fn finish(mut cmd: Command) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}"));
-    let start = Instant::now();
-    while child.try_wait().ok().flatten().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("still running after 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("wait: {e}"))
+fn finish(cmd: Command) -> Output {
+    process::finish(cmd, Duration::from_secs(30))
 }
 
+/// The `data` of a GraphQL request to the `serve` process at `addr`.
 async fn gql(addr: &str, token: &str, query: &str, variables: Value) -> Value {
-    let text = reqwest::Client::new()
-        .post(format!("http://{addr}/graphql"))
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(json!({ "query": query, "variables": variables }).to_string())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("POST /graphql: {e}"))
-        .text()
-        .await
-        .unwrap_or_default();
-    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    assert!(v["errors"].is_null(), "{v}");
-    v["data"].clone()
+    graphql_ok(&format!("http://{addr}"), token, query, variables).await
 }
 
 /// The queue rows as (attempt, leased) pairs.
@@ -123,7 +87,7 @@ async fn a_worker_with_another_key_refuses_to_start_and_one_with_the_right_key_d
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut serve = Running(serve.spawn().unwrap_or_else(|e| panic!("spawn serve: {e}")));
+    let mut serve = KillOnDrop(serve.spawn().unwrap_or_else(|e| panic!("spawn serve: {e}")));
     let (addr, _log) = process::listening_address(&mut serve.0);
     let created = finish(streamhooks(
         &[
@@ -221,7 +185,7 @@ async fn a_worker_with_another_key_refuses_to_start_and_one_with_the_right_key_d
         Some(&key_a),
     );
     right.stdout(Stdio::null()).stderr(Stdio::inherit());
-    let _right = Running(
+    let _right = KillOnDrop(
         right
             .spawn()
             .unwrap_or_else(|e| panic!("spawn worker: {e}")),
@@ -231,11 +195,8 @@ async fn a_worker_with_another_key_refuses_to_start_and_one_with_the_right_key_d
         .await
         .unwrap_or_else(|| panic!("the worker with key A delivered nothing"));
     let payload = got.payload_string().unwrap_or_default();
-    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(b"s3cr3t")
-        .unwrap_or_else(|e| panic!("{e}"));
-    hmac::Mac::update(&mut mac, payload.as_bytes());
     assert_eq!(
         got.header("x-webhook-signature"),
-        Some(hex::encode(hmac::Mac::finalize(mac).into_bytes()).as_str())
+        Some(hmac_hex("s3cr3t", &payload).as_str())
     );
 }

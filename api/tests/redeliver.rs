@@ -5,23 +5,15 @@
 //! sentence, and a `streamhooks worker` then delivers each event as itself.
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
+use streamhooks_api::testkit::process::{self, KillOnDrop};
 use streamhooks_api::testkit::{TestReceiver, TestServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_streamhooks");
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn redeliver(url: &str, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -116,21 +108,10 @@ async fn redeliver_counts_queues_once_and_a_worker_sends_each_event_as_itself() 
         assert!(err.contains(expected), "{args:?}: {err}");
     }
 
-    let worker = Command::new(BIN)
-        .args([
-            "worker",
-            "--database-url",
-            &url,
-            "--allow-local-network",
-            "true",
-        ])
-        .env("SECRETS_KEY", server.secrets_key().unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+    let worker = process::worker(BIN, &server)
         .spawn()
         .unwrap_or_else(|e| panic!("spawn worker: {e}"));
-    let _worker = Running(worker);
+    let _worker = KillOnDrop(worker);
     let mut delivered = HashSet::new();
     for _ in 0..2 {
         let got = rx

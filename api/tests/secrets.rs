@@ -10,13 +10,13 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use entity::webhook_config;
 use sea_orm::EntityTrait;
 use streamhooks_api::config::WireConfig;
 use streamhooks_api::db::connect_and_migrate;
-use streamhooks_api::testkit::TestDatabase;
+use streamhooks_api::testkit::{process, TestDatabase};
 use streamhooks_api::webhooks::service::{self, CreateInput};
 use streamhooks_worker::guard::Guard;
 use streamhooks_worker::secrets::store::key_file_or_create;
@@ -68,23 +68,8 @@ fn streamhooks(dir: &Path, args: &[&str]) -> Command {
 
 /// Runs to completion, failing the test if it is still running after 30 s (a `serve` that
 /// accepted a bad key would never exit).
-fn finish(mut cmd: Command) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}"));
-    let start = Instant::now();
-    while child.try_wait().ok().flatten().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("still running after 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("wait: {e}"))
+fn finish(cmd: Command) -> Output {
+    process::finish(cmd, Duration::from_secs(30))
 }
 
 fn stderr(out: &Output) -> String {

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use streamhooks_api::testkit::{interop, TestDatabase, TestServer};
+use streamhooks_api::testkit::{hmac_hex, interop, TestDatabase, TestServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_streamhooks");
 
@@ -100,17 +100,10 @@ async fn receive_verifies_both_formats_and_a_rotation_from_the_real_server() {
     let server = TestServer::start().await;
     let owner = server.create_user("Owner Olga", "olga@example.com").await;
     let stream = server.create_stream(&owner, "Golden Nugget 🌻").await;
-    let hook = server
-        .gql_ok(
-            &owner.token,
-            "mutation($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }",
-            json!({ "w": { "streamId": stream, "url": format!("{}hook", receive.url),
-                           "triggers": ["stream_update"], "secret": "first 🔑", "format": "speckle-object" } }),
-        )
-        .await["webhookCreate"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let input = json!({ "streamId": stream, "url": format!("{}hook", receive.url),
+                        "triggers": ["stream_update"], "secret": "first 🔑",
+                        "format": "speckle-object" });
+    let hook = server.create_webhook_with(&owner, input).await;
     let t = owner.token.as_str();
     let ping = || async {
         server
@@ -232,13 +225,7 @@ async fn receive_accepts_the_official_library_and_refuses_its_replay() {
     };
     let receive = Receive::spawn(&["--secret", "s3cr3t", "--format", "speckle-object"]);
     let body = r#"{"payload":{"event":{"event_name":"commit_create"},"streamId":"s1"}}"#;
-    let speckle = {
-        use hmac::Mac;
-        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cr3t")
-            .unwrap_or_else(|_| unreachable!());
-        m.update(body.as_bytes());
-        hex::encode(m.finalize().into_bytes())
-    };
+    let speckle = hmac_hex("s3cr3t", body);
     let http = reqwest::Client::new();
     let send = |headers: Value| {
         let mut req = http

@@ -12,29 +12,16 @@ use std::time::{Duration, Instant};
 use entity::webhook_event;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
-use streamhooks_api::testkit::{TestDatabase, TestReceiver, TestServer};
+use streamhooks_api::testkit::{hmac_hex, probe, process, TestDatabase, TestReceiver, TestServer};
 use streamhooks_worker::outbox::{emit, Event};
 
 const BIN: &str = env!("CARGO_BIN_EXE_streamhooks");
 
-/// A `streamhooks worker` on `server`'s database, with its secrets key (processes sharing a
-/// database share the key).
+/// A `streamhooks worker` on `server`'s database, polling every 200 ms.
 fn spawn_worker(server: &TestServer, extra: &[&str]) -> Child {
-    Command::new(BIN)
-        .arg("worker")
-        .args([
-            "--database-url",
-            &server.db.url,
-            "--allow-local-network",
-            "true",
-            "--poll-interval",
-            "200ms",
-        ])
+    process::worker(BIN, server)
+        .args(["--poll-interval", "200ms"])
         .args(extra)
-        .env("SECRETS_KEY", server.secrets_key().unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn worker: {e}"))
 }
@@ -58,14 +45,6 @@ fn terminate(mut child: Child) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn hmac_hex(secret: &str, msg: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac =
-        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
-    mac.update(msg.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
 }
 
 /// A server without a dispatcher of its own, to queue events through the real API. It allows the
@@ -94,11 +73,7 @@ async fn a_killed_worker_loses_nothing() {
         )
         .await;
     server
-        .gql_ok(
-            &owner.token,
-            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-            json!({ "s": { "id": stream, "name": "n" } }),
-        )
+        .update_stream(&owner, &stream, json!({ "name": "n" }))
         .await;
 
     let timing = ["--request-timeout", "3s", "--lease", "4s"];
@@ -301,38 +276,18 @@ async fn a_worker_serves_health_and_its_metrics_on_metrics_bind() {
     std::thread::spawn(move || for _ in lines.by_ref() {});
 
     server
-        .gql_ok(
-            &owner.token,
-            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-            json!({ "s": { "id": stream, "name": "n" } }),
-        )
+        .update_stream(&owner, &stream, json!({ "name": "n" }))
         .await;
     rx.next(Duration::from_secs(10))
         .await
         .unwrap_or_else(|| panic!("not delivered"));
-    let get = |path: &'static str| {
-        let url = format!("http://{addr}{path}");
-        async move {
-            let r = reqwest::get(url)
-                .await
-                .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-            (r.status().as_u16(), r.text().await.unwrap_or_default())
-        }
-    };
+    let base = format!("http://{addr}");
+    let get = |path: &str| probe::get(format!("{base}{path}"));
     assert_eq!(get("/healthz").await, (200, "ok".to_owned()));
     assert_eq!(get("/readyz").await, (200, "ready".to_owned()));
-    let mut metrics = String::new();
-    for _ in 0..100 {
-        metrics = get("/metrics").await.1;
-        if metrics.contains("streamhooks_deliveries_total{outcome=\"success\"} 1") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        metrics.contains("streamhooks_deliveries_total{outcome=\"success\"} 1"),
-        "{metrics}"
-    );
+    let success = "streamhooks_deliveries_total{outcome=\"success\"} 1";
+    let metrics = probe::metrics_showing(&base, success).await;
+    assert!(metrics.contains(success), "{metrics}");
     assert_eq!(get("/graphql").await.0, 404, "a worker serves no API");
     terminate(child);
     server.shutdown().await;

@@ -14,25 +14,24 @@ mod attack;
 mod big;
 mod cpu;
 mod ingest;
-mod receiver;
 mod seed;
 mod side;
 mod speckle;
 mod wire;
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use streamhooks_worker::secrets::Secrets;
+use streamhooks_worker::testkit::TestReceiver;
 use streamhooks_worker::{queue_depth, Metrics, Notifier, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
 /// The allocator of the `streamhooks` binary, so that what runs in this process (the API of
 /// `history`, the dispatcher of (a), (b) and (c)) runs as it does there. It is also the
-/// allocator of the side-by-side's receiver process (this binary): the same receiver for both
-/// binaries compared, but a cheaper one than before issue 11's seventh session (BENCHMARKS.md).
+/// allocator of the side-by-side's receiver process (this binary), the same receiver for both
+/// binaries compared.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -62,7 +61,7 @@ struct Args {
     format: streamhooks_worker::wire::Format,
     /// Only these scenarios (comma-separated: throughput, latency, rss, postgres, processes,
     /// emit, attack, wire, and, not run by default, side, history, explain, ingest, speckle). `processes` drains
-    /// PostgreSQL with two `streamhooks worker` processes; `attack` sends issue 9's hostile
+    /// PostgreSQL with two `streamhooks worker` processes; `attack` sends hostile
     /// requests to a `streamhooks serve` process; `wire` is the CPU cost of building one request;
     /// `side` compares binaries on PostgreSQL with a separate receiver process and CPU per
     /// process; `history` times `history(limit: 25)` on a webhook with `--history-events` events;
@@ -145,7 +144,8 @@ struct Harness {
     secrets: Secrets,
     key: String,
     hooks: Vec<String>,
-    seen: Arc<receiver::Seen>,
+    /// Counting only: it shares the two cores with the dispatcher under test.
+    receiver: TestReceiver,
     notifier: Notifier,
     cancel: CancellationToken,
     worker: Option<tokio::task::JoinHandle<Result<(), streamhooks_worker::Error>>>,
@@ -157,13 +157,13 @@ impl Harness {
             Some(url) => seed::postgres(url).await?,
             None => seed::sqlite().await?,
         };
-        let (addr, seen) = receiver::start().await?;
+        let receiver = TestReceiver::counting().await?;
         let key = streamhooks_worker::secrets::generate_key()?;
         let secrets = Secrets::from_text(&key)?;
         let sealed = secrets.seal("bench-secret")?;
         let hooks = seed::webhooks(
             &bench.db,
-            &format!("http://{addr}"),
+            &format!("http://{}", receiver.addr),
             args.webhooks,
             &sealed,
             args.format.as_str(),
@@ -174,7 +174,7 @@ impl Harness {
             secrets,
             key,
             hooks,
-            seen,
+            receiver,
             notifier: Notifier::new(),
             cancel: CancellationToken::new(),
             worker: None,
@@ -222,7 +222,7 @@ async fn throughput(args: &Args, pg: Option<&str>, n: usize) -> Result<f64, BoxE
     h.start(args);
     h.drained().await?;
     let secs = t.elapsed().as_secs_f64();
-    let received = h.seen.count.load(Ordering::Relaxed);
+    let received = h.receiver.count();
     let recorded = count(
         &h.bench.db,
         "SELECT COUNT(*) AS n FROM webhooks_event_attempts",
@@ -253,7 +253,7 @@ async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> Result<i64, BoxEr
 /// Commit-to-request latencies (p50, p99, max) at `rate` events/s offered.
 async fn latency(args: &Args) -> Result<(Duration, Duration, Duration), BoxError> {
     let mut h = Harness::new(args, None).await?;
-    h.seen.track.store(true, Ordering::Relaxed);
+    h.receiver.track_arrivals(true);
     h.start(args);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let payload = seed::payload();
@@ -268,21 +268,15 @@ async fn latency(args: &Args) -> Result<(Duration, Duration, Duration), BoxError
         h.notifier.wake();
     }
     h.drained().await?;
-    let mut lat: Vec<Duration> = {
-        let arrivals = h
-            .seen
-            .arrivals
-            .lock()
-            .map_err(|_| "receiver lock poisoned")?;
-        committed
-            .iter()
-            .filter_map(|(id, at)| {
-                arrivals
-                    .get(id)
-                    .map(|got| got.saturating_duration_since(*at))
-            })
-            .collect()
-    };
+    let arrivals = h.receiver.arrivals();
+    let mut lat: Vec<Duration> = committed
+        .iter()
+        .filter_map(|(id, at)| {
+            arrivals
+                .get(id)
+                .map(|got| got.saturating_duration_since(*at))
+        })
+        .collect();
     h.finish().await?;
     if lat.len() < total {
         return Err(format!("only {} of {total} deliveries arrived", lat.len()).into());
@@ -341,7 +335,7 @@ async fn two_processes(args: &Args, pg: &str, n: usize) -> Result<f64, BoxError>
         let _ = c.wait();
     }
     drained?;
-    let received = h.seen.count.load(Ordering::Relaxed);
+    let received = h.receiver.count();
     h.finish().await?;
     if received < n as u64 {
         return Err(format!("only {received} of {n} deliveries arrived").into());
@@ -402,7 +396,7 @@ fn ms(d: Duration) -> f64 {
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
     if args.serve_receiver {
-        return Ok(receiver::serve_standalone().await?);
+        return side::serve_receiver().await;
     }
     let want = |s: &str| args.only.iter().any(|o| o == s);
     let runs = args.runs.max(1);

@@ -1,28 +1,22 @@
 //! Database set-up for the benchmark: a fresh SQLite file (the embedded default, opened by the
-//! server's own `db::connect_and_migrate`, so with its settings) or a fresh PostgreSQL database, 100 webhooks, and
-//! events inserted in multi-row statements so seeding a million rows takes seconds, not the
-//! benchmark's time.
+//! server's own `db::connect_and_migrate`, so with its settings) or a fresh PostgreSQL database,
+//! both made by the test kit's `TestDatabase`; 100 webhooks; and events inserted in multi-row
+//! statements so seeding a million rows takes seconds, not the benchmark's time.
 
 use chrono::Utc;
-use rand::Rng;
 use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DbErr, Statement, TransactionTrait, Value,
 };
 use streamhooks_worker::queue::{self, NewEvent};
+use streamhooks_worker::testkit::TestDatabase;
 
+/// A fresh database (the test kit's [`TestDatabase`], removed when this is cleaned up or
+/// dropped) and a connection to it.
 pub struct BenchDb {
     pub db: DatabaseConnection,
     /// What other processes (the `processes` scenario's workers) connect to.
     pub url: String,
-    drop_pg: Option<(String, String)>,
-    dir: Option<std::path::PathBuf>,
-}
-
-fn rand_name() -> String {
-    format!(
-        "{:012x}",
-        rand::thread_rng().gen::<u64>() & 0xffff_ffff_ffff
-    )
+    made: TestDatabase,
 }
 
 /// Opens `url` exactly as `streamhooks serve` does (same pool and SQLite settings) and migrates.
@@ -32,29 +26,24 @@ async fn open(url: String) -> Result<DatabaseConnection, DbErr> {
         .map_err(|e| DbErr::Custom(e.to_string()))
 }
 
+/// Connects to `made`, migrating it the way the server does when `migrate` is true.
+async fn connect(made: TestDatabase, migrate: bool) -> Result<BenchDb, DbErr> {
+    let url = made.url.clone();
+    let db = if migrate {
+        open(url.clone()).await?
+    } else {
+        Database::connect(&url).await?
+    };
+    Ok(BenchDb { db, url, made })
+}
+
 pub async fn sqlite() -> Result<BenchDb, DbErr> {
-    let dir = std::env::temp_dir().join(format!("streamhooks-bench-{}", rand_name()));
-    std::fs::create_dir_all(&dir).map_err(|e| DbErr::Custom(e.to_string()))?;
-    let url = format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display());
-    Ok(BenchDb {
-        db: open(url.clone()).await?,
-        url,
-        drop_pg: None,
-        dir: Some(dir),
-    })
+    connect(TestDatabase::sqlite(), true).await
 }
 
 /// A fresh SQLite file, left for the binary under test to migrate.
 pub async fn sqlite_unmigrated() -> Result<BenchDb, DbErr> {
-    let dir = std::env::temp_dir().join(format!("streamhooks-bench-{}", rand_name()));
-    std::fs::create_dir_all(&dir).map_err(|e| DbErr::Custom(e.to_string()))?;
-    let url = format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display());
-    Ok(BenchDb {
-        db: Database::connect(&url).await?,
-        url,
-        drop_pg: None,
-        dir: Some(dir),
-    })
+    connect(TestDatabase::sqlite(), false).await
 }
 
 pub async fn postgres(admin_url: &str) -> Result<BenchDb, DbErr> {
@@ -64,42 +53,17 @@ pub async fn postgres(admin_url: &str) -> Result<BenchDb, DbErr> {
 /// A fresh PostgreSQL database; unmigrated when `migrate` is false (the binary under test
 /// migrates it, so it gets that binary's schema).
 pub async fn postgres_with(admin_url: &str, migrate: bool) -> Result<BenchDb, DbErr> {
-    let name = format!("sh_bench_{}", rand_name());
-    let admin = Database::connect(admin_url).await?;
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await?;
-    admin.close().await?;
-    let mut url = url::Url::parse(admin_url).map_err(|e| DbErr::Custom(e.to_string()))?;
-    url.set_path(&format!("/{name}"));
-    let url = url.to_string();
-    let db = if migrate {
-        open(url.clone()).await?
-    } else {
-        Database::connect(&url).await?
-    };
-    Ok(BenchDb {
-        db,
-        url,
-        drop_pg: Some((admin_url.to_owned(), name)),
-        dir: None,
-    })
+    let made = TestDatabase::postgres(admin_url)
+        .await
+        .map_err(DbErr::Custom)?;
+    connect(made, migrate).await
 }
 
 impl BenchDb {
+    /// Closes the connection, then removes the database.
     pub async fn cleanup(self) {
         let _ = self.db.close().await;
-        if let Some(dir) = self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        if let Some((admin_url, name)) = self.drop_pg {
-            if let Ok(admin) = Database::connect(&admin_url).await {
-                let _ = admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-                let _ = admin.close().await;
-            }
-        }
+        drop(self.made);
     }
 }
 
@@ -250,7 +214,7 @@ async fn events_new(db: &DatabaseConnection, webhooks: &[String], n: usize) -> R
     Ok(())
 }
 
-/// The schema before the delivery record (today's main at 6366400), as its bench seeded it.
+/// The schema before the delivery record (commit 6366400), as its bench seeded it.
 async fn events_old(db: &DatabaseConnection, webhooks: &[String], n: usize) -> Result<(), DbErr> {
     let b = db.get_database_backend();
     let payload = payload();

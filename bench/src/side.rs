@@ -1,4 +1,4 @@
-//! The side-by-side scenario of issue 11: real `streamhooks worker` processes (this build's and,
+//! The side-by-side scenario: real `streamhooks worker` processes (this build's and,
 //! with `--baseline-bin`, another's, e.g. today's main) draining the same backlog on PostgreSQL
 //! with its default durability, 10 webhooks, the receiver in a separate process, and the CPU per
 //! 1,000 deliveries of each process read from /proc.
@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sea_orm::ConnectionTrait;
+use streamhooks_worker::testkit::TestReceiver;
 
 use crate::cpu::{self, PgSampler};
 use crate::{median, seed, BoxError};
@@ -37,7 +38,18 @@ pub struct Measure {
     pub tail_ms: f64,
 }
 
-/// The receiver process.
+/// Serves as the receiver process (`streamhooks-bench --serve-receiver`, which
+/// [`Receiver::spawn`] runs): a counting `TestReceiver`, so its CPU is not the dispatcher's. Prints
+/// `listening on ADDR`, then serves until killed.
+pub async fn serve_receiver() -> Result<(), BoxError> {
+    let receiver = TestReceiver::counting().await?;
+    println!("listening on {}", receiver.addr);
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+/// The receiver process, read over HTTP: `GET /__reset`, and `GET /__count` for
+/// `COUNT FIRST_US LAST_US`.
 pub struct Receiver {
     child: Child,
     pub addr: String,

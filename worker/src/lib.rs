@@ -30,6 +30,8 @@ mod core;
 mod dispatch;
 mod error;
 mod rows;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use crate::config::WorkerConfig;
 pub use crate::core::metrics::Metrics;

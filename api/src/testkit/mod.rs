@@ -1,20 +1,20 @@
-//! Run the whole server in-process in a test: [`TestServer::start`] serves on `127.0.0.1:0` with
-//! a fresh database (a temporary SQLite file, or a new PostgreSQL database when
-//! `TEST_DATABASE_URL` names a server), its own random secrets key (so no key file lands in the
-//! working directory), the dispatcher embedded and local delivery allowed;
+//! Run the whole server in-process in a test, behind the `testkit` feature: [`TestServer::start`]
+//! serves on `127.0.0.1:0` with a fresh [`TestDatabase`] (a temporary SQLite file, or a new
+//! PostgreSQL database when `TEST_DATABASE_URL` names a server), its own random secrets key (so no
+//! key file lands in the working directory), the dispatcher embedded and local delivery allowed;
 //! [`TestReceiver`] is a real HTTP endpoint that records what it is sent. Our own end-to-end tests
-//! use exactly this, and so can a project that builds on these webhooks.
+//! use exactly this, and so can a project that builds on these webhooks (README, "Running
+//! streamhooks inside your own Rust tests").
 //!
-//! A [`TestDatabase`] removes what it made when it is dropped, also when its test panics: the
-//! SQLite directory, or the PostgreSQL database (`DROP DATABASE … WITH (FORCE)`, which ends the
-//! connections a failed test's server still holds). Only a process killed outright leaves one
-//! behind; the README says how to clear those.
+//! The receiver and the database come from `streamhooks_worker::testkit`, re-exported here: the
+//! dispatcher's own tests and the benchmark use the same two and cannot depend on this crate.
+//! `TestServer` stays here because it starts this crate's server.
 
-use std::path::PathBuf;
+#![cfg(feature = "testkit")]
+
 use std::time::Duration;
 
 use clap::Parser;
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -22,10 +22,10 @@ use tokio_util::sync::CancellationToken;
 use crate::{start, Config, Running, StartOptions};
 
 pub mod interop;
+pub mod probe;
 pub mod process;
-mod receiver;
 
-pub use receiver::{Received, TestReceiver};
+pub use streamhooks_worker::testkit::{hmac_hex, Received, Reply, TestDatabase, TestReceiver};
 
 /// Parses a [`Config`] from command-line style arguments, e.g. `["--retry-schedule", "50ms"]`.
 pub fn config_from_args<I, S>(args: I) -> Result<Config, clap::Error>
@@ -41,106 +41,6 @@ where
     let argv = std::iter::once(std::ffi::OsString::from("streamhooks"))
         .chain(args.into_iter().map(Into::into));
     P::try_parse_from(argv).map(|p| p.config)
-}
-
-fn random_suffix() -> String {
-    crate::ids::new_secret()[..16].to_owned()
-}
-
-/// A database made for one test, removed again when dropped.
-pub struct TestDatabase {
-    pub url: String,
-    dir: Option<PathBuf>,
-    /// On PostgreSQL: the server's admin URL and the database's name, to drop it with.
-    made_on: Option<(String, String)>,
-}
-
-impl TestDatabase {
-    /// A new PostgreSQL database if `TEST_DATABASE_URL` is set, else a SQLite file in a temp dir.
-    pub async fn create() -> Result<Self, String> {
-        match std::env::var("TEST_DATABASE_URL") {
-            Ok(admin) if !admin.trim().is_empty() => Self::postgres(admin.trim()).await,
-            _ => Ok(Self::sqlite()),
-        }
-    }
-
-    pub fn sqlite() -> Self {
-        let dir = std::env::temp_dir().join(format!("streamhooks-test-{}", random_suffix()));
-        let url = format!("sqlite://{}?mode=rwc", dir.join("test.sqlite").display());
-        let _ = std::fs::create_dir_all(&dir);
-        Self {
-            url,
-            dir: Some(dir),
-            made_on: None,
-        }
-    }
-
-    /// Creates `sh_<random>` on the server `admin_url` points at.
-    pub async fn postgres(admin_url: &str) -> Result<Self, String> {
-        let name = format!("sh_{}", random_suffix());
-        let admin = Database::connect(admin_url)
-            .await
-            .map_err(|e| format!("TEST_DATABASE_URL {admin_url}: {e}"))?;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .map_err(|e| format!("CREATE DATABASE {name}: {e}"))?;
-        let _ = admin.close().await;
-        let mut url = url::Url::parse(admin_url).map_err(|e| e.to_string())?;
-        url.set_path(&name);
-        Ok(Self {
-            url: url.to_string(),
-            dir: None,
-            made_on: Some((admin_url.to_owned(), name)),
-        })
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        self.url.starts_with("postgres")
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        if let Some((admin, name)) = self.made_on.take() {
-            drop_postgres(admin, name);
-        }
-    }
-}
-
-/// Drops database `name` on the server `admin` points at, ending its connections first (`WITH
-/// (FORCE)`, PostgreSQL 13 and later). `Drop` cannot await, and it usually runs on a runtime's
-/// thread, where blocking on that runtime would panic; so a thread of its own with a runtime of
-/// its own does it, and this waits for it. A failure is printed, not raised: a second panic
-/// while a failed test unwinds would abort the whole test binary.
-fn drop_postgres(admin: String, name: String) {
-    let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-    let work = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        runtime.block_on(async {
-            use sea_orm::sqlx::{Connection, Executor, PgConnection};
-            let mut conn = PgConnection::connect(&admin)
-                .await
-                .map_err(|e| e.to_string())?;
-            conn.execute(statement.as_str())
-                .await
-                .map_err(|e| e.to_string())?;
-            let _ = conn.close().await;
-            Ok::<(), String>(())
-        })
-    });
-    let outcome = work
-        .join()
-        .unwrap_or_else(|_| Err("the dropping thread panicked".into()));
-    if let Err(e) = outcome {
-        eprintln!("could not drop the test database {name}: {e} (see the README on cleaning up)");
-    }
 }
 
 /// A user made through the real CLI path, with a token that has every scope.
@@ -274,29 +174,12 @@ impl TestServer {
 
     /// POSTs a GraphQL request and returns the whole response (`data` and `errors`).
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut req = self
-            .http
-            .post(format!("{}/graphql", self.url()))
-            .header("content-type", "application/json")
-            .body(json!({ "query": query, "variables": variables }).to_string());
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let resp = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST /graphql: {e}"));
-        let text = resp.text().await.unwrap_or_default();
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        post_graphql(&self.http, &self.url(), token, query, variables).await
     }
 
     /// `gql`, but panics on GraphQL errors and returns `data`.
     pub async fn gql_ok(&self, token: &str, query: &str, variables: Value) -> Value {
-        let r = self.gql(Some(token), query, variables).await;
-        if r.get("errors").is_some_and(|e| !e.is_null()) {
-            panic!("GraphQL errors: {r}");
-        }
-        r["data"].clone()
+        data_of(self.gql(Some(token), query, variables).await)
     }
 
     pub async fn create_stream(&self, user: &TestUser, name: &str) -> String {
@@ -319,14 +202,87 @@ impl TestServer {
         triggers: &[&str],
         secret: Option<&str>,
     ) -> String {
+        let input =
+            json!({ "streamId": stream_id, "url": url, "triggers": triggers, "secret": secret });
+        self.create_webhook_with(user, input).await
+    }
+
+    /// Creates a webhook from a whole `WebhookCreateInput` (e.g. with a `format` or a
+    /// `description`); returns its id.
+    pub async fn create_webhook_with(&self, user: &TestUser, input: Value) -> String {
         let d = self
             .gql_ok(
                 &user.token,
                 "mutation($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }",
-                json!({ "w": { "streamId": stream_id, "url": url, "triggers": triggers, "secret": secret } }),
+                json!({ "w": input }),
             )
             .await;
         d["webhookCreate"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// `webhookUpdate` of `webhook_id` on `stream_id` with `changes` (e.g. `{"enabled": false}`).
+    pub async fn update_webhook(
+        &self,
+        user: &TestUser,
+        stream_id: &str,
+        webhook_id: &str,
+        changes: Value,
+    ) {
+        let input = merged(json!({ "id": webhook_id, "streamId": stream_id }), changes);
+        self.gql_ok(
+            &user.token,
+            "mutation($w: WebhookUpdateInput!) { webhookUpdate(webhook: $w) }",
+            json!({ "w": input }),
+        )
+        .await;
+    }
+
+    /// `streamUpdate` of `stream_id` with `changes` (e.g. `{"description": "x"}`): the change
+    /// most tests make to fire a `stream_update` event.
+    pub async fn update_stream(&self, user: &TestUser, stream_id: &str, changes: Value) {
+        let input = merged(json!({ "id": stream_id }), changes);
+        self.gql_ok(
+            &user.token,
+            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
+            json!({ "s": input }),
+        )
+        .await;
+    }
+
+    /// `webhookPing` (a sample `trigger` event, `ping` unless given); returns the event's id.
+    pub async fn ping(
+        &self,
+        user: &TestUser,
+        stream_id: &str,
+        webhook_id: &str,
+        trigger: Option<&str>,
+    ) -> String {
+        let mut input = json!({ "id": webhook_id, "streamId": stream_id });
+        if let (Some(i), Some(t)) = (input.as_object_mut(), trigger) {
+            i.insert("trigger".into(), json!(t));
+        }
+        self.gql_ok(
+            &user.token,
+            "mutation($w: WebhookPingInput!) { webhookPing(webhook: $w) }",
+            json!({ "w": input }),
+        )
+        .await["webhookPing"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// A new API token of `user` with only `scopes` (e.g. `["streams:read"]`).
+    pub async fn create_token(&self, user: &TestUser, scopes: &[&str]) -> String {
+        self.gql_ok(
+            &user.token,
+            "mutation($t: ApiTokenCreateInput!) { apiTokenCreate(token: $t) }",
+            json!({ "t": { "name": "test", "scopes": scopes } }),
+        )
+        .await["apiTokenCreate"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// The webhook's history, newest first: `[{id, status, statusInfo, retryCount, payload}]`.
@@ -372,4 +328,52 @@ impl TestServer {
     pub async fn shutdown(self) {
         let _ = self.running.shutdown().await;
     }
+}
+
+/// POSTs a GraphQL request to the server at `base_url` (e.g. a `streamhooks serve` process a test
+/// started) and returns the whole response (`data` and `errors`).
+pub async fn graphql(base_url: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
+    post_graphql(&reqwest::Client::new(), base_url, token, query, variables).await
+}
+
+/// [`graphql`], but panics on GraphQL errors and returns `data`.
+pub async fn graphql_ok(base_url: &str, token: &str, query: &str, variables: Value) -> Value {
+    data_of(graphql(base_url, Some(token), query, variables).await)
+}
+
+async fn post_graphql(
+    http: &reqwest::Client,
+    base_url: &str,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Value {
+    let mut req = http
+        .post(format!("{base_url}/graphql"))
+        .header("content-type", "application/json")
+        .body(json!({ "query": query, "variables": variables }).to_string());
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST /graphql: {e}"));
+    let text = resp.text().await.unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// `input` with the fields of `changes` added (an input object and what a test changes in it).
+fn merged(mut input: Value, changes: Value) -> Value {
+    if let (Some(i), Value::Object(c)) = (input.as_object_mut(), changes) {
+        i.extend(c);
+    }
+    input
+}
+
+fn data_of(response: Value) -> Value {
+    if response.get("errors").is_some_and(|e| !e.is_null()) {
+        panic!("GraphQL errors: {response}");
+    }
+    response["data"].clone()
 }

@@ -10,30 +10,15 @@ use crate::support::{code, grant, list, world, CREATE, DELETE, LIST, UPDATE};
 async fn only_owners_with_streams_write_manage_webhooks() {
     let w = world().await;
     let s = &w.server;
-    let hook = s
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "https://example.com/hook",
-            &["stream_update"],
-            None,
-        )
+    let hook = w
+        .webhook("https://example.com/hook", &["stream_update"], None)
         .await;
 
     let contributor = s.create_user("Con Tributor", "con@example.com").await;
     grant(&w, &w.stream, &contributor, "stream:contributor").await;
     let reviewer = s.create_user("Re Viewer", "rev@example.com").await;
     grant(&w, &w.stream, &reviewer, "stream:reviewer").await;
-    let read_only = s
-        .gql_ok(
-            &w.owner.token,
-            "mutation { apiTokenCreate(token: { name: \"ro\", scopes: [\"streams:read\"] }) }",
-            json!({}),
-        )
-        .await["apiTokenCreate"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let read_only = w.server.create_token(&w.owner, &["streams:read"]).await;
     assert_eq!(read_only.len(), 42);
 
     let callers: Vec<(&str, Option<String>)> = vec![
@@ -94,16 +79,10 @@ async fn only_owners_with_streams_write_manage_webhooks() {
 async fn token_scopes_cannot_exceed_the_creating_token() {
     let w = world().await;
     let s = &w.server;
-    let ro = s
-        .gql_ok(
-            &w.owner.token,
-            "mutation { apiTokenCreate(token: { name: \"ro\", scopes: [\"streams:read\", \"tokens:write\"] }) }",
-            json!({}),
-        )
-        .await["apiTokenCreate"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let ro = w
+        .server
+        .create_token(&w.owner, &["streams:read", "tokens:write"])
+        .await;
     let r = s
         .gql(
             Some(&ro),

@@ -3,16 +3,14 @@
 //! stream's hundred webhooks costs the same few database statements as one webhook's; and pages
 //! over the answer budget are refused before a payload is read.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Router;
 use serde_json::{json, Value};
-use streamhooks_api::testkit::{config_from_args, TestDatabase, TEST_ARGS};
+use streamhooks_api::testkit::{
+    config_from_args, graphql, graphql_ok, Reply, TestDatabase, TestReceiver, TestUser, TEST_ARGS,
+};
 use streamhooks_api::{graphql, http, AppState};
 use streamhooks_worker::outbox::{emit, Event};
 use streamhooks_worker::Notifier;
@@ -21,54 +19,32 @@ use crate::support::world;
 
 const HISTORY: &str = "query($s: String!, $w: String) { stream(id: $s) { webhooks(id: $w) { items { id history(limit: 5) { totalCount items { id status statusInfo retryCount attempts { number startedAt durationMs outcome statusCode error responseHeaders { name value } responseBody worker } } } } } } }";
 
-/// A receiver that answers from a script: (status, header value, body) per request.
-async fn scripted(replies: Vec<(u16, &'static str, &'static str)>) -> String {
-    let script = Arc::new(Mutex::new(VecDeque::from(replies)));
-    let app = Router::new().fallback(move || {
-        let script = script.clone();
-        async move {
-            let next = script.lock().ok().and_then(|mut s| s.pop_front());
-            let (status, tag, body) = next.unwrap_or((200, "extra", ""));
-            let mut r: Response =
-                (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
-            r.headers_mut().insert(
-                HeaderName::from_static("x-answer"),
-                HeaderValue::from_static(tag),
-            );
-            r
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{addr}/hook")
+/// A receiver that answers from a script: (status, `x-answer` header, body) per request, then
+/// 200 with `x-answer: extra`.
+async fn scripted(replies: Vec<(u16, &'static str, &'static str)>) -> TestReceiver {
+    let reply = |(status, tag, body): (u16, &str, &str)| Reply {
+        status,
+        headers: vec![("x-answer", tag.to_owned())],
+        body: body.to_owned(),
+    };
+    let rx = TestReceiver::start().await;
+    rx.script(replies.into_iter().map(reply).collect());
+    rx.set_reply(reply((200, "extra", "")));
+    rx
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_attempt_is_shown_with_its_response() {
     let w = world().await;
     // Receiver-controlled text that must come back intact as JSON: quotes, markup, a newline.
-    let url = scripted(vec![
+    let rx = scripted(vec![
         (500, "one", "<b>\"boom\"</b>\nretry later"),
         (502, "two", ""),
         (200, "three", "thanks"),
     ])
     .await;
-    let hook = w
-        .server
-        .create_webhook(&w.owner, &w.stream, &url, &["stream_update"], Some("s"))
-        .await;
-    w.server
-        .gql_ok(
-            &w.owner.token,
-            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-            json!({ "s": { "id": w.stream, "description": "changed" } }),
-        )
-        .await;
+    let hook = w.webhook(&rx.url(), &["stream_update"], Some("s")).await;
+    w.update_stream(json!({ "description": "changed" })).await;
     let done = w
         .server
         .wait_for_history(&w.owner, &w.stream, &hook, Duration::from_secs(10), |h| {
@@ -132,26 +108,13 @@ async fn every_attempt_is_shown_with_its_response() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pings_and_redeliveries_have_attempts() {
     let w = world().await;
-    let url = scripted(vec![
+    let rx = scripted(vec![
         (200, "ping", "pong"),
         (418, "again", "short and stout"),
     ])
     .await;
-    let hook = w
-        .server
-        .create_webhook(&w.owner, &w.stream, &url, &["commit_create"], None)
-        .await;
-    let ping = w
-        .server
-        .gql_ok(
-            &w.owner.token,
-            "mutation($w: WebhookPingInput!) { webhookPing(webhook: $w) }",
-            json!({ "w": { "id": hook, "streamId": w.stream } }),
-        )
-        .await["webhookPing"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let hook = w.webhook(&rx.url(), &["commit_create"], None).await;
+    let ping = w.server.ping(&w.owner, &w.stream, &hook, None).await;
     w.server
         .wait_for_history(&w.owner, &w.stream, &hook, Duration::from_secs(10), |h| {
             h.first().is_some_and(|e| e["status"] == json!(2))
@@ -198,6 +161,8 @@ async fn pings_and_redeliveries_have_attempts() {
 /// statement sea-orm runs on it: the real router, schema and loaders, no dispatcher.
 struct Counted {
     url: String,
+    /// A user with a token that has every scope.
+    user: TestUser,
     statements: Arc<AtomicUsize>,
     /// The text of every statement run, in order.
     sql: Arc<Mutex<Vec<String>>>,
@@ -229,6 +194,18 @@ async fn counted_server(extra: &[&str]) -> Counted {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let state = AppState::new(db, Arc::new(config), secrets, Notifier::new());
+    let created = streamhooks_api::backend::service::user::create_with_token(
+        &state.db,
+        "Olga",
+        "olga@example.com",
+        false,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{}", e.public_message()));
+    let user = TestUser {
+        id: created.id,
+        token: created.token,
+    };
     let app = http::router(state.clone(), graphql::build_schema(state.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -242,6 +219,7 @@ async fn counted_server(extra: &[&str]) -> Counted {
     });
     Counted {
         url,
+        user,
         statements,
         sql,
         state,
@@ -252,32 +230,7 @@ async fn counted_server(extra: &[&str]) -> Counted {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_webhooks_histories_cost_the_same_few_statements_as_one() {
     let s = counted_server(&[]).await;
-    let user = streamhooks_api::backend::service::user::create_with_token(
-        &s.state.db,
-        "Olga",
-        "olga@example.com",
-        false,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{}", e.public_message()));
-    let http = reqwest::Client::new();
-    let gql = |query: &'static str, vars: Value| {
-        let req = http
-            .post(format!("{}/graphql", s.url))
-            .bearer_auth(&user.token)
-            .json(&json!({ "query": query, "variables": vars }));
-        async move {
-            let r: Value = req
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-                .json()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert!(r.get("errors").is_none(), "{r}");
-            r["data"].clone()
-        }
-    };
+    let gql = |query: &'static str, vars: Value| graphql_ok(&s.url, &s.user.token, query, vars);
     let mut streams = Vec::new();
     for (name, hooks) in [("one", 1usize), ("hundred", 100)] {
         let stream = gql(
@@ -300,7 +253,7 @@ async fn a_hundred_webhooks_histories_cost_the_same_few_statements_as_one() {
         for n in 0..3 {
             let ev = Event::new(
                 &stream,
-                &user.id,
+                &s.user.id,
                 "commit_create",
                 format!("c{n}"),
                 json!({ "n": n }),
@@ -345,29 +298,7 @@ async fn a_hundred_webhooks_histories_cost_the_same_few_statements_as_one() {
 #[tokio::test]
 async fn history_over_the_budget_is_refused_before_a_payload_is_read() {
     let s = counted_server(&["--graphql-max-response-bytes", "65536"]).await;
-    let user = streamhooks_api::backend::service::user::create_with_token(
-        &s.state.db,
-        "Olga",
-        "olga@example.com",
-        false,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{}", e.public_message()));
-    let http = reqwest::Client::new();
-    let gql = |query: &'static str, vars: Value| {
-        let req = http
-            .post(format!("{}/graphql", s.url))
-            .bearer_auth(&user.token)
-            .json(&json!({ "query": query, "variables": vars }));
-        async move {
-            req.send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-                .json::<Value>()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-        }
-    };
+    let gql = |query: &'static str, vars: Value| graphql(&s.url, Some(&s.user.token), query, vars);
     let stream = gql(
         "mutation($s: StreamCreateInput!) { streamCreate(stream: $s) }",
         json!({ "s": { "name": "big" } }),
@@ -389,7 +320,7 @@ async fn history_over_the_budget_is_refused_before_a_payload_is_read() {
     for n in 0..4 {
         let ev = Event::new(
             &stream,
-            &user.id,
+            &s.user.id,
             "commit_create",
             format!("c{n}"),
             json!({ "pad": "x".repeat(40_000) }),

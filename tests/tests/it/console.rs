@@ -18,11 +18,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 use streamhooks_api::testkit::{interop, Received, TestReceiver, TestServer, TestUser};
 
+pub use crate::support::verified_payload;
 use crate::webdriver::Browser;
 
 /// One Chromium at a time across the suite's threads.
@@ -186,6 +185,22 @@ pub async fn sign_in(b: &Browser, server: &TestServer, user: &TestUser) {
     b.find("#session").await;
 }
 
+/// Signs in as `user` and opens the page of `stream`'s webhook `hook`.
+pub async fn open_webhook(
+    b: &Browser,
+    server: &TestServer,
+    user: &TestUser,
+    stream: &str,
+    hook: &str,
+) {
+    sign_in(b, server, user).await;
+    b.goto(&format!(
+        "{}/#/streams/{stream}/webhooks/{hook}",
+        server.url()
+    ))
+    .await;
+}
+
 /// The webhooks of `stream` as the API reports them.
 pub async fn webhooks(server: &TestServer, user: &TestUser, stream: &str) -> Vec<Value> {
     let d = server
@@ -199,23 +214,6 @@ pub async fn webhooks(server: &TestServer, user: &TestUser, stream: &str) -> Vec
         .as_array()
         .cloned()
         .unwrap_or_default()
-}
-
-/// The payload object of a delivery whose signature verifies with `secret`.
-pub fn verified_payload(req: &Received, secret: &str) -> Value {
-    let payload = req
-        .payload_string()
-        .unwrap_or_else(|| panic!("not double-encoded: {req:?}"));
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    mac.update(payload.as_bytes());
-    let expected = hex::encode(mac.finalize().into_bytes());
-    assert_eq!(
-        req.header("x-webhook-signature"),
-        Some(expected.as_str()),
-        "signature"
-    );
-    serde_json::from_str(&payload).unwrap_or_else(|e| panic!("payload is not JSON: {e}"))
 }
 
 pub async fn next(receiver: &TestReceiver) -> Received {

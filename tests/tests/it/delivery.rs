@@ -1,23 +1,14 @@
 //! The whole path through the real server: a GraphQL change is delivered to a real receiver on
-//! 127.0.0.1 with the wire format receivers expect (signature checked here with the `hmac` crate,
+//! 127.0.0.1 with the wire format receivers expect (signature checked with the test kit's `hmac_hex`,
 //! not the server's code), and the outcome shows up in `history`. Also pings and redeliveries
 //! actually sent, auto-disable visible through GraphQL, and the operator endpoints.
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
-use streamhooks_api::testkit::{TestReceiver, TestServer};
+use streamhooks_api::testkit::{hmac_hex, probe, TestReceiver, TestServer};
 
-use crate::support::{world, UPDATE};
-
-fn hmac_hex(secret: &str, msg: &[u8]) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
-    mac.update(msg);
-    hex::encode(mac.finalize().into_bytes())
-}
+use crate::support::world;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -26,22 +17,11 @@ async fn a_stream_change_arrives_signed_and_is_recorded() {
     let w = world().await;
     let s = &w.server;
     let rx = TestReceiver::start().await;
-    let hook = s
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            &rx.url(),
-            &["stream_update"],
-            Some("s3cr3t 🔑"),
-        )
+    let hook = w
+        .webhook(&rx.url(), &["stream_update"], Some("s3cr3t 🔑"))
         .await;
     let name = "Ünïcødé 🌻 \"q\" \\ 設計\nline";
-    s.gql_ok(
-        &w.owner.token,
-        "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-        json!({ "s": { "id": w.stream, "name": name } }),
-    )
-    .await;
+    w.update_stream(json!({ "name": name })).await;
 
     let req = rx.next(WAIT).await.unwrap_or_else(|| panic!("no delivery"));
     assert_eq!(req.header("content-type"), Some("application/json"));
@@ -99,15 +79,8 @@ async fn failures_are_retried_then_final_and_visible_in_history() {
     let s = &w.server;
     let rx = TestReceiver::start().await;
     rx.set_status(500);
-    let hook = s
-        .create_webhook(&w.owner, &w.stream, &rx.url(), &["stream_update"], None)
-        .await;
-    s.gql_ok(
-        &w.owner.token,
-        "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-        json!({ "s": { "id": w.stream, "name": "x" } }),
-    )
-    .await;
+    let hook = w.webhook(&rx.url(), &["stream_update"], None).await;
+    w.update_stream(json!({ "name": "x" })).await;
     // TEST_ARGS: two retries, so three attempts, then status 3.
     let h = s
         .wait_for_history(&w.owner, &w.stream, &hook, WAIT, |h| {
@@ -140,32 +113,12 @@ async fn ping_and_redeliver_are_sent_to_the_receiver() {
     let w = world().await;
     let s = &w.server;
     let rx = TestReceiver::start().await;
-    let hook = s
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            &rx.url(),
-            &["commit_create"],
-            Some("k"),
-        )
-        .await;
+    let hook = w.webhook(&rx.url(), &["commit_create"], Some("k")).await;
     // Disabled: the ping is still sent (validate before activating).
-    s.gql_ok(
-        &w.owner.token,
-        UPDATE,
-        json!({ "w": { "id": hook, "streamId": w.stream, "enabled": false } }),
-    )
-    .await;
+    w.update_webhook(&hook, json!({ "enabled": false })).await;
     let ping = s
-        .gql_ok(
-            &w.owner.token,
-            "mutation($w: WebhookPingInput!) { webhookPing(webhook: $w) }",
-            json!({ "w": { "id": hook, "streamId": w.stream, "trigger": "commit_create" } }),
-        )
-        .await["webhookPing"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+        .ping(&w.owner, &w.stream, &hook, Some("commit_create"))
+        .await;
     let req = rx
         .next(WAIT)
         .await
@@ -226,11 +179,7 @@ async fn a_webhook_that_keeps_failing_is_disabled_with_a_reason() {
         .await;
     for i in 0..3 {
         server
-            .gql_ok(
-                &owner.token,
-                "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-                json!({ "s": { "id": stream, "name": format!("n{i}") } }),
-            )
+            .update_stream(&owner, &stream, json!({ "name": format!("n{i}") }))
             .await;
         server
             .wait_for_history(&owner, &stream, &hook, WAIT, |h| {
@@ -249,11 +198,7 @@ async fn a_webhook_that_keeps_failing_is_disabled_with_a_reason() {
     assert!(reason.contains('3') && reason.contains("503"), "{reason}");
     // A further change queues nothing for it; re-enabling clears the reason.
     server
-        .gql_ok(
-            &owner.token,
-            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-            json!({ "s": { "id": stream, "name": "later" } }),
-        )
+        .update_stream(&owner, &stream, json!({ "name": "later" }))
         .await;
     assert_eq!(server.history(&owner, &stream, &hook, 10).await.len(), 3);
     server
@@ -278,35 +223,17 @@ async fn operator_endpoints_answer() {
     let w = world().await;
     let s = &w.server;
     let rx = TestReceiver::start().await;
-    s.create_webhook(&w.owner, &w.stream, &rx.url(), &["stream_update"], None)
-        .await;
-    s.gql_ok(
-        &w.owner.token,
-        "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-        json!({ "s": { "id": w.stream, "name": "m" } }),
-    )
-    .await;
+    w.webhook(&rx.url(), &["stream_update"], None).await;
+    w.update_stream(json!({ "name": "m" })).await;
     rx.next(WAIT).await.unwrap_or_else(|| panic!("no delivery"));
-    let get = |path: &'static str| {
-        let url = format!("{}{path}", s.url());
-        async move {
-            let r = reqwest::get(url)
-                .await
-                .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-            (r.status().as_u16(), r.text().await.unwrap_or_default())
-        }
-    };
+    let get = |path: &str| probe::get(format!("{}{path}", s.url()));
     assert_eq!(get("/healthz").await.0, 200);
     assert_eq!(get("/readyz").await, (200, "ready".to_owned()));
-    // The success is counted once recorded; poll briefly rather than assume timing.
-    let mut metrics = String::new();
-    for _ in 0..100 {
-        metrics = get("/metrics").await.1;
-        if metrics.contains("streamhooks_deliveries_total{outcome=\"success\"} 1") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let metrics = probe::metrics_showing(
+        &s.url(),
+        "streamhooks_deliveries_total{outcome=\"success\"} 1",
+    )
+    .await;
     for needle in [
         "streamhooks_deliveries_total{outcome=\"success\"} 1",
         "streamhooks_delivery_duration_seconds_bucket",
@@ -326,14 +253,7 @@ async fn stream_delete_reaches_the_receiver_after_the_stream_is_gone() {
     let w = world().await;
     let s = &w.server;
     let rx = TestReceiver::start().await;
-    s.create_webhook(
-        &w.owner,
-        &w.stream,
-        &rx.url(),
-        &["stream_delete"],
-        Some("k"),
-    )
-    .await;
+    w.webhook(&rx.url(), &["stream_delete"], Some("k")).await;
     s.gql_ok(
         &w.owner.token,
         "mutation($id: String!) { streamDelete(id: $id) }",

@@ -280,14 +280,7 @@ async fn failed_changes_disabled_and_unsubscribed_webhooks_queue_nothing() {
     let w = quiet_world().await;
     let all = all_triggers_hook(&w).await;
     let commits_only = w
-        .server
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "https://example.com/c",
-            &["commit_create"],
-            None,
-        )
+        .webhook("https://example.com/c", &["commit_create"], None)
         .await;
     let disabled = w
         .server
@@ -465,36 +458,26 @@ async fn admins_ingest_events_from_another_backend() {
 #[tokio::test]
 async fn a_configured_canonical_url_is_what_payloads_and_server_info_say() {
     let public = "https://hooks.example.com/";
-    let server = streamhooks_api::testkit::TestServer::start_with(
-        &["--canonical-url", public, "--allow-local-network", "true"],
-        false,
+    let w = crate::support::world_on(
+        streamhooks_api::testkit::TestServer::start_with(
+            &["--canonical-url", public, "--allow-local-network", "true"],
+            false,
+        )
+        .await,
     )
     .await;
-    let owner = server.create_user("Olga", "olga@example.com").await;
-    let stream = server.create_stream(&owner, "s").await;
-    let hook = server
-        .create_webhook(
-            &owner,
-            &stream,
-            "https://example.com/h",
-            &["stream_update"],
-            None,
-        )
+    let hook = w
+        .webhook("https://example.com/h", &["stream_update"], None)
         .await;
-    server
-        .gql_ok(
-            &owner.token,
-            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-            json!({ "s": { "id": stream, "description": "x" } }),
-        )
-        .await;
-    let history = server.history(&owner, &stream, &hook, 1).await;
+    w.update_stream(json!({ "description": "x" })).await;
+    let history = w.server.history(&w.owner, &w.stream, &hook, 1).await;
     let payload: Value = serde_json::from_str(history[0]["payload"].as_str().unwrap_or("{}"))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(payload["server"]["canonicalUrl"], json!(public));
-    let info = server
-        .gql_ok(&owner.token, "{ serverInfo { canonicalUrl } }", json!({}))
+    let info = w
+        .server
+        .gql_ok(&w.owner.token, "{ serverInfo { canonicalUrl } }", json!({}))
         .await;
     assert_eq!(info["serverInfo"]["canonicalUrl"], json!(public));
-    server.shutdown().await;
+    w.server.shutdown().await;
 }

@@ -48,12 +48,7 @@ fn time(v: &Value) -> chrono::DateTime<chrono::FixedOffset> {
 /// Queues `n` events for the stream's webhook, one `streamUpdate` each.
 async fn queue(w: &World, n: usize) {
     for i in 0..n {
-        w.server
-            .gql_ok(
-                &w.owner.token,
-                "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-                json!({ "s": { "id": w.stream, "description": format!("change {i}") } }),
-            )
+        w.update_stream(json!({ "description": format!("change {i}") }))
             .await;
     }
 }
@@ -63,10 +58,7 @@ async fn cursor_pages_neither_repeat_nor_skip_while_events_arrive_and_change() {
     // No dispatcher yet: the first page is read while every event is still queued.
     let w = quiet_world().await;
     let rx = TestReceiver::start().await;
-    let hook = w
-        .server
-        .create_webhook(&w.owner, &w.stream, &rx.url(), &["stream_update"], None)
-        .await;
+    let hook = w.webhook(&rx.url(), &["stream_update"], None).await;
     queue(&w, 60).await;
     let all = page(&w, &hook, 100, &Value::Null, 0).await;
     let existing = ids(&all);
@@ -141,14 +133,7 @@ async fn cursor_pages_neither_repeat_nor_skip_while_events_arrive_and_change() {
 async fn cursors_are_the_servers_own_and_exclude_an_offset() {
     let w = quiet_world().await;
     let hook = w
-        .server
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "https://example.com/h",
-            &["stream_update"],
-            None,
-        )
+        .webhook("https://example.com/h", &["stream_update"], None)
         .await;
     queue(&w, 3).await;
     let first = page(&w, &hook, 2, &Value::Null, 0).await;

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{code, grant, quiet_world, UPDATE};
+use crate::support::{code, grant, quiet_world};
 
 const PING: &str = "mutation($w: WebhookPingInput!) { webhookPing(webhook: $w) }";
 const REDELIVER: &str =
@@ -19,21 +19,10 @@ async fn ping_queues_a_sample_event_even_for_a_disabled_webhook() {
     let w = quiet_world().await;
     let s = &w.server;
     // Not subscribed to commit_create, and disabled: a ping still goes out (validate first).
-    let hook = s
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "http://127.0.0.1:9/never",
-            &["stream_update"],
-            Some("k"),
-        )
+    let hook = w
+        .webhook("http://127.0.0.1:9/never", &["stream_update"], Some("k"))
         .await;
-    s.gql_ok(
-        &w.owner.token,
-        UPDATE,
-        json!({ "w": { "id": hook, "streamId": w.stream, "enabled": false } }),
-    )
-    .await;
+    w.update_webhook(&hook, json!({ "enabled": false })).await;
 
     let id = s
         .gql_ok(
@@ -105,21 +94,10 @@ async fn ping_queues_a_sample_event_even_for_a_disabled_webhook() {
 async fn redeliver_queues_the_same_payload_as_a_new_event() {
     let w = quiet_world().await;
     let s = &w.server;
-    let hook = s
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "http://127.0.0.1:9/never",
-            &["stream_update"],
-            None,
-        )
+    let hook = w
+        .webhook("http://127.0.0.1:9/never", &["stream_update"], None)
         .await;
-    s.gql_ok(
-        &w.owner.token,
-        "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-        json!({ "s": { "id": w.stream, "name": "v2 ✓" } }),
-    )
-    .await;
+    w.update_stream(json!({ "name": "v2 ✓" })).await;
     let original = s.history(&w.owner, &w.stream, &hook, 1).await[0].clone();
 
     let new_id = s
@@ -151,14 +129,8 @@ async fn redeliver_queues_the_same_payload_as_a_new_event() {
         .contains("redelivery of event"));
 
     // An event of another webhook, or no such event: not found; a stranger: forbidden.
-    let other = s
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "http://127.0.0.1:9/other",
-            &["commit_create"],
-            None,
-        )
+    let other = w
+        .webhook("http://127.0.0.1:9/other", &["commit_create"], None)
         .await;
     let r = s
         .gql(

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use streamhooks_api::testkit::{TestReceiver, TestServer, TestUser};
 
-use crate::support::{code, grant, message, quiet_world};
+use crate::support::{code, count, grant, message, quiet_world};
 
 /// One retry 50 ms after the first attempt, so an event fails for good after two attempts; no
 /// automatic disabling, so all fifty keep their two attempts.
@@ -39,10 +39,10 @@ const HISTORY: &str = "query($s: String!, $w: String) { stream(id: $s) { webhook
 async fn queue(server: &TestServer, owner: &TestUser, stream: &str, n: usize) {
     for i in 0..n {
         server
-            .gql_ok(
-                &owner.token,
-                "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-                json!({ "s": { "id": stream, "description": format!("change {i}") } }),
+            .update_stream(
+                owner,
+                stream,
+                json!({ "description": format!("change {i}") }),
             )
             .await;
     }
@@ -186,27 +186,12 @@ async fn the_failed_events_since_are_queued_once_and_delivered_as_themselves() {
 async fn only_the_owner_with_streams_write_may_and_bad_input_is_refused() {
     let w = quiet_world().await;
     let s = &w.server;
-    let hook = s
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "https://example.com/h",
-            &["stream_update"],
-            None,
-        )
+    let hook = w
+        .webhook("https://example.com/h", &["stream_update"], None)
         .await;
     let reviewer = s.create_user("Re Viewer", "rev@example.com").await;
     grant(&w, &w.stream, &reviewer, "stream:reviewer").await;
-    let read_only = s
-        .gql_ok(
-            &w.owner.token,
-            "mutation { apiTokenCreate(token: { name: \"ro\", scopes: [\"streams:read\"] }) }",
-            json!({}),
-        )
-        .await["apiTokenCreate"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let read_only = w.server.create_token(&w.owner, &["streams:read"]).await;
     let input = |id: &str, stream: &str, since: &str| json!({ "w": { "id": id, "streamId": stream, "since": since } });
     let since = "2026-01-01T00:00:00Z";
     for (who, token) in [
@@ -269,28 +254,12 @@ async fn failed_events(server: &TestServer, stream: &str, hook: &str, n: usize) 
     .unwrap_or_else(|e| panic!("{e}"));
 }
 
-async fn count(server: &TestServer, sql: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    let db = &server.running.state.db;
-    db.query_one(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
-        .unwrap_or_else(|| panic!("{sql}: no answer"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_queues_at_most_ten_thousand_and_says_that_more_remain() {
     let w = quiet_world().await;
     let s = &w.server;
-    let hook = s
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "https://example.com/h",
-            &["stream_update"],
-            None,
-        )
+    let hook = w
+        .webhook("https://example.com/h", &["stream_update"], None)
         .await;
     failed_events(s, &w.stream, &hook, 10_005).await;
     let since = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339();
@@ -370,22 +339,11 @@ async fn a_call_queues_at_most_ten_thousand_and_says_that_more_remain() {
 async fn a_disabled_webhook_is_refused_unless_the_call_re_enables_it() {
     let w = quiet_world().await;
     let s = &w.server;
-    let hook = s
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "https://example.com/h",
-            &["stream_update"],
-            None,
-        )
+    let hook = w
+        .webhook("https://example.com/h", &["stream_update"], None)
         .await;
     failed_events(s, &w.stream, &hook, 3).await;
-    s.gql_ok(
-        &w.owner.token,
-        "mutation($w: WebhookUpdateInput!) { webhookUpdate(webhook: $w) }",
-        json!({ "w": { "id": hook, "streamId": w.stream, "enabled": false } }),
-    )
-    .await;
+    w.update_webhook(&hook, json!({ "enabled": false })).await;
     let since = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339();
     let call = |extra: Value| {
         let mut input = json!({ "id": hook, "streamId": w.stream, "since": since });

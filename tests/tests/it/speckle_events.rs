@@ -6,10 +6,8 @@
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
-use streamhooks_api::testkit::{TestReceiver, TestUser};
+use streamhooks_api::testkit::{hmac_hex, TestReceiver, TestUser};
 use streamhooks_worker::triggers::TRIGGERS;
 
 use crate::support::{world, World};
@@ -24,9 +22,7 @@ async fn deliveries(rx: &TestReceiver, n: usize) -> Vec<Value> {
             panic!("only {} of {n} deliveries arrived", got.len());
         };
         let payload = r.payload_string().expect("a double-encoded body");
-        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
-        mac.update(payload.as_bytes());
-        let expected = hex::encode(mac.finalize().into_bytes());
+        let expected = hmac_hex(SECRET, &payload);
         assert_eq!(r.header("x-webhook-signature"), Some(expected.as_str()));
         let order: i64 = r
             .header("x-webhook-delivery")

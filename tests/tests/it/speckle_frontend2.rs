@@ -263,17 +263,7 @@ async fn the_webhooks_page_is_closed_to_everyone_but_owners() {
     assert_eq!(guard(&r)["code"], "ServerNoSession");
 
     // An owner whose token cannot write: webhooks need streams:write, and the guard says so.
-    let read_only = w
-        .server
-        .gql_ok(
-            &w.owner.token,
-            "mutation { apiTokenCreate(token: {name: \"ro\", scopes: [\"streams:read\"]}) }",
-            json!({}),
-        )
-        .await["apiTokenCreate"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let read_only = w.server.create_token(&w.owner, &["streams:read"]).await;
     let r = w
         .server
         .gql(

@@ -212,10 +212,7 @@ async fn another_users_profile_as_a_branch_author_keeps_their_own_fields_to_them
 async fn batch_commit_mutations_and_leaving_fire_what_their_current_twins_fire() {
     let w = quiet_world().await;
     let hook = w
-        .server
-        .create_webhook(
-            &w.owner,
-            &w.stream,
+        .webhook(
             "https://example.com/h",
             &[
                 "branch_create",

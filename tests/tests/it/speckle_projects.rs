@@ -126,17 +126,7 @@ async fn active_user_projects_refuses_bad_cursors_limits_and_tokens_without_read
         .await;
     assert_eq!(code(&huge), "BAD_USER_INPUT", "{huge}");
 
-    let write_only = w
-        .server
-        .gql_ok(
-            &w.owner.token,
-            "mutation { apiTokenCreate(token: {name: \"w\", scopes: [\"streams:write\"]}) }",
-            json!({}),
-        )
-        .await["apiTokenCreate"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let write_only = w.server.create_token(&w.owner, &["streams:write"]).await;
     let r = w
         .server
         .gql(Some(&write_only), MY_PROJECTS, json!({ "limit": 2 }))

@@ -18,11 +18,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use entity::object;
-use hmac::{Hmac, Mac};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
-use sha2::Sha256;
-use streamhooks_api::testkit::{interop, Received, TestReceiver, TestServer};
+use streamhooks_api::testkit::{interop, TestReceiver, TestServer};
+
+use crate::support::verified_payload;
 
 const SECRET: &str = "specklepy-interop-s3cr3t";
 /// The changes the session makes, each a trigger the webhook subscribes to.
@@ -67,20 +67,6 @@ async fn run_session(python: &std::path::Path, args: &[String]) -> HashMap<Strin
         out.status
     );
     steps
-}
-
-/// The payload string of a delivery, after checking its signature independently.
-fn verified_payload(r: &Received) -> Value {
-    let p = r
-        .payload_string()
-        .unwrap_or_else(|| panic!("not a double-encoded body: {:?}", r.body));
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes())
-        .unwrap_or_else(|e| panic!("hmac key: {e}"));
-    mac.update(p.as_bytes());
-    let expected = hex::encode(mac.finalize().into_bytes());
-    let got = r.header("x-webhook-signature").unwrap_or_default();
-    assert_eq!(got.to_ascii_lowercase(), expected, "signature of {p}");
-    serde_json::from_str(&p).unwrap_or_else(|e| panic!("payload is not JSON ({e}): {p}"))
 }
 
 #[tokio::test]
@@ -169,7 +155,7 @@ async fn session_works_end_to_end(python: &std::path::Path, latest: bool) {
             .next(Duration::from_secs(15))
             .await
             .unwrap_or_else(|| panic!("deliveries so far: {:?}", by_event.keys()));
-        let p = verified_payload(&r);
+        let p = verified_payload(&r, SECRET);
         let name = p["event"]["event_name"]
             .as_str()
             .unwrap_or_default()

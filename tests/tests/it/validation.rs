@@ -112,14 +112,7 @@ async fn every_bad_create_is_refused_and_stores_nothing() {
 async fn every_bad_update_is_refused_and_changes_nothing() {
     let w = world().await;
     let id = w
-        .server
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "https://example.com/keep",
-            &["commit_create"],
-            Some("k"),
-        )
+        .webhook("https://example.com/keep", &["commit_create"], Some("k"))
         .await;
     let before = list(&w, &w.stream).await;
     for (what, vars, expect) in bad_inputs(&w.stream) {

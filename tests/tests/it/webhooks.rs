@@ -9,10 +9,8 @@ use crate::support::{code, list, message, world, DELETE, LIST, UPDATE};
 async fn create_read_update_delete_round_trip() {
     let w = world().await;
     let s = &w.server;
-    let id = s
-        .create_webhook(
-            &w.owner,
-            &w.stream,
+    let id = w
+        .webhook(
             "https://example.com/hook",
             &["commit_create", "stream_update"],
             Some("s3cr3t"),
@@ -59,29 +57,15 @@ async fn create_read_update_delete_round_trip() {
     assert_eq!(h["hasSecret"], json!(true));
 
     // Disable, then change triggers without mentioning enabled: it stays disabled.
-    s.gql_ok(
-        &w.owner.token,
-        UPDATE,
-        json!({ "w": { "id": id, "streamId": w.stream, "enabled": false } }),
-    )
-    .await;
-    s.gql_ok(
-        &w.owner.token,
-        UPDATE,
-        json!({ "w": { "id": id, "streamId": w.stream, "triggers": ["branch_create"] } }),
-    )
-    .await;
+    w.update_webhook(&id, json!({ "enabled": false })).await;
+    w.update_webhook(&id, json!({ "triggers": ["branch_create"] }))
+        .await;
     let h = &list(&w, &w.stream).await[0];
     assert_eq!(h["enabled"], json!(false));
     assert_eq!(h["triggers"], json!(["branch_create"]));
 
     // An empty secret clears it.
-    s.gql_ok(
-        &w.owner.token,
-        UPDATE,
-        json!({ "w": { "id": id, "streamId": w.stream, "secret": "" } }),
-    )
-    .await;
+    w.update_webhook(&id, json!({ "secret": "" })).await;
     assert_eq!(list(&w, &w.stream).await[0]["hasSecret"], json!(false));
 
     let r = s
@@ -159,22 +143,12 @@ async fn webhook_id_of_another_stream_is_refused_with_speckles_message() {
 async fn history_is_newest_first_with_a_true_total() {
     let w = world().await;
     let s = &w.server;
-    let id = s
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "https://example.com/h",
-            &["stream_update"],
-            None,
-        )
+    let id = w
+        .webhook("https://example.com/h", &["stream_update"], None)
         .await;
     for i in 0..3 {
-        s.gql_ok(
-            &w.owner.token,
-            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-            json!({ "s": { "id": w.stream, "description": format!("v{i}") } }),
-        )
-        .await;
+        w.update_stream(json!({ "description": format!("v{i}") }))
+            .await;
     }
     let d = s
         .gql_ok(
@@ -275,12 +249,7 @@ async fn stream_create_makes_main_branch_and_queries_answer() {
     assert_eq!(d["serverInfo"]["name"], json!("streamhooks"));
 
     // A private stream is invisible to a stranger; an unknown one says so.
-    s.gql_ok(
-        &w.owner.token,
-        "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-        json!({ "s": { "id": w.stream, "isPublic": false } }),
-    )
-    .await;
+    w.update_stream(json!({ "isPublic": false })).await;
     let r = s
         .gql(
             Some(&w.other.token),

@@ -1,18 +1,11 @@
 //! Test fixtures: a fresh database per test (a SQLite file, and PostgreSQL when
-//! `TEST_DATABASE_URL` is set), row builders, a real HTTP receiver, and a running dispatcher.
+//! `TEST_DATABASE_URL` is set), row builders and a running dispatcher; the receiver and the
+//! databases are the crate's `testkit` ones, which the API's tests and the benchmark use too.
 //! Every test body runs against each database in `databases()`, so both claim paths are covered.
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::Router;
 use chrono::Utc;
 use entity::{
     stream, webhook_config, webhook_event, webhook_event_attempt, webhook_event_count,
@@ -28,24 +21,17 @@ use sea_orm::{
 use streamhooks_worker::config::RetrySchedule;
 use streamhooks_worker::queue::{self, NewEvent};
 use streamhooks_worker::secrets::Secrets;
+pub use streamhooks_worker::testkit::{hmac_hex, Received, Reply, TestDatabase, TestReceiver};
 use streamhooks_worker::{Metrics, Notifier, WorkerConfig};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// A fresh database opened for one test: the kit's [`TestDatabase`] with the pool this suite
+/// wants (WAL and foreign keys on SQLite, as the server opens it).
 pub struct TestDb {
     pub db: DatabaseConnection,
     pub name: &'static str,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Dir(std::path::PathBuf),
-    Postgres { admin_url: String, database: String },
-}
-
-fn random_name() -> String {
-    format!("{:016x}", rand::thread_rng().gen::<u64>())
+    made: TestDatabase,
 }
 
 /// A fresh, migrated SQLite database, plus a fresh PostgreSQL one if `TEST_DATABASE_URL` is set.
@@ -62,81 +48,49 @@ pub async fn databases() -> Vec<TestDb> {
 
 /// Like [`databases`], without any migration applied.
 pub async fn empty_databases() -> Vec<TestDb> {
-    let mut out = vec![sqlite().await];
-    if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
-        if !url.is_empty() {
-            out.push(postgres(&url).await);
-        }
+    let mut out = Vec::new();
+    for made in TestDatabase::each_backend()
+        .await
+        .unwrap_or_else(|e| panic!("test database: {e}"))
+    {
+        out.push(open(made).await);
     }
     out
 }
 
-async fn sqlite() -> TestDb {
-    let dir = std::env::temp_dir().join(format!("streamhooks-test-{}", random_name()));
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display());
-    let mut opts = ConnectOptions::new(url);
-    opts.max_connections(8).sqlx_logging(false);
-    opts.map_sqlx_sqlite_opts(|o| {
-        o.journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
-    });
-    let db = Database::connect(opts).await.expect("open sqlite");
-    TestDb {
-        db,
-        name: "sqlite",
-        cleanup: Cleanup::Dir(dir),
+async fn open(made: TestDatabase) -> TestDb {
+    let mut opts = ConnectOptions::new(made.url.clone());
+    opts.sqlx_logging(false);
+    if made.is_postgres() {
+        opts.max_connections(16);
+    } else {
+        opts.max_connections(8);
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
     }
-}
-
-async fn postgres(admin_url: &str) -> TestDb {
-    let database = format!("sh_{}", random_name());
-    let admin = Database::connect(admin_url)
-        .await
-        .expect("connect TEST_DATABASE_URL");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {database}"))
-        .await
-        .expect("create test database");
-    admin.close().await.ok();
-    let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
-    url.set_path(&format!("/{database}"));
-    let mut opts = ConnectOptions::new(url.to_string());
-    opts.max_connections(16).sqlx_logging(false);
     let db = Database::connect(opts)
         .await
-        .expect("connect test database");
+        .unwrap_or_else(|e| panic!("open {}: {e}", made.backend()));
     TestDb {
         db,
-        name: "postgres",
-        cleanup: Cleanup::Postgres {
-            admin_url: admin_url.to_owned(),
-            database,
-        },
+        name: made.backend(),
+        made,
     }
 }
 
 impl TestDb {
-    /// Closes and removes the database; best effort, a leftover only costs disk space.
+    /// Closes the pool, then removes the database (dropping the kit's handle does that).
     pub async fn cleanup(self) {
         self.db.close().await.ok();
-        match self.cleanup {
-            Cleanup::Dir(dir) => {
-                std::fs::remove_dir_all(dir).ok();
-            }
-            Cleanup::Postgres {
-                admin_url,
-                database,
-            } => {
-                if let Ok(admin) = Database::connect(&admin_url).await {
-                    let sql = format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)");
-                    admin.execute_unprepared(&sql).await.ok();
-                    admin.close().await.ok();
-                }
-            }
-        }
+        drop(self.made);
     }
+}
+
+fn random_name() -> String {
+    format!("{:016x}", rand::thread_rng().gen::<u64>())
 }
 
 /// Settings for tests: short durations, local network allowed (the receiver is on 127.0.0.1).
@@ -380,6 +334,14 @@ pub async fn attempts(db: &DatabaseConnection, id: i64) -> Vec<webhook_event_att
         .expect("read attempts")
 }
 
+/// Each attempt as (number, outcome, HTTP status), the part most tests compare whole.
+pub fn summary(attempts: &[webhook_event_attempt::Model]) -> Vec<(i32, &str, Option<i32>)> {
+    attempts
+        .iter()
+        .map(|a| (a.number, a.outcome.as_str(), a.status_code))
+        .collect()
+}
+
 pub async fn webhook(db: &DatabaseConnection, id: &str) -> webhook_config::Model {
     webhook_config::Entity::find_by_id(id)
         .one(db)
@@ -407,6 +369,20 @@ pub async fn wait_event(
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Queues an event (`{}`) for `hook`, wakes `w`, and waits until `rx` gets it and its row is
+/// finished; returns that row.
+pub async fn deliver_once(
+    db: &DatabaseConnection,
+    w: &Worker,
+    rx: &TestReceiver,
+    hook: &webhook_config::Model,
+) -> Row {
+    let id = insert_event(db, hook, "{}").await;
+    w.notifier.wake();
+    rx.expect_next(Duration::from_secs(5)).await;
+    wait_finished(db, id).await
 }
 
 /// Waits for a finished row (status 2 or 3).
@@ -463,149 +439,6 @@ impl Worker {
             .expect("dispatcher returned Ok");
         t.elapsed()
     }
-}
-
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-pub struct Hit {
-    pub method: Method,
-    pub uri: Uri,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    pub at: Instant,
-}
-
-impl Hit {
-    pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
-/// A scripted response; when the script is empty the default (status, body) is used.
-#[derive(Clone, Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-}
-
-struct ReceiverState {
-    hits: mpsc::UnboundedSender<Hit>,
-    status: AtomicU16,
-    delay_ms: AtomicU64,
-    script: Mutex<VecDeque<Reply>>,
-}
-
-/// A real subscriber on 127.0.0.1: records every request, answers as configured.
-pub struct Receiver {
-    pub addr: SocketAddr,
-    pub url: String,
-    hits: mpsc::UnboundedReceiver<Hit>,
-    state: Arc<ReceiverState>,
-}
-
-impl Receiver {
-    pub async fn start() -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind receiver");
-        let addr = listener.local_addr().expect("receiver address");
-        let (tx, rx) = mpsc::unbounded_channel();
-        let state = Arc::new(ReceiverState {
-            hits: tx,
-            status: AtomicU16::new(200),
-            delay_ms: AtomicU64::new(0),
-            script: Mutex::new(VecDeque::new()),
-        });
-        let app = Router::new()
-            .fallback(handle)
-            .layer(DefaultBodyLimit::disable())
-            .with_state(state.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.ok();
-        });
-        Receiver {
-            addr,
-            url: format!("http://{addr}/hook"),
-            hits: rx,
-            state,
-        }
-    }
-
-    pub fn set_status(&self, status: u16) {
-        self.state.status.store(status, Ordering::SeqCst);
-    }
-
-    pub fn set_delay(&self, delay: Duration) {
-        self.state
-            .delay_ms
-            .store(delay.as_millis() as u64, Ordering::SeqCst);
-    }
-
-    pub fn script(&self, replies: Vec<Reply>) {
-        self.state
-            .script
-            .lock()
-            .expect("script lock")
-            .extend(replies);
-    }
-
-    /// The next request, or a panic after `within`.
-    pub async fn next(&mut self, within: Duration) -> Hit {
-        tokio::time::timeout(within, self.hits.recv())
-            .await
-            .expect("the receiver got a request in time")
-            .expect("receiver channel open")
-    }
-
-    /// Requests received so far, without waiting.
-    pub fn drain(&mut self) -> Vec<Hit> {
-        let mut out = Vec::new();
-        while let Ok(h) = self.hits.try_recv() {
-            out.push(h);
-        }
-        out
-    }
-}
-
-async fn handle(
-    State(s): State<Arc<ReceiverState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let _ = s.hits.send(Hit {
-        method,
-        uri,
-        headers,
-        body,
-        at: Instant::now(),
-    });
-    let delay = s.delay_ms.load(Ordering::SeqCst);
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
-    let scripted = s.script.lock().ok().and_then(|mut q| q.pop_front());
-    let reply = scripted.unwrap_or_else(|| Reply {
-        status: s.status.load(Ordering::SeqCst),
-        headers: Vec::new(),
-        body: String::new(),
-    });
-    let mut resp = (
-        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::IM_A_TEAPOT),
-        reply.body,
-    )
-        .into_response();
-    for (k, v) in reply.headers {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            resp.headers_mut().insert(HeaderName::from_static(k), v);
-        }
-    }
-    resp
 }
 
 /// A port with nothing listening on it: bind, note the port, close.

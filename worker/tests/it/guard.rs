@@ -1,8 +1,6 @@
 //! Outbound safety: with local network not allowed, nothing private is contacted, and the
 //! recorded sentence says how to allow it.
 
-use std::time::Duration;
-
 use streamhooks_worker::metrics::Outcome;
 use streamhooks_worker::WorkerConfig;
 
@@ -12,7 +10,7 @@ use crate::common::*;
 async fn private_destinations_are_refused_unless_allowed() {
     for t in databases().await {
         let db = &t.db;
-        let mut rx = Receiver::start().await;
+        let rx = TestReceiver::start().await;
         let port = rx.addr.port();
         let s = insert_stream(db).await;
         let cases = [
@@ -73,7 +71,7 @@ async fn private_destinations_are_refused_unless_allowed() {
         w.stop().await;
         assert_eq!(metrics.count(Outcome::Blocked), cases.len() as u64);
         assert!(
-            rx.drain().is_empty(),
+            rx.drain().await.is_empty(),
             "the loopback receiver was never contacted"
         );
 
@@ -90,10 +88,7 @@ async fn private_destinations_are_refused_unless_allowed() {
             format!("http://localhost:{port}/hook"),
         ] {
             let hook = insert_webhook(db, &s, &url, None).await;
-            let id = insert_event(db, &hook, "{}").await;
-            w.notifier.wake();
-            rx.next(Duration::from_secs(5)).await;
-            let e = wait_finished(db, id).await;
+            let e = deliver_once(db, &w, &rx, &hook).await;
             assert_eq!(e.status, 2, "{url}: {}", e.status_info);
         }
         w.stop().await;
@@ -108,7 +103,7 @@ async fn private_destinations_are_refused_unless_allowed() {
 async fn translated_and_tunnelled_ipv6_destinations_are_refused() {
     for t in databases().await {
         let db = &t.db;
-        let mut rx = Receiver::start().await;
+        let rx = TestReceiver::start().await;
         let port = rx.addr.port();
         let s = insert_stream(db).await;
         let cases = [
@@ -161,7 +156,7 @@ async fn translated_and_tunnelled_ipv6_destinations_are_refused() {
         let metrics = w.metrics.clone();
         w.stop().await;
         assert_eq!(metrics.count(Outcome::Blocked), cases.len() as u64);
-        assert!(rx.drain().is_empty());
+        assert!(rx.drain().await.is_empty());
         t.cleanup().await;
     }
 }

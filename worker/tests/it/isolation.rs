@@ -10,12 +10,12 @@ use crate::common::*;
 async fn a_hanging_webhook_does_not_hold_back_a_healthy_one() {
     for t in databases().await {
         let db = &t.db;
-        let hanging = Receiver::start().await;
+        let hanging = TestReceiver::start().await;
         hanging.set_delay(Duration::from_secs(30));
-        let healthy = Receiver::start().await;
+        let healthy = TestReceiver::start().await;
         let s = insert_stream(db).await;
-        let slow_hook = insert_webhook(db, &s, &hanging.url, None).await;
-        let fast_hook = insert_webhook(db, &s, &healthy.url, None).await;
+        let slow_hook = insert_webhook(db, &s, &hanging.url(), None).await;
+        let fast_hook = insert_webhook(db, &s, &healthy.url(), None).await;
         // The hanging webhook's events are older, so they are claimed first.
         let mut slow = Vec::new();
         for _ in 0..20 {

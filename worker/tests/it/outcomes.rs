@@ -28,13 +28,10 @@ async fn each_outcome_is_recorded_with_a_readable_sentence() {
 
         // 200 and 204 succeed.
         for code in [200u16, 204] {
-            let mut rx = Receiver::start().await;
+            let rx = TestReceiver::start().await;
             rx.set_status(code);
-            let hook = insert_webhook(db, &s, &rx.url, None).await;
-            let id = insert_event(db, &hook, "{}").await;
-            w.notifier.wake();
-            rx.next(Duration::from_secs(5)).await;
-            let e = wait_finished(db, id).await;
+            let hook = insert_webhook(db, &s, &rx.url(), None).await;
+            let e = deliver_once(db, &w, &rx, &hook).await;
             assert_eq!(e.status, 2, "{code} on {}: {}", t.name, e.status_info);
             assert!(
                 e.status_info.starts_with(&format!("HTTP {code} in ")),
@@ -45,7 +42,7 @@ async fn each_outcome_is_recorded_with_a_readable_sentence() {
         }
 
         // 500 and 404 fail, with the response excerpt (one line, capped).
-        let mut rx = Receiver::start().await;
+        let rx = TestReceiver::start().await;
         rx.script(vec![
             Reply {
                 status: 500,
@@ -58,20 +55,14 @@ async fn each_outcome_is_recorded_with_a_readable_sentence() {
                 body: String::new(),
             },
         ]);
-        let hook = insert_webhook(db, &s, &rx.url, None).await;
-        let id = insert_event(db, &hook, "{}").await;
-        w.notifier.wake();
-        rx.next(Duration::from_secs(5)).await;
-        let e = wait_finished(db, id).await;
+        let hook = insert_webhook(db, &s, &rx.url(), None).await;
+        let e = deliver_once(db, &w, &rx, &hook).await;
         assert_eq!(e.status, 3);
         assert_eq!(
             e.status_info,
             "HTTP 500 Internal Server Error: boom: database on fire. Attempt 1 of 1; no attempts left."
         );
-        let id = insert_event(db, &hook, "{}").await;
-        w.notifier.wake();
-        rx.next(Duration::from_secs(5)).await;
-        let e = wait_finished(db, id).await;
+        let e = deliver_once(db, &w, &rx, &hook).await;
         assert_eq!(e.status, 3);
         assert_eq!(
             e.status_info,
@@ -79,36 +70,30 @@ async fn each_outcome_is_recorded_with_a_readable_sentence() {
         );
 
         // A redirect is reported and not followed.
-        let mut elsewhere = Receiver::start().await;
-        let mut rx = Receiver::start().await;
+        let elsewhere = TestReceiver::start().await;
+        let rx = TestReceiver::start().await;
         rx.script(vec![Reply {
             status: 301,
-            headers: vec![("location", elsewhere.url.clone())],
+            headers: vec![("location", elsewhere.url().clone())],
             body: String::new(),
         }]);
-        let hook = insert_webhook(db, &s, &rx.url, None).await;
-        let id = insert_event(db, &hook, "{}").await;
-        w.notifier.wake();
-        rx.next(Duration::from_secs(5)).await;
-        let e = wait_finished(db, id).await;
+        let hook = insert_webhook(db, &s, &rx.url(), None).await;
+        let e = deliver_once(db, &w, &rx, &hook).await;
         assert_eq!(e.status, 3);
         assert!(
             e.status_info.starts_with(&format!(
                 "Redirect (HTTP 301 to {}) not followed",
-                elsewhere.url
+                elsewhere.url()
             )),
             "{}",
             e.status_info
         );
 
         // A receiver slower than the request timeout.
-        let mut rx = Receiver::start().await;
+        let rx = TestReceiver::start().await;
         rx.set_delay(Duration::from_secs(3));
-        let hook = insert_webhook(db, &s, &rx.url, None).await;
-        let id = insert_event(db, &hook, "{}").await;
-        w.notifier.wake();
-        rx.next(Duration::from_secs(5)).await;
-        let e = wait_finished(db, id).await;
+        let hook = insert_webhook(db, &s, &rx.url(), None).await;
+        let e = deliver_once(db, &w, &rx, &hook).await;
         assert_eq!(e.status, 3);
         assert!(
             e.status_info.starts_with("Timed out after 400ms"),
@@ -148,7 +133,7 @@ async fn each_outcome_is_recorded_with_a_readable_sentence() {
 
         w.stop().await;
         assert!(
-            elsewhere.drain().is_empty(),
+            elsewhere.drain().await.is_empty(),
             "the redirect target was never contacted"
         );
         t.cleanup().await;
@@ -159,17 +144,17 @@ async fn each_outcome_is_recorded_with_a_readable_sentence() {
 async fn failures_are_retried_on_schedule_then_fail_finally() {
     for t in databases().await {
         let db = &t.db;
-        let mut rx = Receiver::start().await;
+        let rx = TestReceiver::start().await;
         rx.set_status(500);
         let s = insert_stream(db).await;
-        let hook = insert_webhook(db, &s, &rx.url, None).await;
+        let hook = insert_webhook(db, &s, &rx.url(), None).await;
         let w = start(db, config());
         let id = insert_event(db, &hook, "{}").await;
         w.notifier.wake();
 
         let mut hits = Vec::new();
         for _ in 0..3 {
-            hits.push(rx.next(Duration::from_secs(5)).await);
+            hits.push(rx.expect_next(Duration::from_secs(5)).await);
         }
         let e = wait_finished(db, id).await;
         assert_eq!(e.status, 3, "{}", e.status_info);
@@ -179,16 +164,19 @@ async fn failures_are_retried_on_schedule_then_fail_finally() {
             "{}",
             e.status_info
         );
-        let attempts: Vec<&str> = hits.iter().map(|h| h.header("x-webhook-attempt")).collect();
-        assert_eq!(attempts, ["1", "2", "3"]);
+        let attempts: Vec<_> = hits.iter().map(|h| h.header("x-webhook-attempt")).collect();
+        assert_eq!(attempts, [Some("1"), Some("2"), Some("3")]);
         assert!(hits
             .iter()
-            .all(|h| h.header("x-webhook-delivery") == id.to_string()));
+            .all(|h| h.header("x-webhook-delivery") == Some(id.to_string().as_str())));
         // Jittered 50ms and 100ms: at least 40ms and 80ms apart.
         assert!(hits[1].at - hits[0].at >= Duration::from_millis(40));
         assert!(hits[2].at - hits[1].at >= Duration::from_millis(80));
         w.stop().await;
-        assert!(rx.drain().is_empty(), "no attempt after the final one");
+        assert!(
+            rx.drain().await.is_empty(),
+            "no attempt after the final one"
+        );
         t.cleanup().await;
     }
 }
@@ -197,18 +185,18 @@ async fn failures_are_retried_on_schedule_then_fail_finally() {
 async fn retry_after_on_429_replaces_the_schedule() {
     for t in databases().await {
         let db = &t.db;
-        let mut rx = Receiver::start().await;
+        let rx = TestReceiver::start().await;
         rx.script(vec![Reply {
             status: 429,
             headers: vec![("retry-after", "1".into())],
             body: "slow down".into(),
         }]);
         let s = insert_stream(db).await;
-        let hook = insert_webhook(db, &s, &rx.url, None).await;
+        let hook = insert_webhook(db, &s, &rx.url(), None).await;
         let w = start(db, config());
         let id = insert_event(db, &hook, "{}").await;
         w.notifier.wake();
-        let first = rx.next(Duration::from_secs(5)).await;
+        let first = rx.expect_next(Duration::from_secs(5)).await;
         let sent_ms = Utc::now().timestamp_millis();
         let e = wait_event(db, id, Duration::from_secs(5), |e| e.retry_count == 1).await;
         assert_eq!(e.status, 0);
@@ -230,9 +218,9 @@ async fn retry_after_on_429_replaces_the_schedule() {
             "{}",
             e.status_info
         );
-        let second = rx.next(Duration::from_secs(5)).await;
+        let second = rx.expect_next(Duration::from_secs(5)).await;
         assert!(second.at - first.at >= Duration::from_millis(950));
-        assert_eq!(second.header("x-webhook-attempt"), "2");
+        assert_eq!(second.header("x-webhook-attempt"), Some("2"));
         let e = wait_finished(db, id).await;
         assert_eq!((e.status, e.retry_count), (2, 1));
         w.stop().await;

@@ -11,10 +11,10 @@ use crate::common::*;
 async fn shutdown_releases_unstarted_claims_and_records_in_flight_results() {
     for t in databases().await {
         let db = &t.db;
-        let mut rx = Receiver::start().await;
+        let rx = TestReceiver::start().await;
         rx.set_delay(Duration::from_secs(30));
         let s = insert_stream(db).await;
-        let hook = insert_webhook(db, &s, &rx.url, None).await;
+        let hook = insert_webhook(db, &s, &rx.url(), None).await;
         let mut ids = Vec::new();
         for _ in 0..5 {
             ids.push(insert_event(db, &hook, "{}").await);
@@ -27,9 +27,10 @@ async fn shutdown_releases_unstarted_claims_and_records_in_flight_results() {
             ..config()
         };
         let w = start(db, cfg);
-        let hit = rx.next(Duration::from_secs(5)).await;
+        let hit = rx.expect_next(Duration::from_secs(5)).await;
         let in_flight: i64 = hit
             .header("x-webhook-delivery")
+            .unwrap_or("")
             .parse()
             .expect("delivery id");
         // All five are claimed: one in flight, four waiting for the webhook's single slot.
@@ -63,7 +64,7 @@ async fn shutdown_releases_unstarted_claims_and_records_in_flight_results() {
             }
         }
         assert_eq!(queue_depth(db).await.expect("depth"), 5);
-        assert!(rx.drain().is_empty(), "nothing else was sent");
+        assert!(rx.drain().await.is_empty(), "nothing else was sent");
         t.cleanup().await;
     }
 }

@@ -34,23 +34,11 @@ async fn an_owner_manages_a_webhook_in_the_console() {
         )
         .await;
     // A webhook that already works, so the list shows a green icon beside the new one.
-    let slack = server
-        .gql_ok(
-            &ada.token,
-            "mutation($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }",
-            json!({ "w": { "streamId": stream, "url": steady.url(), "description": "Slack notifier",
-                           "triggers": ["commit_create"] } }),
-        )
-        .await["webhookCreate"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let input = json!({ "streamId": stream, "url": steady.url(), "description": "Slack notifier",
+                        "triggers": ["commit_create"] });
+    let slack = server.create_webhook_with(&ada, input).await;
     server
-        .gql_ok(
-            &ada.token,
-            "mutation($w: WebhookPingInput!) { webhookPing(webhook: $w) }",
-            json!({ "w": { "id": slack, "streamId": stream, "trigger": "commit_create" } }),
-        )
+        .ping(&ada, &stream, &slack, Some("commit_create"))
         .await;
     let h = server
         .wait_for_history(&ada, &stream, &slack, Duration::from_secs(10), |h| {
@@ -173,10 +161,10 @@ async fn scenario(
     // and after a reload (the tab keeps its session) the icon is red with the error on hover.
     receiver.set_status(500);
     server
-        .gql_ok(
-            &ada.token,
-            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-            json!({ "s": { "id": stream, "description": "now with a failing receiver" } }),
+        .update_stream(
+            ada,
+            stream,
+            json!({ "description": "now with a failing receiver" }),
         )
         .await;
     let h = server

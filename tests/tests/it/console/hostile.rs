@@ -5,99 +5,49 @@
 //! block such scripts anyway, so the test also checks the DOM itself (no `img`, no extra
 //! `script`, no `on…` attribute), which only holds if the console never parsed the text as HTML.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri};
-use axum::Router;
+use axum::http::Method;
 use serde_json::{json, Value};
-use streamhooks_api::testkit::{TestServer, TestUser};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use streamhooks_api::testkit::{Reply, TestReceiver, TestServer, TestUser};
 
 use super::{sign_in, with_browser};
 use crate::webdriver::Browser;
 
-type Hits = Arc<Mutex<Vec<String>>>;
-
-/// A receiver that answers every POST with 500 and a body of markup, and records every request
-/// (a GET would be the markup calling back).
+/// A receiver that answers every request with 500 and a body of markup; a GET it records would be
+/// the markup calling back.
 struct HostileReceiver {
-    addr: SocketAddr,
+    receiver: TestReceiver,
     body: String,
-    hits: Hits,
-    cancel: CancellationToken,
-}
-
-async fn answer(
-    State(s): State<(Hits, String)>,
-    method: Method,
-    uri: Uri,
-) -> (StatusCode, [(&'static str, &'static str); 2], String) {
-    if let Ok(mut hits) = s.0.lock() {
-        hits.push(format!("{method} {uri}"));
-    }
-    let status = if method == Method::POST {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    };
-    (
-        status,
-        [("content-type", "text/html"), ("x-hostile", HEADER)],
-        s.1.clone(),
-    )
 }
 
 impl HostileReceiver {
     async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("addr: {e}"));
+        let receiver = TestReceiver::start().await;
         let body = format!(
-            "<script>window.__pwned='body'</script><img src=x onerror=\"window.__pwned='img'\"><img src=\"http://{addr}/beacon\">"
+            "<script>window.__pwned='body'</script><img src=x onerror=\"window.__pwned='img'\"><img src=\"http://{}/beacon\">",
+            receiver.addr
         );
-        let hits = Hits::default();
-        let answer_with = body.clone();
-        let app = Router::new()
-            .fallback(answer)
-            .with_state((hits.clone(), answer_with));
-        let cancel = CancellationToken::new();
-        let stop = cancel.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
+        receiver.set_reply(Reply {
+            status: 500,
+            headers: vec![
+                ("content-type", "text/html".into()),
+                ("x-hostile", HEADER.into()),
+            ],
+            body: body.clone(),
         });
-        Self {
-            addr,
-            body,
-            hits,
-            cancel,
-        }
+        Self { receiver, body }
     }
 
-    fn gets(&self) -> Vec<String> {
-        self.hits
-            .lock()
-            .map(|h| {
-                h.iter()
-                    .filter(|r| !r.starts_with("POST"))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for HostileReceiver {
-    fn drop(&mut self) {
-        self.cancel.cancel();
+    /// Every request other than a delivery's POST.
+    async fn gets(&self) -> Vec<String> {
+        self.receiver
+            .drain()
+            .await
+            .iter()
+            .filter(|r| r.method != Method::POST)
+            .map(|r| format!("{} {}", r.method, r.uri))
+            .collect()
     }
 }
 
@@ -116,25 +66,12 @@ async fn text_from_receivers_and_users_is_shown_as_text_and_runs_nothing() {
     let stream = server.create_stream(&ada, STREAM_NAME).await;
     let url = format!(
         "http://{}/<img src=x onerror=window.__pwned='url'>",
-        hostile.addr
+        hostile.receiver.addr
     );
-    let id = server
-        .gql_ok(
-            &ada.token,
-            "mutation($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }",
-            json!({ "w": { "streamId": stream, "url": url, "description": DESCRIPTION, "triggers": ["stream_update"] } }),
-        )
-        .await["webhookCreate"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    server
-        .gql_ok(
-            &ada.token,
-            "mutation($w: WebhookPingInput!) { webhookPing(webhook: $w) }",
-            json!({ "w": { "id": id, "streamId": stream } }),
-        )
-        .await;
+    let input = json!({ "streamId": stream, "url": url, "description": DESCRIPTION,
+                        "triggers": ["stream_update"] });
+    let id = server.create_webhook_with(&ada, input).await;
+    server.ping(&ada, &stream, &id, None).await;
     let h = server
         .wait_for_history(&ada, &stream, &id, Duration::from_secs(10), |h| {
             h.first().is_some_and(|e| e["status"] == 3)
@@ -153,11 +90,8 @@ async fn text_from_receivers_and_users_is_shown_as_text_and_runs_nothing() {
             body: hostile.body.clone(),
         };
         scenario(&b, &server, &ada, &stream, &id, &shown).await;
-        assert!(
-            hostile.gets().is_empty(),
-            "the page called the receiver: {:?}",
-            hostile.gets()
-        );
+        let gets = hostile.gets().await;
+        assert!(gets.is_empty(), "the page called the receiver: {gets:?}");
         b.close().await;
         server.shutdown().await;
     })

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use streamhooks_api::testkit::{TestReceiver, TestServer};
 
-use super::{sign_in, with_browser};
+use super::{open_webhook, with_browser};
 use crate::webdriver::Browser;
 
 const EVENTS: usize = 45;
@@ -47,12 +47,7 @@ async fn recent_deliveries_are_newest_first_twenty_to_a_page() {
         .collect();
 
     with_browser(move |b| async move {
-        sign_in(&b, &server, &ada).await;
-        b.goto(&format!(
-            "{}/#/streams/{stream}/webhooks/{hook}",
-            server.url()
-        ))
-        .await;
+        open_webhook(&b, &server, &ada, &stream, &hook).await;
         let mut seen = Vec::new();
         for (page, size) in [(1, 20), (2, 20), (3, 5)] {
             // Ten more events arrive after the first page was read; the later pages count them

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use streamhooks_api::testkit::{TestReceiver, TestServer};
 
-use super::{check_widths, sign_in, webhooks, with_browser};
+use super::{check_widths, open_webhook, webhooks, with_browser};
 
 const ARGS: [&str; 10] = [
     "--allow-local-network",
@@ -37,10 +37,10 @@ async fn redeliver_failed_sends_them_again_and_they_turn_green() {
     receiver.set_status(503);
     for i in 0..3 {
         server
-            .gql_ok(
-                &ada.token,
-                "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-                json!({ "s": { "id": stream, "description": format!("change {i}") } }),
+            .update_stream(
+                &ada,
+                &stream,
+                json!({ "description": format!("change {i}") }),
             )
             .await;
     }
@@ -63,12 +63,7 @@ async fn redeliver_failed_sends_them_again_and_they_turn_green() {
     receiver.set_status(200);
 
     with_browser(move |b| async move {
-        sign_in(&b, &server, &ada).await;
-        b.goto(&format!(
-            "{}/#/streams/{stream}/webhooks/{hook}",
-            server.url()
-        ))
-        .await;
+        open_webhook(&b, &server, &ada, &stream, &hook).await;
         b.wait(
             "three red deliveries",
             "document.querySelectorAll('#deliveries > li[data-status=failed]').length === 3",

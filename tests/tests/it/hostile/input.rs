@@ -1,4 +1,4 @@
-//! Text and numbers that used to become internal errors, panics or silently different data:
+//! Text and numbers that could become internal errors, panics or silently different data:
 //! U+0000 anywhere (PostgreSQL cannot store it), unbounded lengths, control characters in URLs,
 //! event ids with more than one spelling, token lifespans that overflow.
 
@@ -93,10 +93,7 @@ async fn nul_is_refused_everywhere_before_the_database_sees_it() {
 async fn every_list_and_string_a_user_sends_has_a_limit() {
     let w = quiet_world().await;
     let hook = w
-        .server
-        .create_webhook(
-            &w.owner,
-            &w.stream,
+        .webhook(
             "https://example.com/h",
             &["commit_create", "commit_receive"],
             None,
@@ -188,14 +185,7 @@ async fn urls_with_control_characters_are_refused_not_normalised() {
     }
     assert!(list(&w, &w.stream).await.is_empty());
     let hook = w
-        .server
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "https://example.com/ok",
-            &["stream_update"],
-            None,
-        )
+        .webhook("https://example.com/ok", &["stream_update"], None)
         .await;
     let vars =
         json!({ "w": { "id": hook, "streamId": w.stream, "url": "https://example.com/\r\n" } });
@@ -212,14 +202,7 @@ async fn urls_with_control_characters_are_refused_not_normalised() {
 async fn an_event_id_has_one_spelling() {
     let w = quiet_world().await;
     let hook = w
-        .server
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "https://example.com/h",
-            &["stream_update"],
-            None,
-        )
+        .webhook("https://example.com/h", &["stream_update"], None)
         .await;
     let ping = "mutation($w: WebhookPingInput!) { webhookPing(webhook: $w) }";
     let id = w

@@ -9,7 +9,7 @@ use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, TransactionTrait,
 };
 use serde_json::json;
-use streamhooks_api::testkit::{TestServer, TEST_ARGS};
+use streamhooks_api::testkit::{probe, TestServer, TEST_ARGS};
 
 use super::{post, refused, within};
 
@@ -80,16 +80,9 @@ async fn a_request_past_its_deadline_is_stopped_and_changes_nothing() {
 }
 
 async fn in_flight(server: &TestServer) -> String {
-    let text = reqwest::get(format!("{}/metrics", server.url()))
+    probe::metric(&server.url(), "streamhooks_http_in_flight")
         .await
-        .unwrap_or_else(|e| panic!("GET /metrics: {e}"))
-        .text()
-        .await
-        .unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix("streamhooks_http_in_flight "))
-        .unwrap_or("")
-        .to_owned()
+        .unwrap_or_default()
 }
 
 #[tokio::test]

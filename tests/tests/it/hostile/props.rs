@@ -144,23 +144,16 @@ fn check(rt: &tokio::runtime::Runtime, c: &Ctx, f: &Field, s: &str) -> Result<()
 fn any_text_round_trips_exactly_or_is_refused_as_bad_input() {
     let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
     let ctx = rt.block_on(async {
-        let server = TestServer::start_with(&streamhooks_api::testkit::TEST_ARGS, false).await;
-        let owner = server.create_user("Owner Olga", "olga@example.com").await;
-        let stream = server.create_stream(&owner, "props").await;
-        let hook = server
-            .create_webhook(
-                &owner,
-                &stream,
-                "https://example.com/h",
-                &["stream_update"],
-                None,
-            )
+        let w = crate::support::quiet_world().await;
+        let hook = w
+            .webhook("https://example.com/h", &["stream_update"], None)
             .await;
-        let d = server
+        let d = w
+            .server
             .gql_ok(
-                &owner.token,
+                &w.owner.token,
                 "query($s: String!) { stream(id: $s) { branches { items { id } } } }",
-                json!({ "s": stream }),
+                json!({ "s": w.stream }),
             )
             .await;
         let main_branch = d["stream"]["branches"]["items"][0]["id"]
@@ -168,9 +161,9 @@ fn any_text_round_trips_exactly_or_is_refused_as_bad_input() {
             .unwrap_or_default()
             .to_owned();
         Ctx {
-            server,
-            owner,
-            stream,
+            server: w.server,
+            owner: w.owner,
+            stream: w.stream,
             main_branch,
             hook,
         }

@@ -8,10 +8,10 @@ use serde_json::json;
 use streamhooks_api::testkit::{TestServer, TEST_ARGS};
 
 use super::{refused, within};
-use crate::support::{quiet_world, world, World};
+use crate::support::{quiet_world, world, world_on, World};
 
-/// The 1 KB document: 25 fragments, each spreading the next twice (optionally with an
-/// alias per level, which made it worse).
+/// The fan-out attack's 1 KB document: 25 fragments, each spreading the next twice (optionally
+/// with an alias per level, which makes it worse).
 fn fan_out(alias: bool) -> String {
     let mut q = String::from("query { ...F0 } ");
     for i in 0..24 {
@@ -113,14 +113,7 @@ fn aliased_history(w: &World, hook: &str, aliases: usize, limit: u32, by_id: boo
 async fn history_is_priced_by_the_nodes_its_pages_can_hold() {
     let w = quiet_world().await;
     let hook = w
-        .server
-        .create_webhook(
-            &w.owner,
-            &w.stream,
-            "https://example.com/h",
-            &["stream_update"],
-            None,
-        )
+        .webhook("https://example.com/h", &["stream_update"], None)
         .await;
     // The flood: 8 aliases of every webhook's history(limit: 1000), refused before it runs.
     let q = aliased_history(&w, &hook, 8, 1000, false);
@@ -185,27 +178,21 @@ async fn history_is_priced_by_the_nodes_its_pages_can_hold() {
 async fn an_answer_over_its_budget_stops_with_one_error() {
     let mut args: Vec<&str> = TEST_ARGS.to_vec();
     args.extend(["--graphql-max-response-bytes", "262144"]);
-    let server = TestServer::start_with(&args, false).await;
-    let owner = server.create_user("Owner Olga", "olga@example.com").await;
-    let stream = server.create_stream(&owner, "big").await;
-    let hook = server
-        .create_webhook(
-            &owner,
-            &stream,
-            "https://example.com/h",
-            &["stream_update"],
-            None,
-        )
+    let w = world_on(TestServer::start_with(&args, false).await).await;
+    let hook = w
+        .webhook("https://example.com/h", &["stream_update"], None)
         .await;
+    let World {
+        server,
+        owner,
+        stream,
+        ..
+    } = w;
     // Eight updates with 32 KB descriptions: eight payloads of ~65 KB (old and new stream).
     for i in 0..8 {
         let description = format!("{i}{}", "d".repeat(32 * 1024));
         server
-            .gql_ok(
-                &owner.token,
-                "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-                json!({ "s": { "id": stream, "description": description } }),
-            )
+            .update_stream(&owner, &stream, json!({ "description": description }))
             .await;
     }
     let page = |limit: u32| {

@@ -12,11 +12,7 @@ use crate::support::{grant, world, World};
 
 async fn make_private(w: &World, stream: &str) {
     w.server
-        .gql_ok(
-            &w.owner.token,
-            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-            json!({ "s": { "id": stream, "isPublic": false } }),
-        )
+        .update_stream(&w.owner, stream, json!({ "isPublic": false }))
         .await;
 }
 

@@ -119,13 +119,7 @@ async fn secrets_stored_in_plain_text_by_an_earlier_version_are_sealed_at_start_
             stored.starts_with("v1:") && !stored.contains(secret.as_str()),
             "{stored}"
         );
-        server
-            .gql_ok(
-                &owner.token,
-                "mutation($w: WebhookPingInput!) { webhookPing(webhook: $w) }",
-                json!({ "w": { "id": id, "streamId": stream } }),
-            )
-            .await;
+        server.ping(&owner, &stream, id, None).await;
         let req = rx
             .next(WAIT)
             .await
@@ -200,11 +194,7 @@ async fn another_key_is_refused_and_once_adopted_deliveries_say_why_they_fail() 
         vec![(hook.clone(), true)]
     );
     server
-        .gql_ok(
-            &owner.token,
-            "mutation($s: StreamUpdateInput!) { streamUpdate(stream: $s) }",
-            json!({ "s": { "id": stream, "description": "x" } }),
-        )
+        .update_stream(&owner, &stream, json!({ "description": "x" }))
         .await;
     let h = server
         .wait_for_history(&owner, &stream, &hook, WAIT, |h| {

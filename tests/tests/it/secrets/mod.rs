@@ -2,7 +2,8 @@
 //! and `-shm` files, as a copy of the disk would hold them; [`keys`] covers the key itself: an
 //! upgrade that seals secrets stored in plain text, and a server started with another key,
 //! refused until that key is adopted.
-//! Deliveries are checked with the `hmac` crate, never with the server's signing code.
+//! Deliveries are checked with the test kit's `hmac_hex` (the `hmac` crate), never with the
+//! server's signing code.
 
 mod disk;
 mod keys;
@@ -11,12 +12,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use entity::webhook_config;
-use hmac::{Hmac, Mac};
 use migration::MigratorTrait;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, EntityTrait, Statement};
 use serde_json::json;
-use sha2::Sha256;
+pub use streamhooks_api::testkit::hmac_hex;
 use streamhooks_api::testkit::{
     config_from_args, Received, TestDatabase, TestReceiver, TestServer, TEST_ARGS,
 };
@@ -26,13 +26,6 @@ use streamhooks_worker::secrets::{generate_key, Secrets};
 use crate::support::{message, UPDATE};
 
 pub const WAIT: Duration = Duration::from_secs(10);
-
-pub fn hmac_hex(secret: &str, msg: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
-    mac.update(msg.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
 
 /// A secret no other part of the test could produce by chance.
 pub fn unique(label: &str) -> String {

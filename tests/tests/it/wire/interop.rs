@@ -57,17 +57,9 @@ async fn both_formats_verify_with_every_independent_verifier() {
     let mut hooks = Vec::new();
     for format in ["speckle-string", "speckle-object"] {
         let receiver = TestReceiver::start().await;
-        let id = server
-            .gql_ok(
-                &owner.token,
-                "mutation($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }",
-                json!({ "w": { "streamId": stream, "url": receiver.url(), "triggers": ["stream_update"],
-                               "secret": SECRET, "format": format } }),
-            )
-            .await["webhookCreate"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let input = json!({ "streamId": stream, "url": receiver.url(),
+                            "triggers": ["stream_update"], "secret": SECRET, "format": format });
+        let id = server.create_webhook_with(&owner, input).await;
         hooks.push((format, id, receiver));
     }
 

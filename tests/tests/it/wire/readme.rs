@@ -79,24 +79,10 @@ async fn the_readme_snippet_verifies_real_deliveries() {
     let stream = server.create_stream(&owner, "Golden Nugget 🌻").await;
     for format in ["speckle-string", "speckle-object"] {
         let receiver = TestReceiver::start().await;
-        let hook = server
-            .gql_ok(
-                &owner.token,
-                "mutation($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }",
-                json!({ "w": { "streamId": stream, "url": receiver.url(), "triggers": ["stream_update"],
-                               "secret": "s3cr3t", "format": format } }),
-            )
-            .await["webhookCreate"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        server
-            .gql_ok(
-                &owner.token,
-                "mutation($w: WebhookPingInput!) { webhookPing(webhook: $w) }",
-                json!({ "w": { "id": hook, "streamId": stream } }),
-            )
-            .await;
+        let input = json!({ "streamId": stream, "url": receiver.url(),
+                            "triggers": ["stream_update"], "secret": "s3cr3t", "format": format });
+        let hook = server.create_webhook_with(&owner, input).await;
+        server.ping(&owner, &stream, &hook, None).await;
         let r = receiver
             .next(Duration::from_secs(20))
             .await

@@ -56,17 +56,9 @@ async fn hook<'a>(
     secret: &str,
 ) -> Hook<'a> {
     let receiver = TestReceiver::start().await;
-    let id = server
-        .gql_ok(
-            &owner.token,
-            "mutation($w: WebhookCreateInput!) { webhookCreate(webhook: $w) }",
-            json!({ "w": { "streamId": stream, "url": receiver.url(), "triggers": ["stream_update"],
-                           "secret": secret, "format": format } }),
-        )
-        .await["webhookCreate"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let input = json!({ "streamId": stream, "url": receiver.url(), "triggers": ["stream_update"],
+                        "secret": secret, "format": format });
+    let id = server.create_webhook_with(owner, input).await;
     Hook {
         server,
         owner,
