@@ -4,20 +4,17 @@
 //! 20–100 ms apart at random, and each is timed from the moment its INSERT returned (committed)
 //! to the moment its request reached the receiver, both on this process's monotonic clock.
 //!
-//! The question a reader will ask: why a receiver of its own rather than the shared one? A
-//! Speckle request carries no delivery id in its headers, so arrivals are matched to inserts by
-//! the commit id inside the body's payload, which only this receiver reads; it runs in the
-//! bench's process so that both ends of each latency are read from the same clock.
+//! The question a reader will ask: why the test kit's recording receiver, in the bench's
+//! process, rather than the counting one the drains use? A Speckle request carries no delivery
+//! id in its headers, so arrivals are matched to inserts by the commit id inside the body's
+//! payload, which only a recording receiver keeps; and in this process both ends of each latency
+//! are read from the same clock. At one event every 20–100 ms its per-request cost is no load.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::Router;
 use rand::Rng;
+use streamhooks_worker::testkit::TestReceiver;
 
 use super::dispatcher::{Kind, Running};
 use super::drain::Setup;
@@ -25,24 +22,13 @@ use super::tables;
 use crate::BoxError;
 
 /// Arrival times by the commit id in each request's payload.
-type Arrivals = Arc<Mutex<HashMap<String, Vec<Instant>>>>;
+type Arrivals = HashMap<String, Vec<Instant>>;
 
-async fn arrived(State(seen): State<Arrivals>, body: Bytes) -> StatusCode {
-    let at = Instant::now();
-    let id = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/payload/event/data/id")?
-                .as_str()
-                .map(str::to_owned)
-        });
-    match (id, seen.lock()) {
-        (Some(id), Ok(mut map)) => {
-            map.entry(id).or_default().push(at);
-            StatusCode::OK
-        }
-        _ => StatusCode::BAD_REQUEST,
-    }
+fn commit_id(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.pointer("/payload/event/data/id")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// Commit → received over one run, in ms.
@@ -67,11 +53,9 @@ async fn measure(
     kind: Kind,
     events: usize,
 ) -> Result<Idle, BoxError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let seen = Arrivals::default();
-    let app = Router::new().fallback(arrived).with_state(seen.clone());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let receiver = TestReceiver::start().await;
+    let base = format!("http://{}", receiver.addr);
+    let mut seen = Arrivals::new();
 
     let stream_id = tables::hex(10);
     let hooks = tables::webhooks(db, &base, &stream_id, setup.webhooks).await?;
@@ -88,7 +72,8 @@ async fn measure(
     )
     .await?;
     wait_for(
-        &seen,
+        &receiver,
+        &mut seen,
         &mut dispatcher,
         std::slice::from_ref(&warm),
         Duration::from_secs(60),
@@ -106,9 +91,15 @@ async fn measure(
         committed.push((commit_id, Instant::now()));
     }
     let ids: Vec<String> = committed.iter().map(|(id, _)| id.clone()).collect();
-    wait_for(&seen, &mut dispatcher, &ids, Duration::from_secs(30)).await?;
+    wait_for(
+        &receiver,
+        &mut seen,
+        &mut dispatcher,
+        &ids,
+        Duration::from_secs(30),
+    )
+    .await?;
     dispatcher.stop().await?;
-    server.abort();
 
     let [s0, s1, s2, s3, _] = tables::statuses(db).await?;
     if s2 != events as i64 + 1 {
@@ -126,10 +117,11 @@ async fn measure(
         )
         .into());
     }
-    let map = seen.lock().map_err(|_| "receiver lock poisoned")?;
+    // Anything that came after the last awaited arrival, duplicates included.
+    record(&receiver, &mut seen).await;
     let mut lat = Vec::with_capacity(events);
     for (id, at) in &committed {
-        match map.get(id).map(Vec::as_slice) {
+        match seen.get(id).map(Vec::as_slice) {
             Some([got]) => lat.push(got.saturating_duration_since(*at).as_secs_f64() * 1e3),
             got => {
                 return Err(format!(
@@ -150,18 +142,24 @@ async fn measure(
     })
 }
 
+async fn record(receiver: &TestReceiver, seen: &mut Arrivals) {
+    for r in receiver.drain().await {
+        let id = commit_id(&r.body).unwrap_or_else(|| "(no commit id)".to_owned());
+        seen.entry(id).or_default().push(r.at);
+    }
+}
+
 async fn wait_for(
-    seen: &Arrivals,
+    receiver: &TestReceiver,
+    seen: &mut Arrivals,
     dispatcher: &mut Running,
     ids: &[String],
     within: Duration,
 ) -> Result<(), BoxError> {
     let deadline = Instant::now() + within;
     loop {
-        let missing = {
-            let map = seen.lock().map_err(|_| "receiver lock poisoned")?;
-            ids.iter().filter(|id| !map.contains_key(*id)).count()
-        };
+        record(receiver, seen).await;
+        let missing = ids.iter().filter(|id| !seen.contains_key(*id)).count();
         if missing == 0 {
             return Ok(());
         }
