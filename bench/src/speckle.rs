@@ -66,6 +66,11 @@ pub async fn run(pg_url: &str, pidfile: &Path, o: &Options) -> Result<(), BoxErr
         Ok(()) => kinds.push(Kind::Ours),
         Err(why) => println!("  {why}: measuring the stock webhook-service alone"),
     }
+    println!(
+        "  {}-byte commit_create payloads; the stock service's runs stop after {} deliveries",
+        tables::sample_len(),
+        o.stock_cap
+    );
     let receiver = Receiver::spawn()?;
     let setup = Setup {
         pg_url,

@@ -153,6 +153,19 @@ pub fn payload(stream_id: &str, hook: &Hook, commit_id: &str) -> String {
     .to_string()
 }
 
+/// The length of a payload as [`webhooks`] and [`payload`] make them, for the report.
+pub fn sample_len() -> usize {
+    let hook = Hook {
+        id: hex(10),
+        json: serde_json::json!({
+            "id": hex(10), "streamId": hex(10), "url": "http://127.0.0.1:40000/hook/0",
+            "description": "Bench webhook 0", "triggers": ["commit_create"], "enabled": true,
+            "createdAt": "2026-12-05T20:11:58.123Z", "updatedAt": "2026-12-05T20:11:58.123Z",
+        }),
+    };
+    payload(&hex(10), &hook, &hex(10)).len()
+}
+
 /// Queues `n` events round-robin over `hooks`, each with its own commit id.
 pub async fn queue(
     db: &DatabaseConnection,
