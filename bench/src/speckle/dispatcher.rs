@@ -95,13 +95,16 @@ impl Running {
                 c
             }
         };
+        // One open file for both streams, so they share an offset and do not overwrite each
+        // other.
+        let out = File::create(&log)?;
         let child = cmd
             .env("PG_CONNECTION_STRING", pg_url)
             .env("ALLOW_LOCAL_NETWORK", "true")
             .env("PROMETHEUS_METRICS_PORT", free_port()?.to_string())
             .stdin(Stdio::null())
-            .stdout(Stdio::from(File::create(&log)?))
-            .stderr(Stdio::from(File::create(&log)?.try_clone()?))
+            .stderr(Stdio::from(out.try_clone()?))
+            .stdout(Stdio::from(out))
             .spawn()
             .map_err(|e| format!("cannot start the {}: {e}", kind.label()))?;
         Ok(Self { child, kind, log })
