@@ -3,35 +3,37 @@
 //! The library does the work and `main.rs` only parses the command line, so tests (ours and an
 //! embedding project's) start the real server in-process with [`start`] on `127.0.0.1:0`.
 //!
-//! Organised by domain, each with its GraphQL, service and HTTP parts:
-//! - [`backend`]: the Speckle-style backend (users, tokens, streams/projects, branches/models,
-//!   commits/versions) whose changes queue webhook events;
-//! - [`webhooks`]: the webhook API (configuration, history, pings, event ingest);
-//! - [`console`]: the web console at `GET /`, a GraphQL client served from files in the binary;
-//! - [`graphql`] assembles the schema, [`http`] the router; [`auth`], [`db`], [`config`],
-//!   [`state`] and [`error`] are shared by all, as are [`validate`] (every check on text a user
-//!   sends) and [`limits`] (what one request may cost); [`receive`] and [`testkit`] are tools
-//!   for people testing their receivers and integrations.
+//! Floors, each importing only the ones below it:
+//! - the surface: this file ([`start`], [`run_worker`]), [`http`] (the router, `POST /graphql`,
+//!   health and metrics), [`admin`] (the admin subcommands) and [`receive`]
+//!   (`streamhooks receive`);
+//! - [`schema`]: the schema root, which merges the domains' queries and mutations;
+//! - the domains, each with its GraphQL, service and HTTP parts: [`speckle`] (Speckle's resources:
+//!   users, tokens, streams/projects, branches/models, commits/versions, objects), whose changes
+//!   queue webhook events; [`webhooks`] (the webhook API: configuration, history, pings, recovery,
+//!   event ingest); [`console`] (the web console at `GET /`, a GraphQL client served from files in
+//!   the binary);
+//! - [`context`]: what every domain stands on (state, configuration, auth, errors, validation,
+//!   limits, the resolver helpers);
+//! - the `streamhooks-worker` crate (the webhook core and the dispatcher).
+//!
+//! `testkit` (the `testkit` feature) starts the whole server for tests, ours and an embedding project's.
 
 #![forbid(unsafe_code)]
 
-pub mod auth;
-pub mod backend;
-pub mod config;
+pub mod admin;
 pub mod console;
-pub mod db;
-pub mod error;
-pub mod graphql;
+pub mod context;
 pub mod http;
-pub mod ids;
-pub mod limits;
 pub mod receive;
-pub mod state;
+pub mod schema;
+pub mod speckle;
 pub mod testkit;
-pub mod validate;
 pub mod webhooks;
 
 use std::net::SocketAddr;
+
+use context::db;
 use std::sync::Arc;
 
 use streamhooks_worker::handoff::{HandOff, Inbox};
@@ -40,8 +42,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use config::Config;
-pub use state::AppState;
+pub use context::config::Config;
+pub use context::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -150,7 +152,7 @@ pub async fn start(
         inbox
     });
     let worker = inbox.map(|inbox| spawn_worker(&state, Some(inbox), cancel.clone()));
-    let schema = graphql::build_schema(state.clone());
+    let schema = schema::build_schema(state.clone());
     let app = http::router(state.clone(), schema);
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {

@@ -4,20 +4,21 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use streamhooks_api::backend::service;
-use streamhooks_api::config::{Config, DbArgs};
-use streamhooks_api::{bind_and_start, db, StartOptions};
-use streamhooks_worker::secrets::{check, create_key_file, store, Loaded, SecretsConfig};
+use streamhooks_api::admin::{parse_since, redeliver, rekey, reset_key, user_create};
+use streamhooks_api::context::config::{Config, DbArgs};
+use streamhooks_api::context::db;
+use streamhooks_api::{bind_and_start, StartOptions};
+use streamhooks_worker::secrets::SecretsConfig;
 use tokio_util::sync::CancellationToken;
 
-/// jemalloc rather than glibc's allocator (BENCHMARKS.md, issue 11's seventh session). A delivery
-/// allocates and frees dozens of buffers, often on another thread than the one that allocated
-/// them, and the payload-sized ones (~1 KB and up) miss glibc's per-thread cache every time:
-/// `perf` put glibc's `malloc`/`free` at ~10% of the dispatcher's CPU. With jemalloc the same
-/// build's dispatcher used 12-19% less CPU per delivery and drained 8-18% faster, and `serve`
-/// under issue 9's attack kept its latency with a lower peak. mimalloc, tried first, did as well
-/// for the dispatcher but not for `serve` under that attack: its worst trivial query took 2-3x as
-/// long, or its peak went over 300 MB, depending on how soon it returns freed memory.
+/// jemalloc rather than glibc's allocator. A delivery allocates and frees dozens of buffers,
+/// often on another thread than the one that allocated them, and the payload-sized ones (~1 KB and
+/// up) miss glibc's per-thread cache every time: `perf` put glibc's `malloc`/`free` at ~10% of the
+/// dispatcher's CPU. With jemalloc the dispatcher used 12-19% less CPU per delivery and drained
+/// 8-18% faster (`streamhooks-bench --only side`), and `serve` under the query attack
+/// (`--only attack`) kept its latency with a lower peak. mimalloc did as well for the dispatcher
+/// but not for `serve` under that attack: its worst trivial query took 2-3x as long, or its peak
+/// went over 300 MB, depending on how soon it returns freed memory. BENCHMARKS.md has the figures.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -249,7 +250,7 @@ async fn main() -> ExitCode {
             db: d,
         }) => redeliver(&d, &webhook, since, enable, dry_run).await,
         Some(Command::Schema) => {
-            print!("{}", streamhooks_api::graphql::sdl());
+            print!("{}", streamhooks_api::schema::sdl());
             Ok(())
         }
         Some(Command::User {
@@ -299,143 +300,6 @@ async fn worker(config: Config) -> Result<(), String> {
     streamhooks_api::run_worker(config, cancel)
         .await
         .map_err(|e| e.to_string())
-}
-
-async fn user_create(d: &DbArgs, name: &str, email: &str, admin: bool) -> Result<(), String> {
-    let db = db::connect_and_migrate(&d.url())
-        .await
-        .map_err(|e| e.to_string())?;
-    let created = service::user::create_with_token(&db, name, email, admin)
-        .await
-        .map_err(|e| e.public_message())?;
-    println!(
-        "{}",
-        serde_json::json!({ "id": created.id, "token": created.token })
-    );
-    Ok(())
-}
-
-async fn rekey(
-    d: &DbArgs,
-    current: &SecretsConfig,
-    new_key_file: &std::path::Path,
-) -> Result<(), String> {
-    let db = db::connect_and_migrate(&d.url())
-        .await
-        .map_err(|e| e.to_string())?;
-    // A new key file that exists already may be the key this database was moved to by an earlier
-    // run: the current key is then accepted although the database no longer records it.
-    let earlier = match new_key_file.try_exists() {
-        Ok(true) => Some(
-            store::key_file_or_create(new_key_file)
-                .map_err(|e| e.to_string())?
-                .0,
-        ),
-        _ => None,
-    };
-    let current = store::prepare_for_rekey(&db, current, earlier.as_ref())
-        .await
-        .map_err(|e| e.to_string())?;
-    let (new, source) = store::key_file_or_create(new_key_file).map_err(|e| e.to_string())?;
-    let done = store::rekey(&db, &current, &new)
-        .await
-        .map_err(|e| e.to_string())?;
-    eprintln!(
-        "re-encrypted {} webhook secret(s) under the key from {source}, fingerprint {}; {} were \
-         already under it. Now give every process that shares this database the new key \
-         (SECRETS_KEY_FILE={}, or SECRETS_KEY set to its contents) and restart them; if one wrote \
-         a secret with the old key meanwhile, run this again.",
-        done.resealed + done.legacy,
-        new.fingerprint(),
-        done.already_new,
-        new_key_file.display(),
-    );
-    Ok(())
-}
-
-/// `--since`: an RFC 3339 time, or a duration meaning that long before now.
-fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    let text = text.trim();
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&chrono::Utc));
-    }
-    let ago = streamhooks_worker::config::parse_duration(text).map_err(|_| {
-        format!("{text:?} is neither a time (2026-11-24T08:00:00Z) nor a duration ago (24h)")
-    })?;
-    chrono::Duration::from_std(ago)
-        .ok()
-        .and_then(|ago| chrono::Utc::now().checked_sub_signed(ago))
-        .ok_or_else(|| format!("{text:?} is too long ago"))
-}
-
-async fn redeliver(
-    d: &DbArgs,
-    webhook: &str,
-    since: chrono::DateTime<chrono::Utc>,
-    enable: bool,
-    dry_run: bool,
-) -> Result<(), String> {
-    use sea_orm::EntityTrait;
-    use streamhooks_api::webhooks::recover;
-    let db = db::connect_and_migrate(&d.url())
-        .await
-        .map_err(|e| e.to_string())?;
-    streamhooks_api::validate::id(webhook, "webhook id").map_err(|e| e.public_message())?;
-    let hook = entity::webhook_config::Entity::find_by_id(webhook.to_owned())
-        .one(&db)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("there is no webhook {webhook} in {}", db::redact(&d.url())))?;
-    let done = if dry_run {
-        recover::count_failed(&db, &hook, since).await
-    } else {
-        let txn = db::begin_write(&db).await.map_err(|e| e.to_string())?;
-        let done = recover::redeliver_failed(&txn, &hook, since, enable).await;
-        if done.is_ok() {
-            txn.commit().await.map_err(|e| e.to_string())?;
-        }
-        done
-    }
-    .map_err(|e| match e {
-        // No server log to point to here: the cause itself.
-        streamhooks_api::error::Error::Db(e) => e.to_string(),
-        other => other.public_message(),
-    })?;
-    println!(
-        "{}",
-        serde_json::json!({ "queued": done.queued, "moreRemain": done.more })
-    );
-    if done.more {
-        eprintln!(
-            "more than {} events of webhook {webhook} failed since then; run this again for the \
-             next ones",
-            recover::MAX_PER_CALL
-        );
-    }
-    Ok(())
-}
-
-async fn reset_key(d: &DbArgs, cfg: &SecretsConfig) -> Result<(), String> {
-    let db = db::connect_and_migrate(&d.url())
-        .await
-        .map_err(|e| e.to_string())?;
-    let (key, source) = match cfg.load().map_err(|e| e.to_string())? {
-        Loaded::Key(key, source) => (key, source),
-        Loaded::MissingFile(path) => create_key_file(&path).map_err(|e| e.to_string())?,
-    };
-    let report = check::adopt_key(&db, &key)
-        .await
-        .map_err(|e| e.to_string())?;
-    eprintln!(
-        "this database's webhook secrets key is now the key from {source}, fingerprint {}; {} of \
-         its {} webhook secret(s) cannot be opened with it, and their deliveries fail until their \
-         owners set them again (webhookUpdate). Give every process that shares this database this \
-         key and restart them.",
-        key.fingerprint(),
-        report.unreadable,
-        report.total,
-    );
-    Ok(())
 }
 
 async fn receive(opts: streamhooks_api::receive::ReceiveOptions) -> Result<(), String> {

@@ -193,7 +193,7 @@ async fn gated_receiver(hold: watch::Receiver<bool>) -> (String, Arc<Mutex<HashM
 
 /// Queues `CHANGES` commit events for each of `HOOKS` webhooks; returns the event count.
 async fn queue_events(url: &str, receiver: &str) -> u64 {
-    let db = streamhooks_api::db::connect_and_migrate(url)
+    let db = streamhooks_api::context::db::connect_and_migrate(url)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let b = db.get_database_backend();
@@ -228,7 +228,7 @@ async fn queue_events(url: &str, receiver: &str) -> u64 {
         canonical_url: "http://127.0.0.1".into(),
         version: "0".into(),
     };
-    let txn = streamhooks_api::db::begin_write(&db)
+    let txn = streamhooks_api::context::db::begin_write(&db)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mut n = 0;

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use entity::webhook_config;
 use sea_orm::EntityTrait;
-use streamhooks_api::config::WireConfig;
-use streamhooks_api::db::connect_and_migrate;
+use streamhooks_api::context::config::WireConfig;
+use streamhooks_api::context::db::connect_and_migrate;
 use streamhooks_api::testkit::{process, TestDatabase};
 use streamhooks_api::webhooks::service::{self, CreateInput};
 use streamhooks_worker::guard::Guard;

@@ -66,7 +66,7 @@ pub async fn build(pg: Option<&str>, n: usize) -> Result<Big, BoxError> {
         CancellationToken::new(),
     )
     .await?;
-    let user = streamhooks_api::backend::service::user::create_with_token(
+    let user = streamhooks_api::speckle::service::user::create_with_token(
         &running.state.db,
         "Bench",
         "bench@example.com",
@@ -316,7 +316,7 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
         ),
         (
             "history page: its size, for the answer budget, before it is read (1,000,000)",
-            streamhooks_api::graphql::budget::page_bytes_statement(
+            streamhooks_api::webhooks::history_size::page_bytes_statement(
                 backend,
                 &[(b.webhook.clone(), 25, Start::NEWEST)],
             ),
@@ -333,7 +333,7 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
         ),
         (
             "history page below a cursor: its size, for the answer budget (1,000,000)",
-            streamhooks_api::graphql::budget::page_bytes_statement(
+            streamhooks_api::webhooks::history_size::page_bytes_statement(
                 backend,
                 &[(b.webhook.clone(), 25, cursor)],
             ),

@@ -369,7 +369,7 @@ async fn emit_cost(
             serde_json::json!({ "id": format!("c{i}"), "commit": { "id": format!("c{i}"), "message": message, "branchName": "main" } }),
         );
         let t = Instant::now();
-        let txn = streamhooks_api::db::begin_write(&h.bench.db).await?;
+        let txn = streamhooks_api::context::db::begin_write(&h.bench.db).await?;
         let queued = emit(&txn, &server, &event).await?;
         txn.commit().await?;
         times.push(t.elapsed());

@@ -21,7 +21,7 @@ pub struct BenchDb {
 
 /// Opens `url` exactly as `streamhooks serve` does (same pool and SQLite settings) and migrates.
 async fn open(url: String) -> Result<DatabaseConnection, DbErr> {
-    streamhooks_api::db::connect_and_migrate(&url)
+    streamhooks_api::context::db::connect_and_migrate(&url)
         .await
         .map_err(|e| DbErr::Custom(e.to_string()))
 }

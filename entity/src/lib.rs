@@ -6,11 +6,12 @@
 //! Speckle has the table (`webhooks_config`, `webhooks_events`, `stream_acl`, `api_tokens`); the
 //! delivery machinery Speckle lacks has tables of its own (`webhooks_queue`,
 //! `webhooks_event_payloads`, `webhooks_event_attempts`, `webhooks_event_counts`), as does the key
-//! check (`secrets_key_check`).
+//! check (`secrets_key_check`). [`ids`] holds the typed ids that function signatures take.
 
 pub mod api_token;
 pub mod branch;
 pub mod commit;
+pub mod ids;
 pub mod object;
 pub mod project_settings;
 pub mod secrets_key_check;

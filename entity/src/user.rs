@@ -31,4 +31,9 @@ impl Model {
     pub fn is_admin(&self) -> bool {
         self.server_role == ROLE_ADMIN
     }
+
+    /// This user's id, typed, for the signatures that take one.
+    pub fn user_id(&self) -> crate::ids::UserId {
+        crate::ids::UserId::from(self.id.as_str())
+    }
 }

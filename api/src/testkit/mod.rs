@@ -143,7 +143,7 @@ impl TestServer {
     }
 
     pub async fn create_user(&self, name: &str, email: &str) -> TestUser {
-        let c = crate::backend::service::user::create_with_token(
+        let c = crate::speckle::service::user::create_with_token(
             &self.running.state.db,
             name,
             email,
@@ -158,7 +158,7 @@ impl TestServer {
     }
 
     pub async fn create_admin(&self, name: &str, email: &str) -> TestUser {
-        let c = crate::backend::service::user::create_with_token(
+        let c = crate::speckle::service::user::create_with_token(
             &self.running.state.db,
             name,
             email,

@@ -21,8 +21,9 @@ use serde_json::{json, Value};
 use streamhooks_worker::outbox::{self, Prepared, Targets};
 
 use super::ingest::{self, IngestRequest};
-use crate::limits::body::{json_problem, LimitedBody};
-use crate::state::AppState;
+use crate::context::ingest::sink::queue;
+use crate::context::limits::body::{json_problem, LimitedBody};
+use crate::context::state::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,9 +109,7 @@ pub async fn ingest_batch(
         if !refused.is_empty() {
             return Ok(Err(refused));
         }
-        ingest::queue(&app.sink(), all)
-            .await
-            .map(|n| Ok((n, counts)))
+        queue(&app.sink(), all).await.map(|n| Ok((n, counts)))
     };
     let Ok(result) = tokio::time::timeout(deadline, result).await else {
         return ingest::deadline_answer(deadline);

@@ -1,7 +1,8 @@
 //! Reading the delivery history in batches: `webhooks { items { history { items { attempts } } } }`
 //! costs the same one query for one webhook or a hundred: the pages of events for every (webhook,
-//! limit) asked, each row with its webhook's total from `webhooks_event_counts` and its attempts. The `webhooks` resolver looks ahead at what the query selects and
-//! loads it all before its items resolve (see `graphql.rs`).
+//! limit) asked, each row with its webhook's total from `webhooks_event_counts` and its attempts.
+//! The `webhooks` resolver looks ahead at what the query selects and loads it all before its items
+//! resolve (see `graphql::webhook`).
 //!
 //! Why look-ahead and not async-graphql's DataLoader: a DataLoader batches what arrives within a
 //! timer (1 ms by default), so how many queries a request costs depends on how fast the resolvers
@@ -13,7 +14,7 @@
 //! sum over at most 17 counter rows, not a count over a million events.
 //!
 //! A page starts after the `offset` newest events, or below a cursor ([`Start`]): the id of the
-//! last event of the page before. Pages walk by event id, the order history has always had
+//! last event of the page before. Pages walk by event id, the order history is shown in
 //! (insertion order, newest first), not by `lastUpdate`: an id never changes, while `lastUpdate`
 //! moves with every attempt, so a walk by it would skip an event retried between two page loads
 //! (it jumps above the cursor), which is what an outage does to a history, and would need an
@@ -205,18 +206,19 @@ pub fn totals_statement(backend: DatabaseBackend, webhooks: &[&str]) -> Statemen
 /// The ids of one page of a webhook's events (the webhook's id bound at `webhook_mark`; with
 /// [`Start::Before`], the cursor's id at `cursor_mark`), newest first, from
 /// `idx_webhooks_events_webhook` alone: what both the page ([`page_statement`]) and its size for
-/// the answer budget (`graphql::budget::page_bytes_statement`) start from. A cursor's id is bound,
-/// not written in: one statement text serves every cursor, so a client walking pages does not
-/// churn the statement cache.
+/// the answer budget ([`super::history_size::page_bytes_statement`]) start from. A cursor's id is
+/// bound, not written in: one statement text serves every cursor, so a client walking pages does
+/// not churn the statement cache.
 ///
-/// LIMIT and OFFSET are written into the text, not bound. Bound, they kept PostgreSQL from ever
-/// choosing a generic plan for either statement: both were planned anew on every call, 0.47 +
-/// 0.31 ms of a history request's ~2 ms in the database (`pg_stat_statements`, issue 11's seventh
-/// session). With the webhook's id as the only parameter, a connection plans them 5 times and
-/// then keeps the generic plan, the same as the custom one for a webhook of a million events or
-/// of five thousand (docs/query-plans.md). They are integers, so nothing to escape; each
-/// (limit, offset) is a statement of its own in sqlx's per-connection cache, which is bounded
-/// (least recently used goes first), so a client walking offsets only churns it.
+/// LIMIT and OFFSET are written into the text, not bound. Bound, they keep PostgreSQL from ever
+/// choosing a generic plan for either statement: both are then planned on every call, 0.47 + 0.31
+/// ms of a history request's ~2 ms in the database (`pg_stat_statements` over `streamhooks-bench
+/// --only history --runs 1 --history-requests 1000`). With the webhook's id as the only parameter,
+/// a connection plans them 5 times and then keeps the generic plan, the same as the custom one for
+/// a webhook of a million events or of five thousand (docs/query-plans.md). They are integers, so
+/// nothing to escape; each (limit, offset) is a statement of its own in sqlx's per-connection
+/// cache, which is bounded (least recently used goes first), so a client walking offsets only
+/// churns it.
 pub(crate) fn page_ids_sql(
     webhook_mark: &str,
     limit: u64,
@@ -250,7 +252,7 @@ pub(crate) fn page_ids_values(webhook: &str, start: Start) -> Vec<Value> {
 /// A page of `limit` events from `start` of each webhook in `webhooks`, with payload, lease, the
 /// webhook's total and (with `with_attempts`) the event's attempts as JSON; public so the bench
 /// can EXPLAIN exactly what runs. One statement instead of three saves two round trips per
-/// request, which on PostgreSQL were a third of a history request's time.
+/// request, a third of a history request's time on PostgreSQL.
 pub fn page_statement(
     backend: DatabaseBackend,
     webhooks: &[&str],

@@ -4,27 +4,27 @@
 //! `stream` and `user` objects may be sent for a stream or user this server does not hold;
 //! otherwise they are read from its tables. Each request's token and webhooks are read after it
 //! arrives (never cached, so a revoked token or a changed webhook counts at once), in one
-//! statement shared with the requests arriving at the same moment (`lookup`); the write is shared
-//! with those requests and whatever else is being queued at that moment (`combine`).
+//! statement shared with the requests arriving at the same moment (`context::ingest::lookup`); the
+//! write is shared with those requests and whatever else is being queued at that moment
+//! (`context::ingest::combine`).
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use entity::{api_token, user};
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult};
+use sea_orm::FromQueryResult;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use streamhooks_worker::outbox::{self, Event, Prepared};
-use streamhooks_worker::queue;
+use streamhooks_worker::outbox::{self, Event};
 use streamhooks_worker::triggers::{is_trigger, TRIGGERS};
 
-use crate::auth::SCOPE_STREAMS_WRITE;
-use crate::error::{Error, Result};
-use crate::limits::body::{json_problem, LimitedBody};
-use crate::state::AppState;
-use crate::validate;
-use crate::webhooks::combine::Sink;
+use crate::context::auth::SCOPE_STREAMS_WRITE;
+use crate::context::error::{Error, Result};
+use crate::context::ingest::lookup::Key;
+use crate::context::limits::body::{json_problem, LimitedBody};
+use crate::context::state::AppState;
+use crate::context::validate;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -58,7 +58,7 @@ pub async fn ingest(
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let Some((token_id, secret)) = crate::auth::bearer(header) else {
+    let Some((token_id, secret)) = crate::context::auth::bearer(header) else {
         return unauthorized();
     };
     let req = serde_json::from_slice::<IngestRequest>(&body)
@@ -77,7 +77,7 @@ pub async fn ingest(
     let event = to_event(req);
     // The caller's token and the event's webhooks, stream and user: one statement, shared with
     // the requests arriving at the same moment.
-    let key = crate::webhooks::lookup::Key {
+    let key = Key {
         stream_id: event.stream_id.clone(),
         user_id: event.user_id.clone(),
         token_id: token_id.to_owned(),
@@ -94,7 +94,7 @@ pub async fn ingest(
             }
             _ => None,
         };
-        Ok::<_, sea_orm::DbErr>((crate::auth::resolve(secret, found), rows, ticket))
+        Ok::<_, sea_orm::DbErr>((crate::context::auth::resolve(secret, found), rows, ticket))
     };
     let (auth, rows, ticket) = match looked_up.await {
         Ok(got) => got,
@@ -135,7 +135,7 @@ fn unauthorized() -> Response {
 }
 
 /// The answer refusing the request, unless `auth` is a server admin's token with `streams:write`.
-fn refusal(auth: &crate::auth::Auth) -> Option<Response> {
+fn refusal(auth: &crate::context::auth::Auth) -> Option<Response> {
     let Some(user) = auth.user.as_ref() else {
         return Some(unauthorized());
     };
@@ -183,7 +183,7 @@ pub(crate) async fn authorize(app: &AppState, headers: &HeaderMap) -> Result<(),
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let auth = match crate::auth::from_header(&app.db, header).await {
+    let auth = match crate::context::auth::from_header(&app.db, header).await {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = ?e, "token lookup failed");
@@ -208,43 +208,6 @@ pub(crate) fn to_event(req: IngestRequest) -> Event {
         stream: req.stream,
         user: req.user,
     }
-}
-
-/// Stores prepared rows and returns how many. When this process dispatches and its dispatcher
-/// has room, the rows are written leased to it and handed over in memory once committed; else
-/// they are written unleased and the dispatchers are woken (NOTIFY on PostgreSQL, in memory
-/// here). On PostgreSQL up to `MAX_ONE_STATEMENT` rows are one statement without BEGIN/COMMIT;
-/// otherwise one transaction (on SQLite, begun with a write).
-///
-/// Durability: this commit is the 202's promise, so it keeps the database's default (a WAL flush
-/// on PostgreSQL; SQLite's `synchronous=NORMAL` survives a process crash). The lease rides in the
-/// same commit at no extra cost: if the process dies before sending, the lease runs out and
-/// another worker claims the rows.
-pub(crate) async fn queue(sink: &Sink, prepared: Prepared) -> Result<u64, sea_orm::DbErr> {
-    if prepared.is_empty() {
-        return Ok(0);
-    }
-    let reservation = sink
-        .handoff
-        .as_ref()
-        .and_then(|h| h.reserve(prepared.weight()));
-    let lease = reservation.as_ref().map(|r| r.lease);
-    let one_statement = sink.db.get_database_backend() == DbBackend::Postgres
-        && prepared.len() <= queue::MAX_ONE_STATEMENT;
-    let queued = if one_statement {
-        outbox::store(&sink.db, prepared, lease).await?
-    } else {
-        let txn = crate::db::begin_write(&sink.db).await?;
-        let queued = outbox::store(&txn, prepared, lease).await?;
-        txn.commit().await?;
-        queued
-    };
-    match (reservation, queued.delivery) {
-        (Some(r), Some(delivery)) => r.hand_over(delivery),
-        _ if queued.n > 0 => sink.notifier.wake(),
-        _ => {}
-    }
-    Ok(queued.n)
 }
 
 /// The event's own checks, the same the GraphQL mutations' text goes through.

@@ -4,13 +4,14 @@
 //! other, marked `manual` so they reach a webhook that is still disabled.
 
 use chrono::Utc;
+use entity::ids::EventId;
 use entity::{stream, user, webhook_config, webhook_event, webhook_event_payload};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{json, Value};
 use streamhooks_worker::outbox::{self, stream_json, timestamp, user_json, Event, ServerInfo};
 use streamhooks_worker::triggers::{self, is_trigger, TRIGGERS};
 
-use crate::error::{Error, Result};
+use crate::context::error::{Error, Result};
 
 const SAMPLE_ID: &str = "0000sample";
 
@@ -49,12 +50,12 @@ pub async fn ping<C: ConnectionTrait>(
     caller: &user::Model,
     hook: &webhook_config::Model,
     trigger: Option<&str>,
-) -> Result<i64> {
+) -> Result<EventId> {
     let trigger = trigger.unwrap_or(triggers::STREAM_UPDATE);
     if !is_trigger(trigger) {
         return Err(Error::bad_input(format!(
             "Unknown trigger {}; valid triggers are: {}",
-            crate::validate::shown(trigger),
+            crate::context::validate::shown(trigger),
             TRIGGERS.join(", ")
         )));
     }
@@ -71,16 +72,18 @@ pub async fn ping<C: ConnectionTrait>(
         stream: Some(stream_json(&s)),
         user: Some(user_json(caller)),
     };
-    Ok(outbox::queue_manual(db, server, &event, hook).await?)
+    Ok(EventId::from(
+        outbox::queue_manual(db, server, &event, hook).await?,
+    ))
 }
 
-/// Queues event `event_id` again, if it belongs to `hook`; returns the new event id.
+/// Queues event `event` again, if it belongs to `hook`; returns the new event id.
 pub async fn redeliver<C: ConnectionTrait>(
     db: &C,
     hook: &webhook_config::Model,
-    event_id: &str,
-) -> Result<i64> {
-    let id = crate::validate::event_id(event_id)?;
+    event: EventId,
+) -> Result<EventId> {
+    let id = event.get();
     let not_found = || Error::NotFound {
         code: "WEBHOOK_EVENT_NOT_FOUND",
         message: format!("Webhook {} has no event {id}", hook.id),
@@ -95,5 +98,7 @@ pub async fn redeliver<C: ConnectionTrait>(
         .await?
         .map(|p| p.payload)
         .ok_or_else(not_found)?;
-    Ok(outbox::redeliver(db, &original, hook, payload).await?)
+    Ok(EventId::from(
+        outbox::redeliver(db, &original, hook, payload).await?,
+    ))
 }

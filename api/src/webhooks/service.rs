@@ -12,6 +12,7 @@
 //! judged at delivery time, on the addresses actually connected to, since DNS answers change.
 
 use chrono::Utc;
+use entity::ids::{StreamId, WebhookId};
 use entity::webhook_config::{self, MAX_PER_STREAM};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -23,10 +24,10 @@ use streamhooks_worker::secrets::{store, Secrets};
 use streamhooks_worker::triggers::TRIGGERS;
 use streamhooks_worker::wire::Format;
 
-use crate::config::WireConfig;
-use crate::error::{Error, Result};
-use crate::ids::new_id;
-use crate::validate;
+use crate::context::config::WireConfig;
+use crate::context::error::{Error, Result};
+use crate::context::ids::new_id;
+use crate::context::validate;
 
 pub const MAX_DESCRIPTION_LEN: usize = 1024;
 pub const MAX_SECRET_LEN: usize = 256;
@@ -34,7 +35,7 @@ pub const MAX_HISTORY_LIMIT: i32 = 1000;
 pub const MISMATCH: &str = "The webhook id and stream id do not match. Please check your inputs.";
 
 pub struct CreateInput {
-    pub stream_id: String,
+    pub stream_id: StreamId,
     pub url: String,
     pub description: Option<String>,
     pub triggers: Vec<String>,
@@ -44,10 +45,9 @@ pub struct CreateInput {
     pub format: Option<String>,
 }
 
-#[derive(Default)]
 pub struct UpdateInput {
-    pub id: String,
-    pub stream_id: String,
+    pub id: WebhookId,
+    pub stream_id: StreamId,
     pub url: Option<String>,
     pub description: Option<String>,
     pub secret: Option<String>,
@@ -158,8 +158,8 @@ pub async fn create<C: TransactionTrait>(
     guard: &Guard,
     wire: &WireConfig,
     input: CreateInput,
-) -> Result<String> {
-    validate::id(&input.stream_id, "stream id")?;
+) -> Result<WebhookId> {
+    validate::id(input.stream_id.as_str(), "stream id")?;
     let url = validate_url(&input.url)?;
     check_destination(guard, &url)?;
     let triggers = validate_triggers(&input.triggers)?;
@@ -189,11 +189,11 @@ pub async fn create<C: TransactionTrait>(
             }
             _ => "UPDATE streams SET updated_at = updated_at WHERE id = ?",
         },
-        [input.stream_id.clone().into()],
+        [input.stream_id.as_str().into()],
     ))
     .await?;
     let count = webhook_config::Entity::find()
-        .filter(webhook_config::Column::StreamId.eq(&input.stream_id))
+        .filter(webhook_config::Column::StreamId.eq(input.stream_id.as_str()))
         .count(&txn)
         .await?;
     if count >= MAX_PER_STREAM {
@@ -203,7 +203,7 @@ pub async fn create<C: TransactionTrait>(
     }
     webhook_config::ActiveModel {
         id: Set(id.clone()),
-        stream_id: Set(input.stream_id),
+        stream_id: Set(input.stream_id.into_string()),
         url: Set(url),
         description: Set(input.description),
         secret: Set(secret),
@@ -220,22 +220,20 @@ pub async fn create<C: TransactionTrait>(
     .insert(&txn)
     .await?;
     txn.commit().await?;
-    Ok(id)
+    Ok(WebhookId::from(id))
 }
 
-/// The webhook `id` if it belongs to `stream_id`; Speckle's mismatch answer otherwise (also when
+/// The webhook `id` if it belongs to `stream`; Speckle's mismatch answer otherwise (also when
 /// it does not exist, so ids of other streams cannot be probed).
 pub async fn find_on_stream<C: ConnectionTrait>(
     db: &C,
-    id: &str,
-    stream_id: &str,
+    id: &WebhookId,
+    stream: &StreamId,
 ) -> Result<webhook_config::Model> {
+    let (id, stream_id) = (id.as_str(), stream.as_str());
     validate::id(id, "webhook id")?;
     validate::id(stream_id, "stream id")?;
-    match webhook_config::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await?
-    {
+    match webhook_config::Entity::find_by_id(id).one(db).await? {
         Some(w) if w.stream_id == stream_id => Ok(w),
         _ => Err(Error::forbidden(MISMATCH)),
     }
@@ -250,7 +248,7 @@ pub async fn update<C: ConnectionTrait>(
     guard: &Guard,
     wire: &WireConfig,
     input: UpdateInput,
-) -> Result<String> {
+) -> Result<WebhookId> {
     let existing = find_on_stream(db, &input.id, &input.stream_id).await?;
     let mut am = <webhook_config::ActiveModel as Default>::default();
     if let Some(url) = &input.url {
@@ -310,7 +308,7 @@ pub async fn update<C: ConnectionTrait>(
         );
     }
     let updated = q
-        .filter(webhook_config::Column::Id.eq(&input.id))
+        .filter(webhook_config::Column::Id.eq(input.id.as_str()))
         .exec(db)
         .await?;
     if updated.rows_affected == 0 {
@@ -324,13 +322,17 @@ pub async fn update<C: ConnectionTrait>(
 }
 
 /// Deletes the webhook and, by cascade, its history and queued events.
-pub async fn delete<C: ConnectionTrait>(db: &C, id: &str, stream_id: &str) -> Result<String> {
-    find_on_stream(db, id, stream_id).await?;
-    webhook_config::Entity::delete_by_id(id.to_owned())
+pub async fn delete<C: ConnectionTrait>(
+    db: &C,
+    id: &WebhookId,
+    stream: &StreamId,
+) -> Result<WebhookId> {
+    find_on_stream(db, id, stream).await?;
+    webhook_config::Entity::delete_by_id(id.as_str())
         .exec(db)
         .await?;
     store::scrub(db).await;
-    Ok(id.to_owned())
+    Ok(id.clone())
 }
 
 /// The deepest `history(offset:)` accepted: the events a page skips are walked in the webhook's

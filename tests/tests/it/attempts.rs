@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use streamhooks_api::testkit::{
     config_from_args, graphql, graphql_ok, Reply, TestDatabase, TestReceiver, TestUser, TEST_ARGS,
 };
-use streamhooks_api::{graphql, http, AppState};
+use streamhooks_api::{http, schema, AppState};
 use streamhooks_worker::outbox::{emit, Event};
 use streamhooks_worker::Notifier;
 
@@ -174,7 +174,7 @@ async fn counted_server(extra: &[&str]) -> Counted {
     let tdb = TestDatabase::create()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut db = streamhooks_api::db::connect_and_migrate(&tdb.url)
+    let mut db = streamhooks_api::context::db::connect_and_migrate(&tdb.url)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let statements = Arc::new(AtomicUsize::new(0));
@@ -194,7 +194,7 @@ async fn counted_server(extra: &[&str]) -> Counted {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let state = AppState::new(db, Arc::new(config), secrets, Notifier::new());
-    let created = streamhooks_api::backend::service::user::create_with_token(
+    let created = streamhooks_api::speckle::service::user::create_with_token(
         &state.db,
         "Olga",
         "olga@example.com",
@@ -206,7 +206,7 @@ async fn counted_server(extra: &[&str]) -> Counted {
         id: created.id,
         token: created.token,
     };
-    let app = http::router(state.clone(), graphql::build_schema(state.clone()));
+    let app = http::router(state.clone(), schema::build_schema(state.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("bind: {e}"));

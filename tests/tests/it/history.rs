@@ -181,8 +181,8 @@ async fn cursors_are_the_servers_own_and_exclude_an_offset() {
 #[tokio::test]
 async fn a_cursor_page_is_a_backward_range_of_the_webhook_index() {
     use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
-    use streamhooks_api::graphql::budget::page_bytes_statement;
     use streamhooks_api::webhooks::history::{page_statement, Start};
+    use streamhooks_api::webhooks::history_size::page_bytes_statement;
 
     let w = quiet_world().await;
     let db = &w.server.running.state.db;
@@ -195,7 +195,7 @@ async fn a_cursor_page_is_a_backward_range_of_the_webhook_index() {
     for stmt in statements {
         let plan: Vec<String> = match backend {
             DatabaseBackend::Postgres => {
-                let txn = streamhooks_api::db::begin_write(db)
+                let txn = streamhooks_api::context::db::begin_write(db)
                     .await
                     .unwrap_or_else(|e| panic!("{e}"));
                 txn.execute_unprepared(

@@ -4,7 +4,7 @@
 fn schema_file_matches_the_server() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql");
     let on_disk = std::fs::read_to_string(path).unwrap_or_default();
-    let live = streamhooks_api::graphql::sdl();
+    let live = streamhooks_api::schema::sdl();
     assert!(
         on_disk == live,
         "schema.graphql differs from the server's SDL; regenerate it with:\n  cargo run -q -p streamhooks-api -- schema > schema.graphql"
@@ -13,7 +13,7 @@ fn schema_file_matches_the_server() {
 
 #[test]
 fn schema_has_speckles_webhook_surface() {
-    let sdl = streamhooks_api::graphql::sdl();
+    let sdl = streamhooks_api::schema::sdl();
     for needle in [
         "webhookCreate(webhook: WebhookCreateInput!): String!",
         "webhookUpdate(webhook: WebhookUpdateInput!): String!",

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use entity::stream;
 use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
-use streamhooks_api::db::{begin_write, connect_and_migrate};
+use streamhooks_api::context::db::{begin_write, connect_and_migrate};
 use streamhooks_api::testkit::TestDatabase;
 
 fn new_stream(id: &str) -> stream::ActiveModel {

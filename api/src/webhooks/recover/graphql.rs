@@ -1,14 +1,15 @@
 //! `webhookRedeliverFailed`, the GraphQL side of the recovery after an outage (the rules are in
-//! [`super`]). Its `Int!` answer is Speckle-style; whether more failed events remain than one
-//! call takes goes beside it, as a note in the answer's `extensions` (`graphql::notes`), since
+//! [`super`]). Its `Int!` answer is Speckle-style; whether more failed events remain than one call
+//! takes goes beside it, as a note in the answer's `extensions` ([`crate::context::notes`]), since
 //! an entry in `errors` would read as a failure to every client.
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::{Context, InputObject, Name, Object, Value};
 use chrono::{DateTime, Utc};
+use entity::ids::{StreamId, WebhookId};
 
-use crate::error::Result;
-use crate::graphql::{owner, state};
+use crate::context::error::Result;
+use crate::context::resolver::{in_transaction, owner, state};
 use crate::webhooks::recover;
 use crate::webhooks::service as svc;
 
@@ -43,23 +44,21 @@ impl RecoverMutation {
         ctx: &Context<'_>,
         webhook: WebhookRedeliverFailedInput,
     ) -> Result<i32> {
-        owner(ctx, &webhook.stream_id).await?;
+        let stream = StreamId::from(webhook.stream_id);
+        owner(ctx, &stream).await?;
         let st = state(ctx);
-        let hook = svc::find_on_stream(&st.db, &webhook.id, &webhook.stream_id).await?;
+        let hook = svc::find_on_stream(&st.db, &WebhookId::from(webhook.id), &stream).await?;
         let dry_run = webhook.dry_run.unwrap_or(false);
         let done = if dry_run {
             recover::count_failed(&st.db, &hook, webhook.since).await?
         } else {
-            let txn = st.begin().await?;
-            let done = recover::redeliver_failed(
-                &txn,
-                &hook,
-                webhook.since,
-                webhook.enable.unwrap_or(false),
-            )
-            .await?;
-            st.commit(txn, done.queued).await?;
-            done
+            let enable = webhook.enable.unwrap_or(false);
+            in_transaction(ctx, async |tx| {
+                let done = recover::redeliver_failed(tx.txn, &hook, webhook.since, enable).await?;
+                let queued = done.queued;
+                Ok((done, queued))
+            })
+            .await?
         };
         let limit = recover::MAX_PER_CALL;
         let mut note = IndexMap::new();
@@ -78,7 +77,7 @@ impl RecoverMutation {
                 )),
             );
         }
-        crate::graphql::notes::note(ctx, "webhookRedeliverFailed", note);
+        crate::context::notes::note(ctx, "webhookRedeliverFailed", note);
         Ok(i32::try_from(done.queued).unwrap_or(i32::MAX))
     }
 }

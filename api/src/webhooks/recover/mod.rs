@@ -18,7 +18,7 @@ use entity::webhook_config;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use streamhooks_worker::requeue;
 
-use crate::error::{Error, Result};
+use crate::context::error::{Error, Result};
 
 /// The most events one call queues.
 pub const MAX_PER_CALL: u64 = 10_000;

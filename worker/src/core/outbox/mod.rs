@@ -29,7 +29,7 @@ use crate::rows::Claimed;
 /// rows were written. Call inside the transaction that makes the change, then wake the dispatcher
 /// after commit (on PostgreSQL a `NOTIFY` is also sent, delivered only if the transaction
 /// commits). On SQLite, make that transaction's first statement a write (see
-/// `streamhooks_api::db::begin_write`): a transaction that reads first cannot start writing once
+/// `streamhooks_api::context::db::begin_write`): a transaction that reads first cannot start writing once
 /// the dispatcher has committed meanwhile. Two statements on PostgreSQL (the look-ups, then every
 /// insert and the NOTIFY); see [`prepare`] and [`store`] to lease the rows to this process's
 /// dispatcher instead. Within [`handoff::scope`](crate::core::handoff::scope) it does so itself:
