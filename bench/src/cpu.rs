@@ -3,6 +3,8 @@
 //! `/proc/PID/stat` ticks as a fallback) and a
 //! PostgreSQL server's processes (the postmaster and its children, split into the backends that
 //! serve connections and the rest: WAL writer, checkpointer, autovacuum …).
+//! On a server that other work shares, [`PgSampler::start_for`] counts only the backends of one
+//! database; the helpers serve every database and cannot be split.
 //!
 //! PostgreSQL processes come and go (autovacuum workers, backends of closed connections), and a
 //! process's time is lost once it exits, so [`PgSampler`] reads them every few milliseconds and
@@ -89,8 +91,19 @@ pub struct PgCpu {
 
 #[derive(Default)]
 struct Seen {
-    /// pid → (is a backend, CPU at the first sighting, CPU at the last).
-    procs: HashMap<u32, (bool, u64, u64)>,
+    /// Only backends whose title names this database count as backends; others are left out.
+    database: Option<String>,
+    /// pid → (what it is, CPU at the first sighting, CPU at the last).
+    procs: HashMap<u32, (Kind, u64, u64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The postmaster, a helper, or a backend that has no title yet.
+    Other,
+    Backend,
+    /// A backend of another database than the one asked for.
+    Foreign,
 }
 
 /// Samples a PostgreSQL server's processes in the background until [`PgSampler::finish`].
@@ -105,7 +118,15 @@ impl PgSampler {
     /// Starts sampling. Processes that exist now count from their current CPU time; processes
     /// that start later count from zero.
     pub fn start(postmaster: u32) -> Self {
-        let seen = Arc::new(Mutex::new(Seen::default()));
+        Self::start_for(postmaster, None)
+    }
+
+    /// As [`PgSampler::start`], with only the backends of `database` (when given) counted.
+    pub fn start_for(postmaster: u32, database: Option<&str>) -> Self {
+        let seen = Arc::new(Mutex::new(Seen {
+            database: database.map(str::to_owned),
+            procs: HashMap::new(),
+        }));
         sample(postmaster, &seen, true);
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (s, st) = (seen.clone(), stop.clone());
@@ -128,12 +149,12 @@ impl PgSampler {
         sample(self.postmaster, &self.seen, false);
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = PgCpu::default();
-        for (backend, first, last) in seen.procs.values() {
+        for (kind, first, last) in seen.procs.values() {
             let used = last.saturating_sub(*first);
-            if *backend {
-                out.backends_ns += used;
-            } else {
-                out.other_ns += used;
+            match kind {
+                Kind::Backend => out.backends_ns += used,
+                Kind::Other => out.other_ns += used,
+                Kind::Foreign => {}
             }
         }
         out
@@ -171,19 +192,32 @@ fn server_pids(postmaster: u32) -> Vec<u32> {
 fn sample(postmaster: u32, seen: &Mutex<Seen>, initial: bool) {
     let pids = server_pids(postmaster);
     let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    let database = seen.database.clone();
     for pid in pids {
         let Some(ns) = process_ns(pid) else { continue };
         // A backend's title says who it serves: "postgres: USER DB HOST(PORT) STATE". A process
         // just forked may not have its title yet, so this is looked at again until it does.
-        let backend = |known: bool| known || (pid != postmaster && cmdline(pid).contains('('));
+        let kind = |known: Kind| {
+            if known != Kind::Other || pid == postmaster {
+                return known;
+            }
+            let title = cmdline(pid);
+            if !title.contains('(') {
+                return Kind::Other;
+            }
+            match &database {
+                Some(db) if title.split_whitespace().nth(2) != Some(db.as_str()) => Kind::Foreign,
+                _ => Kind::Backend,
+            }
+        };
         match seen.procs.get_mut(&pid) {
             Some(p) => {
-                p.0 = backend(p.0);
+                p.0 = kind(p.0);
                 p.2 = p.2.max(ns);
             }
             None => {
                 let first = if initial { ns } else { 0 };
-                seen.procs.insert(pid, (backend(false), first, ns));
+                seen.procs.insert(pid, (kind(Kind::Other), first, ns));
             }
         }
     }

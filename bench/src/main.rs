@@ -16,6 +16,7 @@ mod cpu;
 mod ingest;
 mod seed;
 mod side;
+mod speckle;
 mod wire;
 
 use std::sync::Arc;
@@ -59,13 +60,15 @@ struct Args {
     #[arg(long, default_value = "speckle-string", value_parser = |s: &str| s.parse::<streamhooks_worker::wire::Format>())]
     format: streamhooks_worker::wire::Format,
     /// Only these scenarios (comma-separated: throughput, latency, rss, postgres, processes,
-    /// emit, attack, wire, and, not run by default, side, history, explain, ingest). `processes` drains
+    /// emit, attack, wire, and, not run by default, side, history, explain, ingest, speckle). `processes` drains
     /// PostgreSQL with two `streamhooks worker` processes; `attack` sends hostile
     /// requests to a `streamhooks serve` process; `wire` is the CPU cost of building one request;
     /// `side` compares binaries on PostgreSQL with a separate receiver process and CPU per
     /// process; `history` times `history(limit: 25)` on a webhook with `--history-events` events;
     /// `explain` prints the query plans of docs/query-plans.md; `ingest` sends events through
-    /// `POST /api/events` (and `/batch`) of `streamhooks serve` processes, alternating binaries.
+    /// `POST /api/events` (and `/batch`) of `streamhooks serve` processes, alternating binaries;
+    /// `speckle` compares `streamhooks speckle-dispatch` with Speckle's webhook-service on
+    /// Speckle's tables.
     #[arg(
         long,
         value_delimiter = ',',
@@ -105,6 +108,26 @@ struct Args {
     /// `ingest`: events sent in batches of 100 (0 skips it).
     #[arg(long, default_value_t = 20_000)]
     ingest_batch_events: usize,
+    /// `speckle`: backlogs drained, comma-separated; the later ones are compared with the first.
+    #[arg(long, value_delimiter = ',', default_value = "5000,50000")]
+    speckle_queued: Vec<usize>,
+    /// `speckle`: webhooks the backlog is spread over.
+    #[arg(long, default_value_t = 10)]
+    speckle_webhooks: usize,
+    /// `speckle`: the stock webhook-service's runs stop after this many deliveries (at tens per
+    /// second, 50,000 would take a quarter of an hour per run); its rate is over those.
+    #[arg(long, default_value_t = 5000)]
+    speckle_stock_cap: usize,
+    /// `speckle`: events inserted one at a time, 20–100 ms apart, for the idle latency.
+    #[arg(long, default_value_t = 200)]
+    speckle_idle_events: usize,
+    /// `speckle`: Speckle's migrations and their runner, with the stock service in `stock/`
+    /// (`npm ci` in both first).
+    #[arg(long, default_value = "tests/interop/speckle")]
+    speckle_harness: std::path::PathBuf,
+    /// `speckle`: the Node.js that runs Speckle's migrations and its webhook-service.
+    #[arg(long, default_value = "node")]
+    node: std::path::PathBuf,
     /// Internal: serve as the `side` scenario's receiver process.
     #[arg(long, hide = true)]
     serve_receiver: bool,
@@ -540,6 +563,28 @@ async fn main() -> Result<(), BoxError> {
                 .await?;
             }
             _ => println!("(side) skipped: needs TEST_DATABASE_URL and --pg-pidfile"),
+        }
+    }
+    if want("speckle") {
+        match (&pg_url, &args.pg_pidfile) {
+            (Some(url), Some(pidfile)) => {
+                println!(
+                    "(speckle) PostgreSQL, Speckle's tables, {} webhooks, {} runs of each dispatcher, interleaved",
+                    args.speckle_webhooks, runs
+                );
+                let options = speckle::Options {
+                    queued: args.speckle_queued.clone(),
+                    webhooks: args.speckle_webhooks,
+                    stock_cap: args.speckle_stock_cap,
+                    idle_events: args.speckle_idle_events,
+                    runs,
+                    harness: args.speckle_harness.clone(),
+                    node: args.node.clone(),
+                    streamhooks: args.streamhooks_bin.clone(),
+                };
+                speckle::run(url, pidfile, &options).await?;
+            }
+            _ => println!("(speckle) skipped: needs TEST_DATABASE_URL and --pg-pidfile"),
         }
     }
     if want("ingest") {
