@@ -17,6 +17,7 @@ mod ingest;
 mod seed;
 mod side;
 mod speckle;
+mod spread;
 mod wire;
 
 use std::sync::Arc;
@@ -60,11 +61,12 @@ struct Args {
     #[arg(long, default_value = "speckle-string", value_parser = |s: &str| s.parse::<streamhooks_worker::wire::Format>())]
     format: streamhooks_worker::wire::Format,
     /// Only these scenarios (comma-separated: throughput, latency, rss, postgres, processes,
-    /// emit, attack, wire, and, not run by default, side, history, explain, ingest, speckle). `processes` drains
+    /// emit, attack, wire, and, not run by default, side, spread, history, explain, ingest,
+    /// speckle). `processes` drains
     /// PostgreSQL with two `streamhooks worker` processes; `attack` sends hostile
     /// requests to a `streamhooks serve` process; `wire` is the CPU cost of building one request;
     /// `side` compares binaries on PostgreSQL with a separate receiver process and CPU per
-    /// process; `history` times `history(limit: 25)` on a webhook with `--history-events` events;
+    /// process; `spread` is side's drain over 10 to 10,000 webhooks; `history` times `history(limit: 25)` on a webhook with `--history-events` events;
     /// `explain` prints the query plans of docs/query-plans.md; `ingest` sends events through
     /// `POST /api/events` (and `/batch`) of `streamhooks serve` processes, alternating binaries;
     /// `speckle` compares `streamhooks speckle-dispatch` with Speckle's webhook-service on
@@ -93,6 +95,16 @@ struct Args {
     /// `side`: webhooks the backlog is spread over.
     #[arg(long, default_value_t = 10)]
     side_webhooks: usize,
+    /// `spread`: webhook counts on PostgreSQL, comma-separated; the first is the reference.
+    #[arg(long, value_delimiter = ',', default_value = "10,100,1000,10000")]
+    spread_webhooks: Vec<usize>,
+    /// `spread`: webhook counts on SQLite, comma-separated (`0`: none); the first is the
+    /// reference.
+    #[arg(long, value_delimiter = ',', default_value = "10,1000")]
+    spread_sqlite_webhooks: Vec<usize>,
+    /// `spread`: backlogs drained, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "5000,50000")]
+    spread_queued: Vec<usize>,
     /// `history` and `explain`: events stored for the one webhook whose history is read.
     #[arg(long, default_value_t = 1_000_000)]
     history_events: usize,
@@ -564,6 +576,29 @@ async fn main() -> Result<(), BoxError> {
             }
             _ => println!("(side) skipped: needs TEST_DATABASE_URL and --pg-pidfile"),
         }
+    }
+    if want("spread") {
+        let mut bins = Vec::new();
+        if let Some(b) = &args.baseline_bin {
+            bins.push(("baseline".to_owned(), b.clone()));
+        }
+        bins.push(("this build".to_owned(), args.streamhooks_bin.clone()));
+        println!(
+            "(spread) the side drain over {:?} webhooks on PostgreSQL and {:?} on SQLite, {} runs, interleaved",
+            args.spread_webhooks, args.spread_sqlite_webhooks, runs
+        );
+        let pg = match (&pg_url, &args.pg_pidfile) {
+            (Some(url), Some(pidfile)) => Some((url.as_str(), pidfile.as_path())),
+            _ => None,
+        };
+        let options = spread::Options {
+            bins,
+            webhooks: args.spread_webhooks.clone(),
+            sqlite_webhooks: args.spread_sqlite_webhooks.clone(),
+            queued: args.spread_queued.clone(),
+            runs,
+        };
+        spread::run(pg, &options).await?;
     }
     if want("speckle") {
         match (&pg_url, &args.pg_pidfile) {

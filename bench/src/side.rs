@@ -36,6 +36,8 @@ pub struct Measure {
     /// From the last request's arrival to the moment every result was recorded (and the bench
     /// saw it, polling every 5 ms), in ms: inside the rate's clock.
     pub tail_ms: f64,
+    /// From the worker process's spawn to the first request reaching the receiver, in ms.
+    pub first_ms: f64,
 }
 
 /// Serves as the receiver process (`streamhooks-bench --serve-receiver`, which
@@ -121,6 +123,31 @@ pub async fn once(
     receiver: &Receiver,
 ) -> Result<Measure, BoxError> {
     let bench = seed::postgres_with(pg_url, false).await?;
+    let new_schema = seeded(&bench, bin, n, webhooks, receiver).await?;
+    bench.db.execute_unprepared("VACUUM ANALYZE").await?;
+    bench.db.execute_unprepared("CHECKPOINT").await?;
+    let wal_before = wal_lsn(&bench.db).await?;
+    let sampler = PgSampler::start(postmaster);
+    let drained = drain(bin, &bench.url, n, receiver, &bench.db, new_schema).await?;
+    let wal_bytes = wal_since(&bench.db, &wal_before).await?;
+    let pg = sampler.finish();
+    bench.cleanup().await;
+    let mut m = drained.measure(n);
+    m.pg_backends = drained.per_k(n, pg.backends_ns);
+    m.pg_other = drained.per_k(n, pg.other_ns);
+    m.wal = wal_bytes as f64 / n as f64;
+    Ok(m)
+}
+
+/// Migrates `bench` with `bin` (so it gets that binary's schema) and queues `n` events over
+/// `webhooks` webhooks pointing at `receiver`; returns whether the schema has `webhooks_queue`.
+pub async fn seeded(
+    bench: &seed::BenchDb,
+    bin: &Path,
+    n: usize,
+    webhooks: usize,
+    receiver: &Receiver,
+) -> Result<bool, BoxError> {
     let migrated = Command::new(bin)
         .args(["migrate", "--database-url", &bench.url])
         .env("RUST_LOG", "warn")
@@ -133,16 +160,57 @@ pub async fn once(
     let hooks =
         seed::plain_webhooks(&bench.db, &format!("http://{}", receiver.addr), webhooks).await?;
     seed::events(&bench.db, &hooks, n).await?;
-    let new_schema = seed::has_queue_table(&bench.db).await?;
-    bench.db.execute_unprepared("VACUUM ANALYZE").await?;
-    bench.db.execute_unprepared("CHECKPOINT").await?;
-    let wal_before = wal_lsn(&bench.db).await?;
+    Ok(seed::has_queue_table(&bench.db).await?)
+}
+
+/// What [`drain`] saw of one worker process draining a backlog.
+pub struct Drained {
+    spawned_us: i64,
+    first_us: i64,
+    last_us: i64,
+    end_us: i64,
+    worker_ns: u64,
+    worker_peak_mb: f64,
+    receiver_ns: u64,
+}
+
+impl Drained {
+    /// Milliseconds of CPU per 1,000 of `n` deliveries.
+    pub fn per_k(&self, n: usize, ns: u64) -> f64 {
+        ns as f64 / 1e6 / (n as f64 / 1000.0)
+    }
+
+    /// The figures of a drain of `n` that this process saw (the database's are left at 0).
+    pub fn measure(&self, n: usize) -> Measure {
+        Measure {
+            rate: n as f64 / ((self.end_us - self.first_us) as f64 / 1e6),
+            worker: self.per_k(n, self.worker_ns),
+            pg_backends: 0.0,
+            pg_other: 0.0,
+            receiver: self.per_k(n, self.receiver_ns),
+            wal: 0.0,
+            worker_peak_mb: self.worker_peak_mb,
+            tail_ms: (self.end_us - self.last_us) as f64 / 1e3,
+            first_ms: (self.first_us - self.spawned_us) as f64 / 1e3,
+        }
+    }
+}
+
+/// Starts `bin`'s worker on `url`, waits until the receiver has counted `n` requests and `db`
+/// has no event pending, and stops it (SIGTERM).
+pub async fn drain(
+    bin: &Path,
+    url: &str,
+    n: usize,
+    receiver: &Receiver,
+    db: &sea_orm::DatabaseConnection,
+    new_schema: bool,
+) -> Result<Drained, BoxError> {
     receiver.get("/__reset").await?;
     let receiver_before = cpu::process_ns(receiver.pid()).unwrap_or(0);
-    let sampler = PgSampler::start(postmaster);
-
+    let spawned_us = unix_us();
     let mut worker = Command::new(bin)
-        .args(["worker", "--database-url", &bench.url])
+        .args(["worker", "--database-url", url])
         .args(["--allow-local-network", "true"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -152,19 +220,18 @@ pub async fn once(
     while got < n as u64 {
         if Instant::now() > deadline {
             let _ = worker.kill();
+            let _ = worker.wait();
             return Err(format!("only {got} of {n} deliveries arrived").into());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
         (got, first_us, last_us) = receiver.count().await?;
     }
-    while seed::depth(&bench.db, new_schema).await? > 0 {
+    while seed::depth(db, new_schema).await? > 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let end_us = unix_us();
-    let wal_bytes = wal_since(&bench.db, &wal_before).await?;
     let worker_ns = cpu::process_ns(worker.id()).unwrap_or(0);
     let worker_peak_mb = cpu::status_mb(Some(worker.id()), "VmHWM:").unwrap_or(0.0);
-    let pg = sampler.finish();
     let receiver_ns = cpu::process_ns(receiver.pid())
         .unwrap_or(0)
         .saturating_sub(receiver_before);
@@ -172,18 +239,14 @@ pub async fn once(
         .args(["-TERM", &worker.id().to_string()])
         .status();
     let _ = worker.wait();
-    bench.cleanup().await;
-
-    let per_k = |ns: u64| ns as f64 / 1e6 / (n as f64 / 1000.0);
-    Ok(Measure {
-        rate: n as f64 / ((end_us - first_us) as f64 / 1e6),
-        worker: per_k(worker_ns),
-        pg_backends: per_k(pg.backends_ns),
-        pg_other: per_k(pg.other_ns),
-        receiver: per_k(receiver_ns),
-        wal: wal_bytes as f64 / n as f64,
+    Ok(Drained {
+        spawned_us,
+        first_us,
+        last_us,
+        end_us,
+        worker_ns,
         worker_peak_mb,
-        tail_ms: (end_us - last_us) as f64 / 1e3,
+        receiver_ns,
     })
 }
 
