@@ -373,12 +373,11 @@ pub async fn explain(b: &Big) -> Result<String, BoxError> {
     ];
     if backend == sea_orm::DatabaseBackend::Postgres {
         // What the recorder runs instead of the four above when every result is a plain finish.
-        let succeeded = [b.webhook.as_str()];
         stmts.insert(
             6,
             (
                 "record: a batch of plain finishes in one statement (256 rows)",
-                record_sql::FinishAll::new(&refs, &succeeded).statement(),
+                record_sql::FinishAll::new(&refs).statement(),
             ),
         );
     }

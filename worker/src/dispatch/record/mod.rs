@@ -174,14 +174,7 @@ fn one_statement<'a>(backend: DatabaseBackend, latest: &[&'a Update]) -> Option<
     {
         return None;
     }
-    let mut succeeded: Vec<&str> = latest
-        .iter()
-        .filter(|u| u.effect == Effect::Success)
-        .map(|u| u.webhook_id.as_str())
-        .collect();
-    succeeded.sort_unstable();
-    succeeded.dedup();
-    Some(FinishAll::new(latest, &succeeded))
+    Some(FinishAll::new(latest))
 }
 
 /// Says which results found their lease gone (another claim holds the row now).
