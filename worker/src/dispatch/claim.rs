@@ -32,8 +32,7 @@ use entity::webhook_config;
 use entity::webhook_event_attempt::OUTCOME_INTERRUPTED;
 use rand::Rng;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, Statement, Value,
+    ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult, Statement, Value,
 };
 
 use crate::rows::{AttemptRow, Claimed};
@@ -225,8 +224,8 @@ pub async fn record_interrupted(db: &impl ConnectionTrait, rows: &[Claimed]) -> 
     crate::dispatch::record::insert_attempts(db, &taken_over, true).await
 }
 
-/// The webhook of each claimed row, in one query per batch. A webhook deleted since the row was
-/// queued is simply absent from the map.
+/// The webhook of each claimed row, in one query per batch ([`webhooks_statement`]). A webhook
+/// deleted since the row was queued is simply absent from the map.
 pub async fn webhooks_of(
     db: &impl ConnectionTrait,
     rows: &[Claimed],
@@ -238,10 +237,21 @@ pub async fn webhooks_of(
         return Ok(HashMap::new());
     }
     let found = webhook_config::Entity::find()
-        .filter(webhook_config::Column::Id.is_in(ids))
+        .from_raw_sql(webhooks_statement(db.get_database_backend(), &ids))
         .all(db)
         .await?;
     Ok(found.into_iter().map(|w| (w.id.clone(), w)).collect())
+}
+
+/// The webhooks `ids`, with the ids as one parameter ([`crate::core::sql::text_in`]), so the
+/// statement's text is the same for every claim.
+pub fn webhooks_statement(backend: DatabaseBackend, ids: &[&str]) -> Statement {
+    let (cond, ids) = crate::core::sql::text_in(backend, "id", 1, ids);
+    Statement::from_sql_and_values(
+        backend,
+        format!("SELECT * FROM webhooks_config WHERE {cond}"),
+        [ids],
+    )
 }
 
 #[derive(Debug, FromQueryResult)]

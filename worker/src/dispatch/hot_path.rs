@@ -39,8 +39,8 @@ pub(super) fn hot_path(db: &DatabaseConnection) -> DatabaseConnection {
 const WARM_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Opens the hot path's PostgreSQL connections and runs its claim (with and without left-out
-/// lanes) and result statements once on each with nothing to do (a claim of 0 rows, a batch of
-/// none), before the first claim. A backend's first run of a statement loads its catalog caches,
+/// lanes), webhook lookup and result statements once on each with nothing to do (a claim of 0
+/// rows, a batch of none), before the first claim. A backend's first run of a statement loads its catalog caches,
 /// parses and plans (4 ms for the claim alone, in `psql`), and on a fresh worker that comes in
 /// the middle of its first deliveries: under `streamhooks-bench --only side`, the database's CPU
 /// per delivery is ~10% higher draining 5,000 events than 50,000. Best effort and bounded: a
@@ -66,6 +66,12 @@ pub(super) async fn warm(pool: &sea_orm::sqlx::PgPool) {
                 }
                 q.execute(&mut **conn).await.map_err(|e| e.to_string())?;
             }
+            let webhooks = claim::webhooks_statement(DatabaseBackend::Postgres, &[]);
+            sea_orm::sqlx::query(&webhooks.sql)
+                .bind("{}")
+                .execute(&mut **conn)
+                .await
+                .map_err(|e| e.to_string())?;
             FinishAll::default()
                 .fetch(&mut **conn)
                 .await

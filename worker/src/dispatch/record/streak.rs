@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::{SecondsFormat, Utc};
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Statement};
 
 use crate::rows::{Effect, Update};
 
@@ -54,19 +54,18 @@ pub async fn update(
     let mut streaks: Vec<(&str, Streak<'_>)> = streaks.into_iter().collect();
     streaks.sort_unstable_by_key(|(id, _)| *id);
 
-    let reset: Vec<Value> = streaks
+    let reset: Vec<&str> = streaks
         .iter()
         .filter(|(_, s)| s.succeeded && s.finals_after_success == 0)
-        .map(|(id, _)| Value::from(*id))
+        .map(|(id, _)| *id)
         .collect();
     if !reset.is_empty() {
-        let marks: Vec<String> = (1..=reset.len()).map(|i| format!("${i}")).collect();
+        let (cond, ids) = crate::core::sql::text_in(backend, "id", 1, &reset);
         let sql = format!(
             "UPDATE webhooks_config SET consecutive_failures = 0 \
-             WHERE consecutive_failures <> 0 AND id IN ({})",
-            marks.join(", ")
+             WHERE consecutive_failures <> 0 AND {cond}"
         );
-        txn.execute(Statement::from_sql_and_values(backend, sql, reset))
+        txn.execute(Statement::from_sql_and_values(backend, sql, [ids]))
             .await?;
     }
 
