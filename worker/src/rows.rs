@@ -13,8 +13,9 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use entity::webhook_event::{self, STATUS_FAILED};
+use entity::webhook_event_attempt::OUTCOME_INTERRUPTED;
 use sea_orm::DatabaseBackend;
 
 /// A leased event, with what sending it needs.
@@ -84,6 +85,31 @@ pub struct AttemptRow {
     pub response_headers: String,
     pub response_body: Option<String>,
     pub worker: Option<Arc<str>>,
+}
+
+impl AttemptRow {
+    /// The attempt a claim found abandoned by an expired lease (`Claimed::prior_lease_at`), as
+    /// `interrupted` with the sentence `error`: whether its request reached the receiver is
+    /// unknown. `None` when the claim took over no lease, or took one that made no attempt.
+    pub fn interrupted(r: &Claimed, error: &str) -> Option<AttemptRow> {
+        let at = r.prior_lease_at?;
+        let number = r.attempt - 1;
+        (number >= 1).then(|| AttemptRow {
+            event_id: r.id,
+            number,
+            started_at: Utc
+                .timestamp_millis_opt(at)
+                .single()
+                .unwrap_or_else(Utc::now),
+            duration_ms: None,
+            outcome: OUTCOME_INTERRUPTED,
+            status_code: None,
+            error: Some(error.to_owned()),
+            response_headers: "[]".into(),
+            response_body: None,
+            worker: None,
+        })
+    }
 }
 
 /// The new state of one leased event.

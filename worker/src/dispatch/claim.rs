@@ -27,9 +27,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{TimeZone, Utc};
 use entity::webhook_config;
-use entity::webhook_event_attempt::OUTCOME_INTERRUPTED;
 use rand::Rng;
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult, Statement, Value,
@@ -190,34 +188,19 @@ pub fn claim_statement(
     Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// What an interrupted attempt's `error` says in our store.
+const INTERRUPTED: &str = "Interrupted: the worker making this attempt stopped or lost its lease \
+     before recording a result; the request may or may not have reached the receiver.";
+
 /// Records the attempts that claims took over from expired leases as interrupted: the worker that
 /// made them stopped or stalled before recording anything, so whether the request reached the
 /// receiver is unknown. Written apart from the claim; if this worker dies before it runs, those
 /// attempts go unrecorded, which is the other honest answer ("not at all").
 pub async fn record_interrupted(db: &impl ConnectionTrait, rows: &[Claimed]) -> Result<(), DbErr> {
-    let taken_over: Vec<AttemptRow> =
-        rows.iter()
-            .filter_map(|r| {
-                let at = r.prior_lease_at?;
-                Some(AttemptRow {
-                event_id: r.id,
-                number: r.attempt - 1,
-                started_at: Utc.timestamp_millis_opt(at).single().unwrap_or_else(Utc::now),
-                duration_ms: None,
-                outcome: OUTCOME_INTERRUPTED,
-                status_code: None,
-                error: Some(
-                    "Interrupted: the worker making this attempt stopped or lost its lease before \
-                     recording a result; the request may or may not have reached the receiver."
-                        .into(),
-                ),
-                response_headers: "[]".into(),
-                response_body: None,
-                worker: None,
-            })
-            })
-            .filter(|a| a.number >= 1)
-            .collect();
+    let taken_over: Vec<AttemptRow> = rows
+        .iter()
+        .filter_map(|r| AttemptRow::interrupted(r, INTERRUPTED))
+        .collect();
     if taken_over.is_empty() {
         return Ok(());
     }

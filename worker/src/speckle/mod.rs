@@ -28,9 +28,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use entity::webhook_config;
-use entity::webhook_event_attempt::OUTCOME_INTERRUPTED;
 use rand::RngCore;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::{self, Executor, PgPool};
@@ -218,7 +217,10 @@ impl Store for SpeckleStore {
 
     fn record_interrupted<'a>(&'a self, rows: &'a [Claimed]) -> StoreFuture<'a, Result<(), DbErr>> {
         Box::pin(async move {
-            let taken_over: Vec<AttemptRow> = rows.iter().filter_map(interrupted).collect();
+            let taken_over: Vec<AttemptRow> = rows
+                .iter()
+                .filter_map(|r| AttemptRow::interrupted(r, INTERRUPTED))
+                .collect();
             record::insert_interrupted(&self.pool, &taken_over)
                 .await
                 .map_err(db_err)
@@ -248,27 +250,6 @@ impl Store for SpeckleStore {
     }
 }
 
-/// The attempt an expired lease abandoned, as our store records it (`dispatch::claim`).
-fn interrupted(r: &Claimed) -> Option<AttemptRow> {
-    let at = r.prior_lease_at?;
-    let number = r.attempt - 1;
-    (number >= 1).then(|| AttemptRow {
-        event_id: r.id,
-        number,
-        started_at: Utc
-            .timestamp_millis_opt(at)
-            .single()
-            .unwrap_or_else(Utc::now),
-        duration_ms: None,
-        outcome: OUTCOME_INTERRUPTED,
-        status_code: None,
-        error: Some(
-            "Interrupted: the dispatcher making this attempt stopped or lost its lease before \
-             recording a result; the request may or may not have reached the receiver."
-                .into(),
-        ),
-        response_headers: "[]".into(),
-        response_body: None,
-        worker: None,
-    })
-}
+/// What an interrupted attempt's `error` says in a Speckle database's attempts.
+const INTERRUPTED: &str = "Interrupted: the dispatcher making this attempt stopped or lost its \
+     lease before recording a result; the request may or may not have reached the receiver.";

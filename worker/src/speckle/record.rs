@@ -18,18 +18,20 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{SecondsFormat, SubsecRound, Utc};
 use entity::webhook_event::{STATUS_PROCESSING, STATUS_SUCCEEDED};
-use sea_orm::sqlx::{self, PgPool};
+use sea_orm::sqlx::{self, PgPool, Row as _};
 use serde::Serialize;
 
+use crate::dispatch::record::finish_all::AttemptColumns;
 use crate::dispatch::record::latest_per_event;
 use crate::rows::{AttemptRow, Kind, Update};
 
 /// What the stock service writes to `statusInfo` on success.
 pub const WEBHOOK_CALLED: &str = "Webhook called";
 
-/// The batch statement: `$1`..`$7` the results' columns, `$8`..`$18` their attempts', each an
+/// The batch statement: `$1`..`$7` the results' columns, `$8`..`$17` their attempts' (the
+/// columns of our store's attempts, [`AttemptColumns`]), `$18` each attempt's webhook, each an
 /// array bound in PostgreSQL's binary format ([`Batch`]). Each result finds its `deliveries` row
 /// through the primary key, in a nested loop over the results. (With the ids also given as
 /// `id = ANY(array)`, the planner put both into each probe of the index: one descent per array
@@ -64,10 +66,10 @@ attempts AS (
         duration_ms, outcome, status_code, error, response_headers, response_body, worker)
     SELECT t.delivery_id, t.number, a.event_id, t.webhook_id, t.started_at, t.duration_ms,
         t.outcome, t.status_code, t.error, t.response_headers, t.response_body, t.worker
-    FROM unnest($8::BIGINT[], $9::INT[], $10::TEXT[], $11::TIMESTAMPTZ[], $12::INT[],
-        $13::TEXT[], $14::INT[], $15::TEXT[], $16::TEXT[], $17::TEXT[], $18::TEXT[])
-        AS t(delivery_id, number, webhook_id, started_at, duration_ms, outcome, status_code,
-            error, response_headers, response_body, worker)
+    FROM unnest($8::BIGINT[], $9::INT[], $10::TIMESTAMPTZ[], $11::INT[], $12::TEXT[],
+        $13::INT[], $14::TEXT[], $15::TEXT[], $16::TEXT[], $17::TEXT[], $18::TEXT[])
+        AS t(delivery_id, number, started_at, duration_ms, outcome, status_code, error,
+            response_headers, response_body, worker, webhook_id)
     JOIN applied a ON a.id = t.delivery_id
     ON CONFLICT DO NOTHING
     RETURNING 1)
@@ -97,17 +99,9 @@ struct Batch<'a> {
     retry_count: Vec<i32>,
     status: Vec<i32>,
     info: Vec<&'a str>,
-    att_delivery: Vec<i64>,
-    att_number: Vec<i32>,
+    /// `delivery_id` is the attempt's `event_id`: in this store, the `deliveries` row's id.
+    attempts: AttemptColumns<'a>,
     att_webhook: Vec<&'a str>,
-    att_started: Vec<DateTime<Utc>>,
-    att_duration: Vec<Option<i32>>,
-    att_outcome: Vec<&'a str>,
-    att_status: Vec<Option<i32>>,
-    att_error: Vec<Option<&'a str>>,
-    att_headers: Vec<&'a str>,
-    att_body: Vec<Option<&'a str>>,
-    att_worker: Vec<Option<&'a str>>,
 }
 
 impl<'a> Batch<'a> {
@@ -129,18 +123,9 @@ impl<'a> Batch<'a> {
             b.status.push(status);
             b.info.push(info);
             if let Some(a) = &u.attempt {
-                b.att_delivery.push(a.event_id);
-                b.att_number.push(a.number);
-                b.att_webhook.push(&u.webhook_id);
                 // Milliseconds, as the attempts made before this statement took arrays.
-                b.att_started.push(a.started_at.trunc_subsecs(3));
-                b.att_duration.push(a.duration_ms);
-                b.att_outcome.push(a.outcome);
-                b.att_status.push(a.status_code);
-                b.att_error.push(a.error.as_deref());
-                b.att_headers.push(&a.response_headers);
-                b.att_body.push(a.response_body.as_deref());
-                b.att_worker.push(a.worker.as_deref());
+                b.attempts.push(a, a.started_at.trunc_subsecs(3));
+                b.att_webhook.push(&u.webhook_id);
             }
         }
         b
@@ -148,27 +133,21 @@ impl<'a> Batch<'a> {
 
     /// Runs [`WRITE_SQL`]; returns the `deliveries` ids it applied.
     async fn fetch(self, pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
-        sqlx::query_scalar(WRITE_SQL)
+        let results = sqlx::query(WRITE_SQL)
             .bind(self.id)
             .bind(self.token)
             .bind(self.kind)
             .bind(self.due)
             .bind(self.retry_count)
             .bind(self.status)
-            .bind(self.info)
-            .bind(self.att_delivery)
-            .bind(self.att_number)
+            .bind(self.info);
+        let rows = self
+            .attempts
+            .bind(results)
             .bind(self.att_webhook)
-            .bind(self.att_started)
-            .bind(self.att_duration)
-            .bind(self.att_outcome)
-            .bind(self.att_status)
-            .bind(self.att_error)
-            .bind(self.att_headers)
-            .bind(self.att_body)
-            .bind(self.att_worker)
             .fetch_all(pool)
-            .await
+            .await?;
+        rows.iter().map(|r| r.try_get::<i64, _>("id")).collect()
     }
 }
 

@@ -9,7 +9,7 @@ use sea_orm::{DatabaseBackend, DbErr, RuntimeErr, Statement, Value};
 
 use crate::core::sql;
 use crate::dispatch::record::statements::{events_using, finish_using, ATTEMPT_COLUMNS};
-use crate::rows::{Effect, Update};
+use crate::rows::{AttemptRow, Effect, Update};
 
 /// PostgreSQL only: a whole batch of finished events in one statement, for the common batch in
 /// which every result finishes its event and none is a final failure (nothing to count towards
@@ -47,17 +47,61 @@ pub struct FinishAll<'a> {
     updated: Vec<DateTime<Utc>>,
     webhooks: Vec<&'a str>,
     success: Vec<bool>,
-    att_event: Vec<i64>,
-    att_number: Vec<i32>,
-    att_started: Vec<DateTime<Utc>>,
-    att_duration: Vec<Option<i32>>,
-    att_outcome: Vec<&'static str>,
-    att_status: Vec<Option<i32>>,
-    att_error: Vec<Option<&'a str>>,
-    att_headers: Vec<&'a str>,
-    att_body: Vec<Option<&'a str>>,
-    att_worker: Vec<Option<&'a str>>,
+    attempts: AttemptColumns<'a>,
 }
+
+/// Attempts as one array per column, in [`ATTEMPT_COLUMNS`]' order, borrowed from their rows:
+/// what a result batch binds in PostgreSQL's binary format ([`FinishAll`]'s `$9`..`$18`, and the
+/// Speckle store's batch).
+#[derive(Debug, Default)]
+pub(crate) struct AttemptColumns<'a> {
+    event: Vec<i64>,
+    number: Vec<i32>,
+    started: Vec<DateTime<Utc>>,
+    duration: Vec<Option<i32>>,
+    outcome: Vec<&'static str>,
+    status: Vec<Option<i32>>,
+    error: Vec<Option<&'a str>>,
+    headers: Vec<&'a str>,
+    body: Vec<Option<&'a str>>,
+    worker: Vec<Option<&'a str>>,
+}
+
+impl<'a> AttemptColumns<'a> {
+    /// Adds `a`, with `started_at` as its start (its own, or as a store rounds it).
+    pub(crate) fn push(&mut self, a: &'a AttemptRow, started_at: DateTime<Utc>) {
+        self.event.push(a.event_id);
+        self.number.push(a.number);
+        self.started.push(started_at);
+        self.duration.push(a.duration_ms);
+        self.outcome.push(a.outcome);
+        self.status.push(a.status_code);
+        self.error.push(a.error.as_deref());
+        self.headers.push(&a.response_headers);
+        self.body.push(a.response_body.as_deref());
+        self.worker.push(a.worker.as_deref());
+    }
+
+    /// Binds the ten arrays to `q`'s next ten parameters.
+    pub(crate) fn bind<'q>(self, q: PgQuery<'q>) -> PgQuery<'q>
+    where
+        'a: 'q,
+    {
+        q.bind(self.event)
+            .bind(self.number)
+            .bind(self.started)
+            .bind(self.duration)
+            .bind(self.outcome)
+            .bind(self.status)
+            .bind(self.error)
+            .bind(self.headers)
+            .bind(self.body)
+            .bind(self.worker)
+    }
+}
+
+/// A statement of sqlx's for PostgreSQL, with its parameters.
+pub(crate) type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 /// [`FinishAll`]'s statement; `$1`..`$8` are the results' columns, `$9`..`$18` the attempts'.
 pub static FINISH_ALL_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -98,16 +142,7 @@ impl<'a> FinishAll<'a> {
             f.webhooks.push(&u.webhook_id);
             f.success.push(u.effect == Effect::Success);
             if let Some(a) = &u.attempt {
-                f.att_event.push(a.event_id);
-                f.att_number.push(a.number);
-                f.att_started.push(a.started_at);
-                f.att_duration.push(a.duration_ms);
-                f.att_outcome.push(a.outcome);
-                f.att_status.push(a.status_code);
-                f.att_error.push(a.error.as_deref());
-                f.att_headers.push(&a.response_headers);
-                f.att_body.push(a.response_body.as_deref());
-                f.att_worker.push(a.worker.as_deref());
+                f.attempts.push(a, a.started_at);
             }
         }
         f
@@ -116,7 +151,7 @@ impl<'a> FinishAll<'a> {
     /// Runs the statement on `on` (a pool or one connection) with every array bound in binary;
     /// returns the applied ids.
     pub async fn fetch<'c>(self, on: impl sqlx::PgExecutor<'c>) -> Result<Vec<i64>, DbErr> {
-        let rows = sqlx::query(&FINISH_ALL_SQL)
+        let results = sqlx::query(&FINISH_ALL_SQL)
             .bind(self.ids)
             .bind(self.tokens)
             .bind(self.status)
@@ -124,17 +159,10 @@ impl<'a> FinishAll<'a> {
             .bind(self.retries)
             .bind(self.updated)
             .bind(self.webhooks)
-            .bind(self.success)
-            .bind(self.att_event)
-            .bind(self.att_number)
-            .bind(self.att_started)
-            .bind(self.att_duration)
-            .bind(self.att_outcome)
-            .bind(self.att_status)
-            .bind(self.att_error)
-            .bind(self.att_headers)
-            .bind(self.att_body)
-            .bind(self.att_worker)
+            .bind(self.success);
+        let rows = self
+            .attempts
+            .bind(results)
             .fetch_all(on)
             .await
             .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e)))?;
@@ -156,7 +184,8 @@ impl<'a> FinishAll<'a> {
             sql::pg_array_literal(items.iter().map(|i| i.as_ref().map(T::to_string))).into()
         }
         let times: Vec<String> = self.updated.iter().map(DateTime::to_rfc3339).collect();
-        let started: Vec<String> = self.att_started.iter().map(DateTime::to_rfc3339).collect();
+        let a = &self.attempts;
+        let started: Vec<String> = a.started.iter().map(DateTime::to_rfc3339).collect();
         let values = vec![
             lit(&self.ids),
             lit(&self.tokens),
@@ -166,16 +195,16 @@ impl<'a> FinishAll<'a> {
             lit(&times),
             lit(&self.webhooks),
             lit(&self.success),
-            lit(&self.att_event),
-            lit(&self.att_number),
+            lit(&a.event),
+            lit(&a.number),
             lit(&started),
-            opt(&self.att_duration),
-            lit(&self.att_outcome),
-            opt(&self.att_status),
-            opt(&self.att_error),
-            lit(&self.att_headers),
-            opt(&self.att_body),
-            opt(&self.att_worker),
+            opt(&a.duration),
+            lit(&a.outcome),
+            opt(&a.status),
+            opt(&a.error),
+            lit(&a.headers),
+            opt(&a.body),
+            opt(&a.worker),
         ];
         Statement::from_sql_and_values(DatabaseBackend::Postgres, FINISH_ALL_SQL.as_str(), values)
     }
