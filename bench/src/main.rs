@@ -130,9 +130,14 @@ struct Args {
     /// second, 50,000 would take a quarter of an hour per run); its rate is over those.
     #[arg(long, default_value_t = 5000)]
     speckle_stock_cap: usize,
-    /// `speckle`: events inserted one at a time, 20–100 ms apart, for the idle latency.
+    /// `speckle`: events inserted one at a time, 20–100 ms apart, for the idle latency (0
+    /// leaves the idle part out).
     #[arg(long, default_value_t = 200)]
     speckle_idle_events: usize,
+    /// `speckle`: whether the stock webhook-service runs too (`false` measures ours alone, e.g.
+    /// under a profiler).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    speckle_stock: bool,
     /// `speckle`: Speckle's migrations and their runner, with the stock service in `stock/`
     /// (`npm ci` in both first).
     #[arg(long, default_value = "tests/interop/speckle")]
@@ -612,6 +617,7 @@ async fn main() -> Result<(), BoxError> {
                     webhooks: args.speckle_webhooks,
                     stock_cap: args.speckle_stock_cap,
                     idle_events: args.speckle_idle_events,
+                    stock: args.speckle_stock,
                     runs,
                     harness: args.speckle_harness.clone(),
                     node: args.node.clone(),

@@ -32,6 +32,8 @@ pub struct Options {
     /// The stock service's runs stop after this many deliveries.
     pub stock_cap: usize,
     pub idle_events: usize,
+    /// Whether the stock service runs too.
+    pub stock: bool,
     pub runs: usize,
     /// `tests/interop/speckle`, with `npm ci` run in it and in its `stock/`.
     pub harness: PathBuf,
@@ -55,16 +57,22 @@ pub async fn run(pg_url: &str, pidfile: &Path, o: &Options) -> Result<(), BoxErr
     let postmaster = cpu::postmaster_pid(pidfile)
         .ok_or_else(|| format!("no postmaster pid in {}", pidfile.display()))?;
     installed(&o.harness)?;
-    installed(&o.harness.join("stock"))?;
+    if o.stock {
+        installed(&o.harness.join("stock"))?;
+    }
     let programs = Programs {
         node: o.node.clone(),
         stock_main: o.harness.join("stock/src/main.js"),
         streamhooks: o.streamhooks.clone(),
     };
-    let mut kinds = vec![Kind::Stock];
+    let mut kinds = Vec::new();
+    if o.stock {
+        kinds.push(Kind::Stock);
+    }
     match dispatcher::probe_ours(&o.streamhooks) {
         Ok(()) => kinds.push(Kind::Ours),
-        Err(why) => println!("  {why}: measuring the stock webhook-service alone"),
+        Err(why) if o.stock => println!("  {why}: measuring the stock webhook-service alone"),
+        Err(why) => return Err(why.into()),
     }
     println!(
         "  {}-byte commit_create payloads; the stock service's runs stop after {} deliveries",
@@ -82,7 +90,11 @@ pub async fn run(pg_url: &str, pidfile: &Path, o: &Options) -> Result<(), BoxErr
     };
 
     let mut drains: Vec<(Kind, usize, Vec<Drain>)> = Vec::new();
-    let mut idles: Vec<(Kind, Vec<Idle>)> = kinds.iter().map(|k| (*k, Vec::new())).collect();
+    let mut idles: Vec<(Kind, Vec<Idle>)> = kinds
+        .iter()
+        .filter(|_| o.idle_events > 0)
+        .map(|k| (*k, Vec::new()))
+        .collect();
     for run in 1..=o.runs {
         for &n in &o.queued {
             for &kind in &kinds {
