@@ -18,10 +18,9 @@
 
 use std::collections::HashSet;
 
-use chrono::{SecondsFormat, SubsecRound, Utc};
+use chrono::{SubsecRound, Utc};
 use entity::webhook_event::{STATUS_PROCESSING, STATUS_SUCCEEDED};
 use sea_orm::sqlx::{self, PgPool, Row as _};
-use serde::Serialize;
 
 use crate::dispatch::record::finish_all::AttemptColumns;
 use crate::dispatch::record::latest_per_event;
@@ -75,16 +74,17 @@ attempts AS (
     RETURNING 1)
 SELECT id FROM applied";
 
-/// Attempts a claim took over from expired leases: inserted with the Speckle event id of their
-/// `deliveries` row. `$1`: the attempts (JSON).
+/// Attempts a claim took over from expired leases: inserted with the Speckle event id and webhook
+/// of their `deliveries` row. `$1`..`$10`: the attempts' columns ([`AttemptColumns`]).
 const INTERRUPTED_SQL: &str = "\
 INSERT INTO streamhooks.attempts (delivery_id, number, event_id, webhook_id, started_at,
     duration_ms, outcome, status_code, error, response_headers, response_body, worker)
 SELECT t.delivery_id, t.number, d.event_id, d.webhook_id, t.started_at, t.duration_ms,
     t.outcome, t.status_code, t.error, t.response_headers, t.response_body, t.worker
-FROM jsonb_to_recordset($1::jsonb) AS t(delivery_id BIGINT, number INT, webhook_id TEXT,
-    started_at TIMESTAMPTZ, duration_ms INT, outcome TEXT, status_code INT, error TEXT,
-    response_headers TEXT, response_body TEXT, worker TEXT)
+FROM unnest($1::BIGINT[], $2::INT[], $3::TIMESTAMPTZ[], $4::INT[], $5::TEXT[], $6::INT[],
+    $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[])
+    AS t(delivery_id, number, started_at, duration_ms, outcome, status_code, error,
+        response_headers, response_body, worker)
 JOIN streamhooks.deliveries d ON d.id = t.delivery_id
 ON CONFLICT DO NOTHING";
 
@@ -151,39 +151,6 @@ impl<'a> Batch<'a> {
     }
 }
 
-#[derive(Serialize)]
-struct AttemptJson<'a> {
-    delivery_id: i64,
-    number: i32,
-    webhook_id: &'a str,
-    started_at: String,
-    duration_ms: Option<i32>,
-    outcome: &'a str,
-    status_code: Option<i32>,
-    error: Option<&'a str>,
-    response_headers: &'a str,
-    response_body: Option<&'a str>,
-    worker: Option<&'a str>,
-}
-
-impl<'a> AttemptJson<'a> {
-    fn new(a: &'a AttemptRow, webhook_id: &'a str) -> Self {
-        AttemptJson {
-            delivery_id: a.event_id,
-            number: a.number,
-            webhook_id,
-            started_at: a.started_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-            duration_ms: a.duration_ms,
-            outcome: a.outcome,
-            status_code: a.status_code,
-            error: a.error.as_deref(),
-            response_headers: &a.response_headers,
-            response_body: a.response_body.as_deref(),
-            worker: a.worker.as_deref(),
-        }
-    }
-}
-
 /// Speckle's status and `statusInfo` for a result (module docs).
 fn speckle_status(u: &Update) -> (i32, &str) {
     match u.kind {
@@ -215,21 +182,20 @@ pub async fn write(pool: &PgPool, batch: &[Update]) -> Result<(), sqlx::Error> {
 }
 
 /// Inserts attempts of rows that are still in `deliveries` (interrupted attempts found by a
-/// claim); `webhook_id` is read from there too.
+/// claim); `event_id` and `webhook_id` are read from there.
 pub async fn insert_interrupted(pool: &PgPool, attempts: &[AttemptRow]) -> Result<(), sqlx::Error> {
     if attempts.is_empty() {
         return Ok(());
     }
-    let rows: Vec<AttemptJson<'_>> = attempts.iter().map(|a| AttemptJson::new(a, "")).collect();
-    sqlx::query(INTERRUPTED_SQL)
-        .bind(json(&rows))
+    let mut columns = AttemptColumns::default();
+    for a in attempts {
+        columns.push(a, a.started_at.trunc_subsecs(3));
+    }
+    columns
+        .bind(sqlx::query(INTERRUPTED_SQL))
         .execute(pool)
         .await?;
     Ok(())
-}
-
-fn json<T: Serialize>(rows: &[T]) -> String {
-    serde_json::to_string(rows).unwrap_or_else(|_| "[]".into())
 }
 
 #[cfg(test)]
