@@ -118,8 +118,22 @@ async fn a_sigkilled_replicas_event_is_sent_by_another_after_its_lease() {
         .unwrap_or_else(|| panic!("the first replica sent nothing"));
     first.kill().await;
     rx.set_delay(Duration::ZERO);
+    // On its first attempt the event is held by our lease alone: Speckle's row is left pending,
+    // unwritten, until the result.
     let taken = s.event(&ids[0]).await;
-    assert_eq!(taken.status, 1, "{taken:?}");
+    assert_eq!(
+        (taken.status, taken.status_info.as_str()),
+        (0, "Pending"),
+        "{taken:?}"
+    );
+    let leased: Option<i64> = sea_orm::sqlx::query_scalar(
+        "SELECT lease_until FROM streamhooks.deliveries WHERE event_id = $1",
+    )
+    .bind(&ids[0])
+    .fetch_one(&s.pool)
+    .await
+    .unwrap_or_else(|e| panic!("the event's deliveries row: {e}"));
+    assert!(leased.is_some(), "the first replica's lease is missing");
 
     let second = Dispatcher::start(&env, &[]).await;
     let again = rx

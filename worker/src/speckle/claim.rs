@@ -1,10 +1,17 @@
 //! Claiming from a Speckle database: one statement leases what is due and returns it with its
 //! payload, whichever of the two places it waits in.
 //!
-//! - New events: Speckle's rows at `status = 0`. The claim takes them with `FOR UPDATE SKIP
-//!   LOCKED` (replicas get different rows without waiting), sets `status = 1` and `lastUpdate`,
-//!   as the stock service does when it takes one, and adds their `deliveries` row with our lease,
-//!   all in the same statement, so every row we set to 1 has its `deliveries` row.
+//! - New events: Speckle's rows at `status = 0` that no `deliveries` row of ours holds. The
+//!   claim locks them with `FOR UPDATE SKIP LOCKED` (replicas get different rows without
+//!   waiting) and adds their `deliveries` row with our lease, which is what holds them from then
+//!   on: a replica whose snapshot missed another's new row finds it through the unique
+//!   `event_id` and leaves the event alone (`ON CONFLICT DO NOTHING`). Speckle's row itself is
+//!   not written: it stays at 0, `Pending`, until the first attempt's result takes it to 2, 3,
+//!   or 1 while retrying. The stock service writes 1 when it takes a row; every write to a
+//!   Speckle row is a non-HOT update (its `status` column is indexed) that copies the 1.7 KB row
+//!   and adds an entry to each of its three indexes, and leaving this one out took the drain
+//!   from ~12,000 to ~14,300 events/s and the backends' CPU from ~85 to ~67 ms per 1,000
+//!   (`streamhooks-bench --only speckle --speckle-stock false`, BENCHMARKS.md "speckle").
 //! - Events of ours that wait for a retry, or whose lease expired with a crashed replica:
 //!   `deliveries` rows whose `due_at` has come and that nobody holds, in due order. One whose
 //!   event is gone (its webhook was deleted) or was finished by someone else is leased but not
@@ -28,9 +35,12 @@
 //! draining 50,000 events, that walk took 6.5 ms per claim, growing with the drain, when claims
 //! wrote `due_at = now`.
 //!
+//! The walk of the `status` index passes the rows at 0 that are in flight (each one probe of
+//! `deliveries`' `event_id` index): as many as the dispatcher holds, never the backlog.
+//!
 //! Durability as for our claim (`crate::dispatch::claim`): none needed, so the statement commits
-//! with `synchronous_commit = off`. Lost in a crash, the rows are back at 0 with no `deliveries`
-//! row, and are claimed again.
+//! with `synchronous_commit = off`. Lost in a crash, the rows are at 0 with no `deliveries` row,
+//! and are claimed again.
 
 use std::collections::HashMap;
 
@@ -60,21 +70,16 @@ retried AS (
     WHERE ctid = ANY(ARRAY(SELECT ctid FROM again))
     RETURNING d.id, d.event_id, d.webhook_id, d.attempt, d.retry_count, d.prior_lease_at),
 fresh AS (
-    SELECT ctid FROM webhooks_events
-    WHERE status = 0 AND COALESCE(\"webhookId\", '') <> ALL($5)
+    SELECT e.id, COALESCE(e.\"webhookId\", '') AS webhook_id, e.payload FROM webhooks_events e
+    WHERE e.status = 0 AND COALESCE(e.\"webhookId\", '') <> ALL($5)
+      AND NOT EXISTS (SELECT 1 FROM streamhooks.deliveries d WHERE d.event_id = e.id)
     LIMIT $4 - (SELECT count(*) FROM again)
-    FOR UPDATE SKIP LOCKED),
-taken AS (
-    UPDATE webhooks_events e SET status = 1, \"lastUpdate\" = now()
-    WHERE ctid = ANY(ARRAY(SELECT ctid FROM fresh))
-    RETURNING e.id, COALESCE(e.\"webhookId\", '') AS webhook_id, e.payload),
+    FOR UPDATE OF e SKIP LOCKED),
 added AS (
     INSERT INTO streamhooks.deliveries AS d
         (event_id, webhook_id, attempt, due_at, lease_token, lease_until, leased_at)
-    SELECT id, webhook_id, 1, $2, $3, $2, $1 FROM taken
-    ON CONFLICT (event_id) DO UPDATE SET lease_token = EXCLUDED.lease_token,
-        lease_until = EXCLUDED.lease_until, leased_at = EXCLUDED.leased_at,
-        prior_lease_at = d.leased_at, attempt = d.attempt + 1, due_at = EXCLUDED.due_at
+    SELECT id, webhook_id, 1, $2, $3, $2, $1 FROM fresh
+    ON CONFLICT (event_id) DO NOTHING
     RETURNING d.id, d.event_id, d.webhook_id, d.attempt, d.retry_count, d.prior_lease_at)
 SELECT c.* FROM (
     SELECT r.id, r.event_id, r.webhook_id, r.attempt, r.retry_count, g.due_at,
@@ -85,7 +90,7 @@ SELECT c.* FROM (
     UNION ALL
     SELECT a.id, a.event_id, a.webhook_id, a.attempt, a.retry_count, $1 AS due_at,
         a.prior_lease_at, t.payload
-    FROM added a JOIN taken t ON t.id = a.event_id
+    FROM added a JOIN fresh t ON t.id = a.event_id
 ) c
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS durability";
 

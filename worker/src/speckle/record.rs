@@ -10,7 +10,8 @@
 //!   (Speckle has no "waiting" state, and 0 would hand the event to anything that polls it) with
 //!   the engine's sentence: what failed, attempt n of m, and when the next one is due;
 //! - given back (shutdown, a lease too short to start): the lease ends and the attempt it counted
-//!   is taken back; Speckle's row is left as it is, at 1.
+//!   is taken back; Speckle's row is left as it is: at 0 if it has not been tried yet (the claim
+//!   does not write it, `super::claim`), at 1 if it was waiting for a retry.
 //!
 //! `lastUpdate` is bumped with every change, which is also what keeps an event we are retrying
 //! from looking abandoned to the adoption sweep (`super::sweep`). Attempts go to our `attempts`

@@ -3,9 +3,9 @@
 //! - Adoption: Speckle rows left at status 1 by a dispatcher that stopped (the stock service
 //!   never looks at them again) get a `deliveries` row, due now, so the next claim sends them.
 //!   A row qualifies once its `lastUpdate` is older than `adopt_after` (by default the stock
-//!   service's 10 s request timeout plus a margin) and no `deliveries` row of ours holds it: every
-//!   row we set to 1 has one, written in the same statement, and every change we make bumps
-//!   `lastUpdate`.
+//!   service's 10 s request timeout plus a margin) and no `deliveries` row of ours holds it: we
+//!   set a row to 1 only while retrying it, when its `deliveries` row exists already, and every
+//!   change we make bumps `lastUpdate`.
 //! - Orphans: `deliveries` rows whose event is gone (Speckle deletes a webhook's events by
 //!   cascade; we keep no foreign key into its tables) or finished by someone else, once nobody
 //!   holds them.
