@@ -87,6 +87,11 @@ impl Metrics {
         self.taken[usize::from(handed_over)].fetch_add(n as u64, Relaxed);
     }
 
+    /// Events taken so far that were handed over in memory (`true`) or claimed (`false`).
+    pub fn taken_count(&self, handed_over: bool) -> u64 {
+        self.taken[usize::from(handed_over)].load(Relaxed)
+    }
+
     pub fn in_flight(&self) -> i64 {
         self.in_flight.load(Relaxed)
     }
