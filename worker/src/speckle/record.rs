@@ -6,9 +6,10 @@
 //!   its final status: 2 with `Webhook called`, the stock service's exact words, which Speckle's
 //!   monitoring and web app know; or 3 with the engine's sentence (the HTTP code and what came
 //!   back, a timeout, a refused address, a disabled webhook);
-//! - to be tried again: the `deliveries` row gets its new due time, and Speckle's row stays at 1
-//!   (Speckle has no "waiting" state, and 0 would hand the event to anything that polls it) with
-//!   the engine's sentence: what failed, attempt n of m, and when the next one is due;
+//! - to be tried again: the `deliveries` row gets its new due time, and Speckle's row goes to (or
+//!   stays at) 1 (Speckle has no "waiting" state, and 0 would hand the event to anything that
+//!   polls it) with the engine's sentence: what failed, attempt n of m, and when the next one is
+//!   due;
 //! - given back (shutdown, a lease too short to start): the lease ends and the attempt it counted
 //!   is taken back; Speckle's row is left as it is: at 0 if it has not been tried yet (the claim
 //!   does not write it, `super::claim`), at 1 if it was waiting for a retry.

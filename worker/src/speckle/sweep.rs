@@ -12,11 +12,11 @@
 //! - Attempts older than `attempts_max_age`.
 //! - The stock service's return: if it connects while we run, that is said at error level each
 //!   time it is found (refusing to start is all we can do about it: stopping now would leave
-//!   rows at 1 half-sent).
+//!   events half-sent).
 //!
 //! Each statement is capped at [`BATCH`] rows and walks an index: Speckle's `status` index for
-//! rows at 1 (what is in flight or retrying, never the history), our `deliveries` (what is in
-//! flight or retrying) and `attempts_started`.
+//! rows at 1 (what is retrying, or what a stopped stock service left, never the history), our
+//! `deliveries` (what is in flight or retrying) and `attempts_started`.
 
 use std::time::Duration;
 
