@@ -12,6 +12,7 @@ mod m20261123_000006_delivery_record;
 mod m20261123_000007_wire_formats;
 mod m20261124_000008_attempts_cascade_trigger;
 mod m20261125_000009_secrets_key_check;
+mod m20261206_000010_failing_webhooks_index;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_wire_formats::Migration),
             Box::new(m20261124_000008_attempts_cascade_trigger::Migration),
             Box::new(m20261125_000009_secrets_key_check::Migration),
+            Box::new(m20261206_000010_failing_webhooks_index::Migration),
         ]
     }
 }
