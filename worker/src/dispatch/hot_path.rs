@@ -66,9 +66,8 @@ pub(super) async fn warm(pool: &sea_orm::sqlx::PgPool) {
                 }
                 q.execute(&mut **conn).await.map_err(|e| e.to_string())?;
             }
-            let webhooks = claim::webhooks_statement(DatabaseBackend::Postgres, &[]);
-            sea_orm::sqlx::query(&webhooks.sql)
-                .bind("{}")
+            sea_orm::sqlx::query(claim::PG_WEBHOOKS_SQL)
+                .bind(Vec::<&str>::new())
                 .execute(&mut **conn)
                 .await
                 .map_err(|e| e.to_string())?;
