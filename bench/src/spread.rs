@@ -119,9 +119,9 @@ pub async fn run(pg: Option<(&str, &Path)>, o: &Options) -> Result<(), BoxError>
                 _ => once_sqlite(path, cell.queued, cell.webhooks, &receiver).await?,
             };
             println!(
-                "  run {run}: {}, {}, {} webhooks, {} queued: {:.0} deliveries/s; first delivery {:.1} ms after start; CPU ms per 1,000: worker {:.0}, PostgreSQL backends {:.0} + other {:.0}; worker peak RSS {:.1} MB",
+                "  run {run}: {}, {}, {} webhooks, {} queued: {:.0} deliveries/s; first delivery {:.1} ms after start; CPU ms per 1,000: worker {:.0}, PostgreSQL backends {:.0} + other {:.0}, receiver {:.0}; worker peak RSS {:.1} MB",
                 cell.bin, cell.backend.name(), cell.webhooks, cell.queued, m.rate, m.first_ms,
-                m.worker, m.pg_backends, m.pg_other, m.worker_peak_mb
+                m.worker, m.pg_backends, m.pg_other, m.receiver, m.worker_peak_mb
             );
             cell.runs.push(m);
         }
