@@ -4,10 +4,10 @@
 //! Every batch of results ends the streak of the webhooks that succeeded (`UPDATE webhooks_config
 //! SET consecutive_failures = 0 WHERE id = ANY(…) AND consecutive_failures <> 0`). Through the
 //! primary key that is one probe per distinct webhook of the batch, although nearly every streak
-//! is already zero: with a backlog spread over 10,000 webhooks, ~4.4 µs of the database's time per
-//! result against 0.4 with 10 webhooks (`auto_explain` with `log_analyze` over one 5,000-event
-//! drain of `streamhooks-bench --only spread`). Through this index the probes meet only the
-//! webhooks that are failing, usually none.
+//! is already zero. Through this index the probes meet only the webhooks that are failing,
+//! usually none: with a backlog spread over 10,000 webhooks, the reset took 4.8 µs of the
+//! database's time per result before it and 1.4 after (`auto_explain` with `log_analyze` over one
+//! 5,000-event drain of `streamhooks-bench --only spread`; BENCHMARKS.md "spread").
 //!
 //! The price: `consecutive_failures` now takes part in an index's predicate, so on PostgreSQL an
 //! update of it is no longer HOT. It changes on final failures and on the first success after

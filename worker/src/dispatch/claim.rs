@@ -217,7 +217,7 @@ pub async fn record_interrupted(db: &impl ConnectionTrait, rows: &[Claimed]) -> 
 /// own, and sea-orm's decoding (each column looked up by a name it formats first, each NULL an
 /// error value made and dropped) was ~20% of this lookup's time in the dispatcher
 /// (`perf record --call-graph dwarf` on the worker under `streamhooks-bench --only spread` at
-/// 10,000 webhooks). SQLite keeps sea-orm's path ([`webhooks_statement`]).
+/// 10,000 webhooks). SQLite keeps sea-orm's path ([`sqlite_webhooks_statement`]).
 pub async fn webhooks_of(
     db: &DatabaseConnection,
     rows: &[Claimed],
@@ -244,7 +244,7 @@ pub async fn webhooks_of(
             .collect();
     }
     let found = webhook_config::Entity::find()
-        .from_raw_sql(webhooks_statement(db.get_database_backend(), &ids))
+        .from_raw_sql(sqlite_webhooks_statement(&ids))
         .all(db)
         .await?;
     Ok(found.into_iter().map(|w| (w.id.clone(), w)).collect())
@@ -278,7 +278,8 @@ fn pg_webhook(r: &PgRow) -> Result<webhook_config::Model, sqlx::Error> {
 
 /// SQLite's webhook lookup: the webhooks `ids`, with the ids as one parameter
 /// ([`crate::core::sql::text_in`]), so the statement's text is the same for every claim.
-pub fn webhooks_statement(backend: DatabaseBackend, ids: &[&str]) -> Statement {
+fn sqlite_webhooks_statement(ids: &[&str]) -> Statement {
+    let backend = DatabaseBackend::Sqlite;
     let (cond, ids) = crate::core::sql::text_in(backend, "id", 1, ids);
     Statement::from_sql_and_values(
         backend,
