@@ -95,7 +95,8 @@ struct Args {
     /// `side`: webhooks the backlog is spread over.
     #[arg(long, default_value_t = 10)]
     side_webhooks: usize,
-    /// `spread`: webhook counts on PostgreSQL, comma-separated; the first is the reference.
+    /// `spread`: webhook counts on PostgreSQL, comma-separated; the first is the reference, and
+    /// every other count's drain is paired with a drain of the first.
     #[arg(long, value_delimiter = ',', default_value = "10,100,1000,10000")]
     spread_webhooks: Vec<usize>,
     /// `spread`: webhook counts on SQLite, comma-separated (`0`: none); the first is the

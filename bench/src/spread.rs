@@ -5,6 +5,13 @@
 //! set beside the 10-webhook figure of the same run and binary, so a slow stretch of the machine
 //! moves both. Every webhook count of a run drains every backlog before the next run starts, and
 //! with `--baseline-bin` the binaries alternate drain by drain.
+//!
+//! Each drain over more webhooks also gets a 10-webhook drain of its own, of the same backlog and
+//! binary, run right before it on odd runs and right after it on even ones (its pair). The same
+//! cell can move by a factor of two between runs minutes apart (BENCHMARKS.md, spread), and the
+//! first count's own cell is drained up to four drains (minutes, with 50,000 queued) away; the
+//! pair is seconds away, and swapping the order run by run keeps a steady drift from favouring
+//! either side of the median.
 
 use std::path::{Path, PathBuf};
 
@@ -47,6 +54,8 @@ struct Cell {
     webhooks: usize,
     queued: usize,
     runs: Vec<Measure>,
+    /// The paired drains of the first webhook count, one per run; empty for the first count.
+    pairs: Vec<Measure>,
 }
 
 /// A drain of `n` events over `webhooks` webhooks on a fresh SQLite file, migrated by `bin`.
@@ -103,6 +112,7 @@ pub async fn run(pg: Option<(&str, &Path)>, o: &Options) -> Result<(), BoxError>
                     webhooks,
                     queued,
                     runs: Vec::new(),
+                    pairs: Vec::new(),
                 });
             }
         }
@@ -112,72 +122,94 @@ pub async fn run(pg: Option<(&str, &Path)>, o: &Options) -> Result<(), BoxError>
             let Some((_, path)) = o.bins.iter().find(|(l, _)| *l == cell.bin) else {
                 continue;
             };
-            let m = match (cell.backend, pg, postmaster) {
-                (Backend::Postgres, Some((url, _)), Some(pm)) => {
-                    crate::side::once(url, pm, path, cell.queued, cell.webhooks, &receiver).await?
+            let first = plan
+                .iter()
+                .find(|(b, _)| *b == cell.backend)
+                .map_or(cell.webhooks, |&(_, w)| w);
+            let (backend, queued, own) = (cell.backend, cell.queued, cell.webhooks);
+            let mut order = vec![own];
+            if own != first {
+                order.insert(if run % 2 == 1 { 0 } else { 1 }, first);
+            }
+            for webhooks in order {
+                let m = match (backend, pg, postmaster) {
+                    (Backend::Postgres, Some((url, _)), Some(pm)) => {
+                        crate::side::once(url, pm, path, queued, webhooks, &receiver).await?
+                    }
+                    _ => once_sqlite(path, queued, webhooks, &receiver).await?,
+                };
+                let which = if webhooks == own {
+                    format!("{own} webhooks")
+                } else {
+                    format!("{webhooks} webhooks (the pair of {own})")
+                };
+                println!(
+                    "  run {run}: {}, {}, {which}, {queued} queued: {:.0} deliveries/s; first delivery {:.1} ms after start, the last result recorded {:.1} ms after the last request; CPU ms per 1,000: worker {:.0}, PostgreSQL backends {:.0} + other {:.0}, receiver {:.0}; worker peak RSS {:.1} MB",
+                    cell.bin, backend.name(), m.rate, m.first_ms, m.tail_ms,
+                    m.worker, m.pg_backends, m.pg_other, m.receiver, m.worker_peak_mb
+                );
+                if webhooks == own {
+                    cell.runs.push(m);
+                } else {
+                    cell.pairs.push(m);
                 }
-                _ => once_sqlite(path, cell.queued, cell.webhooks, &receiver).await?,
-            };
-            println!(
-                "  run {run}: {}, {}, {} webhooks, {} queued: {:.0} deliveries/s; first delivery {:.1} ms after start; CPU ms per 1,000: worker {:.0}, PostgreSQL backends {:.0} + other {:.0}, receiver {:.0}; worker peak RSS {:.1} MB",
-                cell.bin, cell.backend.name(), cell.webhooks, cell.queued, m.rate, m.first_ms,
-                m.worker, m.pg_backends, m.pg_other, m.receiver, m.worker_peak_mb
-            );
-            cell.runs.push(m);
+            }
         }
     }
     report(&cells);
     Ok(())
 }
 
-/// The table of medians; "of first" sets a cell beside the first webhook count's cell of the same
-/// binary, backend and backlog, as the median of the per-run ratios.
+/// The table of medians. "Of the first count's" sets a cell beside the first webhook count's cell
+/// of the same binary, backend and backlog, "of its pairs" beside its own paired drains; both are
+/// the median of the per-run ratios.
 fn report(cells: &[Cell]) {
-    println!("| binary | backend | webhooks | queued | deliveries/s (runs) | rate, of the first count's | first delivery, ms (worst) | CPU ms per 1,000: worker | PostgreSQL backends | backends, of the first count's | worker peak RSS |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| binary | backend | webhooks | queued | deliveries/s (runs) | rate, of the first count's | rate, of its pairs | first delivery, ms (worst) | CPU ms per 1,000: worker | PostgreSQL backends | backends, of the first count's | backends, of its pairs | worker peak RSS |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for c in cells {
         let base = cells
             .iter()
-            .find(|b| b.bin == c.bin && b.backend == c.backend && b.queued == c.queued);
+            .find(|b| b.bin == c.bin && b.backend == c.backend && b.queued == c.queued)
+            .filter(|b| !std::ptr::eq(*b, c));
         let med = |f: fn(&Measure) -> f64| median(c.runs.iter().map(f).collect());
-        let of_base = |f: fn(&Measure) -> f64| -> String {
-            match base {
-                Some(b) if !std::ptr::eq(b, c) => {
-                    let ratios: Vec<f64> = c
-                        .runs
-                        .iter()
-                        .zip(&b.runs)
-                        .map(|(m, bm)| f(m) / f(bm))
-                        .collect();
+        let of = |against: Option<&[Measure]>, f: fn(&Measure) -> f64| -> String {
+            match against {
+                Some(other) if !other.is_empty() => {
+                    let ratios: Vec<f64> =
+                        c.runs.iter().zip(other).map(|(m, o)| f(m) / f(o)).collect();
                     format!("×{:.2}", median(ratios))
                 }
                 _ => "—".to_owned(),
             }
         };
+        let base_runs = base.map(|b| b.runs.as_slice());
+        let pairs = Some(c.pairs.as_slice());
         let each: Vec<String> = c.runs.iter().map(|m| format!("{:.0}", m.rate)).collect();
         let worst_first = c.runs.iter().map(|m| m.first_ms).fold(0.0, f64::max);
-        let backends = match c.backend {
-            Backend::Postgres => format!("{:.0}", med(|m| m.pg_backends)),
-            Backend::Sqlite => "—".to_owned(),
-        };
-        let backends_of = match c.backend {
-            Backend::Postgres => of_base(|m| m.pg_backends),
-            Backend::Sqlite => "—".to_owned(),
+        let (backends, backends_of, backends_of_pairs) = match c.backend {
+            Backend::Postgres => (
+                format!("{:.0}", med(|m| m.pg_backends)),
+                of(base_runs, |m| m.pg_backends),
+                of(pairs, |m| m.pg_backends),
+            ),
+            Backend::Sqlite => ("—".to_owned(), "—".to_owned(), "—".to_owned()),
         };
         println!(
-            "| {} | {} | {} | {} | **{:.0}** ({}) | {} | {:.1} ({:.1}) | {:.0} | {} | {} | {:.1} MB |",
+            "| {} | {} | {} | {} | **{:.0}** ({}) | {} | {} | {:.1} ({:.1}) | {:.0} | {} | {} | {} | {:.1} MB |",
             c.bin,
             c.backend.name(),
             c.webhooks,
             c.queued,
             med(|m| m.rate),
             each.join(" / "),
-            of_base(|m| m.rate),
+            of(base_runs, |m| m.rate),
+            of(pairs, |m| m.rate),
             med(|m| m.first_ms),
             worst_first,
             med(|m| m.worker),
             backends,
             backends_of,
+            backends_of_pairs,
             med(|m| m.worker_peak_mb),
         );
     }
