@@ -11,9 +11,16 @@
 //! Also the two shapes a batch of rows takes in the statements that change rows by key (the
 //! result statements, and the end of a lease): a `WITH v(…) AS (VALUES …)` on SQLite
 //! ([`values_cte`]), one JSON parameter on PostgreSQL ([`pg`]).
+//!
+//! And [`db_err`], for the statements of the hot path that go through sqlx directly.
 
-use sea_orm::{DatabaseBackend, Statement, Value};
+use sea_orm::{DatabaseBackend, DbErr, RuntimeErr, Statement, Value};
 use serde::Serialize;
+
+/// A sqlx error as the sea-orm error the stores return.
+pub fn db_err(e: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(e))
+}
 
 /// The `n`th placeholder (1-based): `$n` on PostgreSQL, `?` on SQLite.
 pub fn mark(backend: DatabaseBackend, n: usize) -> String {

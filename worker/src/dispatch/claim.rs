@@ -32,7 +32,7 @@ use rand::Rng;
 use sea_orm::sqlx::{self, postgres::PgRow, Row as _};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    RuntimeErr, Statement, Value,
+    Statement, Value,
 };
 
 use crate::rows::{AttemptRow, Claimed};
@@ -233,13 +233,13 @@ pub async fn webhooks_of(
             .bind(&ids)
             .fetch_all(db.get_postgres_connection_pool())
             .await
-            .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e)))?;
+            .map_err(crate::core::sql::db_err)?;
         return rows
             .iter()
             .map(|r| {
                 pg_webhook(r)
                     .map(|w| (w.id.clone(), w))
-                    .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e)))
+                    .map_err(crate::core::sql::db_err)
             })
             .collect();
     }

@@ -33,13 +33,14 @@ use entity::webhook_config;
 use rand::RngCore;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::{self, Executor, PgPool};
-use sea_orm::{DatabaseBackend, DbErr, RuntimeErr};
+use sea_orm::{DatabaseBackend, DbErr};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::WorkerConfig;
 use crate::core::metrics::Metrics;
 use crate::core::notifier::Notifier;
 use crate::core::secrets::cipher::{Secrets, KEY_LEN};
+use crate::core::sql::db_err;
 use crate::dispatch::attempt::SuccessCodes;
 use crate::dispatch::run::run_store;
 use crate::dispatch::store::{Helper, Store, StoreFuture};
@@ -154,10 +155,6 @@ struct SpeckleStore {
     pool: PgPool,
     secrets: Secrets,
     settings: Settings,
-}
-
-fn db_err(e: sqlx::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::SqlxError(e))
 }
 
 impl Store for SpeckleStore {

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sqlx::{self, Row as _};
-use sea_orm::{DatabaseBackend, DbErr, RuntimeErr, Statement, Value};
+use sea_orm::{DatabaseBackend, DbErr, Statement, Value};
 
 use crate::core::sql;
 use crate::dispatch::record::statements::{events_using, finish_using, ATTEMPT_COLUMNS};
@@ -165,11 +165,11 @@ impl<'a> FinishAll<'a> {
             .bind(results)
             .fetch_all(on)
             .await
-            .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e)))?;
+            .map_err(crate::core::sql::db_err)?;
         rows.iter()
             .map(|r| {
                 r.try_get::<i64, _>("event_id")
-                    .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e)))
+                    .map_err(crate::core::sql::db_err)
             })
             .collect()
     }
