@@ -172,18 +172,20 @@ fn report(cells: &[Cell]) {
             .find(|b| b.bin == c.bin && b.backend == c.backend && b.queued == c.queued)
             .filter(|b| !std::ptr::eq(*b, c));
         let med = |f: fn(&Measure) -> f64| median(c.runs.iter().map(f).collect());
-        let of = |against: Option<&[Measure]>, f: fn(&Measure) -> f64| -> String {
-            match against {
-                Some(other) if !other.is_empty() => {
-                    let ratios: Vec<f64> =
-                        c.runs.iter().zip(other).map(|(m, o)| f(m) / f(o)).collect();
-                    format!("×{:.2}", median(ratios))
-                }
-                _ => "—".to_owned(),
+        let of = |against: &[Measure], f: fn(&Measure) -> f64| -> String {
+            if against.is_empty() {
+                return "—".to_owned();
             }
+            let ratios: Vec<f64> = c
+                .runs
+                .iter()
+                .zip(against)
+                .map(|(m, o)| f(m) / f(o))
+                .collect();
+            format!("×{:.2}", median(ratios))
         };
-        let base_runs = base.map(|b| b.runs.as_slice());
-        let pairs = Some(c.pairs.as_slice());
+        let base_runs = base.map_or(&[][..], |b| b.runs.as_slice());
+        let pairs = c.pairs.as_slice();
         let each: Vec<String> = c.runs.iter().map(|m| format!("{:.0}", m.rate)).collect();
         let worst_first = c.runs.iter().map(|m| m.first_ms).fold(0.0, f64::max);
         let (backends, backends_of, backends_of_pairs) = match c.backend {
