@@ -165,12 +165,9 @@ impl<'a> FinishAll<'a> {
             .bind(results)
             .fetch_all(on)
             .await
-            .map_err(crate::core::sql::db_err)?;
+            .map_err(sql::db_err)?;
         rows.iter()
-            .map(|r| {
-                r.try_get::<i64, _>("event_id")
-                    .map_err(crate::core::sql::db_err)
-            })
+            .map(|r| r.try_get::<i64, _>("event_id").map_err(sql::db_err))
             .collect()
     }
 
