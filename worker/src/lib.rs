@@ -132,7 +132,9 @@ pub mod metrics {
 
 /// Claiming due events.
 pub mod claim {
-    pub use crate::dispatch::claim::{claim, claim_statement, record_interrupted, NEXT_DUE_SQL};
+    pub use crate::dispatch::claim::{
+        claim, claim_statement, claim_with_webhooks, record_interrupted, NEXT_DUE_SQL,
+    };
     pub use crate::rows::Claimed;
 }
 

@@ -23,7 +23,8 @@
 //! Backends differ in one way. PostgreSQL takes `FOR UPDATE SKIP LOCKED` in the selecting CTE,
 //! so concurrent workers get different rows without waiting. SQLite serialises writers, so its
 //! `UPDATE … WHERE event_id IN (SELECT … LIMIT) RETURNING` is atomic by itself. Both read the
-//! events and payloads in the same statement.
+//! events and payloads in the same statement; PostgreSQL also reads each row's webhook there
+//! ([`claim_with_webhooks`] says why), SQLite in a second statement.
 
 use std::collections::HashMap;
 
@@ -35,6 +36,7 @@ use sea_orm::{
     Statement, Value,
 };
 
+use crate::dispatch::store::ClaimResult;
 use crate::rows::{AttemptRow, Claimed};
 
 #[derive(Debug, FromQueryResult)]
@@ -53,16 +55,57 @@ struct ClaimRow {
 /// Claims up to `limit` due rows for `lease_ms`, skipping the webhooks in `exclude` (those this
 /// process cannot send to right now). Rows come back in due order.
 pub async fn claim(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     now_ms: i64,
     lease_ms: i64,
     limit: u64,
     exclude: &[String],
 ) -> Result<Vec<Claimed>, DbErr> {
+    Ok(claim_with_webhooks(db, now_ms, lease_ms, limit, exclude)
+        .await?
+        .0)
+}
+
+/// [`claim`], with the webhook of each claimed row (one deleted since its event was queued is
+/// absent from the map).
+///
+/// On PostgreSQL the webhooks come in the claim's own statement rather than in a lookup after
+/// it, so a claim is one round trip to the database, not two. Claims run one at a time, and the
+/// slots a claim will fill stay empty while it runs, so every round trip is throughput: with the
+/// database one network hop away (`bench/delay_proxy.py` adding 0.5 ms each way, BENCHMARKS.md),
+/// a drain of 5,000 events ran at 8,960 against 6,411/s over 10 webhooks and 8,957 against
+/// 5,780/s over 10,000. SQLite, where the database is this process, keeps the lookup as a second
+/// statement ([`webhooks_of`]).
+pub async fn claim_with_webhooks(
+    db: &DatabaseConnection,
+    now_ms: i64,
+    lease_ms: i64,
+    limit: u64,
+    exclude: &[String],
+) -> Result<ClaimResult, DbErr> {
     let backend = db.get_database_backend();
     let token: i64 = rand::thread_rng().gen();
     let lease_until = now_ms + lease_ms;
     let stmt = claim_statement(backend, now_ms, lease_until, token, limit, exclude);
+    if backend == DatabaseBackend::Postgres {
+        let found = pg_query(&stmt)?
+            .fetch_all(db.get_postgres_connection_pool())
+            .await
+            .map_err(crate::core::sql::db_err)?;
+        let mut rows = Vec::with_capacity(found.len());
+        let mut webhooks = HashMap::new();
+        for r in found {
+            let (event, webhook) = pg_claimed(&r, token, lease_until, now_ms, &webhooks)
+                .map_err(crate::core::sql::db_err)?;
+            if let Some(w) = webhook {
+                webhooks.insert(w.id.clone(), w);
+            }
+            rows.push(event);
+        }
+        // In due order, as below.
+        rows.sort_by_key(|r| (r.due_at, r.id));
+        return Ok((rows, webhooks));
+    }
     let lease = |id, webhook_id, attempt, due_at, prior_lease_at| Claimed {
         id,
         webhook_id,
@@ -101,7 +144,59 @@ pub async fn claim(
         .collect();
     // RETURNING follows no ORDER BY; restore due order so the oldest events go out first.
     rows.sort_by_key(|r| (r.due_at, r.id));
-    Ok(rows)
+    let webhooks = webhooks_of(db, &rows).await?;
+    Ok((rows, webhooks))
+}
+
+/// `stmt` as sqlx runs it on PostgreSQL, its values bound as sea-orm binds them (bigints, then a
+/// text), so the statement prepared by the warm-up ([`super::hot_path::warm`]) is the one the
+/// claims reuse.
+pub(super) fn pg_query(
+    stmt: &Statement,
+) -> Result<sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>, DbErr> {
+    let mut q = sqlx::query(&stmt.sql);
+    for v in stmt.values.iter().flat_map(|v| v.0.iter()) {
+        q = match v {
+            Value::BigInt(n) => q.bind(*n),
+            Value::String(t) => q.bind(t.as_deref().cloned()),
+            other => {
+                return Err(DbErr::Custom(format!(
+                    "unexpected claim parameter {other:?}"
+                )))
+            }
+        };
+    }
+    Ok(q)
+}
+
+/// A row of the PostgreSQL claim, its columns taken by position: the event as leased, and its
+/// webhook unless that is already in `seen` or was deleted.
+fn pg_claimed(
+    r: &PgRow,
+    lease_token: i64,
+    lease_until: i64,
+    leased_at: i64,
+    seen: &HashMap<String, webhook_config::Model>,
+) -> Result<(Claimed, Option<webhook_config::Model>), sqlx::Error> {
+    let event = Claimed {
+        id: r.try_get(0)?,
+        webhook_id: r.try_get(1)?,
+        attempt: r.try_get(2)?,
+        due_at: r.try_get(3)?,
+        prior_lease_at: r.try_get(4)?,
+        event_name: r.try_get(5)?,
+        retry_count: r.try_get(6)?,
+        manual: r.try_get(7)?,
+        payload: r.try_get(8)?,
+        lease_token,
+        lease_until,
+        leased_at,
+    };
+    let webhook = match r.try_get::<Option<&str>, _>(WEBHOOK_COLUMN)? {
+        Some(id) if !seen.contains_key(id) => Some(pg_webhook(r, WEBHOOK_COLUMN)?),
+        _ => None,
+    };
+    Ok((event, webhook))
 }
 
 /// The claim statement; public so the bench can EXPLAIN exactly what runs (docs/query-plans.md).
@@ -153,21 +248,33 @@ pub fn claim_statement(
     // scan of the events or payloads.
     let set = "lease_until = $1, lease_token = $2, leased_at = $3, \
                prior_lease_at = webhooks_queue.leased_at, attempt = webhooks_queue.attempt + 1";
+    // Each webhook comes once, with the first of its claimed events (`firsts`, a hash table
+    // built once per claim), by one primary-key probe; the other rows leave its columns NULL, as
+    // does a webhook deleted since its event was queued. Probing for every row cost the server
+    // ~3 ms more per 1,000 deliveries over 10 webhooks in one `streamhooks-bench --only side`
+    // series. The hot path plans once per connection: a plan made while `webhooks_config` fits in
+    // a few pages reads it whole per claimed webhook, and PostgreSQL plans again once the
+    // table's statistics change (autovacuum's analyze after 50 rows and 10% more), so that read
+    // stays a few pages.
     let sql = match backend {
         DatabaseBackend::Postgres => format!(
             "WITH picked AS ({} FOR UPDATE SKIP LOCKED), \
              claimed AS (UPDATE webhooks_queue SET {set} \
                WHERE ctid = ANY(ARRAY(SELECT ctid FROM picked)) \
                RETURNING webhooks_queue.event_id, webhooks_queue.webhook_id, \
-                 webhooks_queue.attempt, webhooks_queue.due_at, webhooks_queue.prior_lease_at) \
+                 webhooks_queue.attempt, webhooks_queue.due_at, webhooks_queue.prior_lease_at), \
+             firsts AS (SELECT min(event_id) AS event_id FROM claimed GROUP BY webhook_id) \
              SELECT c.event_id, c.webhook_id, c.attempt, c.due_at, c.prior_lease_at, \
-               e.event_name, e.retry_count, e.manual, p.payload \
+               e.event_name, e.retry_count, e.manual, p.payload, w.* \
              FROM claimed c \
              CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS durability \
              CROSS JOIN LATERAL (SELECT event_name, retry_count, manual FROM webhooks_events \
                WHERE id = c.event_id OFFSET 0) e \
              CROSS JOIN LATERAL (SELECT payload FROM webhooks_event_payloads \
-               WHERE event_id = c.event_id OFFSET 0) p",
+               WHERE event_id = c.event_id OFFSET 0) p \
+             LEFT JOIN LATERAL (SELECT {WEBHOOK_COLUMNS} FROM webhooks_config \
+               WHERE id = c.webhook_id AND c.event_id IN (SELECT event_id FROM firsts) \
+               OFFSET 0) w ON true",
             pick("ctid")
         ),
         // SQLite cannot put an UPDATE in a CTE, but its RETURNING takes subqueries: one
@@ -209,16 +316,9 @@ pub async fn record_interrupted(db: &impl ConnectionTrait, rows: &[Claimed]) -> 
     crate::dispatch::record::insert_attempts(db, &taken_over, true).await
 }
 
-/// The webhook of each claimed row, in one query per batch. A webhook deleted since the row was
-/// queued is simply absent from the map.
-///
-/// On PostgreSQL the rows are read by sqlx directly ([`PG_WEBHOOKS_SQL`], [`pg_webhook`]): with
-/// a backlog spread over thousands of webhooks nearly every claimed event brings a webhook of its
-/// own, and sea-orm's decoding (each column looked up by a name it formats first, each NULL an
-/// error value made and dropped) was ~20% of this lookup's time in the dispatcher
-/// (`perf record --call-graph dwarf` on the worker under `streamhooks-bench --only spread` at
-/// 10,000 webhooks). SQLite keeps sea-orm's path ([`sqlite_webhooks_statement`]).
-pub async fn webhooks_of(
+/// The webhook of each claimed row on SQLite, in one statement per claim. A webhook deleted
+/// since the row was queued is simply absent from the map.
+async fn webhooks_of(
     db: &DatabaseConnection,
     rows: &[Claimed],
 ) -> Result<HashMap<String, webhook_config::Model>, DbErr> {
@@ -228,21 +328,6 @@ pub async fn webhooks_of(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        let rows = sqlx::query(PG_WEBHOOKS_SQL)
-            .bind(&ids)
-            .fetch_all(db.get_postgres_connection_pool())
-            .await
-            .map_err(crate::core::sql::db_err)?;
-        return rows
-            .iter()
-            .map(|r| {
-                pg_webhook(r)
-                    .map(|w| (w.id.clone(), w))
-                    .map_err(crate::core::sql::db_err)
-            })
-            .collect();
-    }
     let found = webhook_config::Entity::find()
         .from_raw_sql(sqlite_webhooks_statement(&ids))
         .all(db)
@@ -250,29 +335,36 @@ pub async fn webhooks_of(
     Ok(found.into_iter().map(|w| (w.id.clone(), w)).collect())
 }
 
-/// PostgreSQL's webhook lookup: the columns in [`pg_webhook`]'s order, the ids as one `text[]`
-/// bound in binary (so its text is the same for every claim and the server parses no literal).
-pub const PG_WEBHOOKS_SQL: &str = "SELECT id, stream_id, url, description, secret, triggers, \
-     enabled, disabled_reason, consecutive_failures, format, previous_secret, \
-     previous_secret_expires_at, created_at, updated_at FROM webhooks_config WHERE id = ANY($1)";
+/// The webhook's columns in the PostgreSQL claim, in [`pg_webhook`]'s order.
+const WEBHOOK_COLUMNS: &str = "id, stream_id, url, description, secret, triggers, enabled, \
+     disabled_reason, consecutive_failures, format, previous_secret, previous_secret_expires_at, \
+     created_at, updated_at";
 
-/// A row of [`PG_WEBHOOKS_SQL`], its columns taken by position.
-fn pg_webhook(r: &PgRow) -> Result<webhook_config::Model, sqlx::Error> {
+/// Where [`WEBHOOK_COLUMNS`] start in a row of the PostgreSQL claim.
+const WEBHOOK_COLUMN: usize = 9;
+
+/// The webhook in a row, its columns taken by position from `at` on. Decoded by sqlx directly:
+/// with a backlog spread over thousands of webhooks nearly every claimed event brings a webhook
+/// of its own, and sea-orm's decoding (each column looked up by a name it formats first, each
+/// NULL an error value made and dropped) was ~20% of the lookup's time in the dispatcher (`perf
+/// record --call-graph dwarf` on the worker under `streamhooks-bench --only spread` at 10,000
+/// webhooks).
+fn pg_webhook(r: &PgRow, at: usize) -> Result<webhook_config::Model, sqlx::Error> {
     Ok(webhook_config::Model {
-        id: r.try_get(0)?,
-        stream_id: r.try_get(1)?,
-        url: r.try_get(2)?,
-        description: r.try_get(3)?,
-        secret: r.try_get(4)?,
-        triggers: r.try_get(5)?,
-        enabled: r.try_get(6)?,
-        disabled_reason: r.try_get(7)?,
-        consecutive_failures: r.try_get(8)?,
-        format: r.try_get(9)?,
-        previous_secret: r.try_get(10)?,
-        previous_secret_expires_at: r.try_get(11)?,
-        created_at: r.try_get(12)?,
-        updated_at: r.try_get(13)?,
+        id: r.try_get(at)?,
+        stream_id: r.try_get(at + 1)?,
+        url: r.try_get(at + 2)?,
+        description: r.try_get(at + 3)?,
+        secret: r.try_get(at + 4)?,
+        triggers: r.try_get(at + 5)?,
+        enabled: r.try_get(at + 6)?,
+        disabled_reason: r.try_get(at + 7)?,
+        consecutive_failures: r.try_get(at + 8)?,
+        format: r.try_get(at + 9)?,
+        previous_secret: r.try_get(at + 10)?,
+        previous_secret_expires_at: r.try_get(at + 11)?,
+        created_at: r.try_get(at + 12)?,
+        updated_at: r.try_get(at + 13)?,
     })
 }
 

@@ -10,7 +10,7 @@
 //! (250 ms doubling to 5 s) and says so again when it is back; nothing is lost meanwhile, since
 //! unclaimed rows stay queued and claimed ones are either recorded later or their leases expire.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -221,19 +221,11 @@ impl Dispatcher {
         let skipped = skipped.to_vec();
         let gate = self.gate.clone();
         Box::pin(async move {
-            let rows = {
-                let _turn = gate.enter().await;
-                let now_ms = Utc::now().timestamp_millis();
-                store
-                    .claim(now_ms, lease_ms, limit as u64, &skipped)
-                    .await?
-            };
-            let webhooks = if rows.is_empty() {
-                HashMap::new()
-            } else {
-                store.webhooks(&rows).await?
-            };
-            Ok((rows, webhooks))
+            let _turn = gate.enter().await;
+            let now_ms = Utc::now().timestamp_millis();
+            Ok(store
+                .claim(now_ms, lease_ms, limit as u64, &skipped)
+                .await?)
         })
     }
 }

@@ -17,7 +17,6 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use entity::webhook_config;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -31,10 +30,9 @@ use crate::dispatch::gate::WriteGate;
 use crate::dispatch::lanes::Lane;
 use crate::dispatch::store::Store;
 use crate::error::Error;
-use crate::rows::{Claimed, Update};
+use crate::rows::Update;
 
-/// What a claim got: the leased events and their webhooks.
-pub(super) type ClaimResult = (Vec<Claimed>, HashMap<String, webhook_config::Model>);
+pub(super) use crate::dispatch::store::ClaimResult;
 pub(super) type ClaimFuture = Pin<Box<dyn Future<Output = Result<ClaimResult, Error>> + Send>>;
 
 /// The run loop's state (the module docs say which file holds which of its jobs).

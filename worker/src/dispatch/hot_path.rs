@@ -39,8 +39,8 @@ pub(super) fn hot_path(db: &DatabaseConnection) -> DatabaseConnection {
 const WARM_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Opens the hot path's PostgreSQL connections and runs its claim (with and without left-out
-/// lanes), webhook lookup and result statements once on each with nothing to do (a claim of 0
-/// rows, a batch of none), before the first claim. A backend's first run of a statement loads its catalog caches,
+/// lanes) and result statements once on each with nothing to do (a claim of 0 rows, a batch of
+/// none), before the first claim. A backend's first run of a statement loads its catalog caches,
 /// parses and plans (4 ms for the claim alone, in `psql`), and on a fresh worker that comes in
 /// the middle of its first deliveries: under `streamhooks-bench --only side`, the database's CPU
 /// per delivery is ~10% higher draining 5,000 events than 50,000. Best effort and bounded: a
@@ -54,23 +54,12 @@ pub(super) async fn warm(pool: &sea_orm::sqlx::PgPool) {
         for conn in &mut conns {
             for exclude in [Vec::new(), vec![String::new()]] {
                 let stmt = claim::claim_statement(DatabaseBackend::Postgres, 0, 0, 0, 0, &exclude);
-                // Bound as sea-orm binds the claim's values (bigints, then a text), so the
-                // prepared statement cached here is the one the claims reuse.
-                let mut q = sea_orm::sqlx::query(&stmt.sql);
-                for v in stmt.values.iter().flat_map(|v| v.0.iter()) {
-                    q = match v {
-                        sea_orm::Value::BigInt(n) => q.bind(*n),
-                        sea_orm::Value::String(t) => q.bind(t.as_deref().cloned()),
-                        other => return Err(format!("unexpected claim parameter {other:?}")),
-                    };
-                }
-                q.execute(&mut **conn).await.map_err(|e| e.to_string())?;
+                claim::pg_query(&stmt)
+                    .map_err(|e| e.to_string())?
+                    .execute(&mut **conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
-            sea_orm::sqlx::query(claim::PG_WEBHOOKS_SQL)
-                .bind(Vec::<&str>::new())
-                .execute(&mut **conn)
-                .await
-                .map_err(|e| e.to_string())?;
             FinishAll::default()
                 .fetch(&mut **conn)
                 .await

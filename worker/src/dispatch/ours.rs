@@ -4,10 +4,8 @@
 //! ([`super::retention`]) — so the statements, their plans and the hot path's own connections
 //! ([`super::hot_path`]) are exactly those `docs/query-plans.md` shows.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use entity::webhook_config;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
 
@@ -15,7 +13,7 @@ use crate::config::WorkerConfig;
 use crate::core::notifier::Notifier;
 use crate::dispatch::attempt::SuccessCodes;
 use crate::dispatch::hot_path::{hot_path, warm};
-use crate::dispatch::store::{Helper, Store, StoreFuture};
+use crate::dispatch::store::{ClaimResult, Helper, Store, StoreFuture};
 use crate::dispatch::{claim, listen, record, retention};
 use crate::rows::{Claimed, Update};
 
@@ -53,15 +51,10 @@ impl Store for Ours {
         lease_ms: i64,
         limit: u64,
         skipped: &'a [String],
-    ) -> StoreFuture<'a, Result<Vec<Claimed>, DbErr>> {
-        Box::pin(claim::claim(&self.hot, now_ms, lease_ms, limit, skipped))
-    }
-
-    fn webhooks<'a>(
-        &'a self,
-        rows: &'a [Claimed],
-    ) -> StoreFuture<'a, Result<HashMap<String, webhook_config::Model>, DbErr>> {
-        Box::pin(claim::webhooks_of(&self.hot, rows))
+    ) -> StoreFuture<'a, Result<ClaimResult, DbErr>> {
+        Box::pin(claim::claim_with_webhooks(
+            &self.hot, now_ms, lease_ms, limit, skipped,
+        ))
     }
 
     fn next_due(&self) -> StoreFuture<'_, Result<Option<i64>, DbErr>> {

@@ -28,6 +28,10 @@ use crate::rows::{Claimed, Update};
 /// A future a store returns, borrowing the store for as long as it runs.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// What a claim got: the leased events and the webhook of each (one deleted since its event was
+/// queued is absent).
+pub type ClaimResult = (Vec<Claimed>, HashMap<String, webhook_config::Model>);
+
 /// A task that runs beside the loop until the token it was given is cancelled.
 pub type Helper = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
@@ -43,20 +47,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Leases up to `limit` due events until `now_ms + lease_ms` (epoch ms), leaving out the
     /// webhooks in `skipped` (their lanes are full); oldest first, as far as the store can tell.
+    /// With them, the webhook of each, as the engine sends with it: one claim is one wait for the
+    /// database where it can be, since the slots the claim will fill stay empty meanwhile.
     fn claim<'a>(
         &'a self,
         now_ms: i64,
         lease_ms: i64,
         limit: u64,
         skipped: &'a [String],
-    ) -> StoreFuture<'a, Result<Vec<Claimed>, DbErr>>;
-
-    /// The webhook of each claimed event, as the engine sends with it; one deleted since the
-    /// event was queued is absent.
-    fn webhooks<'a>(
-        &'a self,
-        rows: &'a [Claimed],
-    ) -> StoreFuture<'a, Result<HashMap<String, webhook_config::Model>, DbErr>>;
+    ) -> StoreFuture<'a, Result<ClaimResult, DbErr>>;
 
     /// The earliest time (epoch ms) at which an event nobody holds becomes due, if any.
     fn next_due(&self) -> StoreFuture<'_, Result<Option<i64>, DbErr>>;

@@ -29,7 +29,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use entity::webhook_config;
 use rand::RngCore;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::{self, Executor, PgPool};
@@ -43,7 +42,7 @@ use crate::core::secrets::cipher::{Secrets, KEY_LEN};
 use crate::core::sql::db_err;
 use crate::dispatch::attempt::SuccessCodes;
 use crate::dispatch::run::run_store;
-use crate::dispatch::store::{Helper, Store, StoreFuture};
+use crate::dispatch::store::{ClaimResult, Helper, Store, StoreFuture};
 use crate::error::Error;
 use crate::rows::{AttemptRow, Claimed, Update};
 use crate::speckle::probe::Probe;
@@ -182,7 +181,7 @@ impl Store for SpeckleStore {
         lease_ms: i64,
         limit: u64,
         skipped: &'a [String],
-    ) -> StoreFuture<'a, Result<Vec<Claimed>, DbErr>> {
+    ) -> StoreFuture<'a, Result<ClaimResult, DbErr>> {
         Box::pin(async move {
             let got = claim::claim(&self.pool, now_ms, lease_ms, limit, skipped)
                 .await
@@ -199,18 +198,14 @@ impl Store for SpeckleStore {
             if let Some(probe) = &self.settings.probe {
                 probe.touch().await;
             }
-            Ok(got.ready)
-        })
-    }
-
-    fn webhooks<'a>(
-        &'a self,
-        rows: &'a [Claimed],
-    ) -> StoreFuture<'a, Result<HashMap<String, webhook_config::Model>, DbErr>> {
-        Box::pin(async move {
-            claim::webhooks_of(&self.pool, &self.secrets, rows)
-                .await
-                .map_err(db_err)
+            let webhooks = if got.ready.is_empty() {
+                HashMap::new()
+            } else {
+                claim::webhooks_of(&self.pool, &self.secrets, &got.ready)
+                    .await
+                    .map_err(db_err)?
+            };
+            Ok((got.ready, webhooks))
         })
     }
 

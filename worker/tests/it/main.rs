@@ -3,6 +3,7 @@
 //! started in-process. One binary with modules, so it links once.
 
 mod attempts;
+mod claim;
 mod common;
 mod disable;
 mod guard;

@@ -1,0 +1,58 @@
+//! What a claim hands the dispatcher: the claimed events in due order and, for each distinct
+//! webhook among them, its row as stored (on PostgreSQL read in the claim's own statement, on
+//! SQLite in a second one).
+
+use chrono::Utc;
+use entity::webhook_config;
+use sea_orm::{ActiveModelTrait, Set};
+use streamhooks_worker::claim;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_brings_the_webhook_of_each_event_as_stored() {
+    for t in databases().await {
+        let db = &t.db;
+        let s = insert_stream(db).await;
+        let busy = insert_webhook(db, &s, "http://203.0.113.1/busy", Some("a secret")).await;
+        let off = insert_webhook(db, &s, "http://203.0.113.2/off", None).await;
+        // What the dispatcher decides by must come through: off, with its reason and streak.
+        let mut change: webhook_config::ActiveModel = off.into();
+        change.enabled = Set(false);
+        change.disabled_reason = Set(Some("20 failed deliveries in a row".into()));
+        change.consecutive_failures = Set(20);
+        let off = change
+            .update(db)
+            .await
+            .unwrap_or_else(|e| panic!("update on {}: {e}", t.name));
+        let idle = insert_webhook(db, &s, "http://203.0.113.3/idle", None).await;
+
+        let mut queued = Vec::new();
+        for n in 0..5 {
+            queued.push(insert_event(db, &busy, &format!("{{\"n\":{n}}}")).await);
+        }
+        queued.push(insert_event(db, &off, "{\"n\":5}").await);
+
+        let now = Utc::now().timestamp_millis();
+        let (rows, webhooks) = claim::claim_with_webhooks(db, now, 60_000, 10, &[])
+            .await
+            .unwrap_or_else(|e| panic!("claim on {}: {e}", t.name));
+        assert_eq!(
+            rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+            queued,
+            "due order on {}",
+            t.name
+        );
+        let mut got: Vec<&webhook_config::Model> = webhooks.values().collect();
+        got.sort_by(|a, b| a.url.cmp(&b.url));
+        let want = [webhook(db, &busy.id).await, webhook(db, &off.id).await];
+        assert_eq!(got, want.iter().collect::<Vec<_>>(), "on {}", t.name);
+        assert!(!webhooks.contains_key(&idle.id), "on {}", t.name);
+
+        let (rows, webhooks) = claim::claim_with_webhooks(db, now, 60_000, 10, &[])
+            .await
+            .unwrap_or_else(|e| panic!("second claim on {}: {e}", t.name));
+        assert!(rows.is_empty() && webhooks.is_empty(), "on {}", t.name);
+        t.cleanup().await;
+    }
+}
