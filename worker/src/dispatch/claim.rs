@@ -170,7 +170,8 @@ pub(super) fn pg_query(
 }
 
 /// A row of the PostgreSQL claim, its columns taken by position: the event as leased, and its
-/// webhook unless that is already in `seen` or was deleted.
+/// webhook where the row carries it (the first claimed event of each webhook does, unless the
+/// webhook was deleted) and `seen` does not have it yet.
 fn pg_claimed(
     r: &PgRow,
     lease_token: i64,
