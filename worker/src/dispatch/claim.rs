@@ -36,7 +36,7 @@ use sea_orm::{
     Statement, Value,
 };
 
-use crate::dispatch::store::ClaimResult;
+use crate::core::handoff::Delivery;
 use crate::rows::{AttemptRow, Claimed};
 
 #[derive(Debug, FromQueryResult)]
@@ -82,7 +82,7 @@ pub async fn claim_with_webhooks(
     lease_ms: i64,
     limit: u64,
     exclude: &[String],
-) -> Result<ClaimResult, DbErr> {
+) -> Result<Delivery, DbErr> {
     let backend = db.get_database_backend();
     let token: i64 = rand::thread_rng().gen();
     let lease_until = now_ms + lease_ms;

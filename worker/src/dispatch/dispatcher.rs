@@ -23,6 +23,7 @@ use tokio::time::Instant;
 
 use crate::config::WorkerConfig;
 use crate::core::guard::Guard;
+use crate::core::handoff::Delivery;
 use crate::core::metrics::Metrics;
 use crate::core::secrets::cipher::Secrets;
 use crate::dispatch::attempt::SuccessCodes;
@@ -32,8 +33,8 @@ use crate::dispatch::store::Store;
 use crate::error::Error;
 use crate::rows::Update;
 
-pub(super) use crate::dispatch::store::ClaimResult;
-pub(super) type ClaimFuture = Pin<Box<dyn Future<Output = Result<ClaimResult, Error>> + Send>>;
+/// A claim in flight ([`Store::claim`]).
+pub(super) type ClaimFuture = Pin<Box<dyn Future<Output = Result<Delivery, Error>> + Send>>;
 
 /// The run loop's state (the module docs say which file holds which of its jobs).
 pub(super) struct Dispatcher {

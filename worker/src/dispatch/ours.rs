@@ -10,10 +10,11 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::WorkerConfig;
+use crate::core::handoff::Delivery;
 use crate::core::notifier::Notifier;
 use crate::dispatch::attempt::SuccessCodes;
 use crate::dispatch::hot_path::{hot_path, warm};
-use crate::dispatch::store::{ClaimResult, Helper, Store, StoreFuture};
+use crate::dispatch::store::{Helper, Store, StoreFuture};
 use crate::dispatch::{claim, listen, record, retention};
 use crate::rows::{Claimed, Update};
 
@@ -51,7 +52,7 @@ impl Store for Ours {
         lease_ms: i64,
         limit: u64,
         skipped: &'a [String],
-    ) -> StoreFuture<'a, Result<ClaimResult, DbErr>> {
+    ) -> StoreFuture<'a, Result<Delivery, DbErr>> {
         Box::pin(claim::claim_with_webhooks(
             &self.hot, now_ms, lease_ms, limit, skipped,
         ))

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::core::handoff::Delivery;
 use crate::core::metrics::Outcome;
-use crate::dispatch::dispatcher::{ClaimResult, Dispatcher};
+use crate::dispatch::dispatcher::Dispatcher;
 use crate::dispatch::lanes::{Job, Lane};
 use crate::dispatch::{deliver, retry};
 use crate::rows::Update;
@@ -24,12 +25,7 @@ impl Dispatcher {
     /// Puts claimed (or, with `handed`, handed-off) events in their lanes (and starts what can
     /// start, unless `start` is false, as at shutdown); finishes those whose webhook is gone or
     /// off. Returns how many were claimed.
-    pub(super) async fn take_claimed(
-        &mut self,
-        got: ClaimResult,
-        start: bool,
-        handed: bool,
-    ) -> usize {
+    pub(super) async fn take_claimed(&mut self, got: Delivery, start: bool, handed: bool) -> usize {
         let (rows, webhooks) = got;
         let claimed = rows.len();
         self.metrics.taken(handed, claimed);

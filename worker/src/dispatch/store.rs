@@ -13,24 +13,19 @@
 //! boxed future per claim and per result batch, each of which is a database round trip anyway
 //! (`streamhooks-bench --only side` is the guard that it stays unmeasurable).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use entity::webhook_config;
 use sea_orm::{DatabaseBackend, DbErr};
 use tokio_util::sync::CancellationToken;
 
+use crate::core::handoff::Delivery;
 use crate::core::notifier::Notifier;
 use crate::dispatch::attempt::SuccessCodes;
 use crate::rows::{Claimed, Update};
 
 /// A future a store returns, borrowing the store for as long as it runs.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// What a claim got: the leased events and the webhook of each (one deleted since its event was
-/// queued is absent).
-pub type ClaimResult = (Vec<Claimed>, HashMap<String, webhook_config::Model>);
 
 /// A task that runs beside the loop until the token it was given is cancelled.
 pub type Helper = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -55,7 +50,7 @@ pub trait Store: Send + Sync + 'static {
         lease_ms: i64,
         limit: u64,
         skipped: &'a [String],
-    ) -> StoreFuture<'a, Result<ClaimResult, DbErr>>;
+    ) -> StoreFuture<'a, Result<Delivery, DbErr>>;
 
     /// The earliest time (epoch ms) at which an event nobody holds becomes due, if any.
     fn next_due(&self) -> StoreFuture<'_, Result<Option<i64>, DbErr>>;

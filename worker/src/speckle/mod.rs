@@ -36,13 +36,14 @@ use sea_orm::{DatabaseBackend, DbErr};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::WorkerConfig;
+use crate::core::handoff::Delivery;
 use crate::core::metrics::Metrics;
 use crate::core::notifier::Notifier;
 use crate::core::secrets::cipher::{Secrets, KEY_LEN};
 use crate::core::sql::db_err;
 use crate::dispatch::attempt::SuccessCodes;
 use crate::dispatch::run::run_store;
-use crate::dispatch::store::{ClaimResult, Helper, Store, StoreFuture};
+use crate::dispatch::store::{Helper, Store, StoreFuture};
 use crate::error::Error;
 use crate::rows::{AttemptRow, Claimed, Update};
 use crate::speckle::probe::Probe;
@@ -181,7 +182,7 @@ impl Store for SpeckleStore {
         lease_ms: i64,
         limit: u64,
         skipped: &'a [String],
-    ) -> StoreFuture<'a, Result<ClaimResult, DbErr>> {
+    ) -> StoreFuture<'a, Result<Delivery, DbErr>> {
         Box::pin(async move {
             let got = claim::claim(&self.pool, now_ms, lease_ms, limit, skipped)
                 .await
