@@ -147,6 +147,76 @@ async fn delivered_with_the_stock_services_bytes_and_status_2() {
     let _ = std::fs::remove_file(probe);
 }
 
+/// Speckle's signature of `body` under `secret` (its `createHmac('sha256', secret)`), written
+/// here rather than taken from the engine.
+fn speckle_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// One claim takes the events of several webhooks at once and reads each webhook once, with the
+/// first of its events: every event must still go to its own webhook's URL, signed with its own
+/// secret (or the empty key), and each exactly once, for a webhook with one event as for one with
+/// several.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_several_webhooks_in_one_claim_each_go_to_their_own() {
+    let Some(s) = Speckle::create().await else {
+        return;
+    };
+    let webhooks = [(Some("alpha 🔑"), 4), (Some("beta-ünï"), 1), (None, 3)];
+    let mut hooks = Vec::new();
+    let mut ids = Vec::new();
+    for (secret, events) in webhooks {
+        let rx = TestReceiver::start().await;
+        let hook = s.webhook(&rx.url(), secret, &["commit_create"]).await;
+        ids.extend(
+            s.queue(&hook, "commit_create", json!({ "id": "c1" }), events)
+                .await,
+        );
+        hooks.push((rx, hook, secret, events));
+    }
+    let probe = probe_path();
+    let d = Dispatcher::start(&base_env(&s.db.url, &probe), &[]).await;
+    for (rx, hook, secret, n) in &hooks {
+        let mut events = Vec::new();
+        for _ in 0..*n {
+            let r = rx.expect_next(Duration::from_secs(10)).await;
+            let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            assert_eq!(body["payload"]["webhook"]["id"], json!(hook.id), "{body}");
+            assert_eq!(
+                r.header("x-webhook-signature"),
+                Some(speckle_signature(secret.unwrap_or_default(), &r.body).as_str()),
+                "webhook {}",
+                hook.id
+            );
+            events.push(r.header("webhook-id").unwrap_or_default().to_owned());
+        }
+        events.sort();
+        events.dedup();
+        assert_eq!(events.len(), *n, "a delivery sent twice: {events:?}");
+        assert!(
+            rx.next(Duration::from_millis(300)).await.is_none(),
+            "more than its {n} events reached webhook {}",
+            hook.id
+        );
+    }
+    for id in &ids {
+        let e = s
+            .wait_event(id, Duration::from_secs(10), |e| e.status == 2)
+            .await;
+        assert_eq!(e.status_info, "Webhook called");
+    }
+    d.stop().await;
+    let _ = std::fs::remove_file(probe);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_503_then_200_waits_at_1_with_the_reason_then_ends_at_2() {
     let Some(s) = Speckle::create().await else {

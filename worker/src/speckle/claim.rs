@@ -1,5 +1,5 @@
 //! Claiming from a Speckle database: one statement leases what is due and returns it with its
-//! payload, whichever of the two places it waits in.
+//! payload and its webhook, whichever of the two places it waits in.
 //!
 //! - New events: Speckle's rows at `status = 0` that no `deliveries` row of ours holds. The
 //!   claim locks them with `FOR UPDATE SKIP LOCKED` (replicas get different rows without
@@ -80,8 +80,8 @@ added AS (
         (event_id, webhook_id, attempt, due_at, lease_token, lease_until, leased_at)
     SELECT id, webhook_id, 1, $2, $3, $2, $1 FROM fresh
     ON CONFLICT (event_id) DO NOTHING
-    RETURNING d.id, d.event_id, d.webhook_id, d.attempt, d.retry_count, d.prior_lease_at)
-SELECT c.* FROM (
+    RETURNING d.id, d.event_id, d.webhook_id, d.attempt, d.retry_count, d.prior_lease_at),
+got AS (
     SELECT r.id, r.event_id, r.webhook_id, r.attempt, r.retry_count, g.due_at,
         r.prior_lease_at, e.payload
     FROM retried r JOIN again g ON g.id = r.id
@@ -90,8 +90,19 @@ SELECT c.* FROM (
     UNION ALL
     SELECT a.id, a.event_id, a.webhook_id, a.attempt, a.retry_count, $1 AS due_at,
         a.prior_lease_at, t.payload
-    FROM added a JOIN fresh t ON t.id = a.event_id
-) c
+    FROM added a JOIN fresh t ON t.id = a.event_id),
+firsts AS (
+    SELECT min(id) AS id FROM (
+        SELECT id, webhook_id FROM added
+        UNION ALL
+        SELECT r.id, r.webhook_id FROM retried r
+        WHERE EXISTS (SELECT 1 FROM webhooks_events WHERE id = r.event_id AND status IN (0, 1))
+    ) k GROUP BY webhook_id)
+SELECT c.*, w.* FROM got c
+LEFT JOIN LATERAL (SELECT id AS w_id, \"streamId\" AS w_stream_id, url AS w_url,
+                       description AS w_description, secret AS w_secret, enabled AS w_enabled
+                   FROM webhooks_config
+                   WHERE id = c.webhook_id AND c.id IN (SELECT id FROM firsts) OFFSET 0) w ON true
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS durability";
 
 struct Row {
@@ -103,6 +114,8 @@ struct Row {
     due_at: i64,
     prior_lease_at: Option<i64>,
     payload: Option<String>,
+    /// Its webhook, on the first claimed row of each webhook that still exists.
+    webhook: Option<Config>,
 }
 
 impl Row {
@@ -116,6 +129,7 @@ impl Row {
             due_at: r.try_get("due_at")?,
             prior_lease_at: r.try_get("prior_lease_at")?,
             payload: r.try_get("payload")?,
+            webhook: Config::read(r)?,
         })
     }
 }
@@ -131,18 +145,32 @@ struct EventName {
     event_name: Option<String>,
 }
 
-/// What a claim got: events ready to send, and events whose stored payload is not a JSON object,
-/// which are not sent (the stock service fails them too, reading the event name from the parsed
-/// payload) but finished at once by the caller with the reason.
+/// What a claim got: events ready to send, the webhooks they go to (one deleted since its event
+/// was queued is absent), and events whose stored payload is not a JSON object, which are not
+/// sent (the stock service fails them too, reading the event name from the parsed payload) but
+/// finished at once by the caller with the reason.
 #[derive(Debug, Default)]
 pub struct Claim {
     pub ready: Vec<Claimed>,
+    pub webhooks: HashMap<String, webhook_config::Model>,
     pub unreadable: Vec<(Claimed, String)>,
 }
 
-/// Claims up to `limit` due events for `lease_ms` (module docs), leaving out `skipped` webhooks.
+/// Claims up to `limit` due events for `lease_ms` (module docs), leaving out `skipped` webhooks,
+/// with their webhooks ([`model`]).
+///
+/// The webhooks come in the claim's own statement, as in our store's claim
+/// (`crate::dispatch::claim::claim_with_webhooks` says why: claims run one at a time, so a
+/// second round trip per claim is throughput lost when the database is a network hop away): with
+/// 0.5 ms added each way (`bench/delay_proxy.py`), 5,000 events over 1,000 webhooks drained at
+/// 8,229 against 6,300/s, on loopback within noise (BENCHMARKS.md, "speckle"). Each webhook is
+/// read once, with the first of its claimed rows (`firsts`); the other rows leave its columns
+/// NULL. `firsts` is taken from the leased rows' ids, not from `got`: a CTE named twice is
+/// written out in full first, and `got` carries every payload (~0.4 ms more per claim of 200 in
+/// `EXPLAIN ANALYZE`).
 pub async fn claim(
     pool: &PgPool,
+    secrets: &Secrets,
     now_ms: i64,
     lease_ms: i64,
     limit: u64,
@@ -159,8 +187,14 @@ pub async fn claim(
         .fetch_all(pool)
         .await?;
     let mut out = Claim::default();
+    let now = Utc::now();
     for r in rows.iter().map(Row::read) {
         let r = r?;
+        if let Some(config) = r.webhook {
+            if let Some(model) = model(config, secrets, now) {
+                out.webhooks.insert(model.id.clone(), model);
+            }
+        }
         let payload = r.payload.unwrap_or_default();
         let named = serde_json::from_str::<Named>(&payload);
         let mut claimed = Claimed {
@@ -196,6 +230,7 @@ pub async fn claim(
     Ok(out)
 }
 
+#[derive(Debug)]
 struct Config {
     id: String,
     stream_id: Option<String>,
@@ -206,76 +241,61 @@ struct Config {
 }
 
 impl Config {
-    fn read(r: &PgRow) -> Result<Self, sqlx::Error> {
-        Ok(Config {
-            id: r.try_get("id")?,
-            stream_id: r.try_get("stream_id")?,
-            url: r.try_get("url")?,
-            description: r.try_get("description")?,
-            secret: r.try_get("secret")?,
-            enabled: r.try_get("enabled")?,
-        })
+    /// The claim row's webhook columns; `None` on a row that does not carry them.
+    fn read(r: &PgRow) -> Result<Option<Self>, sqlx::Error> {
+        let Some(id) = r.try_get("w_id")? else {
+            return Ok(None);
+        };
+        Ok(Some(Config {
+            id,
+            stream_id: r.try_get("w_stream_id")?,
+            url: r.try_get("w_url")?,
+            description: r.try_get("w_description")?,
+            secret: r.try_get("w_secret")?,
+            enabled: r.try_get("w_enabled")?,
+        }))
     }
 }
 
-/// The webhooks of the claimed rows, read from Speckle's `webhooks_config` and shaped as the
-/// engine sends with them: Speckle's ≥ 2.12 wire format (`speckle-object`), signed with the
-/// plain-text secret Speckle stores (the empty key when there is none, as the stock service
-/// does), which is sealed under `secrets`, this process's own key, because the engine opens every
-/// secret it signs with. A webhook whose `enabled` is NULL counts as enabled: the column's
-/// default is true, and the stock service sends regardless.
-pub async fn webhooks_of(
-    pool: &PgPool,
+/// A webhook read from Speckle's `webhooks_config`, shaped as the engine sends with it: Speckle's
+/// ≥ 2.12 wire format (`speckle-object`), signed with the plain-text secret Speckle stores (the
+/// empty key when there is none, as the stock service does), which is sealed under `secrets`,
+/// this process's own key, because the engine opens every secret it signs with. A webhook whose
+/// `enabled` is NULL counts as enabled: the column's default is true, and the stock service sends
+/// regardless.
+fn model(
+    c: Config,
     secrets: &Secrets,
-    rows: &[Claimed],
-) -> Result<HashMap<String, webhook_config::Model>, sqlx::Error> {
-    let mut ids: Vec<&str> = rows.iter().map(|r| r.webhook_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let found = sqlx::query(
-        "SELECT id, \"streamId\" AS stream_id, url, description, secret, enabled \
-         FROM webhooks_config WHERE id = ANY($1)",
-    )
-    .bind(&ids)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(Config::read)
-    .collect::<Result<Vec<_>, _>>()?;
-    let now = Utc::now();
-    let mut out = HashMap::with_capacity(found.len());
-    for c in found {
-        let secret = match c.secret.filter(|s| !s.is_empty()) {
-            None => None,
-            Some(plain) => match secrets.seal(&plain) {
-                Ok(sealed) => Some(sealed),
-                // The OS random generator failed: skip this webhook for now; its events wait in
-                // their lanes' absence and are claimed again after the lease.
-                Err(e) => {
-                    tracing::error!(webhook = %c.id, error = %e, "cannot prepare the webhook's secret");
-                    continue;
-                }
-            },
-        };
-        let model = webhook_config::Model {
-            id: c.id.clone(),
-            stream_id: c.stream_id.unwrap_or_default(),
-            url: c.url.unwrap_or_default(),
-            description: c.description,
-            secret,
-            triggers: "[]".into(),
-            enabled: c.enabled.unwrap_or(true),
-            disabled_reason: None,
-            consecutive_failures: 0,
-            format: crate::core::wire::Format::SpeckleObject.as_str().into(),
-            previous_secret: None,
-            previous_secret_expires_at: None,
-            created_at: now,
-            updated_at: now,
-        };
-        out.insert(c.id, model);
-    }
-    Ok(out)
+    now: chrono::DateTime<Utc>,
+) -> Option<webhook_config::Model> {
+    let secret = match c.secret.filter(|s| !s.is_empty()) {
+        None => None,
+        Some(plain) => match secrets.seal(&plain) {
+            Ok(sealed) => Some(sealed),
+            // The OS random generator failed: the webhook is left out of this claim, so its
+            // events are finished as not sent, with the reason the engine gives a missing one.
+            Err(e) => {
+                tracing::error!(webhook = %c.id, error = %e, "cannot prepare the webhook's secret");
+                return None;
+            }
+        },
+    };
+    Some(webhook_config::Model {
+        stream_id: c.stream_id.unwrap_or_default(),
+        url: c.url.unwrap_or_default(),
+        description: c.description,
+        secret,
+        triggers: "[]".into(),
+        enabled: c.enabled.unwrap_or(true),
+        disabled_reason: None,
+        consecutive_failures: 0,
+        format: crate::core::wire::Format::SpeckleObject.as_str().into(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        created_at: now,
+        updated_at: now,
+        id: c.id,
+    })
 }
 
 #[cfg(test)]

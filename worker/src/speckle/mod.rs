@@ -24,7 +24,6 @@ pub mod schema;
 pub mod stock;
 pub mod sweep;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -127,7 +126,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     config.validate().map_err(Error::Config)?;
     // Speckle keeps secrets in plain text; the engine signs with secrets it opens. A key that
-    // lives only in this process's memory seals them on the way in (`claim::webhooks_of`): no
+    // lives only in this process's memory seals them on the way in (`claim::claim`): no
     // key file, no key shared with anything.
     let mut key = [0u8; KEY_LEN];
     rand::rngs::OsRng
@@ -168,8 +167,8 @@ impl Store for SpeckleStore {
         Box::pin(async move {
             let warm = async {
                 let _ = tokio::join!(
-                    claim::claim(&self.pool, 0, 0, 0, &[]),
-                    claim::claim(&self.pool, 0, 0, 0, &[])
+                    claim::claim(&self.pool, &self.secrets, 0, 0, 0, &[]),
+                    claim::claim(&self.pool, &self.secrets, 0, 0, 0, &[])
                 );
             };
             let _ = tokio::time::timeout(Duration::from_secs(2), warm).await;
@@ -184,7 +183,7 @@ impl Store for SpeckleStore {
         skipped: &'a [String],
     ) -> StoreFuture<'a, Result<Delivery, DbErr>> {
         Box::pin(async move {
-            let got = claim::claim(&self.pool, now_ms, lease_ms, limit, skipped)
+            let got = claim::claim(&self.pool, &self.secrets, now_ms, lease_ms, limit, skipped)
                 .await
                 .map_err(db_err)?;
             if !got.unreadable.is_empty() {
@@ -199,14 +198,7 @@ impl Store for SpeckleStore {
             if let Some(probe) = &self.settings.probe {
                 probe.touch().await;
             }
-            let webhooks = if got.ready.is_empty() {
-                HashMap::new()
-            } else {
-                claim::webhooks_of(&self.pool, &self.secrets, &got.ready)
-                    .await
-                    .map_err(db_err)?
-            };
-            Ok((got.ready, webhooks))
+            Ok((got.ready, got.webhooks))
         })
     }
 
