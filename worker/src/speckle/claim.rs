@@ -49,9 +49,11 @@ use entity::webhook_config;
 use rand::Rng;
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::{self, PgPool, Row as _};
+use sea_orm::DbErr;
 use serde::Deserialize;
 
 use crate::core::secrets::cipher::Secrets;
+use crate::core::sql::db_err;
 use crate::rows::Claimed;
 
 /// The claim statement (module docs). `$1` now (epoch ms), `$2` lease end, `$3` lease token,
@@ -175,7 +177,7 @@ pub async fn claim(
     lease_ms: i64,
     limit: u64,
     skipped: &[String],
-) -> Result<Claim, sqlx::Error> {
+) -> Result<Claim, DbErr> {
     let token: i64 = rand::thread_rng().gen();
     let lease_until = now_ms + lease_ms;
     let rows = sqlx::query(CLAIM_SQL)
@@ -185,15 +187,15 @@ pub async fn claim(
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .bind(skipped)
         .fetch_all(pool)
-        .await?;
+        .await
+        .map_err(db_err)?;
     let mut out = Claim::default();
     let now = Utc::now();
     for r in rows.iter().map(Row::read) {
-        let r = r?;
+        let r = r.map_err(db_err)?;
         if let Some(config) = r.webhook {
-            if let Some(model) = model(config, secrets, now) {
-                out.webhooks.insert(model.id.clone(), model);
-            }
+            let model = model(config, secrets, now)?;
+            out.webhooks.insert(model.id.clone(), model);
         }
         let payload = r.payload.unwrap_or_default();
         let named = serde_json::from_str::<Named>(&payload);
@@ -263,24 +265,27 @@ impl Config {
 /// this process's own key, because the engine opens every secret it signs with. A webhook whose
 /// `enabled` is NULL counts as enabled: the column's default is true, and the stock service sends
 /// regardless.
+///
+/// Sealing draws a nonce from the OS; should that fail, the whole claim fails rather than
+/// leaving the webhook out (which would finish its events as not sent, with a deleted webhook's
+/// reason): the claimed rows keep their leases and are claimed again once those run out, so
+/// nothing is lost.
 fn model(
     c: Config,
     secrets: &Secrets,
     now: chrono::DateTime<Utc>,
-) -> Option<webhook_config::Model> {
+) -> Result<webhook_config::Model, DbErr> {
     let secret = match c.secret.filter(|s| !s.is_empty()) {
         None => None,
-        Some(plain) => match secrets.seal(&plain) {
-            Ok(sealed) => Some(sealed),
-            // The OS random generator failed: the webhook is left out of this claim, so its
-            // events are finished as not sent, with the reason the engine gives a missing one.
-            Err(e) => {
-                tracing::error!(webhook = %c.id, error = %e, "cannot prepare the webhook's secret");
-                return None;
-            }
-        },
+        Some(plain) => Some(secrets.seal(&plain).map_err(|e| {
+            DbErr::Custom(format!(
+                "cannot seal the secret of webhook {} for signing ({e}); its events are claimed \
+                 again once their leases run out",
+                c.id
+            ))
+        })?),
     };
-    Some(webhook_config::Model {
+    Ok(webhook_config::Model {
         stream_id: c.stream_id.unwrap_or_default(),
         url: c.url.unwrap_or_default(),
         description: c.description,

@@ -183,9 +183,8 @@ impl Store for SpeckleStore {
         skipped: &'a [String],
     ) -> StoreFuture<'a, Result<Delivery, DbErr>> {
         Box::pin(async move {
-            let got = claim::claim(&self.pool, &self.secrets, now_ms, lease_ms, limit, skipped)
-                .await
-                .map_err(db_err)?;
+            let got =
+                claim::claim(&self.pool, &self.secrets, now_ms, lease_ms, limit, skipped).await?;
             if !got.unreadable.is_empty() {
                 let now = Utc::now();
                 let finish: Vec<Update> = got
