@@ -8,10 +8,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
-use entity::webhook_config;
 use streamhooks_worker::secrets::Secrets;
 use streamhooks_worker::sign;
-use streamhooks_worker::wire::{self, Delivery, Format};
+use streamhooks_worker::wire::{self, Delivery, Endpoint, Format};
 
 /// Nanoseconds per call of `f`, the median of five rounds of `n` calls.
 fn per_call(n: u32, mut f: impl FnMut()) -> f64 {
@@ -28,20 +27,14 @@ fn per_call(n: u32, mut f: impl FnMut()) -> f64 {
     rounds[2]
 }
 
-fn webhook(secrets: &Secrets, format: Format, previous: bool) -> webhook_config::Model {
+fn webhook(secrets: &Secrets, format: Format, previous: bool) -> Endpoint {
     let seal = |s: &str| secrets.seal(s).ok();
-    webhook_config::Model {
+    Endpoint {
         id: "wh00000".into(),
-        stream_id: "benchstream".into(),
         url: "http://127.0.0.1:1/hook".into(),
-        description: None,
         secret: seal("bench-secret"),
-        triggers: "[\"commit_create\"]".into(),
         enabled: true,
         disabled_reason: None,
-        consecutive_failures: 0,
-        created_at: Utc::now(),
-        updated_at: Utc::now(),
         format: format.as_str().into(),
         previous_secret: if previous { seal("old-secret") } else { None },
         previous_secret_expires_at: previous

@@ -61,14 +61,6 @@ impl Model {
     pub fn has_secret(&self) -> bool {
         self.secret.as_deref().is_some_and(|s| !s.is_empty())
     }
-
-    /// The stored previous secret if its grace has not ended at `now_ms` (epoch ms).
-    pub fn previous_secret_at(&self, now_ms: i64) -> Option<&str> {
-        match (&self.previous_secret, self.previous_secret_expires_at) {
-            (Some(p), Some(until)) if now_ms < until && !p.is_empty() => Some(p),
-            _ => None,
-        }
-    }
 }
 
 /// The webhooks of `stream_id`, oldest first, optionally only the one with `id`.

@@ -95,6 +95,7 @@ pub mod guard {
 /// The request on the wire: body and headers in the webhook's format.
 pub mod wire {
     pub use crate::core::wire::{body, prepare, Delivery, Format};
+    pub use crate::rows::Endpoint;
 }
 
 /// The signatures a delivery carries.
@@ -135,7 +136,7 @@ pub mod claim {
     pub use crate::dispatch::claim::{
         claim, claim_statement, claim_with_webhooks, record_interrupted, NEXT_DUE_SQL,
     };
-    pub use crate::rows::Claimed;
+    pub use crate::rows::{Claimed, Endpoint};
 }
 
 /// Writing results back, and the row types they are written from.

@@ -1,5 +1,6 @@
-//! The rows both halves of the crate pass around: a leased event ([`Claimed`]), the new state the
-//! dispatcher writes back for it ([`Update`]) and one attempt as stored ([`AttemptRow`]).
+//! The rows both halves of the crate pass around: a leased event ([`Claimed`]) and the webhook it
+//! goes to ([`Endpoint`]), the new state the dispatcher writes back for it ([`Update`]) and one
+//! attempt as stored ([`AttemptRow`]).
 //!
 //! They live in a file of their own because four parties share them and none owns them: a claim
 //! and the in-process hand-off both make `Claimed` rows, the retry policy turns an attempt into an
@@ -14,9 +15,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
+use entity::webhook_config;
 use entity::webhook_event::{self, STATUS_FAILED};
 use entity::webhook_event_attempt::OUTCOME_INTERRUPTED;
-use sea_orm::DatabaseBackend;
+use sea_orm::{DatabaseBackend, FromQueryResult};
 
 /// A leased event, with what sending it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,57 @@ pub struct Claimed {
     pub leased_at: i64,
     /// When the expired lease this claim took over had begun, if it took one over.
     pub prior_lease_at: Option<i64>,
+}
+
+/// A webhook as sending to it reads it: where, whether it is on, in which format, and the
+/// secrets that sign. Eight of its fourteen columns, and a claim reads no more: with a backlog
+/// spread over thousands of webhooks nearly every claimed event brings a webhook of its own, and
+/// returning the six no delivery reads (description, triggers, the failure streak, two
+/// timestamps) cost the database ~0.6 µs of the ~2.8 µs it spent per webhook looked up
+/// (`pgbench`, BENCHMARKS.md "spread"), before decoding them. The drop-in's claim makes one from
+/// Speckle's `webhooks_config` without inventing the columns Speckle does not have.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct Endpoint {
+    pub id: String,
+    pub url: String,
+    /// Sealed ([`crate::core::secrets`]); `None` or empty: the empty key signs.
+    pub secret: Option<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    /// [`crate::core::wire::Format`]'s name, parsed at send time.
+    pub format: String,
+    pub previous_secret: Option<String>,
+    /// End of the rotation grace (epoch ms).
+    pub previous_secret_expires_at: Option<i64>,
+}
+
+impl Endpoint {
+    /// The columns of `webhooks_config` an endpoint is read from, in field order.
+    pub const COLUMNS: &'static str = "id, url, secret, enabled, disabled_reason, format, \
+         previous_secret, previous_secret_expires_at";
+
+    /// The stored previous secret if its grace has not ended at `now_ms` (epoch ms).
+    pub fn previous_secret_at(&self, now_ms: i64) -> Option<&str> {
+        match (&self.previous_secret, self.previous_secret_expires_at) {
+            (Some(p), Some(until)) if now_ms < until && !p.is_empty() => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl From<&webhook_config::Model> for Endpoint {
+    fn from(w: &webhook_config::Model) -> Self {
+        Endpoint {
+            id: w.id.clone(),
+            url: w.url.clone(),
+            secret: w.secret.clone(),
+            enabled: w.enabled,
+            disabled_reason: w.disabled_reason.clone(),
+            format: w.format.clone(),
+            previous_secret: w.previous_secret.clone(),
+            previous_secret_expires_at: w.previous_secret_expires_at,
+        }
+    }
 }
 
 /// Results written per transaction at most.

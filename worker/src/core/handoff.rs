@@ -38,16 +38,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use entity::webhook_config;
 use rand::Rng;
 use sea_orm::{ConnectionTrait, DbErr};
 use tokio::sync::mpsc;
 
 use crate::core::lease::{self, Lease};
-use crate::rows::{rows_per_statement, Claimed, Update};
+use crate::rows::{rows_per_statement, Claimed, Endpoint, Update};
 
 /// What the dispatcher receives: leased events and their webhooks, as a claim returns them.
-pub type Delivery = (Vec<Claimed>, HashMap<String, webhook_config::Model>);
+pub type Delivery = (Vec<Claimed>, HashMap<String, Endpoint>);
 
 /// What an event handed over weighs against the room: its payload and its bookkeeping.
 pub const EVENT_OVERHEAD: usize = 1024;

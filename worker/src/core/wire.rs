@@ -23,7 +23,6 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use entity::webhook_config;
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use serde::Serialize;
 
@@ -31,6 +30,7 @@ use crate::core::metrics::Outcome;
 use crate::core::secrets::cipher::{OpenError, Secrets};
 use crate::core::secrets::store::unusable_sentence;
 use crate::core::sign;
+use crate::rows::Endpoint;
 
 /// How a webhook's deliveries are encoded and signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -113,11 +113,7 @@ impl Keys {
     /// is an error (never replaced by the empty key, which anyone can compute). A previous one
     /// that does not open is left out with a warning: the current secret still signs, and the
     /// receiver that already switched keeps verifying.
-    pub fn open(
-        secrets: &Secrets,
-        webhook: &webhook_config::Model,
-        now_ms: i64,
-    ) -> Result<Self, OpenError> {
+    pub fn open(secrets: &Secrets, webhook: &Endpoint, now_ms: i64) -> Result<Self, OpenError> {
         let Some(stored) = webhook.secret.as_deref() else {
             // No secret: clearing one ends the grace, whatever the row still says.
             return Ok(Self {
@@ -186,7 +182,7 @@ pub fn body(format: Format, payload: &str) -> Result<Vec<u8>, serde_json::Error>
 /// headers. `Content-Type` is set here; the `User-Agent` is the client's.
 pub fn prepare(
     secrets: &Secrets,
-    webhook: &webhook_config::Model,
+    webhook: &Endpoint,
     delivery: &Delivery<'_>,
     now: SystemTime,
 ) -> Result<Outgoing, Unsendable> {

@@ -29,25 +29,15 @@ fn key() -> Secrets {
     Secrets::new(&[9; 32])
 }
 
-fn webhook(
-    format: &str,
-    secret: Option<&str>,
-    previous: Option<(&str, i64)>,
-) -> webhook_config::Model {
+fn webhook(format: &str, secret: Option<&str>, previous: Option<(&str, i64)>) -> Endpoint {
     let k = key();
     let seal = |s: &str| k.seal(s).unwrap_or_default();
-    webhook_config::Model {
+    Endpoint {
         id: "w1".into(),
-        stream_id: "s1".into(),
         url: "http://127.0.0.1:1/".into(),
-        description: None,
         secret: secret.map(seal),
-        triggers: "[]".into(),
         enabled: true,
         disabled_reason: None,
-        consecutive_failures: 0,
-        created_at: Utc::now(),
-        updated_at: Utc::now(),
         format: format.into(),
         previous_secret: previous.map(|(p, _)| seal(p)),
         previous_secret_expires_at: previous.map(|(_, until)| until),
@@ -147,7 +137,7 @@ fn every_header_signs_what_the_receiver_gets() {
 fn the_previous_secret_signs_only_during_its_grace_and_never_without_a_secret() {
     let now = SystemTime::now();
     let now_ms = Utc::now().timestamp_millis();
-    let entries = |w: &webhook_config::Model| {
+    let entries = |w: &Endpoint| {
         let d = Delivery {
             id: 1,
             event_name: "stream_update",

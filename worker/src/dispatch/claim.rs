@@ -28,16 +28,14 @@
 
 use std::collections::HashMap;
 
-use entity::webhook_config;
 use rand::Rng;
 use sea_orm::sqlx::{self, postgres::PgRow, Row as _};
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    Statement, Value,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement, Value,
 };
 
 use crate::core::handoff::Delivery;
-use crate::rows::{AttemptRow, Claimed};
+use crate::rows::{AttemptRow, Claimed, Endpoint};
 
 #[derive(Debug, FromQueryResult)]
 struct ClaimRow {
@@ -177,8 +175,8 @@ fn pg_claimed(
     lease_token: i64,
     lease_until: i64,
     leased_at: i64,
-    seen: &HashMap<String, webhook_config::Model>,
-) -> Result<(Claimed, Option<webhook_config::Model>), sqlx::Error> {
+    seen: &HashMap<String, Endpoint>,
+) -> Result<(Claimed, Option<Endpoint>), sqlx::Error> {
     let event = Claimed {
         id: r.try_get(0)?,
         webhook_id: r.try_get(1)?,
@@ -257,6 +255,7 @@ pub fn claim_statement(
     // a few pages reads it whole per claimed webhook, and PostgreSQL plans again once the
     // table's statistics change (autovacuum's analyze after 50 rows and 10% more), so that read
     // stays a few pages.
+    let columns = Endpoint::COLUMNS;
     let sql = match backend {
         DatabaseBackend::Postgres => format!(
             "WITH picked AS ({} FOR UPDATE SKIP LOCKED), \
@@ -273,7 +272,7 @@ pub fn claim_statement(
                WHERE id = c.event_id OFFSET 0) e \
              CROSS JOIN LATERAL (SELECT payload FROM webhooks_event_payloads \
                WHERE event_id = c.event_id OFFSET 0) p \
-             LEFT JOIN LATERAL (SELECT {WEBHOOK_COLUMNS} FROM webhooks_config \
+             LEFT JOIN LATERAL (SELECT {columns} FROM webhooks_config \
                WHERE id = c.webhook_id AND c.event_id IN (SELECT event_id FROM firsts) \
                OFFSET 0) w ON true",
             pick("ctid")
@@ -322,26 +321,20 @@ pub async fn record_interrupted(db: &impl ConnectionTrait, rows: &[Claimed]) -> 
 async fn webhooks_of(
     db: &DatabaseConnection,
     rows: &[Claimed],
-) -> Result<HashMap<String, webhook_config::Model>, DbErr> {
+) -> Result<HashMap<String, Endpoint>, DbErr> {
     let mut ids: Vec<&str> = rows.iter().map(|r| r.webhook_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let found = webhook_config::Entity::find()
-        .from_raw_sql(sqlite_webhooks_statement(&ids))
+    let found = Endpoint::find_by_statement(sqlite_webhooks_statement(&ids))
         .all(db)
         .await?;
     Ok(found.into_iter().map(|w| (w.id.clone(), w)).collect())
 }
 
-/// The webhook's columns in the PostgreSQL claim, in [`pg_webhook`]'s order.
-const WEBHOOK_COLUMNS: &str = "id, stream_id, url, description, secret, triggers, enabled, \
-     disabled_reason, consecutive_failures, format, previous_secret, previous_secret_expires_at, \
-     created_at, updated_at";
-
-/// Where [`WEBHOOK_COLUMNS`] start in a row of the PostgreSQL claim.
+/// Where [`Endpoint::COLUMNS`] start in a row of the PostgreSQL claim.
 const WEBHOOK_COLUMN: usize = 9;
 
 /// The webhook in a row, its columns taken by position from `at` on. Decoded by sqlx directly:
@@ -350,22 +343,16 @@ const WEBHOOK_COLUMN: usize = 9;
 /// NULL an error value made and dropped) was ~20% of the lookup's time in the dispatcher (`perf
 /// record --call-graph dwarf` on the worker under `streamhooks-bench --only spread` at 10,000
 /// webhooks).
-fn pg_webhook(r: &PgRow, at: usize) -> Result<webhook_config::Model, sqlx::Error> {
-    Ok(webhook_config::Model {
+fn pg_webhook(r: &PgRow, at: usize) -> Result<Endpoint, sqlx::Error> {
+    Ok(Endpoint {
         id: r.try_get(at)?,
-        stream_id: r.try_get(at + 1)?,
-        url: r.try_get(at + 2)?,
-        description: r.try_get(at + 3)?,
-        secret: r.try_get(at + 4)?,
-        triggers: r.try_get(at + 5)?,
-        enabled: r.try_get(at + 6)?,
-        disabled_reason: r.try_get(at + 7)?,
-        consecutive_failures: r.try_get(at + 8)?,
-        format: r.try_get(at + 9)?,
-        previous_secret: r.try_get(at + 10)?,
-        previous_secret_expires_at: r.try_get(at + 11)?,
-        created_at: r.try_get(at + 12)?,
-        updated_at: r.try_get(at + 13)?,
+        url: r.try_get(at + 1)?,
+        secret: r.try_get(at + 2)?,
+        enabled: r.try_get(at + 3)?,
+        disabled_reason: r.try_get(at + 4)?,
+        format: r.try_get(at + 5)?,
+        previous_secret: r.try_get(at + 6)?,
+        previous_secret_expires_at: r.try_get(at + 7)?,
     })
 }
 
@@ -376,7 +363,10 @@ fn sqlite_webhooks_statement(ids: &[&str]) -> Statement {
     let (cond, ids) = crate::core::sql::text_in(backend, "id", 1, ids);
     Statement::from_sql_and_values(
         backend,
-        format!("SELECT * FROM webhooks_config WHERE {cond}"),
+        format!(
+            "SELECT {} FROM webhooks_config WHERE {cond}",
+            Endpoint::COLUMNS
+        ),
         [ids],
     )
 }

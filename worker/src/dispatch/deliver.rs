@@ -15,7 +15,6 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use entity::webhook_config;
 use reqwest::{header, redirect, Client, StatusCode};
 
 use crate::config::WorkerConfig;
@@ -25,7 +24,7 @@ use crate::core::secrets::cipher::Secrets;
 use crate::core::wire;
 use crate::dispatch::attempt::{human, Attempt, Response, SuccessCodes};
 use crate::dispatch::retry;
-use crate::rows::Claimed;
+use crate::rows::{Claimed, Endpoint};
 
 pub const USER_AGENT: &str = concat!("streamhooks/", env!("CARGO_PKG_VERSION"));
 
@@ -56,12 +55,12 @@ pub fn client(config: &WorkerConfig, guard: Arc<Guard>) -> reqwest::Result<Clien
         .build()
 }
 
-/// A webhook as its deliveries use it: the row, and its URL parsed once per claim rather than
+/// A webhook as its deliveries use it: the endpoint, and its URL parsed once per claim rather than
 /// once per request (parsing per request is ~2% of the dispatcher's CPU under
 /// `streamhooks-bench --only side`).
 #[derive(Debug)]
 pub struct Target {
-    pub webhook: webhook_config::Model,
+    pub webhook: Endpoint,
     /// `None` when the stored URL is not an absolute http(s) URL.
     url: Option<url::Url>,
     /// The statuses that count as delivered, as the webhook's store says.
@@ -69,7 +68,7 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(webhook: webhook_config::Model, success: SuccessCodes) -> Self {
+    pub fn new(webhook: Endpoint, success: SuccessCodes) -> Self {
         let url = url::Url::parse(&webhook.url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"));

@@ -44,8 +44,6 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
-use entity::webhook_config;
 use rand::Rng;
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::{self, PgPool, Row as _};
@@ -54,7 +52,7 @@ use serde::Deserialize;
 
 use crate::core::secrets::cipher::Secrets;
 use crate::core::sql::db_err;
-use crate::rows::Claimed;
+use crate::rows::{Claimed, Endpoint};
 
 /// The claim statement (module docs). `$1` now (epoch ms), `$2` lease end, `$3` lease token,
 /// `$4` rows at most, `$5` webhooks left out.
@@ -101,8 +99,7 @@ firsts AS (
         WHERE EXISTS (SELECT 1 FROM webhooks_events WHERE id = r.event_id AND status IN (0, 1))
     ) k GROUP BY webhook_id)
 SELECT c.*, w.* FROM got c
-LEFT JOIN LATERAL (SELECT id AS w_id, \"streamId\" AS w_stream_id, url AS w_url,
-                       description AS w_description, secret AS w_secret, enabled AS w_enabled
+LEFT JOIN LATERAL (SELECT id AS w_id, url AS w_url, secret AS w_secret, enabled AS w_enabled
                    FROM webhooks_config
                    WHERE id = c.webhook_id AND c.id IN (SELECT id FROM firsts) OFFSET 0) w ON true
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS durability";
@@ -154,12 +151,12 @@ struct EventName {
 #[derive(Debug, Default)]
 pub struct Claim {
     pub ready: Vec<Claimed>,
-    pub webhooks: HashMap<String, webhook_config::Model>,
+    pub webhooks: HashMap<String, Endpoint>,
     pub unreadable: Vec<(Claimed, String)>,
 }
 
 /// Claims up to `limit` due events for `lease_ms` (module docs), leaving out `skipped` webhooks,
-/// with their webhooks ([`model`]).
+/// with their webhooks ([`endpoint`]).
 ///
 /// The webhooks come in the claim's own statement, as in our store's claim
 /// (`crate::dispatch::claim::claim_with_webhooks` says why: claims run one at a time, so a
@@ -190,12 +187,11 @@ pub async fn claim(
         .await
         .map_err(db_err)?;
     let mut out = Claim::default();
-    let now = Utc::now();
     for r in rows.iter().map(Row::read) {
         let r = r.map_err(db_err)?;
         if let Some(config) = r.webhook {
-            let model = model(config, secrets, now)?;
-            out.webhooks.insert(model.id.clone(), model);
+            let endpoint = endpoint(config, secrets)?;
+            out.webhooks.insert(endpoint.id.clone(), endpoint);
         }
         let payload = r.payload.unwrap_or_default();
         let named = serde_json::from_str::<Named>(&payload);
@@ -235,9 +231,7 @@ pub async fn claim(
 #[derive(Debug)]
 struct Config {
     id: String,
-    stream_id: Option<String>,
     url: Option<String>,
-    description: Option<String>,
     secret: Option<String>,
     enabled: Option<bool>,
 }
@@ -250,9 +244,7 @@ impl Config {
         };
         Ok(Some(Config {
             id,
-            stream_id: r.try_get("w_stream_id")?,
             url: r.try_get("w_url")?,
-            description: r.try_get("w_description")?,
             secret: r.try_get("w_secret")?,
             enabled: r.try_get("w_enabled")?,
         }))
@@ -270,11 +262,7 @@ impl Config {
 /// leaving the webhook out (which would finish its events as not sent, with a deleted webhook's
 /// reason): the claimed rows keep their leases and are claimed again once those run out, so
 /// nothing is lost.
-fn model(
-    c: Config,
-    secrets: &Secrets,
-    now: chrono::DateTime<Utc>,
-) -> Result<webhook_config::Model, DbErr> {
+fn endpoint(c: Config, secrets: &Secrets) -> Result<Endpoint, DbErr> {
     let secret = match c.secret.filter(|s| !s.is_empty()) {
         None => None,
         Some(plain) => Some(secrets.seal(&plain).map_err(|e| {
@@ -285,21 +273,15 @@ fn model(
             ))
         })?),
     };
-    Ok(webhook_config::Model {
-        stream_id: c.stream_id.unwrap_or_default(),
+    Ok(Endpoint {
+        id: c.id,
         url: c.url.unwrap_or_default(),
-        description: c.description,
         secret,
-        triggers: "[]".into(),
         enabled: c.enabled.unwrap_or(true),
         disabled_reason: None,
-        consecutive_failures: 0,
         format: crate::core::wire::Format::SpeckleObject.as_str().into(),
         previous_secret: None,
         previous_secret_expires_at: None,
-        created_at: now,
-        updated_at: now,
-        id: c.id,
     })
 }
 

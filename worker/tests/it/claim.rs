@@ -1,11 +1,11 @@
 //! What a claim hands the dispatcher: the claimed events in due order and, for each distinct
-//! webhook among them, its row as stored (on PostgreSQL read in the claim's own statement, on
-//! SQLite in a second one).
+//! webhook among them, what sending reads of its row as stored (on PostgreSQL read in the claim's
+//! own statement, on SQLite in a second one).
 
 use chrono::Utc;
 use entity::webhook_config;
 use sea_orm::{ActiveModelTrait, Set};
-use streamhooks_worker::claim;
+use streamhooks_worker::claim::{self, Endpoint};
 
 use crate::common::*;
 
@@ -16,7 +16,7 @@ async fn a_claim_brings_the_webhook_of_each_event_as_stored() {
         let s = insert_stream(db).await;
         let busy = insert_webhook(db, &s, "http://203.0.113.1/busy", Some("a secret")).await;
         let off = insert_webhook(db, &s, "http://203.0.113.2/off", None).await;
-        // What the dispatcher decides by must come through: off, with its reason and streak.
+        // What the dispatcher decides by must come through: off, with its reason.
         let mut change: webhook_config::ActiveModel = off.into();
         change.enabled = Set(false);
         change.disabled_reason = Set(Some("20 failed deliveries in a row".into()));
@@ -43,9 +43,12 @@ async fn a_claim_brings_the_webhook_of_each_event_as_stored() {
             "due order on {}",
             t.name
         );
-        let mut got: Vec<&webhook_config::Model> = webhooks.values().collect();
+        let mut got: Vec<&Endpoint> = webhooks.values().collect();
         got.sort_by(|a, b| a.url.cmp(&b.url));
-        let want = [webhook(db, &busy.id).await, webhook(db, &off.id).await];
+        let want = [
+            Endpoint::from(&webhook(db, &busy.id).await),
+            Endpoint::from(&webhook(db, &off.id).await),
+        ];
         assert_eq!(got, want.iter().collect::<Vec<_>>(), "on {}", t.name);
         assert!(!webhooks.contains_key(&idle.id), "on {}", t.name);
 

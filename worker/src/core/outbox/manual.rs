@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::core::outbox::payload::{row, Event};
 use crate::core::outbox::{store_for, Outbox, Prepared};
 use crate::core::queue::NewEvent;
+use crate::rows::Endpoint;
 
 /// Queues one explicitly requested delivery to `hook` (a ping), whatever its triggers and even if
 /// it is disabled; returns the new event id. `stream` and `user` must be given. Call inside a
@@ -59,7 +60,7 @@ async fn queue_one<C: ConnectionTrait>(
     hook: &webhook_config::Model,
 ) -> Result<i64, DbErr> {
     let prepared = Prepared {
-        rows: vec![(row, hook.clone())],
+        rows: vec![(row, Endpoint::from(hook))],
     };
     one(store_for(db, out, prepared).await?.ids)
 }

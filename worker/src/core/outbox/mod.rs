@@ -23,7 +23,7 @@ use crate::core::lease::Lease;
 use crate::core::outbox::payload::{row, stream_json, user_json, Event, ServerInfo};
 use crate::core::outbox::targets::{targets, Targets};
 use crate::core::queue::{self, NewEvent};
-use crate::rows::Claimed;
+use crate::rows::{Claimed, Endpoint};
 
 /// Where the events of one transaction go and what they carry: the `server` object of every
 /// payload, and, when this process's dispatcher takes its own events in memory, the [`Stash`]
@@ -92,7 +92,7 @@ pub(super) async fn store_for<C: ConnectionTrait>(
 /// What an event is queued as: one row per matching webhook, beside that webhook.
 #[derive(Debug, Default, Clone)]
 pub struct Prepared {
-    pub(super) rows: Vec<(NewEvent, webhook_config::Model)>,
+    pub(super) rows: Vec<(NewEvent, Endpoint)>,
 }
 
 impl Prepared {
@@ -157,7 +157,7 @@ pub fn prepare_with(
         .map(|hook| {
             Ok((
                 row(server, event, &stream, &user, hook, false)?,
-                hook.clone(),
+                Endpoint::from(hook),
             ))
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
@@ -186,8 +186,7 @@ pub async fn store<C: ConnectionTrait>(
     if prepared.rows.is_empty() {
         return Ok(Queued::default());
     }
-    let (rows, hooks): (Vec<NewEvent>, Vec<webhook_config::Model>) =
-        prepared.rows.into_iter().unzip();
+    let (rows, hooks): (Vec<NewEvent>, Vec<Endpoint>) = prepared.rows.into_iter().unzip();
     let now = Utc::now();
     let ids = queue::insert_leased(db, &rows, now, lease, lease.is_none()).await?;
     let n = ids.len() as u64;
