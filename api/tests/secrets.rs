@@ -72,6 +72,36 @@ fn finish(cmd: Command) -> Output {
     process::finish(cmd, Duration::from_secs(30))
 }
 
+/// Spawns `cmd` (stderr piped) and returns, for each of `wanted`, the first line of its stderr
+/// that contains it, in any order; fails the test if they have not all come within 30 s or the
+/// process exits first. The process is killed on return.
+fn warnings_of(mut cmd: Command, wanted: &[&str]) -> Vec<String> {
+    let mut child = process::KillOnDrop(cmd.spawn().unwrap_or_else(|e| panic!("spawn: {e}")));
+    let stderr = child.0.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut found: Vec<Option<String>> = vec![None; wanted.len()];
+    let mut seen = Vec::new();
+    while found.iter().any(Option::is_none) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("{e} before {wanted:?} all came; saw {seen:#?}"));
+        for (i, w) in wanted.iter().enumerate() {
+            if found[i].is_none() && line.contains(w) {
+                found[i] = Some(line.clone());
+            }
+        }
+        seen.push(line);
+    }
+    found.into_iter().flatten().collect()
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -358,6 +388,27 @@ async fn rekey_moves_every_secret_to_the_new_key_and_is_safe_to_repeat() {
         stderr(&out)
     );
     assert_eq!(stored(&db_url).await, after, "nothing re-encrypted");
+    // A worker with the adopted key starts, and says how many secrets it cannot open (counted
+    // beside its start, not before it).
+    let mut worker = streamhooks(&dir.0, &["worker"]);
+    worker
+        .env("DATABASE_URL", &db_url)
+        .env("SECRETS_KEY_FILE", &lost)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let lines = warnings_of(
+        worker,
+        &[
+            "dispatcher started",
+            "some webhook secrets cannot be decrypted with this key",
+        ],
+    );
+    assert!(
+        lines[1].contains("unreadable=2 total=2")
+            && lines[1].contains(&format!("fingerprint=\"{}\"", replacement.fingerprint())),
+        "{lines:?}"
+    );
     let mut cmd = streamhooks(
         &dir.0,
         &[

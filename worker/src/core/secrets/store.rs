@@ -29,25 +29,61 @@ use super::stored::{count_unreadable, stored, StoreError, Stored, SEALED_COLUMNS
 /// it is the database's key (recording it if the database has none yet), seals any secret still in
 /// plain text, and warns about secrets the key cannot open. Run by every process that reads or
 /// writes secrets, right after migrating and before anything else; idempotent.
+///
+/// The warning comes from a task beside the start rather than before it returns: to count the
+/// secrets the key cannot open it opens every one, ~130 ms of each start at 100,000 webhooks
+/// (BENCHMARKS.md, "Starting with sealed secrets"), and nothing waits on the count. A key that
+/// is not the database's is still refused before anything starts; a database error while
+/// counting is logged.
 pub async fn prepare(db: &DatabaseConnection, cfg: &SecretsConfig) -> Result<Secrets, StoreError> {
-    prepare_accepting(db, cfg, None).await
+    let (secrets, source) = prepare_accepting(db, cfg, None).await?;
+    let (db, key) = (db.clone(), secrets.clone());
+    tokio::spawn(async move {
+        if let Err(e) = warn_unreadable(&db, &key, &source).await {
+            tracing::warn!(error = %e, "could not count the webhook secrets this key cannot open");
+        }
+    });
+    Ok(secrets)
 }
 
 /// [`prepare`] for `secrets rekey` to `new`: a database whose recorded key is already `new` (the
-/// re-key ran before) is accepted too, so that running it again is safe.
+/// re-key ran before) is accepted too, so that running it again is safe. It counts the secrets
+/// it cannot open before it returns: the re-key that follows reads them all anyway.
 pub async fn prepare_for_rekey(
     db: &DatabaseConnection,
     cfg: &SecretsConfig,
     new: Option<&Secrets>,
 ) -> Result<Secrets, StoreError> {
-    prepare_accepting(db, cfg, new).await
+    let (secrets, source) = prepare_accepting(db, cfg, new).await?;
+    warn_unreadable(db, &secrets, &source).await?;
+    Ok(secrets)
+}
+
+/// Warns about the stored secrets `secrets` cannot open, if there are any.
+async fn warn_unreadable(
+    db: &DatabaseConnection,
+    secrets: &Secrets,
+    source: &KeySource,
+) -> Result<(), StoreError> {
+    let (unreadable, total) = count_unreadable(db, secrets).await?;
+    if unreadable > 0 {
+        tracing::warn!(
+            unreadable,
+            total,
+            key = %source,
+            fingerprint = secrets.fingerprint(),
+            "some webhook secrets cannot be decrypted with this key; their deliveries fail until \
+             the right key is configured or their owners set them again"
+        );
+    }
+    Ok(())
 }
 
 async fn prepare_accepting(
     db: &DatabaseConnection,
     cfg: &SecretsConfig,
     also: Option<&Secrets>,
-) -> Result<Secrets, StoreError> {
+) -> Result<(Secrets, KeySource), StoreError> {
     let (secrets, source) = match cfg.load()? {
         Loaded::Key(s, source) => (s, source),
         Loaded::MissingFile(path) => {
@@ -72,22 +108,11 @@ async fn prepare_accepting(
         );
         scrub(db).await;
     }
-    let (unreadable, total) = count_unreadable(db, &secrets).await?;
-    if unreadable > 0 {
-        tracing::warn!(
-            unreadable,
-            total,
-            key = %source,
-            fingerprint = secrets.fingerprint(),
-            "some webhook secrets cannot be decrypted with this key; their deliveries fail until \
-             the right key is configured or their owners set them again"
-        );
-    }
     if matches!(source, KeySource::Created(_)) {
         tracing::warn!(key = %source, "created a new secrets key: back it up, and give every process that shares this database the same key");
     }
     tracing::info!(key = %source, fingerprint = secrets.fingerprint(), "webhook secrets key loaded");
-    Ok(secrets)
+    Ok((secrets, source))
 }
 
 /// A key file's key, creating the file (0600, a fresh random key) if it does not exist: the
