@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::stats::BoxError;
 
 pub struct Figures {
     /// Worst latency of the same probe before the attack, with nothing else sent.

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// A memory figure of `/proc/PID/status` (`field` with its colon, e.g. `VmHWM:`) in MB, of `pid`
 /// or, with `None`, of this process.
-pub fn status_mb(pid: Option<u32>, field: &str) -> Result<f64, crate::BoxError> {
+pub fn status_mb(pid: Option<u32>, field: &str) -> Result<f64, crate::stats::BoxError> {
     let who = pid.map_or_else(|| "self".to_owned(), |p| p.to_string());
     let status = std::fs::read_to_string(format!("/proc/{who}/status"))?;
     status

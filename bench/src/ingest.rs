@@ -24,8 +24,9 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
 use crate::cpu::{self, PgSampler};
+use crate::seed;
 use crate::side::Receiver;
-use crate::{median, seed, BoxError};
+use crate::stats::{median, quantile, BoxError};
 
 const STREAMS: usize = 10;
 
@@ -222,14 +223,9 @@ async fn drive(
         took.extend(r??);
     }
     took.sort_by(f64::total_cmp);
-    let at = |q: f64| took[((took.len() as f64 * q) as usize).min(took.len().saturating_sub(1))];
-    if !took.is_empty() {
-        eprintln!(
-            "    request latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms",
-            at(0.5),
-            at(0.9),
-            at(0.99)
-        );
+    let at = |q: f64| quantile(&took, q);
+    if let (Ok(p50), Ok(p90), Ok(p99)) = (at(0.5), at(0.9), at(0.99)) {
+        eprintln!("    request latency p50 {p50:.2} ms, p90 {p90:.2} ms, p99 {p99:.2} ms");
     }
     let last = delivered(receiver, n as u64).await?;
     Ok(n as f64 / ((last - start_us).max(1) as f64 / 1e6))
@@ -262,8 +258,8 @@ async fn idle_latency(
         samples.push((arrived - returned) as f64 / 1000.0);
     }
     samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    Ok((at(0.50), at(0.99)))
+    let at = |q: f64| quantile(&samples, q);
+    Ok((at(0.50)?, at(0.99)?))
 }
 
 /// One run of every part against `bin` on a fresh database.

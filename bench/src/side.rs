@@ -18,7 +18,8 @@ use sea_orm::ConnectionTrait;
 use streamhooks_worker::testkit::TestReceiver;
 
 use crate::cpu::{self, PgSampler};
-use crate::{median, seed, BoxError};
+use crate::seed;
+use crate::stats::{median, BoxError};
 
 /// What one drain cost.
 #[derive(Debug, Clone, Copy)]

@@ -21,8 +21,9 @@ use dispatcher::{Kind, Programs};
 use drain::{Drain, Setup};
 use idle::Idle;
 
+use crate::cpu;
 use crate::side::Receiver;
-use crate::{cpu, median, BoxError};
+use crate::stats::{median, BoxError};
 
 /// The scenario's settings, from the command line.
 pub struct Options {

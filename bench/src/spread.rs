@@ -16,8 +16,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::cpu;
+use crate::seed;
 use crate::side::{drain, seeded, Measure, Receiver};
-use crate::{median, seed, BoxError};
+use crate::stats::{median, BoxError};
 
 /// What to drain, where and how often.
 pub struct Options {

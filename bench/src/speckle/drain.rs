@@ -21,7 +21,7 @@ use super::dispatcher::{Kind, Programs, Running};
 use super::tables;
 use crate::cpu::{self, PgSampler};
 use crate::side::Receiver;
-use crate::BoxError;
+use crate::stats::BoxError;
 
 /// What the bench needs for every run.
 pub struct Setup<'a> {

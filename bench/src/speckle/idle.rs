@@ -19,7 +19,7 @@ use streamhooks_worker::testkit::TestReceiver;
 use super::dispatcher::{Kind, Running};
 use super::drain::Setup;
 use super::tables;
-use crate::BoxError;
+use crate::stats::{quantile, BoxError};
 
 /// Arrival times by the commit id in each request's payload.
 type Arrivals = HashMap<String, Vec<Instant>>;
@@ -134,11 +134,11 @@ async fn measure(
         }
     }
     lat.sort_by(f64::total_cmp);
-    let pick = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    let pick = |q: f64| quantile(&lat, q);
     Ok(Idle {
-        p50: pick(0.50),
-        p99: pick(0.99),
-        max: pick(1.0),
+        p50: pick(0.50)?,
+        p99: pick(0.99)?,
+        max: pick(1.0)?,
     })
 }
 

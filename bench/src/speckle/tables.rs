@@ -18,7 +18,7 @@ use rand::Rng;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
 
 use crate::seed::{self, BenchDb};
-use crate::BoxError;
+use crate::stats::BoxError;
 
 /// Rows per seeding statement: 5,000 payloads of ~1.4 KB bound as three arrays.
 const SEED_ROWS: usize = 5_000;
