@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use streamhooks_worker::wire::Format;
 use streamhooks_worker::WorkerConfig;
 
-use crate::stats::{median, ms, quantile, BoxError};
+use crate::stats::{median, ms, quantile, BoxError, Latencies};
 use crate::{cpu, seed};
 use harness::Harness;
 
@@ -64,26 +64,15 @@ pub async fn report_sqlite_throughput(o: &Options) -> Result<(), BoxError> {
 
 /// (b): commit-to-request latency on SQLite at `rate` events/s for `latency_for`.
 pub async fn report_latency(o: &Options) -> Result<(), BoxError> {
-    let (mut p50s, mut p99s, mut maxes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut runs = Latencies::default();
     for _ in 0..o.runs {
-        let (p50, p99, max) = latency(o).await?;
-        println!(
-            "  latency run: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            ms(p50),
-            ms(p99),
-            ms(max)
-        );
-        p50s.push(ms(p50));
-        p99s.push(ms(p99));
-        maxes.push(ms(max));
+        let (p50, p99, max) = runs.push(latency(o).await?);
+        println!("  latency run: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms");
     }
+    let (p50, p99, max) = runs.medians();
     println!(
-        "(b) SQLite, {} events/s offered for {:?}: commit-to-request median p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        o.rate,
-        o.latency_for,
-        median(p50s),
-        median(p99s),
-        median(maxes)
+        "(b) SQLite, {} events/s offered for {:?}: commit-to-request median p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
+        o.rate, o.latency_for
     );
     Ok(())
 }

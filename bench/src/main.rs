@@ -36,7 +36,7 @@ use clap::Parser;
 use streamhooks_worker::secrets::Secrets;
 
 use args::Args;
-use stats::{median, ms, BoxError};
+use stats::{median, BoxError, Latencies};
 
 /// The allocator of the `streamhooks` binary, so that what runs in this process (the API of
 /// `history`, the dispatcher of (a), (b) and (c)) runs as it does there. It is also the
@@ -237,26 +237,16 @@ async fn run_big(
         }
         let b = big::build(url, args.history_events).await?;
         if scenario == "history" {
-            let (mut p50s, mut p99s, mut maxes) = (Vec::new(), Vec::new(), Vec::new());
+            let mut each = Latencies::default();
             for _ in 0..runs {
-                let (p50, p99, max) = big::history_latency(&b, args.history_requests).await?;
-                println!(
-                    "  {name} history run: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-                    ms(p50),
-                    ms(p99),
-                    ms(max)
-                );
-                p50s.push(ms(p50));
-                p99s.push(ms(p99));
-                maxes.push(ms(max));
+                let (p50, p99, max) =
+                    each.push(big::history_latency(&b, args.history_requests).await?);
+                println!("  {name} history run: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms");
             }
+            let (p50, p99, max) = each.medians();
             println!(
-                "(history) {name}, history(limit: 25) with attempts on a webhook with {} events, {} requests: median p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-                args.history_events,
-                args.history_requests,
-                median(p50s),
-                median(p99s),
-                median(maxes)
+                "(history) {name}, history(limit: 25) with attempts on a webhook with {} events, {} requests: median p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
+                args.history_events, args.history_requests
             );
         } else {
             println!("## {name}\n\n{}", explain::explain(&b).await?);

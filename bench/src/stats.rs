@@ -27,3 +27,28 @@ pub fn quantile<T: Copy>(sorted: &[T], q: f64) -> Result<T, BoxError> {
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
+
+/// The p50, p99 and max of each run of a latency scenario, in ms, kept for the medians its report
+/// ends with.
+#[derive(Default)]
+pub struct Latencies {
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+    max: Vec<f64>,
+}
+
+impl Latencies {
+    /// Keeps one run's (p50, p99, max) and returns them in ms, for that run's own line.
+    pub fn push(&mut self, (p50, p99, max): (Duration, Duration, Duration)) -> (f64, f64, f64) {
+        let run = (ms(p50), ms(p99), ms(max));
+        self.p50.push(run.0);
+        self.p99.push(run.1);
+        self.max.push(run.2);
+        run
+    }
+
+    /// The medians of the runs' p50, p99 and max.
+    pub fn medians(self) -> (f64, f64, f64) {
+        (median(self.p50), median(self.p99), median(self.max))
+    }
+}
