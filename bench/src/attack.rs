@@ -17,7 +17,6 @@
 //! peak RSS (VmHWM) and what the attackers were answered.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
+use crate::serve::{user_token, Serve};
 use crate::stats::BoxError;
 
 pub struct Figures {
@@ -45,78 +45,35 @@ pub struct Figures {
     pub attack_secs: f64,
 }
 
-struct Server {
-    child: Child,
-    url: String,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-async fn start(bin: &Path) -> Result<(Server, String), BoxError> {
+/// A `serve` process on its own SQLite file, with the token of the user it was seeded with.
+async fn start(bin: &Path) -> Result<(Serve, String), BoxError> {
     let dir = std::env::temp_dir().join(format!("streamhooks-attack-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let db = format!("sqlite://{}?mode=rwc", dir.join("attack.sqlite").display());
-    let out = Command::new(bin)
-        .args([
-            "user",
-            "create",
-            "--name",
-            "Ada",
-            "--email",
-            "ada@example.com",
-        ])
-        .args(["--database-url", &db])
-        .env("RUST_LOG", "warn")
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
-    let user: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        format!(
-            "user create printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })?;
-    let token = user["token"].as_str().ok_or("no token")?.to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new(bin)
-        .args([
-            "serve",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            &db,
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()?;
-    let server = Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        dir,
-    };
-    let http = reqwest::Client::new();
-    for _ in 0..100 {
-        if http
-            .get(format!("{}/healthz", server.url))
-            .send()
-            .await
-            .is_ok()
-        {
-            return Ok((server, token));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = async {
+        let token = user_token(
+            bin,
+            &[
+                "--name",
+                "Ada",
+                "--email",
+                "ada@example.com",
+                "--database-url",
+                &db,
+            ],
+        )?;
+        let serve =
+            Serve::start(bin, &["--database-url", &db], &[], Duration::from_secs(5)).await?;
+        Ok::<_, BoxError>((serve, token))
     }
-    Err("streamhooks serve did not answer /healthz within 5 s".into())
+    .await;
+    match started {
+        Ok((serve, token)) => Ok((serve.owning(dir), token)),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
 }
 
 /// One GraphQL request: (HTTP status, answer).

@@ -14,7 +14,6 @@
 //! endpoint). Set-up, warm-up (200 events) and start-up are outside every figure.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,6 +24,7 @@ use serde_json::{json, Value};
 
 use crate::cpu::{self, PgSampler};
 use crate::seed;
+use crate::serve::{run_bin, user_token, Serve};
 use crate::side::Receiver;
 use crate::stats::{median, quantile, BoxError};
 
@@ -41,20 +41,6 @@ pub struct Figures {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub batch_rate: Option<f64>,
-}
-
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
 }
 
 fn unix_us() -> i64 {
@@ -105,53 +91,6 @@ async fn seed_streams(db: &sea_orm::DatabaseConnection, receiver: &str) -> Resul
         .await?;
     }
     Ok(())
-}
-
-fn run_bin(bin: &Path, args: &[&str]) -> Result<std::process::Output, BoxError> {
-    let out = Command::new(bin)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{} {args:?} failed: {}",
-            bin.display(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(out)
-}
-
-async fn start_serve(bin: &Path, db_url: &str) -> Result<Serve, BoxError> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new(bin)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", db_url, "--allow-local-network", "true"])
-        .env("SECRETS_KEY", streamhooks_worker::secrets::generate_key()?)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()?;
-    let serve = Serve {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if http
-            .get(format!("{}/healthz", serve.url))
-            .send()
-            .await
-            .is_ok()
-        {
-            return Ok(serve);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Err("streamhooks serve did not answer /healthz within 10 s".into())
 }
 
 /// Waits until the receiver has counted `n` requests since its reset; returns the last arrival.
@@ -278,11 +217,9 @@ pub async fn once(
     let receiver = Receiver::spawn()?;
     let result = async {
         run_bin(bin, &["migrate", "--database-url", &bench.url])?;
-        let user = run_bin(
+        let token = user_token(
             bin,
             &[
-                "user",
-                "create",
                 "--admin",
                 "--name",
                 "Bench",
@@ -292,10 +229,19 @@ pub async fn once(
                 &bench.url,
             ],
         )?;
-        let user: Value = serde_json::from_slice(&user.stdout)?;
-        let token = user["token"].as_str().ok_or("no token")?.to_owned();
         seed_streams(&bench.db, &receiver.addr).await?;
-        let serve = start_serve(bin, &bench.url).await?;
+        let serve = Serve::start(
+            bin,
+            &[
+                "--database-url",
+                &bench.url,
+                "--allow-local-network",
+                "true",
+            ],
+            &[("SECRETS_KEY", streamhooks_worker::secrets::generate_key()?)],
+            Duration::from_secs(10),
+        )
+        .await?;
         drive(&serve.url, &token, &receiver, 200, clients, 1).await?;
         let serve_before = cpu::process_ns(serve.child.id()).unwrap_or(0);
         let sampler = postmaster.map(PgSampler::start);

@@ -24,6 +24,7 @@ mod explain;
 mod ingest;
 mod inproc;
 mod seed;
+mod serve;
 mod side;
 mod speckle;
 mod spread;
