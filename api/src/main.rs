@@ -322,7 +322,8 @@ async fn serve(config: Config, no_worker: bool) -> Result<(), String> {
 async fn worker(config: Config) -> Result<(), String> {
     let cancel = CancellationToken::new();
     cancel_on_signals(cancel.clone());
-    tracing::info!("dispatcher running");
+    // "dispatcher started" comes from the dispatcher once the configuration is checked and the
+    // database reached; saying so here would precede a refusal of either.
     streamhooks_api::run_worker(config, cancel)
         .await
         .map_err(|e| e.to_string())
