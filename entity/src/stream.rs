@@ -16,23 +16,6 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::stream_acl::Entity")]
-    Acl,
-    #[sea_orm(has_many = "super::branch::Entity")]
-    Branch,
-}
-
-impl Related<super::stream_acl::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Acl.def()
-    }
-}
-
-impl Related<super::branch::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Branch.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -39,16 +39,7 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::webhook_event::Entity")]
-    Event,
-}
-
-impl Related<super::webhook_event::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Event.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 

@@ -43,35 +43,11 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Webhook,
-    #[sea_orm(has_one = "super::webhook_event_payload::Entity")]
-    Payload,
-    #[sea_orm(has_one = "super::webhook_queue::Entity")]
-    Queue,
-    #[sea_orm(has_many = "super::webhook_event_attempt::Entity")]
-    Attempt,
 }
 
 impl Related<super::webhook_config::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Webhook.def()
-    }
-}
-
-impl Related<super::webhook_event_payload::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Payload.def()
-    }
-}
-
-impl Related<super::webhook_queue::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Queue.def()
-    }
-}
-
-impl Related<super::webhook_event_attempt::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Attempt.def()
     }
 }
 

@@ -59,7 +59,10 @@ pub async fn list_for_user<C: ConnectionTrait>(
     }
     let base = || -> Select<stream::Entity> {
         let mut q = stream::Entity::find()
-            .join(sea_orm::JoinType::InnerJoin, stream::Relation::Acl.def())
+            .join_rev(
+                sea_orm::JoinType::InnerJoin,
+                stream_acl::Relation::Stream.def(),
+            )
             .filter(stream_acl::Column::UserId.eq(user.as_str()));
         if let Some(s) = filter.search.as_deref().filter(|s| !s.is_empty()) {
             q = q.filter(
