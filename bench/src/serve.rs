@@ -66,7 +66,7 @@ impl Serve {
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
-        let serve = Serve {
+        let mut serve = Serve {
             child,
             url: format!("http://127.0.0.1:{port}"),
             owned_dir: None,
@@ -75,6 +75,10 @@ impl Serve {
         let step = Duration::from_millis(50);
         let deadline = tokio::time::Instant::now() + wait;
         while tokio::time::Instant::now() < deadline {
+            // A refused setting ends the process at once; say so rather than wait out `wait`.
+            if let Some(status) = serve.child.try_wait()? {
+                return Err(format!("streamhooks serve exited ({status}) before answering").into());
+            }
             if http
                 .get(format!("{}/healthz", serve.url))
                 .send()
@@ -97,9 +101,11 @@ impl Serve {
 
 impl Drop for Serve {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+        }
         let _ = self.child.wait();
         if let Some(dir) = &self.owned_dir {
             let _ = std::fs::remove_dir_all(dir);
