@@ -2,7 +2,7 @@
 //! each scenario takes what it needs as parameters or as its own `Options`, so a scenario's module
 //! can be read, and run, without the whole command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
@@ -135,5 +135,11 @@ impl Args {
         }
         bins.push(("this build".to_owned(), self.streamhooks_bin.clone()));
         bins
+    }
+
+    /// The PostgreSQL server a scenario that reads its backends' CPU runs on: `pg`
+    /// (TEST_DATABASE_URL) and `--pg-pidfile`, or `None` unless both are given.
+    pub fn pg_server<'a>(&'a self, pg: Option<&'a str>) -> Option<(&'a str, &'a Path)> {
+        Some((pg?, self.pg_pidfile.as_deref()?))
     }
 }

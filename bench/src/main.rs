@@ -137,7 +137,7 @@ fn run_wire() -> Result<(), BoxError> {
 
 /// `side`: needs PostgreSQL (`pg`) and its `--pg-pidfile`, or says it was skipped.
 async fn run_side(args: &Args, pg: Option<&str>, runs: usize) -> Result<(), BoxError> {
-    let (Some(url), Some(pidfile)) = (pg, &args.pg_pidfile) else {
+    let Some((url, pidfile)) = args.pg_server(pg) else {
         println!("(side) skipped: needs TEST_DATABASE_URL and --pg-pidfile");
         return Ok(());
     };
@@ -162,10 +162,6 @@ async fn run_spread(args: &Args, pg: Option<&str>, runs: usize) -> Result<(), Bo
         "(spread) the side drain over {:?} webhooks on PostgreSQL and {:?} on SQLite, {} runs, interleaved",
         args.spread_webhooks, args.spread_sqlite_webhooks, runs
     );
-    let pg = match (pg, &args.pg_pidfile) {
-        (Some(url), Some(pidfile)) => Some((url, pidfile.as_path())),
-        _ => None,
-    };
     let options = spread::Options {
         bins: args.bins(),
         webhooks: args.spread_webhooks.clone(),
@@ -173,12 +169,12 @@ async fn run_spread(args: &Args, pg: Option<&str>, runs: usize) -> Result<(), Bo
         queued: args.spread_queued.clone(),
         runs,
     };
-    spread::run(pg, &options).await
+    spread::run(args.pg_server(pg), &options).await
 }
 
 /// `speckle`: needs PostgreSQL (`pg`) and its `--pg-pidfile`, or says it was skipped.
 async fn run_speckle(args: &Args, pg: Option<&str>, runs: usize) -> Result<(), BoxError> {
-    let (Some(url), Some(pidfile)) = (pg, &args.pg_pidfile) else {
+    let Some((url, pidfile)) = args.pg_server(pg) else {
         println!("(speckle) skipped: needs TEST_DATABASE_URL and --pg-pidfile");
         return Ok(());
     };
