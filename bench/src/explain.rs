@@ -70,7 +70,7 @@ async fn dispatcher_statements(
     let mut stmts: Vec<Named> = vec![
         (
             "claim (500 rows)",
-            claim::claim_statement(backend, now_ms, now_ms + 60_000, 7, 500, &[]),
+            claim::claim_statement(backend, now_ms, now_ms + 60_000, 7, 500, &[], i64::MIN),
         ),
         (
             "next due",

@@ -133,9 +133,8 @@ pub mod metrics {
 
 /// Claiming due events.
 pub mod claim {
-    pub use crate::dispatch::claim::{
-        claim, claim_statement, claim_with_webhooks, record_interrupted, NEXT_DUE_SQL,
-    };
+    pub use crate::dispatch::claim::{claim, claim_statement, claim_with_webhooks, NEXT_DUE_SQL};
+    pub use crate::dispatch::record::record_interrupted;
     pub use crate::rows::{Claimed, Endpoint};
 }
 

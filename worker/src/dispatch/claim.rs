@@ -9,7 +9,8 @@
 //! HOT update, and the event row and its payload are only read. The price: leased rows keep their
 //! place in the `due_at` index, and a claim steps over them — at most what is in flight, never the
 //! backlog. A claim that takes over an expired lease keeps that lease's start in
-//! `prior_lease_at`, and the abandoned attempt is recorded as interrupted ([`record_interrupted`]).
+//! `prior_lease_at`, and the abandoned attempt is recorded as interrupted
+//! ([`super::record::record_interrupted`]).
 //!
 //! Durability: a claim needs none. If it is lost in a crash (not yet flushed), the rows are simply
 //! unleased again and will be claimed again (at least once already allows a second request); if
@@ -35,7 +36,7 @@ use sea_orm::{
 };
 
 use crate::core::handoff::Delivery;
-use crate::rows::{AttemptRow, Claimed, Endpoint};
+use crate::rows::{Claimed, Endpoint};
 
 #[derive(Debug, FromQueryResult)]
 struct ClaimRow {
@@ -59,13 +60,16 @@ pub async fn claim(
     limit: u64,
     exclude: &[String],
 ) -> Result<Vec<Claimed>, DbErr> {
-    Ok(claim_with_webhooks(db, now_ms, lease_ms, limit, exclude)
-        .await?
-        .0)
+    Ok(
+        claim_with_webhooks(db, now_ms, lease_ms, limit, exclude, i64::MIN)
+            .await?
+            .0,
+    )
 }
 
 /// [`claim`], with the webhook of each claimed row (one deleted since its event was queued is
-/// absent from the map).
+/// absent from the map), looking only at rows due at `from_due` or later (`i64::MIN` for all;
+/// [`super::floor`] says when a claim may start later).
 ///
 /// On PostgreSQL the webhooks come in the claim's own statement rather than in a lookup after
 /// it, so a claim is one round trip to the database, not two. Claims run one at a time, and the
@@ -80,11 +84,20 @@ pub async fn claim_with_webhooks(
     lease_ms: i64,
     limit: u64,
     exclude: &[String],
+    from_due: i64,
 ) -> Result<Delivery, DbErr> {
     let backend = db.get_database_backend();
     let token: i64 = rand::thread_rng().gen();
     let lease_until = now_ms + lease_ms;
-    let stmt = claim_statement(backend, now_ms, lease_until, token, limit, exclude);
+    let stmt = claim_statement(
+        backend,
+        now_ms,
+        lease_until,
+        token,
+        limit,
+        exclude,
+        from_due,
+    );
     if backend == DatabaseBackend::Postgres {
         let found = pg_query(&stmt)?
             .fetch_all(db.get_postgres_connection_pool())
@@ -206,31 +219,34 @@ pub fn claim_statement(
     token: i64,
     limit: u64,
     exclude: &[String],
+    from_due: i64,
 ) -> Statement {
     let mut values: Vec<Value> = vec![
         lease_until.into(),
         token.into(),
         now_ms.into(),
         i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        from_due.into(),
     ];
     let mut not_in = String::new();
     if !exclude.is_empty() && backend == DatabaseBackend::Postgres {
         // One array parameter: a list of parameters is rebuilt into an array for every row the
         // scan looks at (construct_md_array is then a visible share of the server's time).
-        not_in = " AND webhook_id <> ALL(CAST($5 AS TEXT[]))".to_owned();
+        not_in = " AND webhook_id <> ALL(CAST($6 AS TEXT[]))".to_owned();
         values.push(crate::core::sql::pg_array_literal(exclude.iter().map(Some)).into());
     } else if !exclude.is_empty() {
-        let marks: Vec<String> = (0..exclude.len()).map(|i| format!("${}", i + 5)).collect();
+        let marks: Vec<String> = (0..exclude.len()).map(|i| format!("${}", i + 6)).collect();
         not_in = format!(" AND webhook_id NOT IN ({})", marks.join(", "));
         values.extend(exclude.iter().map(|w| Value::from(w.as_str())));
     }
-    // One ordered, limited range scan of idx_webhooks_queue_due: due rows in order, stepping
-    // over the leased ones. (An `OR` over two indexes makes both databases collect and sort every
-    // due row, O(backlog) per claim.)
+    // One ordered, limited range scan of idx_webhooks_queue_due, from `from_due`: due rows in
+    // order, stepping over the leased ones. (An `OR` over two indexes makes both databases
+    // collect and sort every due row, O(backlog) per claim.)
     let pick = |col: &str| {
         format!(
             "SELECT {col} FROM webhooks_queue \
-             WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until < $3){not_in} \
+             WHERE due_at <= $3 AND due_at >= $5 \
+             AND (lease_until IS NULL OR lease_until < $3){not_in} \
              ORDER BY due_at, event_id LIMIT $4"
         )
     };
@@ -295,25 +311,6 @@ pub fn claim_statement(
         ),
     };
     Statement::from_sql_and_values(backend, sql, values)
-}
-
-/// What an interrupted attempt's `error` says in our store.
-const INTERRUPTED: &str = "Interrupted: the worker making this attempt stopped or lost its lease \
-     before recording a result; the request may or may not have reached the receiver.";
-
-/// Records the attempts that claims took over from expired leases as interrupted: the worker that
-/// made them stopped or stalled before recording anything, so whether the request reached the
-/// receiver is unknown. Written apart from the claim; if this worker dies before it runs, those
-/// attempts go unrecorded, which is the other honest answer ("not at all").
-pub async fn record_interrupted(db: &impl ConnectionTrait, rows: &[Claimed]) -> Result<(), DbErr> {
-    let taken_over: Vec<AttemptRow> = rows
-        .iter()
-        .filter_map(|r| AttemptRow::interrupted(r, INTERRUPTED))
-        .collect();
-    if taken_over.is_empty() {
-        return Ok(());
-    }
-    crate::dispatch::record::insert_attempts(db, &taken_over, true).await
 }
 
 /// The webhook of each claimed row on SQLite, in one statement per claim. A webhook deleted

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::core::handoff::Inbox;
 use crate::core::notifier::Notifier;
 use crate::dispatch::dispatcher::{ClaimFuture, Dispatcher};
+use crate::dispatch::floor::Ticket;
 use crate::error::Error;
 
 /// Full lanes named in one claim's `NOT IN`, to stay well within bind-parameter limits; rows of
@@ -47,11 +48,11 @@ impl Dispatcher {
         let mut last_full = false;
         let mut excluded: HashSet<String> = HashSet::new();
         let mut wake_at = Instant::now() + poll;
-        // The claim in flight, with its limit and the lanes it left out. It runs beside the loop
-        // rather than in it: a claim commits, and a commit waits for the WAL to reach the disk
-        // (milliseconds with PostgreSQL's default durability), during which finished requests
-        // must still hand their slots to waiting events.
-        let mut claiming: Option<(ClaimFuture, usize, HashSet<String>)> = None;
+        // The claim in flight, with its limit, the lanes it left out and where it started. It
+        // runs beside the loop rather than in it: a claim commits, and a commit waits for the WAL
+        // to reach the disk (milliseconds with PostgreSQL's default durability), during which
+        // finished requests must still hand their slots to waiting events.
+        let mut claiming: Option<(ClaimFuture, usize, HashSet<String>, Ticket)> = None;
         loop {
             let free = self.global.available_permits();
             if want_claim
@@ -67,8 +68,10 @@ impl Dispatcher {
                     excluded = skipped.into_iter().collect();
                     wake_at = self.next_wake(poll).await;
                 } else {
-                    let claim = self.begin_claim(limit, &skipped);
-                    claiming = Some((claim, limit, skipped.into_iter().collect()));
+                    let skipped_set: HashSet<String> = skipped.iter().cloned().collect();
+                    let ticket = self.floor.ticket(&skipped_set, Instant::now());
+                    let claim = self.begin_claim(limit, skipped, ticket.start_due());
+                    claiming = Some((claim, limit, skipped_set, ticket));
                 }
             }
             tokio::select! {
@@ -76,7 +79,7 @@ impl Dispatcher {
                 () = cancel.cancelled() => {
                     // What the claim in flight gets is given back by `shutdown`, not leaked
                     // until its lease runs out.
-                    if let Some((claim, _, _)) = claiming.take() {
+                    if let Some((claim, _, _, _)) = claiming.take() {
                         if let Ok(got) = claim.await {
                             self.take_claimed(got, false, false).await;
                         }
@@ -101,14 +104,16 @@ impl Dispatcher {
                 }
                 got = async {
                     match claiming.as_mut() {
-                        Some((claim, _, _)) => claim.await,
+                        Some((claim, _, _, _)) => claim.await,
                         None => std::future::pending().await,
                     }
                 } => {
-                    let Some((_, limit, skipped)) = claiming.take() else { continue };
+                    let Some((_, limit, skipped, ticket)) = claiming.take() else { continue };
                     match got {
                         Ok(got) => {
                             self.database_ok();
+                            let newest = got.0.iter().map(|r| r.due_at).max();
+                            self.floor.claimed(ticket, skipped.clone(), newest);
                             let claimed = self.take_claimed(got, true, false).await;
                             last_full = claimed == limit;
                             excluded = skipped;
@@ -213,18 +218,17 @@ impl Dispatcher {
             .collect()
     }
 
-    /// A claim of up to `limit` rows, leaving out `skipped`, with the webhooks of what it got;
-    /// it owns what it needs, so it can run while the loop goes on.
-    fn begin_claim(&self, limit: usize, skipped: &[String]) -> ClaimFuture {
+    /// A claim of up to `limit` rows due from `from_due` on, leaving out `skipped`, with the
+    /// webhooks of what it got; it owns what it needs, so it can run while the loop goes on.
+    fn begin_claim(&self, limit: usize, skipped: Vec<String>, from_due: i64) -> ClaimFuture {
         let store = self.store.clone();
         let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX / 4);
-        let skipped = skipped.to_vec();
         let gate = self.gate.clone();
         Box::pin(async move {
             let _turn = gate.enter().await;
             let now_ms = Utc::now().timestamp_millis();
             Ok(store
-                .claim(now_ms, lease_ms, limit as u64, &skipped)
+                .claim(now_ms, lease_ms, limit as u64, &skipped, from_due)
                 .await?)
         })
     }

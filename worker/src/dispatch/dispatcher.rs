@@ -27,6 +27,7 @@ use crate::core::handoff::Delivery;
 use crate::core::metrics::Metrics;
 use crate::core::secrets::cipher::Secrets;
 use crate::dispatch::attempt::SuccessCodes;
+use crate::dispatch::floor::Floor;
 use crate::dispatch::gate::WriteGate;
 use crate::dispatch::lanes::Lane;
 use crate::dispatch::store::Store;
@@ -60,6 +61,8 @@ pub(super) struct Dispatcher {
     pub(super) worker_name: Arc<str>,
     /// While the database fails: since when, and the pause before the next try.
     pub(super) outage: Option<(Instant, Duration)>,
+    /// Where the next claim may start its walk of the due rows ([`super::floor`]).
+    pub(super) floor: Floor,
     /// The hand-off's weight of handed-off events waiting here ([`crate::core::handoff::weight`]).
     pub(super) handed_waiting: Option<Arc<AtomicUsize>>,
 }

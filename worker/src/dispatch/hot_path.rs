@@ -53,7 +53,8 @@ pub(super) async fn warm(pool: &sea_orm::sqlx::PgPool) {
         }
         for conn in &mut conns {
             for exclude in [Vec::new(), vec![String::new()]] {
-                let stmt = claim::claim_statement(DatabaseBackend::Postgres, 0, 0, 0, 0, &exclude);
+                let stmt =
+                    claim::claim_statement(DatabaseBackend::Postgres, 0, 0, 0, 0, &exclude, 0);
                 claim::pg_query(&stmt)
                     .map_err(|e| e.to_string())?
                     .execute(&mut **conn)

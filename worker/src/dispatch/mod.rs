@@ -4,7 +4,7 @@
 //!
 //! Follow one event through the files. [`run`] starts everything and stops it in order;
 //! [`claim_loop`] waits for work and claims due rows through [`claim`] (on the hot path's own
-//! connections, [`hot_path`]); [`start`] puts each event in its webhook's lane ([`lanes`]) and
+//! connections, [`hot_path`]; from where [`floor`] says the due rows start); [`start`] puts each event in its webhook's lane ([`lanes`]) and
 //! starts it within the concurrency caps; [`deliver`] sends one attempt and says what came of it
 //! ([`attempt`]); [`retry`] turns that into the event's new state; [`record`] writes the states
 //! back in batches (its statements in `record::statements` and `record::finish_all`, the
@@ -18,6 +18,7 @@ pub(crate) mod claim;
 pub(crate) mod claim_loop;
 pub(crate) mod deliver;
 pub(crate) mod dispatcher;
+pub(crate) mod floor;
 pub(crate) mod gate;
 pub(crate) mod hot_path;
 pub(crate) mod lanes;

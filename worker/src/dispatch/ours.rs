@@ -52,9 +52,10 @@ impl Store for Ours {
         lease_ms: i64,
         limit: u64,
         skipped: &'a [String],
+        from_due: i64,
     ) -> StoreFuture<'a, Result<Delivery, DbErr>> {
         Box::pin(claim::claim_with_webhooks(
-            &self.hot, now_ms, lease_ms, limit, skipped,
+            &self.hot, now_ms, lease_ms, limit, skipped, from_due,
         ))
     }
 
@@ -63,7 +64,7 @@ impl Store for Ours {
     }
 
     fn record_interrupted<'a>(&'a self, rows: &'a [Claimed]) -> StoreFuture<'a, Result<(), DbErr>> {
-        Box::pin(claim::record_interrupted(&self.hot, rows))
+        Box::pin(record::record_interrupted(&self.hot, rows))
     }
 
     fn write<'a>(&'a self, batch: &'a [Update]) -> StoreFuture<'a, Result<(), DbErr>> {

@@ -21,6 +21,7 @@ use crate::core::notifier::Notifier;
 use crate::core::secrets::cipher::Secrets;
 use crate::dispatch::deliver;
 use crate::dispatch::dispatcher::Dispatcher;
+use crate::dispatch::floor::Floor;
 use crate::dispatch::gate::WriteGate;
 use crate::dispatch::ours::Ours;
 use crate::dispatch::record;
@@ -99,6 +100,7 @@ pub(crate) async fn run_store(
         lanes: HashMap::new(),
         waiting_jobs: 0,
         tasks: JoinSet::new(),
+        floor: Floor::default(),
         handed_waiting: inbox.as_ref().map(|i| i.waiting.clone()),
     };
     d.run_loop(&notifier, inbox, &cancel).await;

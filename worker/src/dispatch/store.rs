@@ -43,13 +43,16 @@ pub trait Store: Send + Sync + 'static {
     /// Leases up to `limit` due events until `now_ms + lease_ms` (epoch ms), leaving out the
     /// webhooks in `skipped` (their lanes are full); oldest first, as far as the store can tell.
     /// With them, the webhook of each, as the engine sends with it: one claim is one wait for the
-    /// database where it can be, since the slots the claim will fill stay empty meanwhile.
+    /// database where it can be, since the slots the claim will fill stay empty meanwhile. Rows
+    /// due before `from_due` may be left out (`super::floor` says why the engine knows it can);
+    /// a store that cannot leave them out cheaply ignores it.
     fn claim<'a>(
         &'a self,
         now_ms: i64,
         lease_ms: i64,
         limit: u64,
         skipped: &'a [String],
+        from_due: i64,
     ) -> StoreFuture<'a, Result<Delivery, DbErr>>;
 
     /// The earliest time (epoch ms) at which an event nobody holds becomes due, if any.

@@ -181,6 +181,8 @@ impl Store for SpeckleStore {
         lease_ms: i64,
         limit: u64,
         skipped: &'a [String],
+        // New events are found by Speckle's `status` index, which has no due time to start from.
+        _from_due: i64,
     ) -> StoreFuture<'a, Result<Delivery, DbErr>> {
         Box::pin(async move {
             let got =

@@ -1,9 +1,10 @@
 //! A subscriber that never answers must not slow deliveries to the others.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use sea_orm::TransactionTrait;
+use sea_orm::{ConnectionTrait, DatabaseBackend, TransactionTrait, Value};
 use streamhooks_worker::queue::{self, NewEvent};
 
 use streamhooks_worker::WorkerConfig;
@@ -159,6 +160,103 @@ async fn a_thousand_webhooks_of_which_ten_hang() {
             t.name,
             fast.len()
         );
+        w.stop().await;
+        t.cleanup().await;
+    }
+}
+
+/// A receiver that falls behind keeps its lane full while its due events pile up at the front of
+/// the due index. Once a claim has stepped over them, the next claims start past them instead of
+/// walking them again for every other webhook's events; and when the receiver catches up, every
+/// one of them is still delivered. Where each claim starts is read from the claim statements as
+/// SQLite runs them; on PostgreSQL the claims go through the hot path's own pool, out of sight
+/// of the connection's callback, and the test checks the deliveries alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_start_past_a_slow_webhooks_backlog_and_lose_none_of_it() {
+    for t in databases().await {
+        let mut db = t.db.clone();
+        let starts = Arc::new(Mutex::new(Vec::<i64>::new()));
+        let seen = starts.clone();
+        db.set_metric_callback(move |info| {
+            if !info.statement.sql.contains("AND due_at >= $5") {
+                return;
+            }
+            let from = info
+                .statement
+                .values
+                .as_ref()
+                .and_then(|v| match v.0.get(4) {
+                    Some(Value::BigInt(Some(n))) => Some(*n),
+                    _ => None,
+                });
+            if let (Some(from), Ok(mut s)) = (from, seen.lock()) {
+                s.push(from);
+            }
+        });
+        let behind = TestReceiver::start().await;
+        let delay = Duration::from_secs(4);
+        behind.set_delay(delay);
+        let healthy = TestReceiver::counting().await.expect("receiver");
+        let s = insert_stream(&db).await;
+        let slow_hook = insert_webhook(&db, &s, &behind.url(), None).await;
+        let mut hooks = Vec::new();
+        for _ in 0..3 {
+            hooks.push(insert_webhook(&db, &s, &healthy.url(), None).await);
+        }
+        // Queued an hour ago: a backlog that built up while the receiver fell behind.
+        let oldest = Utc::now().timestamp_millis() - 3_600_000;
+        let mut slow = Vec::new();
+        for i in 0..30 {
+            slow.push(insert_event_with(&db, &slow_hook, "{}", |e| e.due_at = oldest + i).await);
+        }
+        let newest_slow = oldest + 29;
+        let cfg = WorkerConfig {
+            concurrency: 16,
+            per_webhook_concurrency: 4,
+            batch_size: 100,
+            request_timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(50),
+            ..config()
+        };
+        let started = Instant::now();
+        let w = start(&db, cfg);
+        // Rounds of the others' events, each delivered before the next is queued, while the
+        // slow receiver still holds its first requests.
+        let sqlite = db.get_database_backend() == DatabaseBackend::Sqlite;
+        let past = || {
+            starts
+                .lock()
+                .is_ok_and(|s| s.iter().any(|&f| f > newest_slow))
+        };
+        let mut fast = Vec::new();
+        while started.elapsed() < delay * 3 / 4 && !(sqlite && past()) {
+            for h in &hooks {
+                fast.push(insert_event(&db, h, "{}").await);
+            }
+            w.notifier.wake();
+            for id in &fast {
+                let e = wait_event(&db, *id, delay, |e| e.status >= 2).await;
+                assert_eq!(e.status, 2, "on {}: {}", t.name, e.status_info);
+            }
+        }
+        assert_eq!(healthy.count(), fast.len() as u64, "on {}", t.name);
+        if sqlite {
+            assert!(
+                past(),
+                "on {}: none of {} claims started past the slow webhook's backlog (due up to {newest_slow}); the latest start was {:?}",
+                t.name,
+                starts.lock().map_or(0, |s| s.len()),
+                starts.lock().ok().and_then(|s| s.iter().max().copied())
+            );
+        }
+        // The receiver catches up: none of its events is left behind where claims start.
+        behind.set_delay(Duration::ZERO);
+        for id in &slow {
+            let e = wait_event(&db, *id, Duration::from_secs(20), |e| e.status >= 2).await;
+            assert_eq!(e.status, 2, "on {}: {}", t.name, e.status_info);
+        }
+        assert_eq!(behind.drain().await.len(), slow.len(), "on {}", t.name);
         w.stop().await;
         t.cleanup().await;
     }

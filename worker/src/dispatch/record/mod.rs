@@ -18,6 +18,9 @@
 //! Durability: this commit is the one that matters. Until it is flushed the receiver may have the
 //! event while the database still shows it leased; a crash then means one more delivery after the
 //! lease (at least once), never a lost event.
+//!
+//! Also here, as the one write outside the batches: the attempts a claim took over from expired
+//! leases, recorded as interrupted ([`record_interrupted`]).
 
 pub(crate) mod finish_all;
 pub(crate) mod statements;
@@ -37,7 +40,7 @@ use crate::core::notifier::Notifier;
 use crate::dispatch::gate::WriteGate;
 use crate::dispatch::record::finish_all::FinishAll;
 use crate::dispatch::store::Store;
-use crate::rows::{rows_per_statement, AttemptRow, Effect, Kind, Update, MAX_BATCH};
+use crate::rows::{rows_per_statement, AttemptRow, Claimed, Effect, Kind, Update, MAX_BATCH};
 
 /// A batch smaller than this waits [`LINGER`] for more results before it is written.
 const LINGER_BELOW: usize = 32;
@@ -251,4 +254,23 @@ fn returned_ids(rows: Vec<sea_orm::QueryResult>) -> Result<Vec<i64>, DbErr> {
     rows.iter()
         .map(|r| r.try_get::<i64>("", "event_id"))
         .collect()
+}
+
+/// What an interrupted attempt's `error` says in our store.
+const INTERRUPTED: &str = "Interrupted: the worker making this attempt stopped or lost its lease \
+     before recording a result; the request may or may not have reached the receiver.";
+
+/// Records the attempts that claims took over from expired leases as interrupted: the worker that
+/// made them stopped or stalled before recording anything, so whether the request reached the
+/// receiver is unknown. Written apart from the claim; if this worker dies before it runs, those
+/// attempts go unrecorded, which is the other honest answer ("not at all").
+pub async fn record_interrupted(db: &impl ConnectionTrait, rows: &[Claimed]) -> Result<(), DbErr> {
+    let taken_over: Vec<AttemptRow> = rows
+        .iter()
+        .filter_map(|r| AttemptRow::interrupted(r, INTERRUPTED))
+        .collect();
+    if taken_over.is_empty() {
+        return Ok(());
+    }
+    insert_attempts(db, &taken_over, true).await
 }
