@@ -33,12 +33,13 @@ pub struct Args {
     #[arg(long, default_value = "speckle-string", value_parser = |s: &str| s.parse::<streamhooks_worker::wire::Format>())]
     pub format: streamhooks_worker::wire::Format,
     /// Only these scenarios (comma-separated: throughput, latency, rss, postgres, processes,
-    /// emit, attack, wire, and, not run by default, side, spread, history, explain, ingest,
+    /// emit, attack, wire, and, not run by default, side, spread, slow, history, explain, ingest,
     /// speckle). `processes` drains
     /// PostgreSQL with two `streamhooks worker` processes; `attack` sends hostile
     /// requests to a `streamhooks serve` process; `wire` is the CPU cost of building one request;
     /// `side` compares binaries on PostgreSQL with a separate receiver process and CPU per
-    /// process; `spread` is side's drain over 10 to 10,000 webhooks; `history` times `history(limit: 25)` on a webhook with `--history-events` events;
+    /// process; `spread` is side's drain over 10 to 10,000 webhooks; `slow` is side's drain
+    /// behind the backlog of a webhook whose receiver hangs; `history` times `history(limit: 25)` on a webhook with `--history-events` events;
     /// `explain` prints the query plans of docs/query-plans.md; `ingest` sends events through
     /// `POST /api/events` (and `/batch`) of `streamhooks serve` processes, alternating binaries;
     /// `speckle` compares `streamhooks speckle-dispatch` with Speckle's webhook-service on
@@ -78,6 +79,16 @@ pub struct Args {
     /// `spread`: backlogs drained, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "5000,50000")]
     pub spread_queued: Vec<usize>,
+    /// `slow`: events queued for the hanging webhook, comma-separated, an hour before the
+    /// others'; the first is the reference.
+    #[arg(long, value_delimiter = ',', default_value = "0,20000,100000")]
+    pub slow_backlog: Vec<usize>,
+    /// `slow`: the other webhooks' events, drained.
+    #[arg(long, default_value_t = 20_000)]
+    pub slow_queued: usize,
+    /// `slow`: the other webhooks.
+    #[arg(long, default_value_t = 1_000)]
+    pub slow_webhooks: usize,
     /// `history` and `explain`: events stored for the one webhook whose history is read.
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub history_events: usize,

@@ -2,7 +2,7 @@
 //! its receiver, and how much memory a large backlog costs, against a fresh SQLite file and, when
 //! `TEST_DATABASE_URL` is set, a fresh PostgreSQL database. Scenarios (a) to (e) run the
 //! dispatcher in this process (`streamhooks_worker::run`, the receiver on 127.0.0.1); (f), side,
-//! spread, ingest, speckle and attack run real `streamhooks` processes (`--streamhooks-bin`), with
+//! spread, slow, ingest, speckle and attack run real `streamhooks` processes (`--streamhooks-bin`), with
 //! the receiver in a process of its own where CPU is read per process.
 //!
 //! `emit` measures the queuing side instead: what one change costs when its stream has 100
@@ -26,6 +26,7 @@ mod inproc;
 mod seed;
 mod serve;
 mod side;
+mod slow;
 mod speckle;
 mod spread;
 mod stats;
@@ -95,6 +96,9 @@ async fn main() -> Result<(), BoxError> {
     }
     if want("spread") {
         run_spread(&args, pg, runs).await?;
+    }
+    if want("slow") {
+        run_slow(&args, pg, runs).await?;
     }
     if want("speckle") {
         run_speckle(&args, pg, runs).await?;
@@ -170,6 +174,26 @@ async fn run_spread(args: &Args, pg: Option<&str>, runs: usize) -> Result<(), Bo
         runs,
     };
     spread::run(args.pg_server(pg), &options).await
+}
+
+/// `slow`: needs PostgreSQL (`pg`) and its `--pg-pidfile`, or says it was skipped.
+async fn run_slow(args: &Args, pg: Option<&str>, runs: usize) -> Result<(), BoxError> {
+    let Some((url, pidfile)) = args.pg_server(pg) else {
+        println!("(slow) skipped: needs TEST_DATABASE_URL and --pg-pidfile");
+        return Ok(());
+    };
+    println!(
+        "(slow) PostgreSQL, {} events over {} webhooks behind {:?} of one whose receiver hangs, {} runs, interleaved",
+        args.slow_queued, args.slow_webhooks, args.slow_backlog, runs
+    );
+    let options = slow::Options {
+        bins: args.bins(),
+        backlogs: args.slow_backlog.clone(),
+        queued: args.slow_queued,
+        webhooks: args.slow_webhooks,
+        runs,
+    };
+    slow::run(url, pidfile, &options).await
 }
 
 /// `speckle`: needs PostgreSQL (`pg`) and its `--pg-pidfile`, or says it was skipped.

@@ -129,7 +129,7 @@ pub async fn once(
     bench.db.execute_unprepared("CHECKPOINT").await?;
     let wal_before = wal_lsn(&bench.db).await?;
     let sampler = PgSampler::start(postmaster);
-    let drained = drain(bin, &bench.url, n, receiver, &bench.db, new_schema).await?;
+    let drained = drain(bin, &bench.url, n, receiver, &bench.db, new_schema, 0).await?;
     let wal_bytes = wal_since(&bench.db, &wal_before).await?;
     let pg = sampler.finish();
     bench.cleanup().await;
@@ -149,6 +149,15 @@ pub async fn seeded(
     webhooks: usize,
     receiver: &Receiver,
 ) -> Result<bool, BoxError> {
+    migrate(bench, bin)?;
+    let hooks =
+        seed::plain_webhooks(&bench.db, &format!("http://{}", receiver.addr), webhooks).await?;
+    seed::events(&bench.db, &hooks, n).await?;
+    Ok(seed::has_queue_table(&bench.db).await?)
+}
+
+/// Migrates `bench` with `bin`, so that it gets that binary's schema.
+pub fn migrate(bench: &seed::BenchDb, bin: &Path) -> Result<(), BoxError> {
     let migrated = Command::new(bin)
         .args(["migrate", "--database-url", &bench.url])
         .env("RUST_LOG", "warn")
@@ -158,10 +167,7 @@ pub async fn seeded(
     if !migrated.success() {
         return Err(format!("{} migrate failed", bin.display()).into());
     }
-    let hooks =
-        seed::plain_webhooks(&bench.db, &format!("http://{}", receiver.addr), webhooks).await?;
-    seed::events(&bench.db, &hooks, n).await?;
-    Ok(seed::has_queue_table(&bench.db).await?)
+    Ok(())
 }
 
 /// What [`drain`] saw of one worker process draining a backlog.
@@ -198,7 +204,8 @@ impl Drained {
 }
 
 /// Starts `bin`'s worker on `url`, waits until the receiver has counted `n` requests and `db`
-/// has no event pending, and stops it (SIGTERM).
+/// has at most `leave` events pending (those of webhooks that are not `receiver`'s), and stops
+/// it (SIGTERM).
 pub async fn drain(
     bin: &Path,
     url: &str,
@@ -206,6 +213,7 @@ pub async fn drain(
     receiver: &Receiver,
     db: &sea_orm::DatabaseConnection,
     new_schema: bool,
+    leave: i64,
 ) -> Result<Drained, BoxError> {
     receiver.get("/__reset").await?;
     let receiver_before = cpu::process_ns(receiver.pid()).unwrap_or(0);
@@ -227,7 +235,7 @@ pub async fn drain(
         tokio::time::sleep(Duration::from_millis(5)).await;
         (got, first_us, last_us) = receiver.count().await?;
     }
-    while seed::depth(db, new_schema).await? > 0 {
+    while seed::depth(db, new_schema).await? > leave {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let end_us = unix_us();

@@ -68,7 +68,7 @@ async fn once_sqlite(
 ) -> Result<Measure, BoxError> {
     let bench = seed::sqlite_unmigrated().await?;
     let new_schema = seeded(&bench, bin, n, webhooks, receiver).await?;
-    let drained = drain(bin, &bench.url, n, receiver, &bench.db, new_schema).await?;
+    let drained = drain(bin, &bench.url, n, receiver, &bench.db, new_schema, 0).await?;
     bench.cleanup().await;
     Ok(drained.measure(n))
 }
