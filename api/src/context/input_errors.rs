@@ -1,15 +1,22 @@
-//! Arguments async-graphql cannot parse into their type (a `DateTime` that is not a time, an
-//! input object with a field of the wrong type) fail inside the generated resolver code, as
-//! `Failed to parse "…"` with no `extensions.code`. This gives those errors `BAD_USER_INPUT`, as
-//! every other refusal of bad input has, so a client can tell its own mistake from the server's.
+//! Codes for the errors async-graphql makes without one, so a client can tell its own mistake
+//! from the server's by `extensions.code`, as it can against Speckle's Apollo server.
 //!
-//! Once per answer, over its errors, rather than per field: a hook around every field would cost
-//! every field of every request, for an error that is rare.
+//! - Arguments async-graphql cannot parse into their type (a `DateTime` that is not a time, an
+//!   input object with a field of the wrong type) fail inside the generated resolver code, as
+//!   `Failed to parse "…"`: `BAD_USER_INPUT`, as every other refusal of bad input has. Once per
+//!   answer, over its errors, rather than per field: a hook around every field would cost every
+//!   field of every request, for an error that is rare.
+//! - A document the schema refuses (an unknown field, a missing argument, a value of the wrong
+//!   type, an unused variable): `GRAPHQL_VALIDATION_FAILED`, Apollo's code for the same errors
+//!   (clients' error links tell these apart from `INTERNAL_SERVER_ERROR` and `FORBIDDEN`). Its
+//!   status stays 200, as a document that does not parse (`GRAPHQL_PARSE_FAILED`) is answered.
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
-use async_graphql::{ErrorExtensionValues, Response};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextValidation,
+};
+use async_graphql::{ErrorExtensionValues, Response, ServerError, ValidationResult};
 
 /// The start of async-graphql's message for an argument it could not parse.
 const PARSE_FAILED: &str = "Failed to parse \"";
@@ -32,16 +39,35 @@ impl Extension for InputErrors {
     ) -> Response {
         let mut response = next.run(ctx, operation_name).await;
         for e in &mut response.errors {
-            let coded = e
-                .extensions
-                .as_ref()
-                .is_some_and(|x| x.get("code").is_some());
-            if !coded && e.message.starts_with(PARSE_FAILED) {
-                e.extensions
-                    .get_or_insert_with(ErrorExtensionValues::default)
-                    .set("code", "BAD_USER_INPUT");
+            if e.message.starts_with(PARSE_FAILED) {
+                code_unless_coded(e, "BAD_USER_INPUT");
             }
         }
         response
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|mut errors| {
+            for e in &mut errors {
+                code_unless_coded(e, "GRAPHQL_VALIDATION_FAILED");
+            }
+            errors
+        })
+    }
+}
+
+fn code_unless_coded(e: &mut ServerError, code: &str) {
+    let coded = e
+        .extensions
+        .as_ref()
+        .is_some_and(|x| x.get("code").is_some());
+    if !coded {
+        e.extensions
+            .get_or_insert_with(ErrorExtensionValues::default)
+            .set("code", code);
     }
 }

@@ -265,3 +265,43 @@ async fn an_allowed_cidr_or_allowing_the_local_network_lets_literals_through() {
     }
     server.shutdown().await;
 }
+
+/// A document the schema refuses is answered as Speckle's Apollo server answers it: its message,
+/// and `GRAPHQL_VALIDATION_FAILED`, so a client's error handling can tell it from a refusal of
+/// the values it sent (`BAD_USER_INPUT`) and from the server failing (`INTERNAL_SERVER_ERROR`).
+#[tokio::test]
+async fn a_document_the_schema_refuses_is_graphql_validation_failed() {
+    let w = world().await;
+    let documents = [
+        ("{ nosuchfield }", "Unknown field \"nosuchfield\""),
+        ("{ stream { id } }", "argument \"id\""),
+        (
+            "{ stream(id: 1) { id } }",
+            "Invalid value for argument \"id\"",
+        ),
+        (
+            "query($a: Int!) { serverInfo { name } }",
+            "Variable \"$a\" is not used",
+        ),
+    ];
+    for (document, says) in documents {
+        let r = w
+            .server
+            .gql(Some(&w.owner.token), document, json!({}))
+            .await;
+        assert_eq!(code(&r), "GRAPHQL_VALIDATION_FAILED", "{document}: {r}");
+        assert!(message(&r).contains(says), "{document}: {r}");
+        assert!(r["data"].is_null(), "{document}: {r}");
+    }
+    // A value the document allows but the server refuses keeps its own code.
+    let r = w
+        .server
+        .gql(
+            Some(&w.owner.token),
+            CREATE,
+            json!({ "w": { "streamId": w.stream, "url": "not a url", "triggers": ["stream_update"] } }),
+        )
+        .await;
+    assert_eq!(code(&r), "BAD_USER_INPUT", "{r}");
+    w.server.shutdown().await;
+}
