@@ -230,9 +230,10 @@ pub fn claim_statement(
     ];
     let mut not_in = String::new();
     if !exclude.is_empty() && backend == DatabaseBackend::Postgres {
-        // One array parameter: a list of parameters is rebuilt into an array for every row the
-        // scan looks at (construct_md_array is then a visible share of the server's time).
-        not_in = " AND webhook_id <> ALL(CAST($6 AS TEXT[]))".to_owned();
+        // One array, made once per claim (an InitPlan): a list of parameters, or a cast of one in
+        // the hot path's generic plan, is made again for every row the scan looks at (walking
+        // 200,000 rows of a left-out webhook in `psql`: 46 ms with the cast, 23 without).
+        not_in = " AND webhook_id <> ALL(ARRAY(SELECT unnest(CAST($6 AS TEXT[]))))".to_owned();
         values.push(crate::core::sql::pg_array_literal(exclude.iter().map(Some)).into());
     } else if !exclude.is_empty() {
         let marks: Vec<String> = (0..exclude.len()).map(|i| format!("${}", i + 6)).collect();
