@@ -153,4 +153,18 @@ impl Args {
     pub fn pg_server<'a>(&'a self, pg: Option<&'a str>) -> Option<(&'a str, &'a Path)> {
         Some((pg?, self.pg_pidfile.as_deref()?))
     }
+
+    /// [`Self::pg_server`] for a scenario that runs only there: without it, says that
+    /// `scenario` was skipped and why.
+    pub fn pg_server_for<'a>(
+        &'a self,
+        scenario: &str,
+        pg: Option<&'a str>,
+    ) -> Option<(&'a str, &'a Path)> {
+        let server = self.pg_server(pg);
+        if server.is_none() {
+            println!("({scenario}) skipped: needs TEST_DATABASE_URL and --pg-pidfile");
+        }
+        server
+    }
 }

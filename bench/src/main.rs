@@ -141,8 +141,7 @@ fn run_wire() -> Result<(), BoxError> {
 
 /// `side`: needs PostgreSQL (`pg`) and its `--pg-pidfile`, or says it was skipped.
 async fn run_side(args: &Args, pg: Option<&str>, runs: usize) -> Result<(), BoxError> {
-    let Some((url, pidfile)) = args.pg_server(pg) else {
-        println!("(side) skipped: needs TEST_DATABASE_URL and --pg-pidfile");
+    let Some((url, pidfile)) = args.pg_server_for("side", pg) else {
         return Ok(());
     };
     println!(
@@ -178,8 +177,7 @@ async fn run_spread(args: &Args, pg: Option<&str>, runs: usize) -> Result<(), Bo
 
 /// `slow`: needs PostgreSQL (`pg`) and its `--pg-pidfile`, or says it was skipped.
 async fn run_slow(args: &Args, pg: Option<&str>, runs: usize) -> Result<(), BoxError> {
-    let Some((url, pidfile)) = args.pg_server(pg) else {
-        println!("(slow) skipped: needs TEST_DATABASE_URL and --pg-pidfile");
+    let Some((url, pidfile)) = args.pg_server_for("slow", pg) else {
         return Ok(());
     };
     println!(
@@ -198,8 +196,7 @@ async fn run_slow(args: &Args, pg: Option<&str>, runs: usize) -> Result<(), BoxE
 
 /// `speckle`: needs PostgreSQL (`pg`) and its `--pg-pidfile`, or says it was skipped.
 async fn run_speckle(args: &Args, pg: Option<&str>, runs: usize) -> Result<(), BoxError> {
-    let Some((url, pidfile)) = args.pg_server(pg) else {
-        println!("(speckle) skipped: needs TEST_DATABASE_URL and --pg-pidfile");
+    let Some((url, pidfile)) = args.pg_server_for("speckle", pg) else {
         return Ok(());
     };
     println!(

@@ -282,6 +282,31 @@ async fn wal_since(db: &sea_orm::DatabaseConnection, from: &str) -> Result<i64, 
     Ok(row.try_get("", "n")?)
 }
 
+/// Every (size, binary) drain `runs` times: run by run, size by size, the binaries alternating
+/// within each size. `once` measures (and prints) one drain, given the run's number, the size,
+/// the binary's label and its path. Returns each (label, size) with its measures in run order,
+/// sizes outer and binaries inner.
+pub async fn interleave(
+    runs: usize,
+    sizes: &[usize],
+    bins: &[(String, PathBuf)],
+    mut once: impl AsyncFnMut(usize, usize, &str, &Path) -> Result<Measure, BoxError>,
+) -> Result<Vec<(String, usize, Vec<Measure>)>, BoxError> {
+    let mut cells: Vec<(String, usize, Vec<Measure>)> = sizes
+        .iter()
+        .flat_map(|&n| bins.iter().map(move |(l, _)| (l.clone(), n, Vec::new())))
+        .collect();
+    for run in 1..=runs {
+        for (i, &n) in sizes.iter().enumerate() {
+            for (j, (label, bin)) in bins.iter().enumerate() {
+                let m = once(run, n, label, bin).await?;
+                cells[i * bins.len() + j].2.push(m);
+            }
+        }
+    }
+    Ok(cells)
+}
+
 /// Runs every (binary, backlog) pair `runs` times, interleaved, and prints each run and the
 /// medians.
 pub async fn run(
@@ -295,29 +320,21 @@ pub async fn run(
     let postmaster = cpu::postmaster_pid(pidfile)
         .ok_or_else(|| format!("no postmaster pid in {}", pidfile.display()))?;
     let receiver = Receiver::spawn()?;
-    let mut results: Vec<(String, usize, Vec<Measure>)> = Vec::new();
-    for (label, _) in bins {
-        for &n in sizes {
-            results.push((label.clone(), n, Vec::new()));
-        }
-    }
-    for run in 1..=runs {
-        for &n in sizes {
-            for (label, bin) in bins {
-                let m = once(pg_url, postmaster, bin, n, webhooks, &receiver).await?;
-                println!(
-                    "  run {run}: {label}, {n} queued: {:.0} deliveries/s; CPU ms per 1,000: worker {:.0}, PostgreSQL backends {:.0} + other {:.0}, receiver {:.0}; WAL {:.0} B per delivery; worker peak RSS {:.1} MB; tail {:.1} ms",
-                    m.rate, m.worker, m.pg_backends, m.pg_other, m.receiver, m.wal, m.worker_peak_mb, m.tail_ms
-                );
-                if let Some(r) = results.iter_mut().find(|r| r.0 == *label && r.1 == n) {
-                    r.2.push(m);
-                }
-            }
-        }
-    }
+    let cells = interleave(runs, sizes, bins, async |run, n, label, bin| {
+        let m = once(pg_url, postmaster, bin, n, webhooks, &receiver).await?;
+        println!(
+            "  run {run}: {label}, {n} queued: {:.0} deliveries/s; CPU ms per 1,000: worker {:.0}, PostgreSQL backends {:.0} + other {:.0}, receiver {:.0}; WAL {:.0} B per delivery; worker peak RSS {:.1} MB; tail {:.1} ms",
+            m.rate, m.worker, m.pg_backends, m.pg_other, m.receiver, m.wal, m.worker_peak_mb, m.tail_ms
+        );
+        Ok(m)
+    })
+    .await?;
     println!("| binary | queued | deliveries/s (runs) | CPU ms per 1,000: worker | PostgreSQL backends | PostgreSQL other | receiver | WAL per delivery | worker peak RSS |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    for (label, n, ms) in &results {
+    let by_binary = bins
+        .iter()
+        .flat_map(|(l, _)| cells.iter().filter(move |c| c.0 == *l));
+    for (label, n, ms) in by_binary {
         let med = |f: fn(&Measure) -> f64| median(ms.iter().map(f).collect());
         let each: Vec<String> = ms.iter().map(|m| format!("{:.0}", m.rate)).collect();
         println!(

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::cpu::{self, PgSampler};
 use crate::seed;
-use crate::side::{drain, migrate, Measure, Receiver};
+use crate::side::{drain, interleave, migrate, Measure, Receiver};
 use crate::stats::{median, BoxError};
 
 /// What to drain and how often.
@@ -127,26 +127,15 @@ pub async fn run(pg_url: &str, pidfile: &Path, o: &Options) -> Result<(), BoxErr
         .ok_or_else(|| format!("no postmaster pid in {}", pidfile.display()))?;
     let receiver = Receiver::spawn()?;
     let hang = Hang::start().await?;
-    let mut cells: Vec<(String, usize, Vec<Measure>)> = Vec::new();
-    for &backlog in &o.backlogs {
-        for (label, _) in &o.bins {
-            cells.push((label.clone(), backlog, Vec::new()));
-        }
-    }
-    for run in 1..=o.runs {
-        for &backlog in &o.backlogs {
-            for (label, bin) in &o.bins {
-                let m = once(pg_url, postmaster, bin, o, backlog, &receiver, &hang).await?;
-                println!(
-                    "  run {run}: {label}, {backlog} queued for the hanging webhook: {:.0} deliveries/s to the others; CPU ms per 1,000: worker {:.0}, PostgreSQL backends {:.0} + other {:.0}, receiver {:.0}",
-                    m.rate, m.worker, m.pg_backends, m.pg_other, m.receiver
-                );
-                if let Some(c) = cells.iter_mut().find(|c| c.0 == *label && c.1 == backlog) {
-                    c.2.push(m);
-                }
-            }
-        }
-    }
+    let cells = interleave(o.runs, &o.backlogs, &o.bins, async |run, backlog, label, bin| {
+        let m = once(pg_url, postmaster, bin, o, backlog, &receiver, &hang).await?;
+        println!(
+            "  run {run}: {label}, {backlog} queued for the hanging webhook: {:.0} deliveries/s to the others; CPU ms per 1,000: worker {:.0}, PostgreSQL backends {:.0} + other {:.0}, receiver {:.0}",
+            m.rate, m.worker, m.pg_backends, m.pg_other, m.receiver
+        );
+        Ok(m)
+    })
+    .await?;
     println!("| binary | hanging webhook's backlog | deliveries/s to the others (runs) | of no backlog's | CPU ms per 1,000: worker | PostgreSQL backends |");
     println!("| --- | --- | --- | --- | --- | --- |");
     for (label, backlog, runs) in &cells {
